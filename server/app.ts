@@ -1,0 +1,105 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import { type Db, connect } from './db/connect.js'
+import { migrateToLatest } from './db/migrate.js'
+import { deriveKeys } from './identity/secrets.js'
+import { UserError } from './lib/errors.js'
+import { clientMessage } from './lib/http-errors.js'
+import { type Clock, systemClock } from './lib/site-time.js'
+import type { Channel } from './messaging/channel.js'
+import { consoleChannel } from './messaging/console.channel.js'
+import { Messenger } from './messaging/messenger.js'
+import authPlugin from './plugins/auth.js'
+import contextPlugin from './plugins/context.js'
+import securityPlugin from './plugins/security.js'
+import sessionPlugin from './plugins/session.js'
+import staticPlugin from './plugins/static.js'
+import viewPlugin from './plugins/view.js'
+import apiRoutes from './routes/api/index.js'
+import authRoutes from './routes/auth/index.js'
+import healthRoutes from './routes/health/index.js'
+import profileRoutes from './routes/profile/index.js'
+import registerRoutes from './routes/register/index.js'
+
+/** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
+export interface AppDeps {
+  db?: Db
+  clock?: Clock
+  channels?: (log: FastifyInstance['log']) => Channel[]
+  logger?: FastifyServerOptions['logger']
+}
+
+function wantsJson(url: string, accept: string | undefined): boolean {
+  if (url.startsWith('/api/')) return true
+  if (!accept) return false
+  return accept.includes('application/json') && !accept.includes('text/html')
+}
+
+/** Builds the whole web app without listening: plugins, routes, then error and 404 handlers. */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const options: FastifyServerOptions = {
+    logger: deps.logger ?? {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty' } } : {}),
+    },
+    // A hop count trusts that many proxies nearest to us; lists and booleans mean what Fastify says.
+    trustProxy:
+      typeof config.TRUST_PROXY === 'number'
+        ? ((hops: number) => (_address: string, hop: number) => hop < hops)(config.TRUST_PROXY)
+        : config.TRUST_PROXY,
+    bodyLimit: 64 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  }
+  const app: FastifyInstance = Fastify(options)
+
+  let db = deps.db
+  let closeDb = async () => {}
+  if (!db) {
+    const connection = connect(config.DATABASE_PATH)
+    db = connection.db
+    closeDb = () => connection.db.destroy()
+    await migrateToLatest(db)
+  }
+  const keys = deriveKeys(config.SESSION_SECRET)
+  const clock = deps.clock ?? systemClock
+  const messenger = new Messenger(deps.channels?.(app.log) ?? [consoleChannel(app.log)], {
+    siteName: config.SITE_NAME,
+    publicUrl: config.PUBLIC_URL,
+  })
+  const identity = { db, codeKey: keys.codes, messenger, clock, defaultRegion: config.DEFAULT_PHONE_REGION }
+
+  await app.register(contextPlugin, { config, db, clock, keys, messenger, identity, closeDb })
+  await app.register(securityPlugin)
+  await app.register(sessionPlugin)
+  await app.register(viewPlugin)
+  await app.register(authPlugin)
+  await app.register(staticPlugin)
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    const message =
+      status >= 500 ? 'Something went wrong on our side. Nothing was changed; please try again.' : clientMessage(error)
+    if (error instanceof UserError) reply.headers(error.headers)
+    reply.code(status)
+    if (wantsJson(request.url, request.headers.accept)) return { error: message }
+    return reply.page('error', { status, message })
+  })
+
+  app.setNotFoundHandler({ preHandler: app.rateLimit({ max: 60, timeWindow: '1 minute' }) }, async (request, reply) => {
+    reply.code(404)
+    const message = 'There is no page at this address.'
+    if (wantsJson(request.url, request.headers.accept)) return { error: message }
+    return reply.page('error', { status: 404, message })
+  })
+
+  // Routes load after the handlers above, so every route context inherits them.
+  await app.register(healthRoutes)
+  await app.register(authRoutes)
+  await app.register(registerRoutes)
+  await app.register(profileRoutes)
+  await app.register(apiRoutes, { prefix: '/api/v1' })
+
+  return app
+}

@@ -1,0 +1,38 @@
+import type { Db } from '../db/connect.js'
+import type { AuditEvent } from '../db/database.js'
+
+/** Where a request came from, as recorded in the audit trail. */
+export interface RequestContext {
+  ip: string
+  userAgent: string
+}
+
+/** Writes one audit row. Detail must never hold codes or tokens. */
+export async function recordAudit(
+  db: Db,
+  event: { at: number; personId: number | null; action: string; context: RequestContext; detail?: object },
+): Promise<void> {
+  await db
+    .insertInto('audit_event')
+    .values({
+      at: event.at,
+      person_id: event.personId,
+      action: event.action,
+      ip: event.context.ip,
+      user_agent: event.context.userAgent.slice(0, 512),
+      detail: JSON.stringify(event.detail ?? {}),
+    })
+    .execute()
+}
+
+/** A person's audit trail, newest first. */
+export async function listAuditForPerson(db: Db, personId: number, limit = 50): Promise<AuditEvent[]> {
+  return db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
+}

@@ -1,0 +1,102 @@
+import type { Db } from '../db/connect.js'
+import type { Device, DeviceKind, Person } from '../db/database.js'
+
+/** Stores a new device token hash for a person. */
+export async function insertDevice(
+  db: Db,
+  device: { personId: number; kind: DeviceKind; tokenHash: string; name: string; userAgent: string; at: number },
+): Promise<Device> {
+  return db
+    .insertInto('device')
+    .values({
+      person_id: device.personId,
+      kind: device.kind,
+      token_hash: device.tokenHash,
+      name: device.name,
+      user_agent: device.userAgent,
+      created_at: device.at,
+      last_used_at: device.at,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/** The live (not revoked) device with this token hash, with its active person. */
+export async function findActiveDevice(
+  db: Db,
+  tokenHash: string,
+): Promise<{ device: Device; person: Person } | undefined> {
+  const row = await db
+    .selectFrom('device')
+    .innerJoin('person', 'person.id', 'device.person_id')
+    .selectAll('device')
+    .select([
+      'person.first_name',
+      'person.last_name',
+      'person.created_at as person_created_at',
+      'person.updated_at as person_updated_at',
+      'person.deactivated_at',
+    ])
+    .where('device.token_hash', '=', tokenHash)
+    .where('device.revoked_at', 'is', null)
+    .where('person.deactivated_at', 'is', null)
+    .executeTakeFirst()
+  if (!row) return undefined
+  const { first_name, last_name, person_created_at, person_updated_at, deactivated_at, ...device } = row
+  return {
+    device,
+    person: {
+      id: device.person_id,
+      first_name,
+      last_name,
+      created_at: person_created_at,
+      updated_at: person_updated_at,
+      deactivated_at,
+    },
+  }
+}
+
+/** Records that a device was used, at most once a minute so reads do not become writes. */
+export async function touchDevice(db: Db, id: number, at: number): Promise<void> {
+  await db
+    .updateTable('device')
+    .set({ last_used_at: at })
+    .where('id', '=', id)
+    .where('last_used_at', '<', at - 60_000)
+    .execute()
+}
+
+/** A person's devices that are still live, most recently used first. */
+export async function listActiveDevices(db: Db, personId: number): Promise<Device[]> {
+  return db
+    .selectFrom('device')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('revoked_at', 'is', null)
+    .orderBy('last_used_at', 'desc')
+    .execute()
+}
+
+/** Revokes one of a person's devices; returns the device if it was live. */
+export async function revokeDevice(db: Db, personId: number, deviceId: number, at: number): Promise<Device | undefined> {
+  return db
+    .updateTable('device')
+    .set({ revoked_at: at })
+    .where('id', '=', deviceId)
+    .where('person_id', '=', personId)
+    .where('revoked_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** Revokes every live device of a kind for a person (e.g. the previous sign-in link). */
+export async function revokeDevicesOfKind(db: Db, personId: number, kind: DeviceKind, at: number): Promise<number> {
+  const result = await db
+    .updateTable('device')
+    .set({ revoked_at: at })
+    .where('person_id', '=', personId)
+    .where('kind', '=', kind)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}

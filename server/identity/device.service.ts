@@ -1,0 +1,60 @@
+import Bowser from 'bowser'
+import type { Db } from '../db/connect.js'
+import type { Device, DeviceKind, Person } from '../db/database.js'
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import { findActiveDevice, insertDevice, revokeDevicesOfKind, touchDevice } from './device.repository.js'
+import { hashToken, looksLikeToken, newToken } from './secrets.js'
+
+/** A readable device name from a user agent: "Safari on iOS", "Chrome on Android". */
+export function deviceName(userAgent: string, kind: DeviceKind): string {
+  if (kind === 'link') return 'Personal sign-in link'
+  if (!userAgent) return kind === 'api' ? 'App' : 'Unknown browser'
+  const parsed = Bowser.parse(userAgent)
+  const browser = parsed.browser.name
+  const os = parsed.os.name
+  if (browser && os) return `${browser} on ${os}`
+  return browser ?? os ?? (kind === 'api' ? 'App' : 'Unknown browser')
+}
+
+/**
+ * Issues a new token for a person and stores only its hash. The token is returned once, here.
+ * A new personal link replaces the previous one.
+ */
+export async function issueDevice(
+  db: Db,
+  request: { personId: number; kind: DeviceKind; at: number; context: RequestContext },
+): Promise<{ token: string; device: Device }> {
+  const token = newToken()
+  const device = await db.transaction().execute(async (trx) => {
+    if (request.kind === 'link') await revokeDevicesOfKind(trx, request.personId, 'link', request.at)
+    const row = await insertDevice(trx, {
+      personId: request.personId,
+      kind: request.kind,
+      tokenHash: hashToken(token),
+      name: deviceName(request.context.userAgent, request.kind),
+      userAgent: request.context.userAgent.slice(0, 512),
+      at: request.at,
+    })
+    await recordAudit(trx, {
+      at: request.at,
+      personId: request.personId,
+      action: request.kind === 'link' ? 'link.created' : 'device.created',
+      context: request.context,
+      detail: { deviceId: row.id, name: row.name, kind: row.kind },
+    })
+    return row
+  })
+  return { token, device }
+}
+
+/** The device and person a token stands for, if the token is live; marks the device used. */
+export async function authenticateToken(
+  db: Db,
+  token: string | undefined,
+  at: number,
+): Promise<{ device: Device; person: Person } | undefined> {
+  if (!token || !looksLikeToken(token)) return undefined
+  const found = await findActiveDevice(db, hashToken(token))
+  if (found) await touchDevice(db, found.device.id, at)
+  return found
+}

@@ -1,0 +1,50 @@
+import { createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+
+/** Keys derived from SESSION_SECRET, one per purpose, so no key is ever used for two jobs. */
+export interface Keys {
+  /** 32 bytes for @fastify/secure-session. */
+  session: Buffer
+  /** HMAC key for one-time codes. */
+  codes: Buffer
+  /** HMAC key for signed links (reminders, replies). */
+  links: Buffer
+}
+
+/** Derives every key from the one configured secret with HKDF-SHA256. */
+export function deriveKeys(secret: string): Keys {
+  const derive = (info: string) =>
+    Buffer.from(hkdfSync('sha256', secret, 'building-register', `building-register:${info}`, 32))
+  return { session: derive('session'), codes: derive('codes'), links: derive('links') }
+}
+
+/** Six digits from the CSPRNG, zero-padded. */
+export function newCode(): string {
+  return randomInt(0, 1_000_000).toString().padStart(6, '0')
+}
+
+/** The keyed hash of a code, bound to the contact it was sent to. */
+export function hashCode(key: Buffer, contactValue: string, code: string): string {
+  return createHmac('sha256', key).update(`${contactValue}\n${code}`).digest('base64url')
+}
+
+/** Compares two hashes in constant time. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** A fresh bearer/device token: 256 bits from the CSPRNG, URL-safe. */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** How a token is stored: its SHA-256 (the token itself has 256 bits of entropy, so no salt is needed). */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+/** True for strings shaped like our tokens, so junk never reaches the database. */
+export function looksLikeToken(value: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(value)
+}

@@ -1,0 +1,51 @@
+import { DateTime } from 'luxon'
+
+/** Where "now" comes from; tests pass a clock they can move. */
+export interface Clock {
+  now(): number
+}
+
+/** The real clock. */
+export const systemClock: Clock = { now: () => Date.now() }
+
+/** The local calendar day (yyyy-mm-dd) of an instant in the site's time zone. */
+export function localDay(ms: number, timeZone: string): string {
+  return DateTime.fromMillis(ms, { zone: timeZone }).toISODate()!
+}
+
+/** The instant a local calendar day starts (00:00 local; DST-aware). */
+export function startOfLocalDay(day: string, timeZone: string): number {
+  return DateTime.fromISO(day, { zone: timeZone }).startOf('day').toMillis()
+}
+
+/** The last millisecond of a local calendar day. */
+export function endOfLocalDay(day: string, timeZone: string): number {
+  return DateTime.fromISO(day, { zone: timeZone }).endOf('day').toMillis()
+}
+
+/** The instant of a wall-clock time (HH:mm) on a local day, or null if either is malformed. */
+export function localDateTime(day: string, time: string, timeZone: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || !/^\d{2}:\d{2}$/.test(time)) return null
+  const dt = DateTime.fromISO(`${day}T${time}`, { zone: timeZone })
+  return dt.isValid ? dt.toMillis() : null
+}
+
+/** "09:05" in the site's time zone. */
+export function formatTime(ms: number, timeZone: string): string {
+  return DateTime.fromMillis(ms, { zone: timeZone }).toFormat('HH:mm')
+}
+
+/** "Fri 20 Nov" in the site's time zone. */
+export function formatDay(ms: number, timeZone: string): string {
+  return DateTime.fromMillis(ms, { zone: timeZone }).toFormat('ccc d LLL')
+}
+
+/** "Fri 20 Nov 2026, 09:05" in the site's time zone. */
+export function formatDateTime(ms: number, timeZone: string): string {
+  return DateTime.fromMillis(ms, { zone: timeZone }).toFormat('ccc d LLL yyyy, HH:mm')
+}
+
+/** ISO-8601 in UTC, for JSON. */
+export function isoUtc(ms: number): string {
+  return new Date(ms).toISOString()
+}

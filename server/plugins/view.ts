@@ -1,0 +1,42 @@
+import view from '@fastify/view'
+import { Eta } from 'eta'
+import fp from 'fastify-plugin'
+import { viewsDir } from '../paths.js'
+import * as time from '../lib/site-time.js'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Renders a page with the layout's common data: site, person, CSRF token, flash messages. */
+    page(template: string, data?: Record<string, unknown>): Promise<string>
+  }
+}
+
+/** Eta templates from server/views with a `reply.page()` helper that fills the layout. */
+export default fp(
+  async (app) => {
+    const { config } = app.ctx
+    const eta = new Eta({ views: viewsDir, cache: config.NODE_ENV === 'production', autoEscape: true })
+    await app.register(view, { engine: { eta }, templates: viewsDir })
+    const tz = config.TIME_ZONE
+    const fmt = {
+      time: (ms: number) => time.formatTime(ms, tz),
+      day: (ms: number) => time.formatDay(ms, tz),
+      dateTime: (ms: number) => time.formatDateTime(ms, tz),
+    }
+    app.decorateReply('page', async function (template: string, data: Record<string, unknown> = {}) {
+      this.type('text/html; charset=utf-8')
+      const flash = this.flash() as Record<string, string[] | undefined>
+      return this.viewAsync(`pages/${template}.eta`, {
+        siteName: config.SITE_NAME,
+        person: this.request.person ?? null,
+        csrfToken: this.generateCsrf(),
+        flash: { info: flash.info ?? [], error: flash.error ?? [] },
+        fmt,
+        errors: {},
+        values: {},
+        ...data,
+      })
+    })
+  },
+  { name: 'view', dependencies: ['context', 'session'] },
+)

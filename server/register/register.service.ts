@@ -1,0 +1,169 @@
+import type { Db } from '../db/connect.js'
+import type { Visit } from '../db/database.js'
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import { UserError } from '../lib/errors.js'
+import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
+import { closeVisit, countPeopleInside, findOpenVisit, insertOpenVisit } from './visit.repository.js'
+
+/**
+ * Where a person stands: `in` since a time today, `out`, or `stale` — a visit left open on an
+ * earlier day that only its owner can close with the real time they left.
+ */
+export type Presence =
+  | { state: 'in'; visit: Visit }
+  | { state: 'out' }
+  | { state: 'stale'; visit: Visit }
+
+/** The site settings the register needs. */
+export interface RegisterSite {
+  timeZone: string
+}
+
+/** A person's presence at an instant. */
+export async function presenceOf(db: Db, personId: number, now: number, site: RegisterSite): Promise<Presence> {
+  const open = await findOpenVisit(db, personId)
+  if (!open) return { state: 'out' }
+  const sameDay = localDay(open.signed_in_at, site.timeZone) === localDay(now, site.timeZone)
+  return sameDay ? { state: 'in', visit: open } : { state: 'stale', visit: open }
+}
+
+/** The outcome of a tap: whether anything changed, the presence after, and what to tell the person. */
+export interface TapResult {
+  changed: boolean
+  presence: Presence
+  message: string
+}
+
+interface TapRequest {
+  personId: number
+  now: number
+  context: RequestContext
+  /** The local day the page was rendered on; a tap from yesterday's page is refused. */
+  pageDay?: string
+  /** Marks an offline replay or other special source in the audit trail. */
+  via?: string
+}
+
+function refuseStalePage(request: TapRequest, site: RegisterSite): void {
+  if (request.pageDay !== undefined && request.pageDay !== localDay(request.now, site.timeZone)) {
+    throw new UserError(
+      409,
+      'That page was from an earlier day, so nothing was changed. Here is today’s page: tap again if you still need to.',
+    )
+  }
+}
+
+/**
+ * Signs a person in. Idempotent: if already in, nothing changes. A visit left open on an earlier
+ * day is closed first as `auto` at the end of its own day (unconfirmed), never at today's time.
+ */
+export async function signIn(db: Db, request: TapRequest, site: RegisterSite): Promise<TapResult> {
+  refuseStalePage(request, site)
+  return db.transaction().execute(async (trx) => {
+    const before = await presenceOf(trx, request.personId, request.now, site)
+    if (before.state === 'in') {
+      return {
+        changed: false,
+        presence: before,
+        message: `You are already signed in (since ${formatTime(before.visit.signed_in_at, site.timeZone)}).`,
+      }
+    }
+    if (before.state === 'stale') {
+      const end = endOfLocalDay(localDay(before.visit.signed_in_at, site.timeZone), site.timeZone)
+      await closeVisit(trx, before.visit.id, Math.min(end, request.now), 'auto')
+      await recordAudit(trx, {
+        at: request.now,
+        personId: request.personId,
+        action: 'visit.auto-closed',
+        context: request.context,
+        detail: { visitId: before.visit.id, reason: 'signed in on a later day' },
+      })
+    }
+    const visit = await insertOpenVisit(trx, request.personId, request.now)
+    if (!visit) {
+      const now = await presenceOf(trx, request.personId, request.now, site)
+      return { changed: false, presence: now, message: 'You are already signed in.' }
+    }
+    await recordAudit(trx, {
+      at: request.now,
+      personId: request.personId,
+      action: 'visit.signed-in',
+      context: request.context,
+      detail: { visitId: visit.id, ...(request.via ? { via: request.via } : {}) },
+    })
+    return {
+      changed: true,
+      presence: { state: 'in', visit },
+      message: 'You have signed in. Don’t forget to sign out when you leave.',
+    }
+  })
+}
+
+/** Signs a person out of today's visit. Idempotent: if not in, nothing changes and we say so. */
+export async function signOut(db: Db, request: TapRequest, site: RegisterSite): Promise<TapResult> {
+  refuseStalePage(request, site)
+  return db.transaction().execute(async (trx) => {
+    const before = await presenceOf(trx, request.personId, request.now, site)
+    if (before.state === 'out') {
+      return { changed: false, presence: before, message: 'You were not signed in, so nothing changed.' }
+    }
+    if (before.state === 'stale') {
+      return {
+        changed: false,
+        presence: before,
+        message: `You are not signed in today. Your visit from ${formatDay(before.visit.signed_in_at, site.timeZone)} is still open: tell us when you left.`,
+      }
+    }
+    const closed = await closeVisit(trx, before.visit.id, request.now, 'person')
+    if (!closed) return { changed: false, presence: { state: 'out' }, message: 'You are already signed out.' }
+    await recordAudit(trx, {
+      at: request.now,
+      personId: request.personId,
+      action: 'visit.signed-out',
+      context: request.context,
+      detail: { visitId: closed.id, ...(request.via ? { via: request.via } : {}) },
+    })
+    return { changed: true, presence: { state: 'out' }, message: 'You have signed out. See you again soon!' }
+  })
+}
+
+/**
+ * Closes the person's visit left open on an earlier day, at the time they say they left. The time
+ * must fall after the sign-in and before the end of that day (and not in the future).
+ */
+export async function closeStaleVisit(
+  db: Db,
+  request: { personId: number; visitId: number; leftAt: number | null; now: number; context: RequestContext },
+  site: RegisterSite,
+): Promise<TapResult> {
+  return db.transaction().execute(async (trx) => {
+    const open = await findOpenVisit(trx, request.personId)
+    if (!open || open.id !== request.visitId) {
+      return { changed: false, presence: await presenceOf(trx, request.personId, request.now, site), message: 'That visit is already closed.' }
+    }
+    const day = localDay(open.signed_in_at, site.timeZone)
+    const { leftAt } = request
+    if (leftAt === null) throw new UserError(422, 'Enter the time you left, like 17:30.')
+    if (leftAt < open.signed_in_at) {
+      throw new UserError(422, `You signed in at ${formatTime(open.signed_in_at, site.timeZone)}, so you left after that.`)
+    }
+    if (leftAt > endOfLocalDay(day, site.timeZone) || leftAt > request.now) {
+      throw new UserError(422, 'That time is after the end of that day. Enter the time you left that day.')
+    }
+    await closeVisit(trx, open.id, leftAt, 'person')
+    await recordAudit(trx, {
+      at: request.now,
+      personId: request.personId,
+      action: 'visit.closed-late',
+      context: request.context,
+      detail: { visitId: open.id, leftAt },
+    })
+    return {
+      changed: true,
+      presence: await presenceOf(trx, request.personId, request.now, site),
+      message: `Thanks. Your visit on ${formatDay(open.signed_in_at, site.timeZone)} is closed at ${formatTime(leftAt, site.timeZone)}.`,
+    }
+  })
+}
+
+export { countPeopleInside }

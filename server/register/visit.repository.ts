@@ -1,0 +1,70 @@
+import type { Db } from '../db/connect.js'
+import type { ClosedBy, Visit } from '../db/database.js'
+
+/** The person's open visit (there is at most one), or undefined. */
+export async function findOpenVisit(db: Db, personId: number): Promise<Visit | undefined> {
+  return db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('signed_out_at', 'is', null)
+    .executeTakeFirst()
+}
+
+/** The person's most recent visit, open or closed. */
+export async function findLatestVisit(db: Db, personId: number): Promise<Visit | undefined> {
+  return db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .orderBy('signed_in_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+}
+
+/**
+ * Opens a visit. The partial unique index refuses a second open visit for the same person, so a
+ * race between two taps can only ever produce one; the loser gets undefined.
+ */
+export async function insertOpenVisit(db: Db, personId: number, at: number): Promise<Visit | undefined> {
+  return db
+    .insertInto('visit')
+    .values({ person_id: personId, signed_in_at: at, signed_out_at: null, closed_by: null })
+    .onConflict((oc) => oc.column('person_id').where('signed_out_at', 'is', null).doNothing())
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** Closes a visit if it is still open; returns the closed visit or undefined if it was not open. */
+export async function closeVisit(db: Db, visitId: number, at: number, closedBy: ClosedBy): Promise<Visit | undefined> {
+  return db
+    .updateTable('visit')
+    .set({ signed_out_at: at, closed_by: closedBy })
+    .where('id', '=', visitId)
+    .where('signed_out_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** A person's visits that started within [from, to), newest first. */
+export async function listVisitsForPerson(db: Db, personId: number, from: number, to: number): Promise<Visit[]> {
+  return db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('signed_in_at', '>=', from)
+    .where('signed_in_at', '<', to)
+    .orderBy('signed_in_at', 'desc')
+    .execute()
+}
+
+/** How many people (not records) are in the building now. */
+export async function countPeopleInside(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('visit')
+    .select((eb) => eb.fn.count<number>('person_id').distinct().as('n'))
+    .where('signed_out_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
