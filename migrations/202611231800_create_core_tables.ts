@@ -42,7 +42,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .on('login_code')
     .columns(['contact_value', 'created_at'])
     .execute()
-  await db.schema.createIndex('login_code_ip_created').on('login_code').columns(['ip', 'created_at']).execute()
+  await db.schema
+    .createIndex('login_code_ip_created')
+    .on('login_code')
+    .columns(['ip', 'created_at'])
+    .execute()
 
   await db.schema
     .createTable('device')
@@ -76,7 +80,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .unique()
     .where(sql.ref('signed_out_at'), 'is', null)
     .execute()
-  await db.schema.createIndex('visit_person_signed_in').on('visit').columns(['person_id', 'signed_in_at']).execute()
+  await db.schema
+    .createIndex('visit_person_signed_in')
+    .on('visit')
+    .columns(['person_id', 'signed_in_at'])
+    .execute()
   await db.schema.createIndex('visit_signed_in_at').on('visit').column('signed_in_at').execute()
 
   await db.schema
@@ -90,7 +98,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('detail', 'text', (c) => c.notNull().defaultTo('{}'))
     .execute()
   await db.schema.createIndex('audit_event_at').on('audit_event').column('at').execute()
-  await db.schema.createIndex('audit_event_person_at').on('audit_event').columns(['person_id', 'at']).execute()
+  await db.schema
+    .createIndex('audit_event_person_at')
+    .on('audit_event')
+    .columns(['person_id', 'at'])
+    .execute()
 
   await db.schema
     .createTable('idempotency_key')
@@ -103,7 +115,15 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['idempotency_key', 'audit_event', 'visit', 'device', 'login_code', 'contact', 'person']) {
+  for (const table of [
+    'idempotency_key',
+    'audit_event',
+    'visit',
+    'device',
+    'login_code',
+    'contact',
+    'person',
+  ]) {
     await db.schema.dropTable(table).execute()
   }
 }

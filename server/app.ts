@@ -1,6 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
-import { type Db, connect } from './db/connect.js'
+import { connect, type Db } from './db/connect.js'
 import { migrateToLatest } from './db/migrate.js'
 import { deriveKeys } from './identity/secrets.js'
 import { UserError } from './lib/errors.js'
@@ -15,6 +15,7 @@ import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
 import viewPlugin from './plugins/view.js'
+import { RegisterEvents } from './register/events.js'
 import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -46,7 +47,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // A hop count trusts that many proxies nearest to us; lists and booleans mean what Fastify says.
     trustProxy:
       typeof config.TRUST_PROXY === 'number'
-        ? ((hops: number) => (_address: string, hop: number) => hop < hops)(config.TRUST_PROXY)
+        ? (
+            (hops: number) => (_address: string, hop: number) =>
+              hop < hops
+          )(config.TRUST_PROXY)
         : config.TRUST_PROXY,
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
@@ -69,7 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   })
   const identity = { db, codeKey: keys.codes, messenger, clock, defaultRegion: config.DEFAULT_PHONE_REGION }
 
-  await app.register(contextPlugin, { config, db, clock, keys, messenger, identity, closeDb })
+  const events = new RegisterEvents()
+  await app.register(contextPlugin, { config, db, clock, keys, messenger, identity, events, closeDb })
   await app.register(securityPlugin)
   await app.register(sessionPlugin)
   await app.register(viewPlugin)
@@ -80,19 +85,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500) request.log.error({ err: error }, 'request failed')
     const message =
-      status >= 500 ? 'Something went wrong on our side. Nothing was changed; please try again.' : clientMessage(error)
+      status >= 500
+        ? 'Something went wrong on our side. Nothing was changed; please try again.'
+        : clientMessage(error)
     if (error instanceof UserError) reply.headers(error.headers)
     reply.code(status)
     if (wantsJson(request.url, request.headers.accept)) return { error: message }
     return reply.page('error', { status, message })
   })
 
-  app.setNotFoundHandler({ preHandler: app.rateLimit({ max: 60, timeWindow: '1 minute' }) }, async (request, reply) => {
-    reply.code(404)
-    const message = 'There is no page at this address.'
-    if (wantsJson(request.url, request.headers.accept)) return { error: message }
-    return reply.page('error', { status: 404, message })
-  })
+  app.setNotFoundHandler(
+    { preHandler: app.rateLimit({ max: 60, timeWindow: '1 minute' }) },
+    async (request, reply) => {
+      reply.code(404)
+      const message = 'There is no page at this address.'
+      if (wantsJson(request.url, request.headers.accept)) return { error: message }
+      return reply.page('error', { status: 404, message })
+    },
+  )
 
   // Routes load after the handlers above, so every route context inherits them.
   await app.register(healthRoutes)

@@ -27,7 +27,10 @@ const trustProxy = z
       .map((s) => s.trim())
       .filter(Boolean)
     if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) {
-      ctx.addIssue({ code: 'custom', message: 'use true, false, a hop count or a comma separated list of IPs/CIDRs' })
+      ctx.addIssue({
+        code: 'custom',
+        message: 'use true, false, a hop count or a comma separated list of IPs/CIDRs',
+      })
       return z.NEVER
     }
     return list
@@ -47,10 +50,15 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://register.example.org' }).optional(),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://register.example.org' })
+    .optional(),
   DATA_DIR: z.string().min(1).default('data'),
   DATABASE_PATH: z.string().min(1).optional(),
-  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters (try: openssl rand -base64 48)').optional(),
+  SESSION_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (try: openssl rand -base64 48)')
+    .optional(),
   TRUST_PROXY: trustProxy.default(false),
   SITE_NAME: z.string().trim().min(1).max(80).default('Building Register'),
   TIME_ZONE: z
@@ -89,13 +97,17 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env)
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`))
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`),
+    )
   }
   const raw = parsed.data
   const problems: string[] = []
   if (raw.NODE_ENV === 'production') {
-    if (!raw.SESSION_SECRET) problems.push('SESSION_SECRET: required in production (try: openssl rand -base64 48)')
-    if (!raw.PUBLIC_URL) problems.push('PUBLIC_URL: required in production, e.g. https://register.example.org')
+    if (!raw.SESSION_SECRET)
+      problems.push('SESSION_SECRET: required in production (try: openssl rand -base64 48)')
+    if (!raw.PUBLIC_URL)
+      problems.push('PUBLIC_URL: required in production, e.g. https://register.example.org')
   }
   if (problems.length) throw new ConfigError(problems)
 

@@ -11,11 +11,15 @@ export type CodePurpose = 'login' | 'add-contact'
 /** How a device token is presented: a browser cookie, an API bearer token, or a personal sign-in link. */
 export type DeviceKind = 'browser' | 'api' | 'link'
 
+/** What a person may do: everyone is staff; reception sees presence and runs roll calls; admin does everything. */
+export type Role = 'staff' | 'reception' | 'admin'
+
 /** A member of staff. */
 export interface PersonTable {
   id: Generated<number>
   first_name: string
   last_name: string
+  role: ColumnType<Role, Role | undefined, Role>
   created_at: number
   updated_at: number
   deactivated_at: number | null

@@ -37,7 +37,11 @@ export async function replaceCode(
 }
 
 /** The newest code for a contact and purpose that is not yet consumed (it may have expired). */
-export async function findLiveCode(db: Db, contactValue: string, purpose: CodePurpose): Promise<LoginCode | undefined> {
+export async function findLiveCode(
+  db: Db,
+  contactValue: string,
+  purpose: CodePurpose,
+): Promise<LoginCode | undefined> {
   return db
     .selectFrom('login_code')
     .selectAll()

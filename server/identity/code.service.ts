@@ -1,12 +1,18 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { CodePurpose, Person } from '../db/database.js'
-import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import { TooManyRequestsError, UserError } from '../lib/errors.js'
 import type { Clock } from '../lib/site-time.js'
 import { DeliveryError } from '../messaging/channel.js'
 import type { Messenger } from '../messaging/messenger.js'
-import { consumeCode, findLiveCode, recentCodeTimes, recordWrongAttempt, replaceCode } from './code.repository.js'
-import { type NormalisedContact, maskContact, parseContact } from './contact.js'
+import {
+  consumeCode,
+  findLiveCode,
+  recentCodeTimes,
+  recordWrongAttempt,
+  replaceCode,
+} from './code.repository.js'
+import { maskContact, type NormalisedContact, parseContact } from './contact.js'
 import { findContactByValue, insertContact } from './contact.repository.js'
 import { NameError, parseName } from './person.js'
 import { findPersonById, insertPerson } from './person.repository.js'
@@ -37,7 +43,12 @@ export function requireContact(input: unknown, defaultRegion: string): Normalise
   return parsed.contact
 }
 
-function rateLimit(times: number[], limit: { max: number; windowMs: number }, now: number, what: string): void {
+function rateLimit(
+  times: number[],
+  limit: { max: number; windowMs: number },
+  now: number,
+  what: string,
+): void {
   if (times.length < limit.max) return
   const oldestCounted = times[times.length - limit.max]!
   throw new TooManyRequestsError(what, oldestCounted + limit.windowMs - now)
@@ -54,7 +65,12 @@ export async function requestCode(
   const { db, clock } = deps
   const contact = requireContact(request.contact, deps.defaultRegion)
   if (!deps.messenger.kinds.includes(contact.kind)) {
-    throw new UserError(400, contact.kind === 'phone' ? 'Use your email address: this site cannot send texts.' : 'Use your mobile number: this site cannot send emails.')
+    throw new UserError(
+      400,
+      contact.kind === 'phone'
+        ? 'Use your email address: this site cannot send texts.'
+        : 'Use your mobile number: this site cannot send emails.',
+    )
   }
   const now = clock.now()
   rateLimit(
@@ -91,7 +107,9 @@ export async function requestCode(
     return row
   })
   try {
-    await deps.messenger.send(contact, request.purpose === 'login' ? 'login-code' : 'add-contact-code', { code })
+    await deps.messenger.send(contact, request.purpose === 'login' ? 'login-code' : 'add-contact-code', {
+      code,
+    })
   } catch (error) {
     // A code the person never received must not stay usable.
     await consumeCode(db, stored.id, clock.now())
@@ -160,12 +178,20 @@ export async function verifyCode(
     throw error
   }
   const audit = (trx: Db, personId: number, action: string) =>
-    recordAudit(trx, { at: now, personId, action, context: request.context, detail: { contact: maskContact(contact.value) } })
+    recordAudit(trx, {
+      at: now,
+      personId,
+      action,
+      context: request.context,
+      detail: { contact: maskContact(contact.value) },
+    })
 
   if (request.purpose === 'add-contact') {
     const personId = request.personId!
     if (existing && existing.person_id !== personId) {
-      await refuse(new UserError(409, 'That contact already belongs to another account. Ask an admin to merge the two.'))
+      await refuse(
+        new UserError(409, 'That contact already belongs to another account. Ask an admin to merge the two.'),
+      )
     }
     return db.transaction().execute(async (trx) => {
       if (!(await consumeCode(trx, live.id, now))) throw expired
@@ -190,7 +216,10 @@ export async function verifyCode(
   const name = parseName(request.firstName, request.lastName)
   if (!name.ok) {
     const given = request.firstName !== undefined || request.lastName !== undefined
-    throw new NameError(given ? name.errors : {}, given ? 'Please check your name.' : 'Welcome! Tell us your name to finish.')
+    throw new NameError(
+      given ? name.errors : {},
+      given ? 'Please check your name.' : 'Welcome! Tell us your name to finish.',
+    )
   }
   return db.transaction().execute(async (trx) => {
     if (!(await consumeCode(trx, live.id, now))) throw expired

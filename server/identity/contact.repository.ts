@@ -8,7 +8,13 @@ export async function findContactByValue(db: Db, value: string): Promise<Contact
 
 /** Every contact of a person, emails first. */
 export async function listContacts(db: Db, personId: number): Promise<Contact[]> {
-  return db.selectFrom('contact').selectAll().where('person_id', '=', personId).orderBy('kind').orderBy('id').execute()
+  return db
+    .selectFrom('contact')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .orderBy('kind')
+    .orderBy('id')
+    .execute()
 }
 
 /** Attaches a verified contact to a person. */

@@ -1,5 +1,5 @@
-import parsePhoneNumber from 'libphonenumber-js/max'
 import type { CountryCode } from 'libphonenumber-js/max'
+import parsePhoneNumber from 'libphonenumber-js/max'
 import type { ContactKind } from '../db/database.js'
 
 /** A contact in its one canonical form: lower-case email or E.164 phone number. */
@@ -24,7 +24,8 @@ const mobileTypes = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE', 'PERSONAL_NUMBER'
 export function parseContact(input: string, defaultRegion: string): ContactParseResult {
   const text = input.trim()
   if (text === '') return { ok: false, message: 'Enter your email address or mobile number.' }
-  if (text.length > 254) return { ok: false, message: 'That is too long for an email address or phone number.' }
+  if (text.length > 254)
+    return { ok: false, message: 'That is too long for an email address or phone number.' }
   if (text.includes('@')) {
     const email = text.toLowerCase()
     if (!emailPattern.test(email)) return { ok: false, message: 'That does not look like an email address.' }

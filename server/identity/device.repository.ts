@@ -4,7 +4,14 @@ import type { Device, DeviceKind, Person } from '../db/database.js'
 /** Stores a new device token hash for a person. */
 export async function insertDevice(
   db: Db,
-  device: { personId: number; kind: DeviceKind; tokenHash: string; name: string; userAgent: string; at: number },
+  device: {
+    personId: number
+    kind: DeviceKind
+    tokenHash: string
+    name: string
+    userAgent: string
+    at: number
+  },
 ): Promise<Device> {
   return db
     .insertInto('device')
@@ -33,6 +40,7 @@ export async function findActiveDevice(
     .select([
       'person.first_name',
       'person.last_name',
+      'person.role',
       'person.created_at as person_created_at',
       'person.updated_at as person_updated_at',
       'person.deactivated_at',
@@ -42,13 +50,14 @@ export async function findActiveDevice(
     .where('person.deactivated_at', 'is', null)
     .executeTakeFirst()
   if (!row) return undefined
-  const { first_name, last_name, person_created_at, person_updated_at, deactivated_at, ...device } = row
+  const { first_name, last_name, role, person_created_at, person_updated_at, deactivated_at, ...device } = row
   return {
     device,
     person: {
       id: device.person_id,
       first_name,
       last_name,
+      role,
       created_at: person_created_at,
       updated_at: person_updated_at,
       deactivated_at,
@@ -78,7 +87,12 @@ export async function listActiveDevices(db: Db, personId: number): Promise<Devic
 }
 
 /** Revokes one of a person's devices; returns the device if it was live. */
-export async function revokeDevice(db: Db, personId: number, deviceId: number, at: number): Promise<Device | undefined> {
+export async function revokeDevice(
+  db: Db,
+  personId: number,
+  deviceId: number,
+  at: number,
+): Promise<Device | undefined> {
   return db
     .updateTable('device')
     .set({ revoked_at: at })
@@ -90,7 +104,12 @@ export async function revokeDevice(db: Db, personId: number, deviceId: number, a
 }
 
 /** Revokes every live device of a kind for a person (e.g. the previous sign-in link). */
-export async function revokeDevicesOfKind(db: Db, personId: number, kind: DeviceKind, at: number): Promise<number> {
+export async function revokeDevicesOfKind(
+  db: Db,
+  personId: number,
+  kind: DeviceKind,
+  at: number,
+): Promise<number> {
   const result = await db
     .updateTable('device')
     .set({ revoked_at: at })

@@ -1,7 +1,7 @@
 import Bowser from 'bowser'
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Device, DeviceKind, Person } from '../db/database.js'
-import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import { findActiveDevice, insertDevice, revokeDevicesOfKind, touchDevice } from './device.repository.js'
 import { hashToken, looksLikeToken, newToken } from './secrets.js'
 

@@ -11,7 +11,8 @@ const namePattern = /^[\p{L}\p{M}][\p{L}\p{M} .'’-]*$/u
 function check(value: string, label: string): string | undefined {
   if (value === '') return `Enter your ${label}.`
   if (value.length > 60) return `Your ${label} must be 60 characters or fewer.`
-  if (!namePattern.test(value)) return `Your ${label} can only contain letters, spaces, hyphens and apostrophes.`
+  if (!namePattern.test(value))
+    return `Your ${label} can only contain letters, spaces, hyphens and apostrophes.`
   return undefined
 }
 

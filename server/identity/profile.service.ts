@@ -1,6 +1,6 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Device, Person } from '../db/database.js'
-import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import { UserError } from '../lib/errors.js'
 import { maskContact } from './contact.js'
 import { deleteContact, listContacts } from './contact.repository.js'
@@ -23,7 +23,11 @@ export async function renamePerson(
   const name = parseName(input.firstName, input.lastName)
   if (!name.ok) throw new NameError(name.errors)
   await db.transaction().execute(async (trx) => {
-    await updatePerson(trx, actor.personId, { first_name: name.firstName, last_name: name.lastName, updated_at: actor.at })
+    await updatePerson(trx, actor.personId, {
+      first_name: name.firstName,
+      last_name: name.lastName,
+      updated_at: actor.at,
+    })
     await recordAudit(trx, {
       at: actor.at,
       personId: actor.personId,
@@ -55,7 +59,13 @@ export async function revokeOwnDevice(db: Db, actor: Actor, deviceId: number): P
 export async function revokeOwnLinks(db: Db, actor: Actor): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const count = await revokeDevicesOfKind(trx, actor.personId, 'link', actor.at)
-    if (count) await recordAudit(trx, { at: actor.at, personId: actor.personId, action: 'link.revoked', context: actor.context })
+    if (count)
+      await recordAudit(trx, {
+        at: actor.at,
+        personId: actor.personId,
+        action: 'link.revoked',
+        context: actor.context,
+      })
     return count
   })
 }
@@ -66,7 +76,11 @@ export async function removeOwnContact(db: Db, actor: Actor, contactId: number):
     const contacts = await listContacts(trx, actor.personId)
     const contact = contacts.find((c) => c.id === contactId)
     if (!contact) throw new UserError(404, 'That contact is not on your profile.')
-    if (contacts.length === 1) throw new UserError(422, 'You need at least one contact to sign in. Add another before removing this one.')
+    if (contacts.length === 1)
+      throw new UserError(
+        422,
+        'You need at least one contact to sign in. Add another before removing this one.',
+      )
     await deleteContact(trx, actor.personId, contactId)
     await recordAudit(trx, {
       at: actor.at,

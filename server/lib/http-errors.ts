@@ -37,7 +37,8 @@ function describe(issue: ValidationIssue): string {
 }
 
 const messagesByCode: Record<string, string> = {
-  FST_CSRF_INVALID_TOKEN: 'This form has expired or was sent from another site. Reload the page and try again.',
+  FST_CSRF_INVALID_TOKEN:
+    'This form has expired or was sent from another site. Reload the page and try again.',
   FST_CSRF_MISSING_SECRET: 'This form has expired. Reload the page and try again.',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Send the request as JSON or as a form.',
   FST_ERR_CTP_BODY_TOO_LARGE: 'That request is too large.',

@@ -1,5 +1,5 @@
-import { Eta } from 'eta'
 import { join } from 'node:path'
+import { Eta } from 'eta'
 import type { ContactKind } from '../db/database.js'
 import { viewsDir } from '../paths.js'
 import type { Channel, MessagePurpose, OutgoingMessage } from './channel.js'

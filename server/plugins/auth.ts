@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { RequestContext } from '../audit/audit.repository.js'
-import type { Device, Person } from '../db/database.js'
+import type { Device, Person, Role } from '../db/database.js'
 import { authenticateToken } from '../identity/device.service.js'
+import { hasRole } from '../identity/roles.js'
 import { UserError } from '../lib/errors.js'
 
 /** The cookie that recognises a device: a random token, HttpOnly, ~400 days (the browser maximum). */
@@ -26,6 +27,11 @@ declare module 'fastify' {
     requireCookiePerson(request: FastifyRequest, reply: FastifyReply): Promise<void>
     /** preHandler for the API: a live bearer token, or 401. */
     requireBearerPerson(request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /**
+     * preHandler for role-restricted pages (after requireCookiePerson or requireBearerPerson): a
+     * signed-in person without the role gets a clear 403, never a bounce to the login page.
+     */
+    requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
 }
 
@@ -70,9 +76,22 @@ export default fp(
       const header = request.headers.authorization ?? ''
       const match = /^Bearer\s+(\S+)$/i.exec(header)
       const found = await authenticateToken(db, match?.[1], clock.now())
-      if (!found) throw new UserError(401, 'Sign in first: send a valid token as "Authorization: Bearer <token>".', { 'www-authenticate': 'Bearer' })
+      if (!found)
+        throw new UserError(401, 'Sign in first: send a valid token as "Authorization: Bearer <token>".', {
+          'www-authenticate': 'Bearer',
+        })
       request.person = found.person
       request.device = found.device
+    })
+
+    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
+      if (!request.person) throw new UserError(401, 'Sign in first.')
+      if (!hasRole(request.person.role, role)) {
+        throw new UserError(
+          403,
+          `This page is for ${role === 'admin' ? 'administrators' : 'reception and fire marshals'}. Ask an administrator if you need access.`,
+        )
+      }
     })
   },
   { name: 'auth', dependencies: ['context', 'session'] },

@@ -5,6 +5,7 @@ import type { IdentityDeps } from '../identity/code.service.js'
 import type { Keys } from '../identity/secrets.js'
 import type { Clock } from '../lib/site-time.js'
 import type { Messenger } from '../messaging/messenger.js'
+import type { RegisterEvents } from '../register/events.js'
 
 /** What every route and hook can reach: config, database, clock, keys and messaging. */
 export interface AppContext {
@@ -15,6 +16,8 @@ export interface AppContext {
   messenger: Messenger
   /** The bundle the identity functions take. */
   identity: IdentityDeps
+  /** Presence changes, announced after commit. */
+  events: RegisterEvents
 }
 
 declare module 'fastify' {

@@ -29,7 +29,10 @@ export default fp(
       cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto' },
     })
     await app.register(flash)
-    await app.register(csrf, { sessionPlugin: '@fastify/secure-session', getToken: (req) => csrfFrom(req.body) })
+    await app.register(csrf, {
+      sessionPlugin: '@fastify/secure-session',
+      getToken: (req) => csrfFrom(req.body),
+    })
   },
   { name: 'session', dependencies: ['context'] },
 )

@@ -1,8 +1,8 @@
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import fp from 'fastify-plugin'
-import { viewsDir } from '../paths.js'
 import * as time from '../lib/site-time.js'
+import { viewsDir } from '../paths.js'
 
 declare module 'fastify' {
   interface FastifyReply {

@@ -1,7 +1,11 @@
 import type { Db } from '../db/connect.js'
 
 /** The stored first answer for a device's Idempotency-Key, if any. */
-export async function findIdempotentResponse(db: Db, deviceId: number, key: string): Promise<unknown | undefined> {
+export async function findIdempotentResponse(
+  db: Db,
+  deviceId: number,
+  key: string,
+): Promise<unknown | undefined> {
   const row = await db
     .selectFrom('idempotency_key')
     .select('response')
@@ -18,7 +22,12 @@ export async function saveIdempotentResponse(
 ): Promise<void> {
   await db
     .insertInto('idempotency_key')
-    .values({ device_id: entry.deviceId, key: entry.key, response: JSON.stringify(entry.response), created_at: entry.at })
+    .values({
+      device_id: entry.deviceId,
+      key: entry.key,
+      response: JSON.stringify(entry.response),
+      created_at: entry.at,
+    })
     .onConflict((oc) => oc.columns(['device_id', 'key']).doNothing())
     .execute()
 }

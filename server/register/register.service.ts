@@ -1,6 +1,6 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Visit } from '../db/database.js'
-import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
 import { closeVisit, countPeopleInside, findOpenVisit, insertOpenVisit } from './visit.repository.js'
@@ -9,10 +9,7 @@ import { closeVisit, countPeopleInside, findOpenVisit, insertOpenVisit } from '.
  * Where a person stands: `in` since a time today, `out`, or `stale` — a visit left open on an
  * earlier day that only its owner can close with the real time they left.
  */
-export type Presence =
-  | { state: 'in'; visit: Visit }
-  | { state: 'out' }
-  | { state: 'stale'; visit: Visit }
+export type Presence = { state: 'in'; visit: Visit } | { state: 'out' } | { state: 'stale'; visit: Visit }
 
 /** The site settings the register needs. */
 export interface RegisterSite {
@@ -20,7 +17,12 @@ export interface RegisterSite {
 }
 
 /** A person's presence at an instant. */
-export async function presenceOf(db: Db, personId: number, now: number, site: RegisterSite): Promise<Presence> {
+export async function presenceOf(
+  db: Db,
+  personId: number,
+  now: number,
+  site: RegisterSite,
+): Promise<Presence> {
   const open = await findOpenVisit(db, personId)
   if (!open) return { state: 'out' }
   const sameDay = localDay(open.signed_in_at, site.timeZone) === localDay(now, site.timeZone)
@@ -139,13 +141,20 @@ export async function closeStaleVisit(
   return db.transaction().execute(async (trx) => {
     const open = await findOpenVisit(trx, request.personId)
     if (!open || open.id !== request.visitId) {
-      return { changed: false, presence: await presenceOf(trx, request.personId, request.now, site), message: 'That visit is already closed.' }
+      return {
+        changed: false,
+        presence: await presenceOf(trx, request.personId, request.now, site),
+        message: 'That visit is already closed.',
+      }
     }
     const day = localDay(open.signed_in_at, site.timeZone)
     const { leftAt } = request
     if (leftAt === null) throw new UserError(422, 'Enter the time you left, like 17:30.')
     if (leftAt < open.signed_in_at) {
-      throw new UserError(422, `You signed in at ${formatTime(open.signed_in_at, site.timeZone)}, so you left after that.`)
+      throw new UserError(
+        422,
+        `You signed in at ${formatTime(open.signed_in_at, site.timeZone)}, so you left after that.`,
+      )
     }
     if (leftAt > endOfLocalDay(day, site.timeZone) || leftAt > request.now) {
       throw new UserError(422, 'That time is after the end of that day. Enter the time you left that day.')

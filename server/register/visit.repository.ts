@@ -37,7 +37,12 @@ export async function insertOpenVisit(db: Db, personId: number, at: number): Pro
 }
 
 /** Closes a visit if it is still open; returns the closed visit or undefined if it was not open. */
-export async function closeVisit(db: Db, visitId: number, at: number, closedBy: ClosedBy): Promise<Visit | undefined> {
+export async function closeVisit(
+  db: Db,
+  visitId: number,
+  at: number,
+  closedBy: ClosedBy,
+): Promise<Visit | undefined> {
   return db
     .updateTable('visit')
     .set({ signed_out_at: at, closed_by: closedBy })
@@ -48,7 +53,12 @@ export async function closeVisit(db: Db, visitId: number, at: number, closedBy: 
 }
 
 /** A person's visits that started within [from, to), newest first. */
-export async function listVisitsForPerson(db: Db, personId: number, from: number, to: number): Promise<Visit[]> {
+export async function listVisitsForPerson(
+  db: Db,
+  personId: number,
+  from: number,
+  to: number,
+): Promise<Visit[]> {
   return db
     .selectFrom('visit')
     .selectAll()

@@ -4,7 +4,9 @@ export function textFields<const R extends readonly string[], const O extends re
   optional?: O,
   maxLength = 320,
 ) {
-  const properties: Record<string, { type: 'string'; maxLength: number }> = { _csrf: { type: 'string', maxLength: 200 } }
+  const properties: Record<string, { type: 'string'; maxLength: number }> = {
+    _csrf: { type: 'string', maxLength: 200 },
+  }
   for (const name of [...required, ...(optional ?? [])]) properties[name] = { type: 'string', maxLength }
   return { type: 'object', required: [...required], properties } as const
 }

@@ -132,8 +132,15 @@ export class TestBrowser {
   }
 
   /** Posts a form with the CSRF token of the last page seen. */
-  async post(url: string, fields: Record<string, string> = {}, withCsrf = true): Promise<LightMyRequestResponse> {
-    const body = new URLSearchParams({ ...(withCsrf ? { _csrf: this.csrfToken() } : {}), ...fields }).toString()
+  async post(
+    url: string,
+    fields: Record<string, string> = {},
+    withCsrf = true,
+  ): Promise<LightMyRequestResponse> {
+    const body = new URLSearchParams({
+      ...(withCsrf ? { _csrf: this.csrfToken() } : {}),
+      ...fields,
+    }).toString()
     return this.request({
       method: 'POST',
       url,

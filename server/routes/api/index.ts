@@ -24,7 +24,7 @@ const jsonBody = (required: string[], optional: string[] = []) => ({
 
 /** The JSON API under /api/v1, for the mobile app, kiosks and integrations. Bearer tokens only. */
 export default async function apiRoutes(app: FastifyInstance): Promise<void> {
-  const { identity, db, clock, config } = app.ctx
+  const { identity, db, clock, config, events } = app.ctx
   const site = { timeZone: config.TIME_ZONE }
 
   app.register(async (open) => {
@@ -32,7 +32,11 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
       '/auth/code',
       { schema: { body: jsonBody(['contact']) }, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
       async (request, reply) => {
-        await requestCode(identity, { contact: request.body.contact, purpose: 'login', context: request.auditContext })
+        await requestCode(identity, {
+          contact: request.body.contact,
+          purpose: 'login',
+          context: request.auditContext,
+        })
         reply.code(202)
         return { sent: true }
       },
@@ -45,7 +49,11 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
         config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
       },
       async (request) => {
-        const verified = await verifyCode(identity, { ...request.body, purpose: 'login', context: request.auditContext })
+        const verified = await verifyCode(identity, {
+          ...request.body,
+          purpose: 'login',
+          context: request.auditContext,
+        })
         const { token } = await issueDevice(db, {
           personId: verified.person.id,
           kind: 'api',
@@ -68,10 +76,25 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
     const tap = (action: typeof signIn) => async (request: FastifyRequest) => {
       const now = clock.now()
       const key = request.headers['idempotency-key']
-      return idempotent(db, { deviceId: request.device!.id, key: Array.isArray(key) ? key[0] : key, at: now }, async () => {
-        const result = await action(db, { personId: request.person!.id, now, context: request.auditContext }, site)
-        return { ...presenceJson(result.presence), changed: result.changed, message: result.message }
-      })
+      return idempotent(
+        db,
+        { deviceId: request.device!.id, key: Array.isArray(key) ? key[0] : key, at: now },
+        async () => {
+          const result = await action(
+            db,
+            { personId: request.person!.id, now, context: request.auditContext },
+            site,
+          )
+          if (result.changed) {
+            events.emit('change', {
+              personId: request.person!.id,
+              action: result.presence.state === 'in' ? 'signed-in' : 'signed-out',
+              at: now,
+            })
+          }
+          return { ...presenceJson(result.presence), changed: result.changed, message: result.message }
+        },
+      )
     }
     signedIn.post('/sign-in', tap(signIn))
     signedIn.post('/sign-out', tap(signOut))

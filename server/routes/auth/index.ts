@@ -25,7 +25,8 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     reply.page('auth/login', { kinds: identity.messenger.kinds, ...data })
 
   app.get('/login', async (request, reply) => {
-    if (await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now())) return reply.redirect('/', 303)
+    if (await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now()))
+      return reply.redirect('/', 303)
     return loginPage(reply)
   })
 
@@ -40,7 +41,10 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
           context: request.auditContext,
         })
         request.session.set('pendingContact', contact.value)
-        request.flash('info', `We sent a 6-digit code to ${displayContact(contact)}. It can take a minute to arrive.`)
+        request.flash(
+          'info',
+          `We sent a 6-digit code to ${displayContact(contact)}. It can take a minute to arrive.`,
+        )
         return reply.redirect('/login/verify', 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
@@ -89,7 +93,10 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
         })
         request.session.set('pendingContact', undefined)
         reply.setDeviceCookie(token)
-        request.flash('info', `Welcome${verified.created ? '' : ' back'}, ${verified.person.first_name}. This device will remember you.`)
+        request.flash(
+          'info',
+          `Welcome${verified.created ? '' : ' back'}, ${verified.person.first_name}. This device will remember you.`,
+        )
         return reply.redirect('/', 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
@@ -132,14 +139,21 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     return found?.device.kind === 'link' ? found : undefined
   }
 
-  app.get<{ Params: { token: string } }>('/link/:token', { schema: { params: linkParams }, config: strict(20) }, async (request, reply) => {
-    const found = await findLink(request.params.token)
-    if (!found) {
-      reply.code(404)
-      return reply.page('error', { status: 404, message: 'This sign-in link no longer works. Ask for a code instead.' })
-    }
-    return reply.page('auth/link', { owner: found.person, token: request.params.token })
-  })
+  app.get<{ Params: { token: string } }>(
+    '/link/:token',
+    { schema: { params: linkParams }, config: strict(20) },
+    async (request, reply) => {
+      const found = await findLink(request.params.token)
+      if (!found) {
+        reply.code(404)
+        return reply.page('error', {
+          status: 404,
+          message: 'This sign-in link no longer works. Ask for a code instead.',
+        })
+      }
+      return reply.page('auth/link', { owner: found.person, token: request.params.token })
+    },
+  )
 
   app.post<{ Params: { token: string } }>(
     '/link/:token',
@@ -148,7 +162,10 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
       const found = await findLink(request.params.token)
       if (!found) {
         reply.code(404)
-        return reply.page('error', { status: 404, message: 'This sign-in link no longer works. Ask for a code instead.' })
+        return reply.page('error', {
+          status: 404,
+          message: 'This sign-in link no longer works. Ask for a code instead.',
+        })
       }
       const { token } = await issueDevice(db, {
         personId: found.person.id,

@@ -1,12 +1,17 @@
-import QRCode from 'qrcode'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import QRCode from 'qrcode'
 import { requestCode, verifyCode } from '../../identity/code.service.js'
 import { displayContact, parseContact } from '../../identity/contact.js'
 import { listContacts } from '../../identity/contact.repository.js'
 import { listActiveDevices } from '../../identity/device.repository.js'
 import { issueDevice } from '../../identity/device.service.js'
 import { NameError } from '../../identity/person.js'
-import { removeOwnContact, renamePerson, revokeOwnDevice, revokeOwnLinks } from '../../identity/profile.service.js'
+import {
+  removeOwnContact,
+  renamePerson,
+  revokeOwnDevice,
+  revokeOwnLinks,
+} from '../../identity/profile.service.js'
 import { UserError } from '../../lib/errors.js'
 import { idParams, textFields } from '../schemas.js'
 
@@ -21,18 +26,29 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
     context: request.auditContext,
   })
 
-  const profile = async (request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown> = {}) => {
+  const profile = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    data: Record<string, unknown> = {},
+  ) => {
     const person = request.person!
-    const [contacts, devices] = await Promise.all([listContacts(db, person.id), listActiveDevices(db, person.id)])
+    const [contacts, devices] = await Promise.all([
+      listContacts(db, person.id),
+      listActiveDevices(db, person.id),
+    ])
     const newLink = request.session.get('newLink')
     request.session.set('newLink', undefined)
     reply.header('cache-control', 'no-store')
     return reply.page('profile/profile', {
       contacts: contacts.map((c) => ({ ...c, display: displayContact(c) })),
-      devices: devices.filter((d) => d.kind !== 'link').map((d) => ({ ...d, current: d.id === request.device!.id })),
+      devices: devices
+        .filter((d) => d.kind !== 'link')
+        .map((d) => ({ ...d, current: d.id === request.device!.id })),
       hasLink: devices.some((d) => d.kind === 'link'),
       newLink: newLink ?? null,
-      newLinkQr: newLink ? await QRCode.toString(newLink, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' }) : null,
+      newLinkQr: newLink
+        ? await QRCode.toString(newLink, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' })
+        : null,
       kinds: identity.messenger.kinds,
       ...data,
     })
@@ -58,7 +74,11 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
 
   app.post<{ Body: { contact: string } }>(
     '/profile/contacts',
-    { ...csrf, schema: { body: textFields(['contact']) }, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } },
+    {
+      ...csrf,
+      schema: { body: textFields(['contact']) },
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    },
     async (request, reply) => {
       try {
         const contact = await requestCode(identity, {
@@ -92,7 +112,11 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
 
   app.post<{ Body: { code: string } }>(
     '/profile/contacts/verify',
-    { ...csrf, schema: { body: textFields(['code'], [], 20) }, config: { rateLimit: { max: 20, timeWindow: '1 minute' } } },
+    {
+      ...csrf,
+      schema: { body: textFields(['code'], [], 20) },
+      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+    },
     async (request, reply) => {
       const contact = pending(request)
       if (!contact) return reply.redirect('/profile', 303)
@@ -112,7 +136,10 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
           return reply.redirect('/profile', 303)
         }
         reply.code(error.statusCode === 400 || error.statusCode === 401 ? 422 : error.statusCode)
-        return reply.page('profile/verify-contact', { contact: displayContact(contact), errors: { code: error.message } })
+        return reply.page('profile/verify-contact', {
+          contact: displayContact(contact),
+          errors: { code: error.message },
+        })
       }
       request.session.set('pendingAddContact', undefined)
       request.flash('info', `${displayContact(contact)} is now on your profile. You can sign in with either.`)
@@ -120,32 +147,40 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
     },
   )
 
-  app.post<{ Params: { id: number } }>('/profile/contacts/:id/remove', { ...csrf, schema: { params: idParams } }, async (request, reply) => {
-    try {
-      await removeOwnContact(db, actor(request), request.params.id)
-      request.flash('info', 'Contact removed.')
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error
-      request.flash('error', error.message)
-    }
-    return reply.redirect('/profile', 303)
-  })
-
-  app.post<{ Params: { id: number } }>('/profile/devices/:id/revoke', { ...csrf, schema: { params: idParams } }, async (request, reply) => {
-    try {
-      const device = await revokeOwnDevice(db, actor(request), request.params.id)
-      if (device.id === request.device!.id) {
-        reply.clearDeviceCookie()
-        request.flash('info', 'You have logged out of this device.')
-        return reply.redirect('/login', 303)
+  app.post<{ Params: { id: number } }>(
+    '/profile/contacts/:id/remove',
+    { ...csrf, schema: { params: idParams } },
+    async (request, reply) => {
+      try {
+        await removeOwnContact(db, actor(request), request.params.id)
+        request.flash('info', 'Contact removed.')
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        request.flash('error', error.message)
       }
-      request.flash('info', `${device.name} is signed out. It will need a new code to come back.`)
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error
-      request.flash('error', error.message)
-    }
-    return reply.redirect('/profile', 303)
-  })
+      return reply.redirect('/profile', 303)
+    },
+  )
+
+  app.post<{ Params: { id: number } }>(
+    '/profile/devices/:id/revoke',
+    { ...csrf, schema: { params: idParams } },
+    async (request, reply) => {
+      try {
+        const device = await revokeOwnDevice(db, actor(request), request.params.id)
+        if (device.id === request.device!.id) {
+          reply.clearDeviceCookie()
+          request.flash('info', 'You have logged out of this device.')
+          return reply.redirect('/login', 303)
+        }
+        request.flash('info', `${device.name} is signed out. It will need a new code to come back.`)
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        request.flash('error', error.message)
+      }
+      return reply.redirect('/profile', 303)
+    },
+  )
 
   app.post('/profile/link', csrf, async (request, reply) => {
     const { token } = await issueDevice(db, { ...actor(request), kind: 'link' })
@@ -156,7 +191,10 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
 
   app.post('/profile/link/revoke', csrf, async (request, reply) => {
     const count = await revokeOwnLinks(db, actor(request))
-    request.flash('info', count ? 'Your personal sign-in link no longer works.' : 'You had no active sign-in link.')
+    request.flash(
+      'info',
+      count ? 'Your personal sign-in link no longer works.' : 'You had no active sign-in link.',
+    )
     return reply.redirect('/profile#link', 303)
   })
 }

@@ -3,18 +3,18 @@ import { revokeOwnDevice } from '../../identity/profile.service.js'
 import { UserError } from '../../lib/errors.js'
 import { localDateTime, localDay } from '../../lib/site-time.js'
 import {
-  type TapResult,
   closeStaleVisit,
   countPeopleInside,
   presenceOf,
   signIn,
   signOut,
+  type TapResult,
 } from '../../register/register.service.js'
 import { idParams, textFields } from '../schemas.js'
 
 /** The signed-in home page: one big button, and the taps behind it. */
 export default async function registerRoutes(app: FastifyInstance): Promise<void> {
-  const { db, clock, config } = app.ctx
+  const { db, clock, config, events } = app.ctx
   const site = { timeZone: config.TIME_ZONE }
   app.addHook('preHandler', app.requireCookiePerson)
   const csrf = { preValidation: app.csrfProtection }
@@ -22,7 +22,10 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
   const home = async (request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown> = {}) => {
     const now = clock.now()
     const person = request.person!
-    const [presence, inside] = await Promise.all([presenceOf(db, person.id, now, site), countPeopleInside(db)])
+    const [presence, inside] = await Promise.all([
+      presenceOf(db, person.id, now, site),
+      countPeopleInside(db),
+    ])
     return reply.page('register/home', { presence, inside, today: localDay(now, config.TIME_ZONE), ...data })
   }
 
@@ -31,22 +34,36 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
     return home(request, reply)
   })
 
-  const tap = (action: typeof signIn) => async (request: FastifyRequest<{ Body: { day?: string } }>, reply: FastifyReply) => {
-    let result: TapResult
-    try {
-      result = await action(
-        db,
-        { personId: request.person!.id, now: clock.now(), context: request.auditContext, pageDay: request.body.day ?? '' },
-        site,
-      )
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error
-      request.flash('error', error.message)
+  const tap =
+    (action: typeof signIn) =>
+    async (request: FastifyRequest<{ Body: { day?: string } }>, reply: FastifyReply) => {
+      let result: TapResult
+      try {
+        result = await action(
+          db,
+          {
+            personId: request.person!.id,
+            now: clock.now(),
+            context: request.auditContext,
+            pageDay: request.body.day ?? '',
+          },
+          site,
+        )
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        request.flash('error', error.message)
+        return reply.redirect('/', 303)
+      }
+      if (result.changed) {
+        events.emit('change', {
+          personId: request.person!.id,
+          action: result.presence.state === 'in' ? 'signed-in' : 'signed-out',
+          at: clock.now(),
+        })
+      }
+      request.flash(result.changed ? 'info' : 'error', result.message)
       return reply.redirect('/', 303)
     }
-    request.flash(result.changed ? 'info' : 'error', result.message)
-    return reply.redirect('/', 303)
-  }
   const tapSchema = { schema: { body: textFields([], ['day'], 10) } }
   app.post<{ Body: { day?: string } }>('/sign-in', { ...csrf, ...tapSchema }, tap(signIn))
   app.post<{ Body: { day?: string } }>('/sign-out', { ...csrf, ...tapSchema }, tap(signOut))
@@ -70,6 +87,7 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
           },
           site,
         )
+        if (result.changed) events.emit('change', { personId: request.person!.id, action: 'closed', at: now })
         request.flash('info', result.message)
         return reply.redirect('/', 303)
       } catch (error) {
@@ -81,7 +99,11 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
   )
 
   app.post('/logout', csrf, async (request, reply) => {
-    await revokeOwnDevice(db, { personId: request.person!.id, at: clock.now(), context: request.auditContext }, request.device!.id)
+    await revokeOwnDevice(
+      db,
+      { personId: request.person!.id, at: clock.now(), context: request.auditContext },
+      request.device!.id,
+    )
     reply.clearDeviceCookie()
     request.flash('info', 'You have logged out of this device.')
     return reply.redirect('/login', 303)
