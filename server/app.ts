@@ -42,6 +42,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     logger: deps.logger ?? {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      serializers: {
+        // Personal sign-in links carry a token in the path: never write it to the log.
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url.replace(/\/link\/[^/?#]+/, '/link/[redacted]'),
+          ip: req.ip,
+        }),
+      },
       ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty' } } : {}),
     },
     // A hop count trusts that many proxies nearest to us; lists and booleans mean what Fastify says.
