@@ -50,7 +50,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
           ip: req.ip,
         }),
       },
-      ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty' } } : {}),
+      ...(config.LOG_PRETTY
+        ? {
+            transport: {
+              target: 'pino-pretty',
+              options: { ignore: 'pid,hostname,reqId', translateTime: 'HH:MM:ss' },
+            },
+          }
+        : {}),
     },
     // A hop count trusts that many proxies nearest to us; lists and booleans mean what Fastify says.
     trustProxy:

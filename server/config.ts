@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { getCountries } from 'libphonenumber-js'
 import { z } from 'zod'
@@ -71,6 +72,7 @@ export const configSchema = z.object({
     .refine((c) => countries.has(c), 'must be a two-letter country code such as GB')
     .default('GB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Human-readable logs; defaults to on in development when pino-pretty is installed. */
   LOG_PRETTY: booleanish.optional(),
 })
 
@@ -120,10 +122,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : join(dataDir, 'register.db')
   return {
     ...raw,
+    LOG_PRETTY: raw.LOG_PRETTY ?? (raw.NODE_ENV === 'development' && canResolve('pino-pretty')),
     DATA_DIR: dataDir,
     DATABASE_PATH: databasePath,
     PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
     SESSION_SECRET: raw.SESSION_SECRET ?? localSecret(dataDir),
+  }
+}
+
+function canResolve(specifier: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(specifier)
+    return true
+  } catch {
+    return false
   }
 }
 
