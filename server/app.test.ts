@@ -149,3 +149,41 @@ test('a stale or foreign CSRF token never changes state', async (t) => {
   assert.equal(r.statusCode, 403)
   assert.equal((await ctx.app.ctx.db.selectFrom('visit').selectAll().execute()).length, 0)
 })
+
+test('recognised devices behind one office IP have their own rate-limit buckets', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '20' } })
+  const alice = await loginAs(ctx, 'alice@example.org')
+  const bob = await loginAs(ctx, 'bob@example.org', { firstName: 'Bob', lastName: 'Jones' })
+  assert.equal(alice.ip, bob.ip)
+  for (let i = 0; i < 20; i++) await alice.get('/')
+  assert.equal((await alice.get('/')).statusCode, 429)
+  assert.equal((await bob.get('/')).statusCode, 200, 'Bob is not limited by Alice')
+  const anonymous = new TestBrowser(ctx.app, '198.51.100.200')
+  for (let i = 0; i < 20; i++) await anonymous.get('/login')
+  const limited = await anonymous.get('/login')
+  assert.equal(limited.statusCode, 429)
+  assert.match(limited.body, /You are going too fast/)
+})
+
+test('metrics are served to loopback or with the metrics token only', async (t) => {
+  const open = await buildTestApp(t)
+  const local = await open.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })
+  assert.equal(local.statusCode, 200)
+  assert.match(local.body, /^process_resident_memory_bytes \d+$/m)
+  assert.match(local.body, /^register_people_inside 0$/m)
+  assert.equal(
+    (await open.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '203.0.113.1' })).statusCode,
+    403,
+  )
+
+  const guarded = await buildTestApp(t, { env: { METRICS_TOKEN: 'metrics-token-0123456789' } })
+  const denied = await guarded.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })
+  assert.equal(denied.statusCode, 403)
+  const ok = await guarded.app.inject({
+    method: 'GET',
+    url: '/metrics',
+    remoteAddress: '203.0.113.1',
+    headers: { authorization: 'Bearer metrics-token-0123456789' },
+  })
+  assert.equal(ok.statusCode, 200)
+})

@@ -19,6 +19,7 @@ import { RegisterEvents } from './register/events.js'
 import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
+import metricsRoutes from './routes/health/metrics.js'
 import profileRoutes from './routes/profile/index.js'
 import registerRoutes from './routes/register/index.js'
 
@@ -121,6 +122,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Routes load after the handlers above, so every route context inherits them.
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
   await app.register(authRoutes)
   await app.register(registerRoutes)
   await app.register(profileRoutes)

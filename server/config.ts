@@ -71,6 +71,8 @@ export const configSchema = z.object({
     .toUpperCase()
     .refine((c) => countries.has(c), 'must be a two-letter country code such as GB')
     .default('GB'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(10).max(1_000_000).default(300),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Human-readable logs; defaults to on in development when pino-pretty is installed. */
   LOG_PRETTY: booleanish.optional(),

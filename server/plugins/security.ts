@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { DEVICE_COOKIE } from './auth.js'
 
 /**
  * Security headers with a strict CSP (no inline script or style, nothing third-party) and a
@@ -35,7 +38,8 @@ export default fp(
     })
     await app.register(rateLimit, {
       global: true,
-      max: 300,
+      max: app.ctx.config.RATE_LIMIT_PER_MINUTE,
+      keyGenerator: rateLimitKey,
       timeWindow: '1 minute',
       errorResponseBuilder: (_request, context) => ({
         statusCode: context.statusCode,
@@ -46,3 +50,20 @@ export default fp(
   },
   { name: 'security', dependencies: ['context'] },
 )
+
+/**
+ * Recognised devices get their own bucket: a whole office behind one NAT address must not share a
+ * single limit at 08:55. Everyone else is limited by IP address.
+ */
+const deviceCookiePattern = new RegExp(`(?:^|;\\s*)${DEVICE_COOKIE}=([A-Za-z0-9_-]{43})(?:;|$)`)
+
+function rateLimitKey(request: FastifyRequest): string {
+  const bearer = /^Bearer\s+([A-Za-z0-9_-]{43})$/i.exec(request.headers.authorization ?? '')?.[1]
+  // Cookies are not parsed yet when the limiter runs (onRequest), so read the header directly.
+  const token =
+    bearer ??
+    new RegExp(`(?:^|;\\s*)${DEVICE_COOKIE}=([A-Za-z0-9_-]{43})`).exec(request.headers.cookie ?? '')?.[1]
+  if (token && /^[A-Za-z0-9_-]{43}$/.test(token))
+    return `t:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`
+  return `ip:${request.ip}`
+}
