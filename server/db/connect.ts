@@ -17,6 +17,34 @@ export function connect(path: string): { db: Db; sqlite: SQLite.Database } {
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('temp_store = MEMORY')
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
   return { db, sqlite }
+}
+
+const STATEMENT_CACHE_SIZE = 500
+
+/**
+ * Kysely prepares every query afresh; preparing costs more than running our small queries. Keep
+ * prepared statements by SQL text (bounded, least recently used out). A statement still busy
+ * streaming rows is never handed out twice: a fresh one is prepared instead.
+ */
+function withStatementCache(sqlite: SQLite.Database): Pick<SQLite.Database, 'close' | 'prepare'> {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare: (source: string) => {
+      const cached = cache.get(source)
+      if (cached && !cached.busy) {
+        cache.delete(source)
+        cache.set(source, cached)
+        return cached
+      }
+      const statement = sqlite.prepare(source)
+      if (!cached) {
+        cache.set(source, statement)
+        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+      }
+      return statement
+    },
+  } as Pick<SQLite.Database, 'close' | 'prepare'>
 }

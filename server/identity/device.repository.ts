@@ -65,7 +65,7 @@ export async function findActiveDevice(
   }
 }
 
-/** Records that a device was used, at most once a minute so reads do not become writes. */
+/** Records that a device was used (callers do this at most once a minute). */
 export async function touchDevice(db: Db, id: number, at: number): Promise<void> {
   await db
     .updateTable('device')

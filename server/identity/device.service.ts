@@ -55,6 +55,7 @@ export async function authenticateToken(
 ): Promise<{ device: Device; person: Person } | undefined> {
   if (!token || !looksLikeToken(token)) return undefined
   const found = await findActiveDevice(db, hashToken(token))
-  if (found) await touchDevice(db, found.device.id, at)
+  // Only write when the recorded time is stale: most requests stay read-only.
+  if (found && found.device.last_used_at < at - 60_000) await touchDevice(db, found.device.id, at)
   return found
 }

@@ -69,11 +69,14 @@ export async function listVisitsForPerson(
     .execute()
 }
 
-/** How many people (not records) are in the building now. */
+/**
+ * How many people (not records) are in the building now. The unique index on open visits allows
+ * one open visit per person, so counting open visits counts people, straight from that index.
+ */
 export async function countPeopleInside(db: Db): Promise<number> {
   const row = await db
     .selectFrom('visit')
-    .select((eb) => eb.fn.count<number>('person_id').distinct().as('n'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('signed_out_at', 'is', null)
     .executeTakeFirstOrThrow()
   return Number(row.n)
