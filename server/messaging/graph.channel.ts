@@ -80,12 +80,12 @@ class RebasedNetworkClient implements INetworkModule {
 /** Puts an app-only token on each Graph request. */
 class TokenMiddleware implements Middleware {
   private next: Middleware | undefined
-  constructor(private readonly token: () => Promise<string>) {}
+  constructor(private readonly token: () => string) {}
   async execute(context: Context): Promise<void> {
     const options = context.options ?? {}
     // GraphRequest always builds headers as a plain object.
     const headers = { ...(options.headers as Record<string, string> | undefined) }
-    headers.Authorization = `Bearer ${await this.token()}`
+    headers.Authorization = `Bearer ${this.token()}`
     context.options = { ...options, headers }
     await this.next!.execute(context)
   }
@@ -116,21 +116,21 @@ export function graphChannel(settings: GraphSettings): Channel {
         : {}),
     },
   })
-  let renew = false
-  const token = async () => {
-    const skipCache = renew
-    renew = false
+  // The SDK wraps errors thrown inside its middleware, so the token is fetched before each call
+  // (MSAL answers from its cache until the token nears expiry) and the middleware only attaches it.
+  let current: string | undefined
+  const refreshToken = async (skipCache: boolean) => {
     const result = await msal.acquireTokenByClientCredential({
       scopes: ['https://graph.microsoft.com/.default'],
       skipCache,
     })
     if (!result?.accessToken) throw new Error('Microsoft identity platform returned no token')
-    return result.accessToken
+    current = result.accessToken
   }
   const client = Client.initWithMiddleware({
     baseUrl: settings.apiBaseUrl ?? GRAPH_ORIGIN,
     defaultVersion: 'v1.0',
-    middleware: [new TokenMiddleware(token), new HTTPMessageHandler()],
+    middleware: [new TokenMiddleware(() => current ?? ''), new HTTPMessageHandler()],
   })
 
   const sendOnce = async (message: OutgoingMessage) => {
@@ -154,12 +154,13 @@ export function graphChannel(settings: GraphSettings): Channel {
     kinds: ['email'],
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
+        await refreshToken(false)
         try {
           await sendOnce(message)
         } catch (error) {
           if (!(error instanceof GraphError) || error.statusCode !== 401) throw error
           // An expired or revoked token: ask for a new one, once.
-          renew = true
+          await refreshToken(true)
           await sendOnce(message)
         }
         // Graph accepts with 202 and no id; delivery reports come back to the mailbox, not to us.

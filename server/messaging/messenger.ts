@@ -52,7 +52,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * retrying transient failures, and records every send in the message log.
  */
 export class Messenger {
-  private readonly text = new Eta({ views: join(viewsDir, 'messages'), autoEscape: false, cache: true })
+  // Plain text keeps every line break as written (a subject line ends at its tag).
+  private readonly text = new Eta({
+    views: join(viewsDir, 'messages'),
+    autoEscape: false,
+    autoTrim: false,
+    cache: true,
+  })
   private readonly html = new Eta({ views: join(viewsDir, 'messages'), autoEscape: true, cache: true })
   private readonly retry: RetryPolicy
   private readonly clock: Clock
