@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { TestContext } from 'node:test'
-import { close, listen, type ScriptedReply, sendJson } from './fake-http.js'
+import { close, delay, listen, type ScriptedReply, sendJson } from './fake-http.js'
 
 /** An email the fake Graph accepted. */
 export interface FakeMail {
@@ -81,13 +81,13 @@ export class FakeGraph {
     return this.mails.findLast((m) => m.to.includes(address))
   }
 
-  private handle(
+  private async handle(
     method: string,
     path: string,
     authorization: string | undefined,
     body: string,
     response: ServerResponse,
-  ): void {
+  ): Promise<void> {
     const login = 'https://login.microsoftonline.com'
     const tenant = FAKE_GRAPH.tenantId
     if (method === 'GET' && path.startsWith('/common/discovery/instance')) {
@@ -173,6 +173,8 @@ export class FakeGraph {
       }
       const scripted = this.scripted.shift()
       if (scripted) {
+        await delay(scripted)
+        if (response.destroyed) return
         sendJson(
           response,
           scripted.status,

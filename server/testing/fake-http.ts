@@ -6,6 +6,13 @@ export interface ScriptedReply {
   status: number
   body?: unknown
   headers?: Record<string, string>
+  /** Wait this long before answering (to make the client time out). */
+  delayMs?: number
+}
+
+/** Waits out a scripted reply's delay. */
+export function delay(reply: ScriptedReply): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, reply.delayMs ?? 0))
 }
 
 /** A local HTTP server for a fake provider: listens on a free port, closes when the test ends. */

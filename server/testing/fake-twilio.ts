@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { TestContext } from 'node:test'
 import twilio from 'twilio'
-import { close, listen, type ScriptedReply, sendJson } from './fake-http.js'
+import { close, delay, listen, type ScriptedReply, sendJson } from './fake-http.js'
 
 /** A message the fake Twilio accepted. */
 export interface FakeSms {
@@ -110,13 +110,13 @@ export class FakeTwilio {
     }
   }
 
-  private handle(
+  private async handle(
     method: string | undefined,
     path: string | undefined,
     authorization: string | undefined,
     body: string,
     response: import('node:http').ServerResponse,
-  ): void {
+  ): Promise<void> {
     const match = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(path ?? '')
     if (method !== 'POST' || !match) {
       sendJson(response, 404, { code: 20404, message: 'The requested resource was not found', status: 404 })
@@ -135,6 +135,8 @@ export class FakeTwilio {
     }
     const scripted = this.scripted.shift()
     if (scripted) {
+      await delay(scripted)
+      if (response.destroyed) return
       sendJson(
         response,
         scripted.status,

@@ -18,6 +18,8 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
   app.post<{ Body: StatusBody; Querystring: StatusQuery }>(
     TWILIO_STATUS_PATH,
     {
+      // A broadcast to hundreds of phones brings several callbacks each from a few Twilio addresses.
+      config: { rateLimit: { max: 6000, timeWindow: '1 minute' } },
       // Before schema validation: an unsigned request learns nothing, not even what we expect.
       preValidation: async (request) => {
         const signature = request.headers['x-twilio-signature']
