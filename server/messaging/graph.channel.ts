@@ -5,13 +5,7 @@ import {
   type NetworkResponse,
   ServerError,
 } from '@azure/msal-node'
-import {
-  Client,
-  type Context,
-  GraphError,
-  HTTPMessageHandler,
-  type Middleware,
-} from '@microsoft/microsoft-graph-client'
+import { Client, GraphError, HTTPMessageHandler } from '@microsoft/microsoft-graph-client'
 import type { Channel, OutgoingMessage, SendResult } from './channel.js'
 import { DeliveryError, retryAfterMs } from './channel.js'
 
@@ -77,23 +71,6 @@ class RebasedNetworkClient implements INetworkModule {
   }
 }
 
-/** Puts an app-only token on each Graph request. */
-class TokenMiddleware implements Middleware {
-  private next: Middleware | undefined
-  constructor(private readonly token: () => string) {}
-  async execute(context: Context): Promise<void> {
-    const options = context.options ?? {}
-    // GraphRequest always builds headers as a plain object.
-    const headers = { ...(options.headers as Record<string, string> | undefined) }
-    headers.Authorization = `Bearer ${this.token()}`
-    context.options = { ...options, headers }
-    await this.next!.execute(context)
-  }
-  setNext(next: Middleware): void {
-    this.next = next
-  }
-}
-
 const addressProblem = "We couldn't send an email to that address — check it or use your mobile number."
 const serviceProblem = "We couldn't send an email just now — try again in a minute or use your mobile number."
 
@@ -116,26 +93,28 @@ export function graphChannel(settings: GraphSettings): Channel {
         : {}),
     },
   })
-  // The SDK wraps errors thrown inside its middleware, so the token is fetched before each call
-  // (MSAL answers from its cache until the token nears expiry) and the middleware only attaches it.
-  let current: string | undefined
-  const refreshToken = async (skipCache: boolean) => {
+  // MSAL answers from its cache until the token nears expiry. The token is fetched outside the
+  // Graph client (which would wrap MSAL's errors in its own) and set on each request.
+  const accessToken = async (skipCache: boolean) => {
     const result = await msal.acquireTokenByClientCredential({
       scopes: ['https://graph.microsoft.com/.default'],
       skipCache,
     })
     if (!result?.accessToken) throw new Error('Microsoft identity platform returned no token')
-    current = result.accessToken
+    return result.accessToken
   }
+  // Our own middleware chain: no SDK retry handler, whose waits (up to minutes) would outlast the
+  // Messenger's time budget; the Messenger retries instead.
   const client = Client.initWithMiddleware({
     baseUrl: settings.apiBaseUrl ?? GRAPH_ORIGIN,
     defaultVersion: 'v1.0',
-    middleware: [new TokenMiddleware(() => current ?? ''), new HTTPMessageHandler()],
+    middleware: [new HTTPMessageHandler()],
   })
 
-  const sendOnce = async (message: OutgoingMessage) => {
+  const sendOnce = async (message: OutgoingMessage, token: string) => {
     await client
       .api(`/users/${encodeURIComponent(settings.sender)}/sendMail`)
+      .header('Authorization', `Bearer ${token}`)
       .options({ signal: AbortSignal.timeout(timeoutMs) })
       .post({
         message: {
@@ -154,14 +133,12 @@ export function graphChannel(settings: GraphSettings): Channel {
     kinds: ['email'],
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
-        await refreshToken(false)
         try {
-          await sendOnce(message)
+          await sendOnce(message, await accessToken(false))
         } catch (error) {
           if (!(error instanceof GraphError) || error.statusCode !== 401) throw error
           // An expired or revoked token: ask for a new one, once.
-          await refreshToken(true)
-          await sendOnce(message)
+          await sendOnce(message, await accessToken(true))
         }
         // Graph accepts with 202 and no id; delivery reports come back to the mailbox, not to us.
         return { status: 'sent' }
