@@ -7,7 +7,7 @@ import { UserError } from './lib/errors.js'
 import { clientMessage } from './lib/http-errors.js'
 import { type Clock, systemClock } from './lib/site-time.js'
 import type { Channel } from './messaging/channel.js'
-import { consoleChannel } from './messaging/console.channel.js'
+import { channelsFromConfig } from './messaging/channels.js'
 import { Messenger } from './messaging/messenger.js'
 import authPlugin from './plugins/auth.js'
 import contextPlugin from './plugins/context.js'
@@ -16,12 +16,14 @@ import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
 import viewPlugin from './plugins/view.js'
 import { RegisterEvents } from './register/events.js'
+import adminMessagesRoutes from './routes/admin-messages/index.js'
 import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/health/metrics.js'
 import profileRoutes from './routes/profile/index.js'
 import registerRoutes from './routes/register/index.js'
+import webhookRoutes from './routes/webhooks/index.js'
 
 /** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
 export interface AppDeps {
@@ -83,10 +85,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }
   const keys = deriveKeys(config.SESSION_SECRET)
   const clock = deps.clock ?? systemClock
-  const messenger = new Messenger(deps.channels?.(app.log) ?? [consoleChannel(app.log)], {
-    siteName: config.SITE_NAME,
-    publicUrl: config.PUBLIC_URL,
-  })
+  const messenger = new Messenger(
+    deps.channels?.(app.log) ?? channelsFromConfig(config, app.log),
+    { siteName: config.SITE_NAME, publicUrl: config.PUBLIC_URL },
+    { db, clock, log: app.log.child({ module: 'messaging' }) },
+  )
   const identity = { db, codeKey: keys.codes, messenger, clock, defaultRegion: config.DEFAULT_PHONE_REGION }
 
   const events = new RegisterEvents()
@@ -127,6 +130,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(registerRoutes)
   await app.register(profileRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
+  await app.register(webhookRoutes)
+  await app.register(adminMessagesRoutes)
 
   return app
 }

@@ -76,6 +76,35 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Human-readable logs; defaults to on in development when pino-pretty is installed. */
   LOG_PRETTY: booleanish.optional(),
+  // Messaging (docs/messaging.md). A channel is enabled when its settings are all present.
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .trim()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be your Twilio Account SID (AC followed by 32 hex digits)')
+    .optional(),
+  TWILIO_AUTH_TOKEN: z.string().trim().min(16, 'must be the Auth Token from the Twilio console').optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z
+    .string()
+    .trim()
+    .regex(/^MG[0-9a-fA-F]{32}$/, 'must be a Messaging Service SID (MG followed by 32 hex digits)')
+    .optional(),
+  TWILIO_FROM: z
+    .string()
+    .trim()
+    .refine(
+      (v) => /^\+[1-9]\d{6,14}$/.test(v) || (/^[A-Za-z0-9 ]{1,11}$/.test(v) && /[A-Za-z]/.test(v)),
+      'must be an E.164 number such as +447400123456 or an alphanumeric sender ID (1-11 letters, digits or spaces, at least one letter)',
+    )
+    .optional(),
+  TWILIO_API_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  GRAPH_TENANT_ID: z.string().trim().min(1).optional(),
+  GRAPH_CLIENT_ID: z.string().trim().min(1).optional(),
+  GRAPH_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  GRAPH_SENDER: z
+    .email({ error: 'must be the mailbox the emails are sent from, e.g. register@example.org' })
+    .optional(),
+  GRAPH_API_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  GRAPH_LOGIN_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
 })
 
 type RawConfig = z.infer<typeof configSchema>
@@ -113,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!raw.PUBLIC_URL)
       problems.push('PUBLIC_URL: required in production, e.g. https://register.example.org')
   }
+  problems.push(...messagingProblems(raw))
   if (problems.length) throw new ConfigError(problems)
 
   const dataDir = isAbsolute(raw.DATA_DIR) ? raw.DATA_DIR : resolve(projectRoot, raw.DATA_DIR)
@@ -148,4 +178,34 @@ function localSecret(dataDir: string): string {
   const secret = randomBytes(48).toString('base64url')
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' })
   return secret
+}
+
+/** A channel's settings must be all present or all absent; half a configuration is a mistake. */
+function messagingProblems(raw: RawConfig): string[] {
+  const problems: string[] = []
+  const partial = (names: (keyof RawConfig)[], what: string) => {
+    const missing = names.filter((n) => !raw[n])
+    if (missing.length > 0 && missing.length < names.length) {
+      problems.push(
+        `${missing.join(', ')}: required to send ${what} (or unset ${names.filter((n) => raw[n]).join(', ')})`,
+      )
+    }
+    return missing.length === 0
+  }
+  const twilio = partial(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'], 'texts through Twilio')
+  const sender = raw.TWILIO_MESSAGING_SERVICE_SID || raw.TWILIO_FROM
+  if (twilio && !sender) {
+    problems.push('TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM: set one so Twilio knows who texts come from')
+  }
+  if (!twilio && sender && !raw.TWILIO_ACCOUNT_SID && !raw.TWILIO_AUTH_TOKEN) {
+    problems.push('TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: required when a Twilio sender is set')
+  }
+  if (raw.TWILIO_MESSAGING_SERVICE_SID && raw.TWILIO_FROM) {
+    problems.push('TWILIO_FROM: set either TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM, not both')
+  }
+  partial(
+    ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'GRAPH_CLIENT_SECRET', 'GRAPH_SENDER'],
+    'email through Microsoft 365',
+  )
+  return problems
 }

@@ -90,6 +90,25 @@ export interface IdempotencyKeyTable {
   created_at: number
 }
 
+/** Where a message stands: ours before the provider answers (pending), then the provider's word. */
+export type MessageStatus = 'pending' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed'
+
+/** One outgoing message (code, reminder, broadcast) and what became of it; never its text. */
+export interface MessageTable {
+  id: Generated<number>
+  channel: string
+  contact_kind: ContactKind
+  contact_value: string
+  person_id: number | null
+  purpose: string
+  provider_id: string | null
+  status: MessageStatus
+  error: string | null
+  attempts: ColumnType<number, number | undefined, number>
+  created_at: number
+  updated_at: number
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -99,6 +118,7 @@ export interface DB {
   visit: VisitTable
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
+  message: MessageTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -109,3 +129,4 @@ export type LoginCode = Selectable<LoginCodeTable>
 export type Device = Selectable<DeviceTable>
 export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
+export type Message = Selectable<MessageTable>

@@ -46,7 +46,12 @@ export interface TestApp {
 /** Builds the real app on a fresh in-memory database, migrated; closed when the test ends. */
 export async function buildTestApp(
   t: TestContext,
-  options: { env?: Record<string, string>; channels?: (log: FastifyInstance['log']) => Channel[] } = {},
+  options: {
+    env?: Record<string, string>
+    channels?: (log: FastifyInstance['log']) => Channel[]
+    /** Build the channels from the env like production does (e.g. pointed at fake providers). */
+    channelsFromConfig?: boolean
+  } = {},
 ): Promise<TestApp> {
   const clock = new TestClock()
   const outbox: string[] = []
@@ -54,7 +59,9 @@ export async function buildTestApp(
   const app = await buildApp(config, {
     clock,
     logger: { level: process.env.TEST_LOG_LEVEL ?? 'error' },
-    channels: options.channels ?? (() => [consoleChannel({ info: (line: string) => outbox.push(line) })]),
+    channels: options.channelsFromConfig
+      ? undefined
+      : (options.channels ?? (() => [consoleChannel({ info: (line: string) => outbox.push(line) })])),
   })
   t.after(() => app.close())
   return {

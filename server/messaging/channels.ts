@@ -1,0 +1,39 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import type { Channel } from './channel.js'
+import { consoleChannel } from './console.channel.js'
+import { graphChannel } from './graph.channel.js'
+import { TWILIO_STATUS_PATH, twilioChannel } from './twilio.channel.js'
+
+/**
+ * The channels the configuration enables: Twilio for texts, Microsoft Graph for email; with
+ * neither, the console channel serves both so a fresh install works without any account.
+ */
+export function channelsFromConfig(config: Config, log: Pick<FastifyBaseLogger, 'info'>): Channel[] {
+  const channels: Channel[] = []
+  if (config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN) {
+    channels.push(
+      twilioChannel({
+        accountSid: config.TWILIO_ACCOUNT_SID,
+        authToken: config.TWILIO_AUTH_TOKEN,
+        messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+        from: config.TWILIO_FROM,
+        statusCallbackUrl: `${config.PUBLIC_URL}${TWILIO_STATUS_PATH}`,
+        apiBaseUrl: config.TWILIO_API_BASE_URL,
+      }),
+    )
+  }
+  if (config.GRAPH_TENANT_ID && config.GRAPH_CLIENT_ID && config.GRAPH_CLIENT_SECRET && config.GRAPH_SENDER) {
+    channels.push(
+      graphChannel({
+        tenantId: config.GRAPH_TENANT_ID,
+        clientId: config.GRAPH_CLIENT_ID,
+        clientSecret: config.GRAPH_CLIENT_SECRET,
+        sender: config.GRAPH_SENDER,
+        apiBaseUrl: config.GRAPH_API_BASE_URL,
+        loginBaseUrl: config.GRAPH_LOGIN_BASE_URL,
+      }),
+    )
+  }
+  return channels.length > 0 ? channels : [consoleChannel(log)]
+}
