@@ -20,6 +20,7 @@ import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import profileRoutes from './routes/profile/index.js'
+import pwaRoutes from './routes/pwa/index.js'
 import registerRoutes from './routes/register/index.js'
 
 /** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
@@ -110,6 +111,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(registerRoutes)
   await app.register(profileRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
+  await app.register(pwaRoutes)
 
   return app
 }

@@ -90,6 +90,18 @@ export interface IdempotencyKeyTable {
   created_at: number
 }
 
+/** A browser's Web Push subscription; the endpoint is unique, expired ones (404/410) are deleted. */
+export interface PushSubscriptionTable {
+  id: Generated<number>
+  person_id: number
+  device_id: number | null
+  endpoint: string
+  p256dh: string
+  auth: string
+  created_at: number
+  last_success_at: number | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -99,6 +111,7 @@ export interface DB {
   visit: VisitTable
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
+  push_subscription: PushSubscriptionTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -109,3 +122,4 @@ export type LoginCode = Selectable<LoginCodeTable>
 export type Device = Selectable<DeviceTable>
 export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
+export type PushSubscriptionRow = Selectable<PushSubscriptionTable>
