@@ -32,7 +32,7 @@
     const isIn = state === 'in'
     document.body.classList.toggle('state-in', isIn)
     document.body.classList.toggle('state-out', !isIn)
-    const line = document.createElement('p')
+    const line = document.createElement('h1')
     line.className = 'state'
     const dot = document.createElement('span')
     dot.className = 'dot'
