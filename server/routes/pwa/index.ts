@@ -157,10 +157,17 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
             }
             return { ...presenceJson(result.presence), applied: result.applied, message: result.message }
           },
-        ).then((answer) => {
-          request.flash(answer.applied ? 'info' : 'error', answer.message)
-          return answer
-        })
+        ).then(
+          (answer) => {
+            // The page reloads after syncing; the flash tells the person what became of the tap.
+            request.flash(answer.applied ? 'info' : 'error', answer.message)
+            return answer
+          },
+          (error: unknown) => {
+            if (error instanceof UserError) request.flash('error', error.message)
+            throw error
+          },
+        )
       },
     )
 

@@ -191,6 +191,43 @@ test('the installable offline app, in a real browser', {
     },
   )
 
+  await t.test(
+    'kiosk layout: 320 px wide, 48 px touch targets, no layout shift, dark mode contrast',
+    async () => {
+      await page.setViewportSize({ width: 320, height: 640 })
+      for (const path of ['/', '/profile']) {
+        await page.goto(url(path))
+        await page.waitForLoadState('load')
+        const layout = (await page.evaluate(`(() => {
+        const small = []
+        for (const el of document.querySelectorAll('button, .button, input:not([type=hidden]), .bar a')) {
+          const box = el.getBoundingClientRect()
+          if (box.width === 0 && box.height === 0) continue
+          if (box.height < 48) small.push(el.textContent.trim() + ' ' + Math.round(box.height) + 'px')
+        }
+        return { overflow: document.documentElement.scrollWidth - window.innerWidth, small }
+      })()`)) as { overflow: number; small: string[] }
+        assert.equal(layout.overflow, 0, `${path} fits 320 px without scrolling sideways`)
+        assert.deepEqual(layout.small, [], `${path} touch targets are at least 48 px tall`)
+      }
+      await page.goto(url('/'))
+      await page.waitForTimeout(500)
+      const shift = await page.evaluate(`new Promise((resolve) => {
+      let total = 0
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value
+      }).observe({ type: 'layout-shift', buffered: true })
+      setTimeout(() => resolve(total), 200)
+    })`)
+      assert.equal(shift, 0, 'no layout shift on the home page')
+      await page.emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' })
+      await page.goto(url('/profile'))
+      await expectNoAxeViolations(page, 'profile (dark mode)')
+      await page.emulateMedia({ colorScheme: 'light', reducedMotion: 'no-preference' })
+      await page.setViewportSize({ width: 390, height: 844 })
+    },
+  )
+
   await t.test('the error page is accessible too', async () => {
     const response = await page.goto(url('/no-such-page'))
     assert.equal(response?.status(), 404)
