@@ -3,9 +3,8 @@ import { gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
-import { serviceWorkerPath } from '../server/routes/pwa/index.js'
+import { buildServiceWorker, serviceWorkerPath } from '../server/pwa/build-service-worker.js'
 import { loginAs, type TestApp, TestClock, testConfig } from '../server/testing/build-test-app.js'
-import { buildWeb } from './build-web.js'
 
 /** The home page's first-load budget: every byte the browser fetches, gzip-compressed. */
 export const BUDGET_BYTES = 50 * 1024
@@ -38,7 +37,7 @@ function attributes(tag: string): Record<string, string> {
  * everything it precaches — and measures the gzip size of each.
  */
 export async function measureHomePage(): Promise<BudgetReport> {
-  if (!existsSync(serviceWorkerPath)) await buildWeb()
+  if (!existsSync(serviceWorkerPath)) await buildServiceWorker()
   const outbox: string[] = []
   const clock = new TestClock()
   const config = testConfig()

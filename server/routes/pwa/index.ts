@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { UserError } from '../../lib/errors.js'
-import { webDir } from '../../paths.js'
 import {
   answerPushAction,
   checkSubscription,
@@ -12,12 +10,10 @@ import {
   unsubscribePush,
 } from '../../push/push.service.js'
 import { hasPushSubscriptionForDevice } from '../../push/push-subscription.repository.js'
+import { buildServiceWorker, serviceWorkerPath } from '../../pwa/build-service-worker.js'
 import { idempotent } from '../../register/idempotency.js'
 import { replayTap } from '../../register/offline-replay.js'
 import type { Presence } from '../../register/register.service.js'
-
-/** Where `npm run build` writes the service worker (web/dist is git-ignored). */
-export const serviceWorkerPath = join(webDir, 'dist', 'sw.js')
 
 const presenceJson = (p: Presence) => ({
   state: p.state,
@@ -61,12 +57,21 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
     }
   })
 
-  app.get('/sw.js', async (_request, reply) => {
+  // `npm run build` makes the service worker; in development (tsx) it is built on first request.
+  let building: Promise<unknown> | undefined
+  app.get('/sw.js', async (request, reply) => {
     let source: string
     try {
       source = await readFile(serviceWorkerPath, 'utf8')
     } catch {
-      throw new UserError(404, 'The service worker is not built yet. Run "npm run build".')
+      building ??= buildServiceWorker().catch((err: unknown) => {
+        request.log.error({ err }, 'could not build the service worker')
+        building = undefined
+      })
+      await building
+      source = await readFile(serviceWorkerPath, 'utf8').catch(() => {
+        throw new UserError(404, 'The service worker is not built yet. Run "npm run build".')
+      })
     }
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache')
     return source

@@ -4,10 +4,10 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { buildWeb } from '../../../scripts/build-web.js'
 import { projectRoot } from '../../paths.js'
 import { sendPushToPerson, vapidFromConfig } from '../../push/push.service.js'
 import { listPushSubscriptions } from '../../push/push-subscription.repository.js'
+import { buildServiceWorker } from '../../pwa/build-service-worker.js'
 import { hasChromium, launchChromiumProfile } from '../../testing/chromium.js'
 import { startFakePushService, verifyVapid } from '../../testing/fake-push-service.js'
 import { startLiveApp } from '../../testing/live-app.js'
@@ -30,7 +30,7 @@ async function expectNoAxeViolations(page: Page, name: string): Promise<void> {
 test('the installable offline app, in a real browser', {
   skip: !hasChromium() && 'no /usr/bin/chromium',
 }, async (t) => {
-  await buildWeb()
+  await buildServiceWorker()
   await mkdir(screenshots, { recursive: true })
   const live = await startLiveApp(t)
   const { db, config } = live.app.ctx

@@ -41,6 +41,23 @@ test('the manifest takes its name and colour from config and lists installable i
   }
 })
 
+test('the service worker is served from the root with no-cache and precaches the shell', async (t) => {
+  const ctx = await buildTestApp(t)
+  const response = await ctx.app.inject({ url: '/sw.js' })
+  assert.equal(response.statusCode, 200)
+  assert.match(String(response.headers['content-type']), /^text\/javascript/)
+  assert.equal(response.headers['cache-control'], 'no-cache')
+  for (const asset of [
+    '/static/app.css',
+    '/static/app.js',
+    '/static/queue.js',
+    '/static/icons/icon-192.png',
+  ]) {
+    assert.ok(response.body.includes(`"${asset}"`), `precaches ${asset}`)
+  }
+  assert.match(response.body, /importScripts\("\/static\/queue\.js","\/static\/sw-extra\.js"\)/)
+})
+
 test('a tap saved offline is applied at its original time, once, and audited as a replay', async (t) => {
   const ctx = await buildTestApp(t)
   const browser = await loginAs(ctx, 'alice@example.org')
