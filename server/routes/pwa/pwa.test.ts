@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { reminderPushPayload, sendPushToPerson, vapidFromConfig } from '../../push/push.service.js'
 import { listPushSubscriptions } from '../../push/push-subscription.repository.js'
 import { buildTestApp, loginAs, type TestBrowser } from '../../testing/build-test-app.js'
@@ -210,6 +211,14 @@ test('a push goes encrypted and VAPID-signed to the push service; 410 removes th
   })
   assert.equal(forged.statusCode, 403)
 
+  fake.state.status = 500
+  assert.equal(await sendPushToPerson(db, personId, payload, options), false, 'a failing push service')
+  assert.equal(
+    (await listPushSubscriptions(db, personId)).length,
+    1,
+    'is not a reason to drop the subscription',
+  )
+
   fake.state.status = 410
   assert.equal(await sendPushToPerson(db, personId, payload, options), false)
   assert.equal((await listPushSubscriptions(db, personId)).length, 0, 'the expired subscription is gone')
@@ -230,4 +239,38 @@ test('push subscriptions must use HTTPS in production-like checks and carry vali
     keys: { p256dh: 'short', auth: 'b'.repeat(22) },
   })
   assert.equal(badKey.statusCode, 422)
+})
+
+test('malformed taps and notification answers get a 4xx, never a 500', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'hal@example.org')
+  const csrf = browser.csrfToken()
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record(
+        {
+          action: fc.oneof(fc.constantFrom('sign-in', 'sign-out'), fc.string()),
+          at: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
+          key: fc.oneof(fc.string({ maxLength: 300 }), fc.integer()),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.string({ maxLength: 400 }),
+      async (body, token) => {
+        const tap = await postJson(browser, '/taps', { ...body, _csrf: csrf }, false)
+        assert.ok(tap.statusCode < 500, `taps ${JSON.stringify(body)} → ${tap.statusCode} ${tap.body}`)
+        const action = await ctx.app.inject({
+          method: 'POST',
+          url: '/push/action',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          payload: JSON.stringify({ token, action: 'left' }),
+        })
+        assert.ok(
+          action.statusCode >= 400 && action.statusCode < 500,
+          `push/action ${token} → ${action.statusCode}`,
+        )
+      },
+    ),
+    { numRuns: 40 },
+  )
 })
