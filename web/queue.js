@@ -74,7 +74,13 @@
           credentials: 'same-origin',
           redirect: 'manual',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ action: tap.action, at: tap.at, key: tap.key, _csrf: csrf }),
+          body: JSON.stringify({
+            action: tap.action,
+            at: tap.at,
+            sentAt: Date.now(),
+            key: tap.key,
+            _csrf: csrf,
+          }),
         })
       } catch {
         return { results, stopped: 'offline' }

@@ -16,6 +16,11 @@ export interface ReplayedTap {
   action: 'sign-in' | 'sign-out'
   /** When the person tapped, by the device's clock (epoch ms). */
   at: number
+  /**
+   * When the device sent it, by the same clock. With it, the tap's age corrects a device clock
+   * that is off: the tap happened `sentAt - at` ago, whatever the device thinks the time is.
+   */
+  sentAt?: number
   /** The server's now. */
   now: number
   context: RequestContext
@@ -30,24 +35,25 @@ export interface ReplayResult {
 
 /**
  * Applies a tap saved offline at its original time. It must fall within the last 12 hours (and not
- * in the future beyond a little clock skew). A tap older than the person's last recorded change
+ * in the future beyond a little clock skew); with `sentAt` its age, not the device's clock, decides. A tap older than the person's last recorded change
  * (e.g. a sign-out made before a visit that began later) is superseded and changes nothing, so the
  * register never goes back in time; taps should be replayed oldest first.
  */
 export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): Promise<ReplayResult> {
-  if (tap.at > tap.now + CLOCK_SKEW_MS) {
+  const age = (tap.sentAt ?? tap.now) - tap.at
+  if (age < -CLOCK_SKEW_MS) {
     throw new UserError(
       422,
       'That tap is dated in the future, so it was not applied. Check the clock on this device.',
     )
   }
-  if (tap.at < tap.now - REPLAY_WINDOW_MS) {
+  const at = tap.now - Math.max(age, 0)
+  if (age > REPLAY_WINDOW_MS) {
     throw new UserError(
       422,
-      `That tap was saved at ${formatTime(tap.at, site.timeZone)}, more than 12 hours ago, so it was not applied. Tell reception if the register is wrong.`,
+      `That tap was saved at ${formatTime(at, site.timeZone)}, more than 12 hours ago, so it was not applied. Tell reception if the register is wrong.`,
     )
   }
-  const at = Math.min(tap.at, tap.now)
   const superseded = async (): Promise<ReplayResult> => ({
     applied: false,
     presence: await presenceOf(db, tap.personId, tap.now, site),

@@ -117,7 +117,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
     signedIn.addHook('preHandler', app.requireCookiePerson)
     const csrf = { preValidation: app.csrfProtection }
 
-    signedIn.post<{ Body: { action: 'sign-in' | 'sign-out'; at: number; key: string } }>(
+    signedIn.post<{ Body: { action: 'sign-in' | 'sign-out'; at: number; sentAt?: number; key: string } }>(
       '/taps',
       {
         ...csrf,
@@ -130,6 +130,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
               ...csrfField,
               action: { type: 'string', enum: ['sign-in', 'sign-out'] },
               at: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
+              sentAt: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
               key: { type: 'string', minLength: 1, maxLength: 200 },
             },
           },
@@ -148,6 +149,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
                 personId: person.id,
                 action: request.body.action,
                 at: request.body.at,
+                sentAt: request.body.sentAt,
                 now,
                 context: request.auditContext,
               },

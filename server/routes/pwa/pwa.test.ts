@@ -133,6 +133,21 @@ test('taps from more than 12 hours ago or from the future are refused with a cle
   assert.equal((await visitsOf(ctx)).length, 0)
 })
 
+test('a device whose clock is wrong still records the real time of the tap', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'ivy@example.org')
+  const deviceNow = ctx.clock.now() + HOUR // the phone's clock is an hour fast
+  const tapped = await postJson(browser, '/taps', {
+    action: 'sign-in',
+    at: deviceNow - 10 * 60 * 1000,
+    sentAt: deviceNow,
+    key: 'fast-clock',
+  })
+  assert.equal(tapped.statusCode, 200, tapped.body)
+  const [visit] = await visitsOf(ctx)
+  assert.equal(visit!.signed_in_at, ctx.clock.now() - 10 * 60 * 1000)
+})
+
 test('taps need the CSRF token and a recognised device', async (t) => {
   const ctx = await buildTestApp(t)
   const browser = await loginAs(ctx, 'erin@example.org')
