@@ -76,10 +76,12 @@
         since: Number(status.dataset.since) || null,
         at: rendered,
         csrf: csrfInput ? csrfInput.value : me?.csrf,
+        siteName: $('.brand') ? $('.brand').textContent : '',
       }
       await Q.saveState(me).catch(() => {})
     }
     if (!me) return
+    if (!rendered && me.siteName && $('.brand')) $('.brand').textContent = me.siteName
     const csrf = () => (csrfInput && rendered >= me.at ? csrfInput.value : me.csrf)
 
     async function refresh() {
