@@ -15,6 +15,13 @@
   if ($('form[action="/login/code"]') && Q) {
     Q.clearAll().catch(() => {})
     if (self.caches) caches.delete('pages').catch(() => {})
+    // Nobody is signed in here any more, so this browser should not get anyone's reminders.
+    if ('serviceWorker' in navigator && 'PushManager' in self) {
+      navigator.serviceWorker.ready
+        .then((reg) => reg.pushManager.getSubscription())
+        .then((sub) => sub?.unsubscribe())
+        .catch(() => {})
+    }
   }
 
   const status = $('#status')

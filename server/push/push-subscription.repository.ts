@@ -35,14 +35,19 @@ export async function upsertPushSubscription(
     .execute()
 }
 
-/** A person's subscriptions, newest first. */
+/** A person's subscriptions on devices still signed in, newest first. */
 export async function listPushSubscriptions(db: Db, personId: number): Promise<PushSubscriptionRow[]> {
-  return db
-    .selectFrom('push_subscription')
-    .selectAll()
-    .where('person_id', '=', personId)
-    .orderBy('id', 'desc')
-    .execute()
+  return (
+    db
+      .selectFrom('push_subscription')
+      .leftJoin('device', 'device.id', 'push_subscription.device_id')
+      .selectAll('push_subscription')
+      .where('push_subscription.person_id', '=', personId)
+      // A device that was logged out must not keep receiving the person's reminders.
+      .where('device.revoked_at', 'is', null)
+      .orderBy('push_subscription.id', 'desc')
+      .execute()
+  )
 }
 
 /** Whether this device has a subscription for this person. */

@@ -201,6 +201,21 @@ test('a push goes encrypted and VAPID-signed to the push service; 410 removes th
     ['left', 'still-here'],
   )
 
+  const stillHere = await ctx.app.inject({
+    method: 'POST',
+    url: '/push/action',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({ token: message.data.token, action: 'still-here' }),
+  })
+  assert.equal(stillHere.statusCode, 200)
+  assert.equal(stillHere.json().state, 'in')
+  const noted = await db
+    .selectFrom('audit_event')
+    .select('action')
+    .where('action', '=', 'reminder.still-here')
+    .execute()
+  assert.equal(noted.length, 1)
+
   // "I've left" from the lock screen: no cookie, just the signed token from the payload.
   const left = await ctx.app.inject({
     method: 'POST',
@@ -288,4 +303,22 @@ test('malformed taps and notification answers get a 4xx, never a 500', async (t)
     ),
     { numRuns: 40 },
   )
+})
+
+test('a device that logged out gets no more pushes for the person', async (t) => {
+  const ctx = await buildTestApp(t)
+  const fake = await startFakePushService()
+  t.after(() => fake.close())
+  const browser = await loginAs(ctx, 'jo@example.org')
+  await browser.get('/profile')
+  assert.equal((await postJson(browser, '/push/subscriptions', fake.subscribe().json)).statusCode, 201)
+  const { db, config } = ctx.app.ctx
+  const personId = (await db.selectFrom('person').select('id').executeTakeFirstOrThrow()).id
+  const options = { vapid: vapidFromConfig(config), now: ctx.clock.now() }
+  const payload = { title: 'Hello', body: 'there' }
+  assert.equal(await sendPushToPerson(db, personId, payload, options), true)
+  await browser.get('/')
+  await browser.post('/logout')
+  assert.equal(await sendPushToPerson(db, personId, payload, options), false)
+  assert.equal(fake.received.length, 1)
 })
