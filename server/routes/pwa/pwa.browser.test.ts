@@ -137,6 +137,20 @@ test('the installable offline app, in a real browser', {
     },
   )
 
+  await t.test('offline with no cached page: the offline page shows the last known state', async () => {
+    await page.goto(url('/'))
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await page.evaluate(`caches.delete('pages')`)
+    await context.setOffline(true)
+    await page.reload()
+    await page.locator('#sync-note', { hasText: 'last known state' }).waitFor()
+    assert.equal(await page.locator('body.state-in').count(), 1)
+    assert.equal(await page.locator('h1').textContent(), '● You are signed in')
+    assert.equal(await page.locator('.brand').textContent(), config.SITE_NAME)
+    await page.screenshot({ path: join(screenshots, 'offline-last-known-state.png') })
+    await context.setOffline(false)
+  })
+
   await t.test(
     'push: subscription stored, a push delivered through the push service, 410 removes it',
     async () => {
