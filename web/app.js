@@ -114,10 +114,26 @@
     }
 
     if (form) {
+      let busy = false
       form.addEventListener('submit', async (event) => {
         event.preventDefault()
+        // A double tap must not sign in and straight back out.
+        if (busy) return
+        busy = true
+        const button = form.querySelector('button')
+        button.disabled = true
+        setTimeout(() => {
+          busy = false
+          button.disabled = false
+        }, 1500)
         const action = form.getAttribute('action') === '/sign-out' ? 'sign-out' : 'sign-in'
-        await Q.addTap(action, me.personId)
+        try {
+          await Q.addTap(action, me.personId)
+        } catch {
+          // No storage on this device (e.g. a private window): post the form the classic way.
+          form.submit()
+          return
+        }
         await refresh()
         const reg = 'serviceWorker' in navigator ? await navigator.serviceWorker.getRegistration() : null
         if (reg?.sync) reg.sync.register('taps').catch(() => {})
