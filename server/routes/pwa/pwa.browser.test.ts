@@ -15,6 +15,13 @@ import { startLiveApp } from '../../testing/live-app.js'
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const screenshots = join(projectRoot, 'docs', 'screenshots')
 
+/** Saves a screenshot for docs/pwa.md, only when asked (SCREENSHOTS=1), so test runs leave git clean. */
+async function snap(page: Page, name: string, fullPage = false): Promise<void> {
+  if (!process.env.SCREENSHOTS) return
+  await mkdir(screenshots, { recursive: true })
+  await page.screenshot({ path: join(screenshots, name), fullPage })
+}
+
 async function expectNoAxeViolations(page: Page, name: string): Promise<void> {
   // Evaluated through the DevTools protocol, so the page's strict CSP does not need loosening.
   await page.evaluate(axeSource)
@@ -31,7 +38,6 @@ test('the installable offline app, in a real browser', {
   skip: !hasChromium() && 'no /usr/bin/chromium',
 }, async (t) => {
   await buildServiceWorker()
-  await mkdir(screenshots, { recursive: true })
   const live = await startLiveApp(t)
   const { db, config } = live.app.ctx
   // A persistent profile: Chromium does not offer to install apps from an incognito context.
@@ -83,7 +89,7 @@ test('the installable offline app, in a real browser', {
     // Chromium offers installation (beforeinstallprompt) and the page shows its install button.
     await page.locator('#install-button').waitFor()
     await expectNoAxeViolations(page, 'home (signed out)')
-    await page.screenshot({ path: join(screenshots, 'home-signed-out.png') })
+    await snap(page, 'home-signed-out.png')
   })
 
   await t.test('repeat load: the shell comes from the service worker, not the network', async () => {
@@ -106,7 +112,7 @@ test('the installable offline app, in a real browser', {
       await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
       const after = Date.now()
       assert.equal(await page.locator('body.state-in').count(), 1, 'the page shows the person as signed in')
-      await page.screenshot({ path: join(screenshots, 'home-offline-will-sync.png') })
+      await snap(page, 'home-offline-will-sync.png')
       // Reloading while offline still shows the last known state and the pending tap.
       await page.reload()
       await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
@@ -133,7 +139,7 @@ test('the installable offline app, in a real browser', {
       assert.ok(signedInAt < online - 1000, 'not the time it was synced')
       assert.equal(await page.locator('#sync-note').isHidden(), true)
       await expectNoAxeViolations(page, 'home (signed in)')
-      await page.screenshot({ path: join(screenshots, 'home-signed-in.png') })
+      await snap(page, 'home-signed-in.png')
     },
   )
 
@@ -147,7 +153,7 @@ test('the installable offline app, in a real browser', {
     assert.equal(await page.locator('body.state-in').count(), 1)
     assert.equal(await page.locator('h1').textContent(), '● You are signed in')
     assert.equal(await page.locator('.brand').textContent(), config.SITE_NAME)
-    await page.screenshot({ path: join(screenshots, 'offline-last-known-state.png') })
+    await snap(page, 'offline-last-known-state.png')
     await context.setOffline(false)
   })
 
@@ -160,7 +166,7 @@ test('the installable offline app, in a real browser', {
       await page.goto(url('/profile'))
       await page.getByRole('button', { name: 'Turn on notifications' }).waitFor()
       await expectNoAxeViolations(page, 'profile')
-      await page.screenshot({ path: join(screenshots, 'profile.png'), fullPage: true })
+      await snap(page, 'profile.png', true)
       // Headless Chromium has no push service of its own, so the page posts a subscription to a
       // local one, exactly as the profile page posts what pushManager.subscribe() returns.
       const sub = fake.subscribe()
