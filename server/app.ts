@@ -22,6 +22,7 @@ import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/health/metrics.js'
 import profileRoutes from './routes/profile/index.js'
+import pwaRoutes from './routes/pwa/index.js'
 import registerRoutes from './routes/register/index.js'
 import webhookRoutes from './routes/webhooks/index.js'
 
@@ -132,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(apiRoutes, { prefix: '/api/v1' })
   await app.register(webhookRoutes)
   await app.register(adminMessagesRoutes)
+  await app.register(pwaRoutes)
 
   return app
 }

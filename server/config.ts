@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { getCountries } from 'libphonenumber-js'
+import webPush from 'web-push'
 import { z } from 'zod'
 import { projectRoot } from './paths.js'
 
@@ -105,15 +106,48 @@ export const configSchema = z.object({
     .optional(),
   GRAPH_API_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   GRAPH_LOGIN_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  THEME_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1d3557')
+    .default('#1d3557'),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]{87}$/,
+      'must be a URL-safe base64 P-256 public key (npx web-push generate-vapid-keys)',
+    )
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]{43}$/,
+      'must be a URL-safe base64 P-256 private key (npx web-push generate-vapid-keys)',
+    )
+    .optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, 'must be a mailto: address or an https: URL')
+    .optional(),
 })
 
 type RawConfig = z.infer<typeof configSchema>
 
 /** The validated configuration, with derived paths and the session secret always present. */
-export type Config = Omit<RawConfig, 'SESSION_SECRET' | 'DATABASE_PATH' | 'PUBLIC_URL'> & {
+export type Config = Omit<
+  RawConfig,
+  | 'SESSION_SECRET'
+  | 'DATABASE_PATH'
+  | 'PUBLIC_URL'
+  | 'VAPID_PUBLIC_KEY'
+  | 'VAPID_PRIVATE_KEY'
+  | 'VAPID_SUBJECT'
+> & {
   SESSION_SECRET: string
   DATABASE_PATH: string
   PUBLIC_URL: string
+  VAPID_PUBLIC_KEY: string
+  VAPID_PRIVATE_KEY: string
+  VAPID_SUBJECT: string
 }
 
 /** Thrown when the environment cannot describe a working app; lists every problem at once. */
@@ -143,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push('PUBLIC_URL: required in production, e.g. https://register.example.org')
   }
   problems.push(...messagingProblems(raw))
+  if (Boolean(raw.VAPID_PUBLIC_KEY) !== Boolean(raw.VAPID_PRIVATE_KEY))
+    problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY: set both or neither')
   if (problems.length) throw new ConfigError(problems)
 
   const dataDir = isAbsolute(raw.DATA_DIR) ? raw.DATA_DIR : resolve(projectRoot, raw.DATA_DIR)
@@ -152,13 +188,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : raw.DATABASE_PATH
         ? resolve(projectRoot, raw.DATABASE_PATH)
         : join(dataDir, 'register.db')
+  const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '')
+  const vapid =
+    raw.VAPID_PUBLIC_KEY && raw.VAPID_PRIVATE_KEY
+      ? { publicKey: raw.VAPID_PUBLIC_KEY, privateKey: raw.VAPID_PRIVATE_KEY }
+      : databasePath === ':memory:'
+        ? webPush.generateVAPIDKeys()
+        : localVapidKeys(dataDir)
   return {
     ...raw,
     LOG_PRETTY: raw.LOG_PRETTY ?? (raw.NODE_ENV === 'development' && canResolve('pino-pretty')),
     DATA_DIR: dataDir,
     DATABASE_PATH: databasePath,
-    PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
+    PUBLIC_URL: publicUrl,
     SESSION_SECRET: raw.SESSION_SECRET ?? localSecret(dataDir),
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    VAPID_SUBJECT:
+      raw.VAPID_SUBJECT ?? (publicUrl.startsWith('https:') ? publicUrl : 'mailto:admin@localhost'),
   }
 }
 
@@ -169,6 +216,17 @@ function canResolve(specifier: string): boolean {
   } catch {
     return false
   }
+}
+
+/** Web Push keys generated once and kept in DATA_DIR, so subscriptions survive restarts. */
+function localVapidKeys(dataDir: string): { publicKey: string; privateKey: string } {
+  const file = join(dataDir, 'vapid-keys.json')
+  if (existsSync(file))
+    return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string }
+  mkdirSync(dataDir, { recursive: true })
+  const keys = webPush.generateVAPIDKeys()
+  writeFileSync(file, `${JSON.stringify(keys)}\n`, { mode: 0o600, flag: 'wx' })
+  return keys
 }
 
 function localSecret(dataDir: string): string {

@@ -109,6 +109,18 @@ export interface MessageTable {
   updated_at: number
 }
 
+/** A browser's Web Push subscription; the endpoint is unique, expired ones (404/410) are deleted. */
+export interface PushSubscriptionTable {
+  id: Generated<number>
+  person_id: number
+  device_id: number | null
+  endpoint: string
+  p256dh: string
+  auth: string
+  created_at: number
+  last_success_at: number | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -119,6 +131,7 @@ export interface DB {
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
   message: MessageTable
+  push_subscription: PushSubscriptionTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -130,3 +143,4 @@ export type Device = Selectable<DeviceTable>
 export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
 export type Message = Selectable<MessageTable>
+export type PushSubscriptionRow = Selectable<PushSubscriptionTable>

@@ -13,6 +13,7 @@ import {
   revokeOwnLinks,
 } from '../../identity/profile.service.js'
 import { UserError } from '../../lib/errors.js'
+import { hasPushSubscriptionForDevice } from '../../push/push-subscription.repository.js'
 import { idParams, textFields } from '../schemas.js'
 
 /** The person's own profile: name, contacts, devices, personal sign-in link. */
@@ -32,9 +33,10 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
     data: Record<string, unknown> = {},
   ) => {
     const person = request.person!
-    const [contacts, devices] = await Promise.all([
+    const [contacts, devices, pushEnabled] = await Promise.all([
       listContacts(db, person.id),
       listActiveDevices(db, person.id),
+      hasPushSubscriptionForDevice(db, person.id, request.device!.id),
     ])
     const newLink = request.session.get('newLink')
     request.session.set('newLink', undefined)
@@ -50,6 +52,8 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
         ? await QRCode.toString(newLink, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' })
         : null,
       kinds: identity.messenger.kinds,
+      pushEnabled,
+      pushPublicKey: config.VAPID_PUBLIC_KEY,
       ...data,
     })
   }

@@ -26,7 +26,13 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
       presenceOf(db, person.id, now, site),
       countPeopleInside(db),
     ])
-    return reply.page('register/home', { presence, inside, today: localDay(now, config.TIME_ZONE), ...data })
+    return reply.page('register/home', {
+      presence,
+      inside,
+      today: localDay(now, config.TIME_ZONE),
+      renderedAt: now,
+      ...data,
+    })
   }
 
   app.get('/', async (request, reply) => {

@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely'
+
+// Frozen in time: Web Push subscriptions as of 2026-11-23. Instants are epoch ms (UTC).
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('push_subscription')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('person_id', 'integer', (c) => c.notNull().references('person.id').onDelete('cascade'))
+    .addColumn('device_id', 'integer', (c) => c.references('device.id').onDelete('set null'))
+    .addColumn('endpoint', 'text', (c) => c.notNull().unique())
+    .addColumn('p256dh', 'text', (c) => c.notNull())
+    .addColumn('auth', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('last_success_at', 'integer')
+    .execute()
+  await db.schema
+    .createIndex('push_subscription_person_id')
+    .on('push_subscription')
+    .column('person_id')
+    .execute()
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('push_subscription').execute()
+}

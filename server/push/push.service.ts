@@ -1,0 +1,278 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import webPush from 'web-push'
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import type { Config } from '../config.js'
+import type { Db } from '../db/connect.js'
+import { UserError } from '../lib/errors.js'
+import { formatTime } from '../lib/site-time.js'
+import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
+import { findOpenVisit } from '../register/visit.repository.js'
+import {
+  deletePushSubscription,
+  deletePushSubscriptionById,
+  listPushSubscriptions,
+  markPushSuccess,
+  upsertPushSubscription,
+} from './push-subscription.repository.js'
+
+/** The VAPID identity the app signs pushes with. */
+export interface Vapid {
+  subject: string
+  publicKey: string
+  privateKey: string
+}
+
+/** What sending a push needs besides the database. */
+export interface PushOptions {
+  vapid: Vapid
+  now: number
+  /** Per push service request, in ms (default 10 s). */
+  timeoutMs?: number
+}
+
+/** What the service worker shows: a title, a body, optional action buttons and data for clicks. */
+export interface PushPayload {
+  title: string
+  body: string
+  tag?: string
+  actions?: { action: string; title: string }[]
+  data?: Record<string, unknown>
+}
+
+/** The VAPID details from the configuration. */
+export function vapidFromConfig(config: Config): Vapid {
+  return {
+    subject: config.VAPID_SUBJECT,
+    publicKey: config.VAPID_PUBLIC_KEY,
+    privateKey: config.VAPID_PRIVATE_KEY,
+  }
+}
+
+/** A browser's PushSubscription as JSON (`subscription.toJSON()`). */
+export interface SubscriptionInput {
+  endpoint: string
+  keys: { p256dh: string; auth: string }
+}
+
+/**
+ * Checks a subscription a browser sent: push services are always HTTPS; plain http is accepted
+ * only for localhost outside production (a local fake push service in tests and development).
+ */
+export function checkSubscription(input: SubscriptionInput, production: boolean): SubscriptionInput {
+  let url: URL
+  try {
+    url = new URL(input.endpoint)
+  } catch {
+    throw new UserError(422, 'That push subscription has no valid endpoint address.')
+  }
+  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1'
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local && !production)) {
+    throw new UserError(422, 'Push endpoints must use HTTPS.')
+  }
+  const b64 = /^[A-Za-z0-9_-]+=*$/
+  if (!b64.test(input.keys.p256dh) || Buffer.from(input.keys.p256dh, 'base64url').length !== 65) {
+    throw new UserError(422, 'That push subscription has an invalid p256dh key.')
+  }
+  if (!b64.test(input.keys.auth) || Buffer.from(input.keys.auth, 'base64url').length < 16) {
+    throw new UserError(422, 'That push subscription has an invalid auth secret.')
+  }
+  return input
+}
+
+/** Stores this device's push subscription for the person and audits it. */
+export async function subscribePush(
+  db: Db,
+  request: {
+    personId: number
+    deviceId: number
+    subscription: SubscriptionInput
+    at: number
+    context: RequestContext
+  },
+): Promise<void> {
+  const { subscription } = request
+  await db.transaction().execute(async (trx) => {
+    await upsertPushSubscription(trx, {
+      personId: request.personId,
+      deviceId: request.deviceId,
+      endpoint: subscription.endpoint,
+      p256dh: subscription.keys.p256dh,
+      auth: subscription.keys.auth,
+      at: request.at,
+    })
+    await recordAudit(trx, {
+      at: request.at,
+      personId: request.personId,
+      action: 'push.subscribed',
+      context: request.context,
+      detail: { deviceId: request.deviceId, host: new URL(subscription.endpoint).host },
+    })
+  })
+}
+
+/** Removes one of the person's subscriptions (push turned off on a device). */
+export async function unsubscribePush(
+  db: Db,
+  request: { personId: number; endpoint: string; at: number; context: RequestContext },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const removed = await deletePushSubscription(trx, request.personId, request.endpoint)
+    if (removed) {
+      await recordAudit(trx, {
+        at: request.at,
+        personId: request.personId,
+        action: 'push.unsubscribed',
+        context: request.context,
+      })
+    }
+    return removed > 0
+  })
+}
+
+/**
+ * Sends a push to every device the person enabled push on. Subscriptions the push service reports
+ * gone (404/410) are deleted. Returns whether at least one push service accepted the message, so a
+ * caller can fall back to SMS or email when it did not.
+ */
+export async function sendPushToPerson(
+  db: Db,
+  personId: number,
+  payload: PushPayload,
+  options: PushOptions,
+): Promise<boolean> {
+  const subscriptions = await listPushSubscriptions(db, personId)
+  let accepted = false
+  for (const sub of subscriptions) {
+    const details = webPush.generateRequestDetails(
+      { endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } },
+      JSON.stringify(payload),
+      { vapidDetails: options.vapid, TTL: 4 * 60 * 60, urgency: 'high', contentEncoding: 'aes128gcm' },
+    )
+    let status: number
+    try {
+      // web-push encrypts and signs; we send with fetch so any HTTP(S) push service URL works.
+      const response = await fetch(details.endpoint, {
+        method: details.method,
+        headers: details.headers as Record<string, string>,
+        body: details.body ?? undefined,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      })
+      await response.arrayBuffer()
+      status = response.status
+    } catch {
+      continue
+    }
+    if (status === 404 || status === 410) {
+      await deletePushSubscriptionById(db, sub.id)
+    } else if (status >= 200 && status < 300) {
+      accepted = true
+      await markPushSuccess(db, sub.id, options.now)
+    }
+  }
+  return accepted
+}
+
+/** The two answers a reminder notification offers. */
+export type PushAction = 'left' | 'still-here'
+
+interface ActionClaims {
+  p: number
+  v: number
+  e: number
+}
+
+/**
+ * A token for a notification's action buttons: it names one person and one open visit and
+ * expires, so a click from the lock screen works without cookies and can only close that visit.
+ */
+export function signPushActionToken(
+  key: Buffer,
+  claims: { personId: number; visitId: number; expiresAt: number },
+): string {
+  const body = Buffer.from(
+    JSON.stringify({ p: claims.personId, v: claims.visitId, e: claims.expiresAt }),
+  ).toString('base64url')
+  const mac = createHmac('sha256', key).update(`push-action:${body}`).digest('base64url')
+  return `${body}.${mac}`
+}
+
+function verifyPushActionToken(key: Buffer, token: string, now: number): ActionClaims {
+  const invalid = new UserError(403, 'This reminder link is not valid. Open the app to sign out.')
+  const [body, mac] = token.split('.')
+  if (!body || !mac) throw invalid
+  const expected = createHmac('sha256', key).update(`push-action:${body}`).digest()
+  const given = Buffer.from(mac, 'base64url')
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as ActionClaims
+  if (claims.e < now) throw new UserError(410, 'This reminder has expired. Open the app to sign out.')
+  return claims
+}
+
+/**
+ * The end-of-day reminder for a person's open visit, with "I've left" / "Still here" buttons.
+ * Returns undefined when the person is not signed in.
+ */
+export async function reminderPushPayload(
+  db: Db,
+  key: Buffer,
+  personId: number,
+  now: number,
+  site: RegisterSite,
+): Promise<PushPayload | undefined> {
+  const open = await findOpenVisit(db, personId)
+  if (!open) return undefined
+  const token = signPushActionToken(key, { personId, visitId: open.id, expiresAt: now + 12 * 60 * 60 * 1000 })
+  return {
+    title: 'Are you still in the building?',
+    body: `You signed in at ${formatTime(open.signed_in_at, site.timeZone)} and have not signed out.`,
+    tag: `reminder-${open.id}`,
+    actions: [
+      { action: 'left', title: 'I’ve left' },
+      { action: 'still-here', title: 'Still here' },
+    ],
+    data: { token, url: '/' },
+  }
+}
+
+/**
+ * Answers a notification button. "I've left" signs the person out of the visit the reminder was
+ * about (if it is still open) at the click time; "Still here" is recorded. Clicking twice changes
+ * nothing the second time.
+ */
+export async function answerPushAction(
+  db: Db,
+  request: { key: Buffer; token: string; action: PushAction; now: number; context: RequestContext },
+  site: RegisterSite,
+): Promise<TapResult & { personId: number }> {
+  const claims = verifyPushActionToken(request.key, request.token, request.now)
+  const open = await findOpenVisit(db, claims.p)
+  if (!open || open.id !== claims.v) {
+    return {
+      personId: claims.p,
+      changed: false,
+      presence: await presenceOf(db, claims.p, request.now, site),
+      message: 'That visit is already closed.',
+    }
+  }
+  if (request.action === 'still-here') {
+    await recordAudit(db, {
+      at: request.now,
+      personId: claims.p,
+      action: 'reminder.still-here',
+      context: request.context,
+      detail: { visitId: open.id, via: 'push' },
+    })
+    return {
+      personId: claims.p,
+      changed: false,
+      presence: { state: 'in', visit: open },
+      message: 'Thanks. You are still signed in.',
+    }
+  }
+  const result = await signOut(
+    db,
+    { personId: claims.p, now: request.now, context: request.context, via: 'push' },
+    site,
+  )
+  return { ...result, personId: claims.p }
+}

@@ -1,0 +1,80 @@
+import type { RequestContext } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import { UserError } from '../lib/errors.js'
+import { formatTime } from '../lib/site-time.js'
+import { type Presence, presenceOf, type RegisterSite, signIn, signOut } from './register.service.js'
+import { findLatestVisit, findOpenVisit } from './visit.repository.js'
+
+/** How far back a tap saved offline may be replayed. */
+export const REPLAY_WINDOW_MS = 12 * 60 * 60 * 1000
+/** How far ahead of the server's clock a device's clock may be. */
+export const CLOCK_SKEW_MS = 2 * 60 * 1000
+
+/** A tap made on a device while it was offline, replayed later with the instant it was made. */
+export interface ReplayedTap {
+  personId: number
+  action: 'sign-in' | 'sign-out'
+  /** When the person tapped, by the device's clock (epoch ms). */
+  at: number
+  /**
+   * When the device sent it, by the same clock. With it, the tap's age corrects a device clock
+   * that is off: the tap happened `sentAt - at` ago, whatever the device thinks the time is.
+   */
+  sentAt?: number
+  /** The server's now. */
+  now: number
+  context: RequestContext
+}
+
+/** What became of a replayed tap: applied, or not applied because it no longer fits. */
+export interface ReplayResult {
+  applied: boolean
+  presence: Presence
+  message: string
+}
+
+/**
+ * Applies a tap saved offline at its original time. It must fall within the last 12 hours (and not
+ * in the future beyond a little clock skew); with `sentAt` its age, not the device's clock, decides. A tap older than the person's last recorded change
+ * (e.g. a sign-out made before a visit that began later) is superseded and changes nothing, so the
+ * register never goes back in time; taps should be replayed oldest first.
+ */
+export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): Promise<ReplayResult> {
+  const age = (tap.sentAt ?? tap.now) - tap.at
+  if (age < -CLOCK_SKEW_MS) {
+    throw new UserError(
+      422,
+      'That tap is dated in the future, so it was not applied. Check the clock on this device.',
+    )
+  }
+  const at = tap.now - Math.max(age, 0)
+  if (age > REPLAY_WINDOW_MS) {
+    throw new UserError(
+      422,
+      `That tap was saved at ${formatTime(at, site.timeZone)}, more than 12 hours ago, so it was not applied. Tell reception if the register is wrong.`,
+    )
+  }
+  const superseded = async (): Promise<ReplayResult> => ({
+    applied: false,
+    presence: await presenceOf(db, tap.personId, tap.now, site),
+    message: `Your ${tap.action === 'sign-in' ? 'sign-in' : 'sign-out'} from ${formatTime(at, site.timeZone)} was overtaken by a later change, so it was not applied.`,
+  })
+  const latest = await findLatestVisit(db, tap.personId)
+  const lastChange = latest ? Math.max(latest.signed_in_at, latest.signed_out_at ?? 0) : 0
+  if (at < lastChange) return superseded()
+  if (tap.action === 'sign-out') {
+    const open = await findOpenVisit(db, tap.personId)
+    if (open && open.signed_in_at > at) return superseded()
+  }
+  const request = { personId: tap.personId, now: at, context: tap.context, via: 'offline-replay' }
+  const action = tap.action === 'sign-in' ? signIn : signOut
+  try {
+    const result = await action(db, request, site)
+    return { applied: result.changed, presence: result.presence, message: result.message }
+  } catch (error) {
+    // A concurrent tap can move the visit between our check and the write; the CHECK constraint
+    // (sign-out never before sign-in) then refuses it, which is exactly "superseded".
+    if (error instanceof Error && /CHECK constraint/.test(error.message)) return superseded()
+    throw error
+  }
+}

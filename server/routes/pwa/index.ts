@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises'
+import type { FastifyInstance } from 'fastify'
+import { UserError } from '../../lib/errors.js'
+import {
+  answerPushAction,
+  checkSubscription,
+  type PushAction,
+  type SubscriptionInput,
+  subscribePush,
+  unsubscribePush,
+} from '../../push/push.service.js'
+import { hasPushSubscriptionForDevice } from '../../push/push-subscription.repository.js'
+import { buildServiceWorker, serviceWorkerPath } from '../../pwa/build-service-worker.js'
+import { idempotent } from '../../register/idempotency.js'
+import { replayTap } from '../../register/offline-replay.js'
+import type { Presence } from '../../register/register.service.js'
+
+const presenceJson = (p: Presence) => ({
+  state: p.state,
+  since: p.state === 'out' ? null : p.visit.signed_in_at,
+})
+
+const csrfField = { _csrf: { type: 'string', maxLength: 200 } } as const
+
+/**
+ * The installable app: web app manifest, service worker, offline tap replay, and Web Push
+ * (subscriptions from the profile page, answers from notification buttons).
+ */
+export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
+  const { db, clock, config, events, keys } = app.ctx
+  const site = { timeZone: config.TIME_ZONE }
+
+  app.get('/manifest.webmanifest', async (_request, reply) => {
+    reply.type('application/manifest+json').header('cache-control', 'public, max-age=3600')
+    const icon = (file: string, size: number, purpose: string) => ({
+      src: `/static/icons/${file}`,
+      sizes: `${size}x${size}`,
+      type: 'image/png',
+      purpose,
+    })
+    return {
+      id: '/',
+      name: config.SITE_NAME,
+      short_name: config.SITE_NAME.length > 12 ? 'Register' : config.SITE_NAME,
+      description: 'Sign in and out of the building with one tap.',
+      start_url: '/',
+      scope: '/',
+      display: 'standalone',
+      orientation: 'portrait',
+      background_color: config.THEME_COLOR,
+      theme_color: config.THEME_COLOR,
+      icons: [
+        icon('icon-192.png', 192, 'any'),
+        icon('icon-512.png', 512, 'any'),
+        icon('icon-maskable-512.png', 512, 'maskable'),
+      ],
+    }
+  })
+
+  // `npm run build` makes the service worker; in development (tsx) it is built on first request.
+  let building: Promise<unknown> | undefined
+  app.get('/sw.js', async (request, reply) => {
+    let source: string
+    try {
+      source = await readFile(serviceWorkerPath, 'utf8')
+    } catch {
+      building ??= buildServiceWorker().catch((err: unknown) => {
+        request.log.error({ err }, 'could not build the service worker')
+        building = undefined
+      })
+      await building
+      source = await readFile(serviceWorkerPath, 'utf8').catch(() => {
+        throw new UserError(404, 'The service worker is not built yet. Run "npm run build".')
+      })
+    }
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache')
+    return source
+  })
+
+  // Notification buttons: the signed token in the push payload is the authority, not cookies, so
+  // "I've left" works from the lock screen and a cross-site page cannot forge it.
+  app.post<{ Body: { token: string; action: PushAction } }>(
+    '/push/action',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['token', 'action'],
+          additionalProperties: false,
+          properties: {
+            token: { type: 'string', minLength: 10, maxLength: 400 },
+            action: { type: 'string', enum: ['left', 'still-here'] },
+          },
+        },
+      },
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+    },
+    async (request) => {
+      const now = clock.now()
+      const result = await answerPushAction(
+        db,
+        {
+          key: keys.links,
+          token: request.body.token,
+          action: request.body.action,
+          now,
+          context: request.auditContext,
+        },
+        site,
+      )
+      if (result.changed) events.emit('change', { personId: result.personId, action: 'signed-out', at: now })
+      return { ...presenceJson(result.presence), changed: result.changed, message: result.message }
+    },
+  )
+
+  app.register(async (signedIn) => {
+    signedIn.addHook('preHandler', app.requireCookiePerson)
+    const csrf = { preValidation: app.csrfProtection }
+
+    signedIn.post<{ Body: { action: 'sign-in' | 'sign-out'; at: number; sentAt?: number; key: string } }>(
+      '/taps',
+      {
+        ...csrf,
+        schema: {
+          body: {
+            type: 'object',
+            required: ['action', 'at', 'key'],
+            additionalProperties: false,
+            properties: {
+              ...csrfField,
+              action: { type: 'string', enum: ['sign-in', 'sign-out'] },
+              at: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
+              sentAt: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
+              key: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+          },
+        },
+      },
+      async (request) => {
+        const now = clock.now()
+        const person = request.person!
+        return idempotent(
+          db,
+          { deviceId: request.device!.id, key: `tap:${request.body.key}`, at: now },
+          async () => {
+            const result = await replayTap(
+              db,
+              {
+                personId: person.id,
+                action: request.body.action,
+                at: request.body.at,
+                sentAt: request.body.sentAt,
+                now,
+                context: request.auditContext,
+              },
+              site,
+            )
+            if (result.applied) {
+              events.emit('change', {
+                personId: person.id,
+                action: request.body.action === 'sign-in' ? 'signed-in' : 'signed-out',
+                at: request.body.at,
+              })
+            }
+            return { ...presenceJson(result.presence), applied: result.applied, message: result.message }
+          },
+        ).then(
+          (answer) => {
+            // The page reloads after syncing; the flash tells the person what became of the tap.
+            request.flash(answer.applied ? 'info' : 'error', answer.message)
+            return answer
+          },
+          (error: unknown) => {
+            if (error instanceof UserError) request.flash('error', error.message)
+            throw error
+          },
+        )
+      },
+    )
+
+    const subscriptionBody = {
+      type: 'object',
+      required: ['endpoint', 'keys'],
+      properties: {
+        ...csrfField,
+        endpoint: { type: 'string', minLength: 10, maxLength: 2000 },
+        expirationTime: { type: ['number', 'null'] },
+        keys: {
+          type: 'object',
+          required: ['p256dh', 'auth'],
+          properties: {
+            p256dh: { type: 'string', maxLength: 200 },
+            auth: { type: 'string', maxLength: 100 },
+          },
+        },
+      },
+    } as const
+
+    signedIn.post<{ Body: SubscriptionInput }>(
+      '/push/subscriptions',
+      {
+        ...csrf,
+        schema: { body: subscriptionBody },
+        config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+      },
+      async (request, reply) => {
+        const subscription = checkSubscription(request.body, config.NODE_ENV === 'production')
+        await subscribePush(db, {
+          personId: request.person!.id,
+          deviceId: request.device!.id,
+          subscription,
+          at: clock.now(),
+          context: request.auditContext,
+        })
+        reply.code(201)
+        return { enabled: true, message: 'Reminders will come to this device as notifications.' }
+      },
+    )
+
+    signedIn.post<{ Body: { endpoint: string } }>(
+      '/push/subscriptions/remove',
+      {
+        ...csrf,
+        schema: {
+          body: {
+            type: 'object',
+            required: ['endpoint'],
+            properties: { ...csrfField, endpoint: { type: 'string', maxLength: 2000 } },
+          },
+        },
+      },
+      async (request) => {
+        await unsubscribePush(db, {
+          personId: request.person!.id,
+          endpoint: request.body.endpoint,
+          at: clock.now(),
+          context: request.auditContext,
+        })
+        return { enabled: false, message: 'Notifications are off on this device.' }
+      },
+    )
+
+    signedIn.get('/push/status', async (request) => ({
+      enabled: await hasPushSubscriptionForDevice(db, request.person!.id, request.device!.id),
+      publicKey: config.VAPID_PUBLIC_KEY,
+    }))
+  })
+}
