@@ -12,5 +12,8 @@ test('the home page first load stays within the page-weight budget, with no thir
     urls.some((u) => u.endsWith('.png')),
     'icons are counted',
   )
+  const page = report.files.find((f) => f.url === '/')!
+  assert.notEqual(page.encoding, 'identity', 'text is sent compressed')
+  assert.ok(report.totalTransferred <= 50 * 1024, `${report.totalTransferred} bytes`)
   assert.deepEqual(report.problems, [])
 })

@@ -128,7 +128,8 @@
         }, 1500)
         const action = form.getAttribute('action') === '/sign-out' ? 'sign-out' : 'sign-in'
         try {
-          await Q.addTap(action, me.personId)
+          const day = form.querySelector('input[name="day"]')
+          await Q.addTap(action, me.personId, rendered >= me.at && day ? day.value : undefined)
         } catch {
           // No storage on this device (e.g. a private window): post the form the classic way.
           form.submit()

@@ -36,9 +36,9 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   }
 
-  /** Saves a tap with its real time and a fresh idempotency key. */
-  async function addTap(action, personId) {
-    const tap = { key: newKey(), action, at: Date.now(), personId }
+  /** Saves a tap with its real time, the day of the page it was made on, and a fresh idempotency key. */
+  async function addTap(action, personId, pageDay) {
+    const tap = { key: newKey(), action, at: Date.now(), personId, pageDay }
     await run('taps', 'readwrite', (s) => s.put(tap))
     return tap
   }
@@ -79,6 +79,7 @@
             at: tap.at,
             sentAt: Date.now(),
             key: tap.key,
+            ...(tap.pageDay ? { pageDay: tap.pageDay } : {}),
             _csrf: csrf,
           }),
         })

@@ -7,6 +7,8 @@ import { findLatestVisit, findOpenVisit } from './visit.repository.js'
 
 /** How far back a tap saved offline may be replayed. */
 export const REPLAY_WINDOW_MS = 12 * 60 * 60 * 1000
+/** A tap sent within this time of being made was made online: the page it was made on must be today's. */
+export const LIVE_TAP_MS = 60 * 1000
 /** How far ahead of the server's clock a device's clock may be. */
 export const CLOCK_SKEW_MS = 2 * 60 * 1000
 
@@ -21,6 +23,8 @@ export interface ReplayedTap {
    * that is off: the tap happened `sentAt - at` ago, whatever the device thinks the time is.
    */
   sentAt?: number
+  /** The local day of the page the tap was made on, when the page came from the server. */
+  pageDay?: string
   /** The server's now. */
   now: number
   context: RequestContext
@@ -66,7 +70,16 @@ export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): P
     const open = await findOpenVisit(db, tap.personId)
     if (open && open.signed_in_at > at) return superseded()
   }
-  const request = { personId: tap.personId, now: at, context: tap.context, via: 'offline-replay' }
+  // A tap sent at once was made online, on the page in front of the person: the stale-page rule
+  // applies as to a form post. Taps that waited on the device are offline replays with their own time.
+  const live = age <= LIVE_TAP_MS
+  const request = {
+    personId: tap.personId,
+    now: at,
+    context: tap.context,
+    via: live ? 'page' : 'offline-replay',
+    pageDay: live ? tap.pageDay : undefined,
+  }
   const action = tap.action === 'sign-in' ? signIn : signOut
   try {
     const result = await action(db, request, site)

@@ -117,7 +117,9 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
     signedIn.addHook('preHandler', app.requireCookiePerson)
     const csrf = { preValidation: app.csrfProtection }
 
-    signedIn.post<{ Body: { action: 'sign-in' | 'sign-out'; at: number; sentAt?: number; key: string } }>(
+    signedIn.post<{
+      Body: { action: 'sign-in' | 'sign-out'; at: number; sentAt?: number; key: string; pageDay?: string }
+    }>(
       '/taps',
       {
         ...csrf,
@@ -132,6 +134,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
               at: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
               sentAt: { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 },
               key: { type: 'string', minLength: 1, maxLength: 200 },
+              pageDay: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
             },
           },
         },
@@ -150,6 +153,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
                 action: request.body.action,
                 at: request.body.at,
                 sentAt: request.body.sentAt,
+                pageDay: request.body.pageDay,
                 now,
                 context: request.auditContext,
               },

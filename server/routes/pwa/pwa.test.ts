@@ -322,3 +322,48 @@ test('a device that logged out gets no more pushes for the person', async (t) =>
   assert.equal(await sendPushToPerson(db, personId, payload, options), false)
   assert.equal(fake.received.length, 1)
 })
+
+test('a live tap from a page rendered on an earlier day is refused like a stale form; a queued one is not', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-23T23:58:00Z')
+  const browser = await loginAs(ctx, 'alice@example.org')
+  ctx.clock.set('2026-11-24T00:01:00Z')
+  const now = ctx.clock.now()
+  const live = await postJson(browser, '/taps', {
+    action: 'sign-in',
+    at: now,
+    sentAt: now,
+    key: 'live-1',
+    pageDay: '2026-11-23',
+  })
+  assert.equal(live.statusCode, 409)
+  assert.match(live.json().error, /That page was from an earlier day/)
+  assert.equal((await visitsOf(ctx)).length, 0)
+
+  const today = await postJson(browser, '/taps', {
+    action: 'sign-in',
+    at: now,
+    sentAt: now,
+    key: 'live-2',
+    pageDay: '2026-11-24',
+  })
+  assert.equal(today.statusCode, 200)
+  const audit = await ctx.app.ctx.db
+    .selectFrom('audit_event')
+    .select('detail')
+    .where('action', '=', 'visit.signed-in')
+    .executeTakeFirstOrThrow()
+  assert.equal(JSON.parse(audit.detail).via, 'page', 'an online tap is not called an offline replay')
+
+  // Made offline before midnight on yesterday's page, sent after: its own time decides, no refusal.
+  const queuedAt = Date.parse('2026-11-23T23:59:00Z')
+  const queued = await postJson(browser, '/taps', {
+    action: 'sign-out',
+    at: queuedAt - 1,
+    sentAt: now,
+    key: 'q-1',
+    pageDay: '2026-11-23',
+  })
+  assert.equal(queued.statusCode, 200)
+  assert.equal(queued.json().applied, false, 'older than the sign-in above, so superseded — but not refused')
+})
