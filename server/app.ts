@@ -11,6 +11,7 @@ import { consoleChannel } from './messaging/console.channel.js'
 import { Messenger } from './messaging/messenger.js'
 import authPlugin from './plugins/auth.js'
 import contextPlugin from './plugins/context.js'
+import jobsPlugin from './plugins/jobs.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
@@ -19,8 +20,10 @@ import { RegisterEvents } from './register/events.js'
 import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
+import historyRoutes from './routes/history/index.js'
 import profileRoutes from './routes/profile/index.js'
 import registerRoutes from './routes/register/index.js'
+import reminderRoutes from './routes/reminders/index.js'
 
 /** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
 export interface AppDeps {
@@ -28,6 +31,8 @@ export interface AppDeps {
   clock?: Clock
   channels?: (log: FastifyInstance['log']) => Channel[]
   logger?: FastifyServerOptions['logger']
+  /** Run the scheduled jobs in this process when there is no REDIS_URL (server.ts turns it on). */
+  embeddedJobs?: boolean
 }
 
 function wantsJson(url: string, accept: string | undefined): boolean {
@@ -80,6 +85,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(viewPlugin)
   await app.register(authPlugin)
   await app.register(staticPlugin)
+  await app.register(jobsPlugin, { enabled: deps.embeddedJobs ?? false })
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
@@ -110,6 +116,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(registerRoutes)
   await app.register(profileRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
+  await app.register(reminderRoutes)
+  await app.register(historyRoutes)
 
   return app
 }

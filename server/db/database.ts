@@ -90,6 +90,48 @@ export interface IdempotencyKeyTable {
   created_at: number
 }
 
+/** What an outbox row announces: a presence change, or a scheduled occupancy digest. */
+export type OutboxTopic = 'presence' | 'digest'
+
+/** An event to announce outside (Slack), written in the same transaction as the change. */
+export interface OutboxTable {
+  id: Generated<number>
+  topic: OutboxTopic
+  /** JSON holding IDs and counts only, never contacts or names. */
+  payload: string
+  created_at: number
+  /** When it was handed to the queue (or delivered in-process); null until then. */
+  relayed_at: number | null
+}
+
+/** One outbox event posted to one webhook (target = a hash of the URL). */
+export interface OutboxDeliveryTable {
+  outbox_id: number
+  target: string
+  delivered_at: number
+}
+
+/** Where a reminder stands. */
+export type ReminderStatus = 'sending' | 'sent' | 'unreachable'
+
+/** How a person answered their reminder. */
+export type ReminderAnswer = 'left' | 'still-here'
+
+/** The end-of-day reminder for a person on a local day: at most one, its links single-use. */
+export interface ReminderTable {
+  id: Generated<number>
+  person_id: number
+  day: string
+  visit_id: number
+  /** `sending` is a claim held by one worker; `unreachable` means no verified contact could be used. */
+  status: ColumnType<ReminderStatus, ReminderStatus | undefined, ReminderStatus>
+  created_at: number
+  sent_at: number | null
+  channel: string | null
+  answered_at: number | null
+  answer: ReminderAnswer | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -99,6 +141,9 @@ export interface DB {
   visit: VisitTable
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
+  outbox: OutboxTable
+  outbox_delivery: OutboxDeliveryTable
+  reminder: ReminderTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -109,3 +154,5 @@ export type LoginCode = Selectable<LoginCodeTable>
 export type Device = Selectable<DeviceTable>
 export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
+export type OutboxEvent = Selectable<OutboxTable>
+export type Reminder = Selectable<ReminderTable>

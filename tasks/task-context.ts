@@ -1,0 +1,27 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { AppContext } from '../server/plugins/context.js'
+import { contactReminderSender, type ReminderSender } from '../server/reminders/reminder-senders.js'
+
+/** What every task needs: the app's context (database, config, clock, keys, messenger) and a log. */
+export type TaskContext = Pick<AppContext, 'db' | 'config' | 'clock' | 'keys' | 'messenger'> & {
+  log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>
+  /** Reminder senders, tried in order until one reaches the person (Web Push can go first). */
+  reminderSenders?: readonly ReminderSender[]
+}
+
+/** Where audit rows written by tasks say they came from. */
+export const taskAuditContext = (task: string) => ({ ip: '-', userAgent: `task:${task}` })
+
+/** The reminder senders in effect: the configured list, or verified contacts alone. */
+export function reminderSendersOf(ctx: TaskContext): readonly ReminderSender[] {
+  return (
+    ctx.reminderSenders ?? [
+      contactReminderSender({
+        db: ctx.db,
+        messenger: ctx.messenger,
+        contactOrder: ctx.config.REMINDER_CONTACT_ORDER,
+        timeZone: ctx.config.TIME_ZONE,
+      }),
+    ]
+  )
+}
