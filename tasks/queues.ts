@@ -179,9 +179,18 @@ export async function startQueues(
     async close() {
       clearInterval(timer)
       await relaying
-      await Promise.all(workers.map((w) => w.close()))
-      await Promise.all([tasks, reminders, ...slack.values()].map((q) => q.close()))
-      await Promise.allSettled([workerConnection.quit(), producerConnection.quit()])
+      // Running jobs get time to finish; with Redis unreachable we stop waiting and drop the connections.
+      const graceful = (async () => {
+        await Promise.all(workers.map((w) => w.close()))
+        await Promise.all([tasks, reminders, ...slack.values()].map((q) => q.close()))
+      })()
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, 10_000, 'timeout').unref())
+      if ((await Promise.race([graceful, timeout])) === 'timeout') {
+        ctx.log.warn('queues did not close within 10 s (Redis unreachable?); disconnecting')
+        await Promise.allSettled(workers.map((w) => w.close(true)))
+      }
+      workerConnection.disconnect()
+      producerConnection.disconnect()
     },
   }
 }

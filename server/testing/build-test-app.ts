@@ -46,7 +46,12 @@ export interface TestApp {
 /** Builds the real app on a fresh in-memory database, migrated; closed when the test ends. */
 export async function buildTestApp(
   t: TestContext,
-  options: { env?: Record<string, string>; channels?: (log: FastifyInstance['log']) => Channel[] } = {},
+  options: {
+    env?: Record<string, string>
+    channels?: (log: FastifyInstance['log']) => Channel[]
+    /** Start the in-process scheduler (off by default: tests start no timers unless they ask). */
+    embeddedJobs?: boolean
+  } = {},
 ): Promise<TestApp> {
   const clock = new TestClock()
   const outbox: string[] = []
@@ -55,6 +60,7 @@ export async function buildTestApp(
     clock,
     logger: { level: process.env.TEST_LOG_LEVEL ?? 'error' },
     channels: options.channels ?? (() => [consoleChannel({ info: (line: string) => outbox.push(line) })]),
+    embeddedJobs: options.embeddedJobs,
   })
   t.after(() => app.close())
   return {
