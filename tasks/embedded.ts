@@ -13,6 +13,8 @@ export interface EmbeddedJobs {
   stop(): Promise<void>
   /** Delivers pending Slack events now (also runs on a timer and after each presence change). */
   relayNow(): Promise<void>
+  /** When a schedule (by id) fires next after `from` (default now); undefined if it is not scheduled. */
+  nextRun(id: string, from?: Date): Date | undefined
 }
 
 /**
@@ -73,6 +75,9 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
 
   return {
     relayNow,
+    nextRun(id, from) {
+      return crons.find((c) => c.name === id)?.nextRun(from) ?? undefined
+    },
     async stop() {
       abort.abort()
       clearInterval(timer)

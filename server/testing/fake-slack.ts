@@ -20,7 +20,8 @@ export class FakeSlack {
   private readonly scripted = new Map<string, { status: number; headers?: Record<string, string> }[]>()
 
   private constructor(
-    private readonly server: Server,
+    /** The listening server (closed when the test ends). */
+    readonly server: Server,
     readonly port: number,
   ) {}
 
