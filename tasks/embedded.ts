@@ -30,9 +30,12 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     return work
   }
 
-  const crons = schedules(ctx.config).map(
-    (schedule) =>
-      new Cron(schedule.pattern, { timezone: ctx.config.TIME_ZONE, protect: true, name: schedule.id }, () =>
+  // Not croner's `name` option: its names are global to the process, and tests build several apps.
+  const crons = new Map<string, Cron>()
+  for (const schedule of schedules(ctx.config)) {
+    crons.set(
+      schedule.id,
+      new Cron(schedule.pattern, { timezone: ctx.config.TIME_ZONE, protect: true }, () =>
         track(
           runScheduledTask(ctx, schedule.task, { signal: abort.signal }).then(
             (result) => ctx.log.info({ task: schedule.task, result }, 'scheduled task finished'),
@@ -40,7 +43,8 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
           ),
         ),
       ),
-  )
+    )
+  }
 
   const handOn = inProcessSlackDelivery(ctx)
   let relaying: Promise<void> | undefined
@@ -76,13 +80,13 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
   return {
     relayNow,
     nextRun(id, from) {
-      return crons.find((c) => c.name === id)?.nextRun(from) ?? undefined
+      return crons.get(id)?.nextRun(from) ?? undefined
     },
     async stop() {
       abort.abort()
       clearInterval(timer)
       events?.off('change', onChange)
-      for (const cron of crons) cron.stop()
+      for (const cron of crons.values()) cron.stop()
       await Promise.allSettled([...running])
     },
   }
