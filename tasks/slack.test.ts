@@ -4,6 +4,7 @@ import { buildTestApp, loginAs, type TestApp, type TestBrowser } from '../server
 import { FakeSlack } from '../server/testing/fake-slack.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { startQueues } from './queues.js'
+import { runScheduledTask } from './schedules.js'
 
 const HOOK = '/services/T1/B1/one'
 const noSchedules = { REMINDER_TIME: 'off', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
@@ -124,4 +125,48 @@ test('worker: a 429 pauses that webhook for Retry-After, posts are paced to 1 a 
   assert.ok(posts[1]!.at - posts[0]!.at >= 900, 'at most one post a second per webhook')
   await new Promise((resolve) => setTimeout(resolve, 1200))
   assert.equal(slack.postsTo(HOOK).length, 2)
+})
+
+test('the occupancy digest goes to the digest webhooks only (or to every webhook when none is set apart)', async (t) => {
+  const slack = await FakeSlack.start(t)
+  const digest = '/services/T3/B3/digest'
+  const ctx = await buildTestApp(t, {
+    env: {
+      ...noSchedules,
+      SLACK_WEBHOOK_URLS: slack.url(HOOK),
+      SLACK_DIGEST_WEBHOOK_URLS: slack.url(digest),
+      SLACK_DIGEST_TIMES: '10:00 14:00',
+    },
+    embeddedJobs: true,
+  })
+  await tap(await loginAs(ctx, 'alice@example.org', { firstName: 'Alice', lastName: 'Smith' }), 'sign-in')
+  await tap(await loginAs(ctx, 'bob@example.org', { firstName: 'Bob', lastName: 'Jones' }), 'sign-in')
+  await runScheduledTask({ ...ctx.app.ctx, log: ctx.app.log }, 'occupancy-digest')
+  await ctx.app.embeddedJobs!.relayNow()
+  assert.deepEqual(
+    (await slack.waitFor(digest, 1)).map((p) => p.text),
+    ['2 people in the building'],
+  )
+  await slack.waitFor(HOOK, 2)
+  await ctx.app.embeddedJobs!.relayNow()
+  assert.ok(
+    slack.postsTo(HOOK).every((p) => /signed in/.test(p.text)),
+    'the events channel gets no digest',
+  )
+  assert.equal(slack.postsTo(digest).length, 1)
+
+  const shared = await buildTestApp(t, { env: { ...noSchedules, SLACK_WEBHOOK_URLS: slack.url('/shared') } })
+  await runScheduledTask({ ...shared.app.ctx, log: shared.app.log }, 'occupancy-digest')
+  const none = await buildTestApp(t, { env: noSchedules })
+  assert.equal(await runScheduledTask({ ...none.app.ctx, log: none.app.log }, 'occupancy-digest'), undefined)
+  assert.equal(
+    (await none.app.ctx.db.selectFrom('outbox').selectAll().execute()).length,
+    0,
+    'no webhook, nothing queued',
+  )
+  const rows = await shared.app.ctx.db.selectFrom('outbox').selectAll().execute()
+  assert.deepEqual(
+    rows.map((r) => [r.topic, JSON.parse(r.payload).inside]),
+    [['digest', 0]],
+  )
 })
