@@ -50,6 +50,13 @@ test('reminds each person still in, once a day, however often the job runs', asy
   assert.match(reminders(ctx, 'alice@example.org')[0]!, /Are you still in the building\?.*since 09:05/)
   assert.equal(reminders(ctx, '+447400123456').length, 1)
   assert.match(reminders(ctx, '+447400123456')[0]!, /Bob, you are still signed in \(since 09:05\)/)
+  // Each link stands on its own line of the SMS (nothing glued to the URL), and opens.
+  assert.match(
+    reminders(ctx, '+447400123456')[0]!,
+    /I've left: http:\/\/register\.test\/r\/[\w-]+ \| Still here: /,
+  )
+  const sms = links(reminders(ctx, '+447400123456')[0]!)
+  assert.equal((await new TestBrowser(ctx.app).get(sms.stillHere)).statusCode, 200)
   assert.equal(reminders(ctx, 'carol@example.org').length, 0, 'signed out: no reminder')
 
   ctx.clock.advance(30 * 60_000)
