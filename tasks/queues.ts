@@ -77,7 +77,12 @@ export async function startQueues(
       {
         name: schedule.task,
         data: {},
-        opts: { attempts: 3, backoff: { type: 'exponential', delay: 60_000 } },
+        opts: {
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 60_000 },
+          removeOnComplete: jobDefaults.removeOnComplete,
+          removeOnFail: jobDefaults.removeOnFail,
+        },
       },
     )
   }
