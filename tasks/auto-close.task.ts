@@ -13,5 +13,7 @@ export async function autoClose(
     onProgress: options.onProgress,
   })
   if (result.closed) ctx.log.info(`auto-closed ${result.closed} open visit(s)`)
+  for (const personId of result.personIds)
+    ctx.events?.emit('change', { personId, action: 'closed', at: ctx.clock.now() })
   return { closed: result.closed }
 }

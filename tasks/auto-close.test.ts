@@ -34,8 +34,11 @@ test('auto-close on the day clocks go forward: closes open visits at 23:59 BST, 
   await signIn(ctx.app.ctx.db, { personId: done.id, now: Date.parse('2027-03-28T08:30:00Z'), context }, site)
   await signOut(ctx.app.ctx.db, { personId: done.id, now: Date.parse('2027-03-28T16:00:00Z'), context }, site)
 
+  const announced: number[] = []
+  ctx.app.ctx.events.on('change', (change) => change.action === 'closed' && announced.push(change.personId))
   ctx.clock.set('2027-03-28T22:59:00Z') // 23:59 BST
   assert.deepEqual(await autoClose(run), { closed: 2 })
+  assert.deepEqual(announced.sort(), [sat.id, sun.id].sort(), 'live boards hear about it')
 
   const [satVisit] = await visitsOf(ctx, sat.id)
   assert.equal(satVisit!.closed_by, 'auto')

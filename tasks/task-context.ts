@@ -4,6 +4,8 @@ import { contactReminderSender, type ReminderSender } from '../server/reminders/
 
 /** What every task needs: the app's context (database, config, clock, keys, messenger) and a log. */
 export type TaskContext = Pick<AppContext, 'db' | 'config' | 'clock' | 'keys' | 'messenger'> & {
+  /** Presence announcements of this process (live boards), when the task runs inside the web process. */
+  events?: AppContext['events']
   log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>
   /** Reminder senders, tried in order until one reaches the person (Web Push can go first). */
   reminderSenders?: readonly ReminderSender[]

@@ -16,8 +16,9 @@ export async function autoCloseOpenVisits(
     context: RequestContext
     onProgress?: (done: number, total: number) => void
   },
-): Promise<{ closed: number; visitIds: number[] }> {
+): Promise<{ closed: number; visitIds: number[]; personIds: number[] }> {
   const visitIds: number[] = []
+  const personIds: number[] = []
   const seen = new Set<number>()
   // One open visit per person, so this is the number of open visits.
   const total = await countPeopleInside(db)
@@ -42,9 +43,12 @@ export async function autoCloseOpenVisits(
         }
         return done
       })
-      if (closed) visitIds.push(visit.id)
+      if (closed) {
+        visitIds.push(visit.id)
+        personIds.push(visit.person_id)
+      }
       request.onProgress?.(seen.size, Math.max(total, seen.size))
     }
   }
-  return { closed: visitIds.length, visitIds }
+  return { closed: visitIds.length, visitIds, personIds }
 }
