@@ -77,7 +77,7 @@ test('embedded default: a 429 from Slack is honoured (Retry-After) and the post 
   assert.equal(slack.postsTo(HOOK).length, 1)
 })
 
-test('worker: Redis killed mid-test, sign-out still succeeds and is posted once Redis is back, exactly once', async (t) => {
+test('worker: Redis killed mid-test, sign-in still succeeds and is posted once Redis is back, exactly once', async (t) => {
   const redis = await TestRedis.start(t)
   const slack = await FakeSlack.start(t)
   const ctx = await buildTestApp(t, { env: { ...noSchedules, SLACK_WEBHOOK_URLS: slack.url(HOOK) } })
@@ -86,21 +86,26 @@ test('worker: Redis killed mid-test, sign-out still succeeds and is posted once 
   )
 
   const alice = await loginAs(ctx, 'alice@example.org', { firstName: 'Alice', lastName: 'Smith' })
+  const bob = await loginAs(ctx, 'bob@example.org', { firstName: 'Bob', lastName: 'Jones' })
   assert.equal(await tap(alice, 'sign-in'), 303)
   assert.equal((await slack.waitFor(HOOK, 1))[0]!.text, 'Alice Smith signed in · 1 person in the building')
 
   await redis.stop()
-  assert.equal(await tap(alice, 'sign-out'), 303, 'the sign-out does not depend on Redis')
+  assert.equal(await tap(bob, 'sign-in'), 303, 'the sign-in does not depend on Redis')
+  assert.equal(await tap(alice, 'sign-out'), 303, 'nor does the sign-out')
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.equal(slack.postsTo(HOOK).length, 1, 'nothing posted while Redis is down')
   const waiting = (await outboxRows(ctx)).filter((r) => r.relayed_at === null)
-  assert.equal(waiting.length, 1, 'the event waits in the outbox')
+  assert.equal(waiting.length, 2, 'the events wait in the outbox')
 
   await redis.restart()
-  const posts = await slack.waitFor(HOOK, 2, 20_000)
-  assert.equal(posts[1]!.text, 'Alice Smith signed out · 0 people in the building')
+  const posts = await slack.waitFor(HOOK, 3, 20_000)
+  assert.deepEqual(
+    posts.slice(1).map((p) => p.text),
+    ['Bob Jones signed in · 2 people in the building', 'Alice Smith signed out · 1 person in the building'],
+  )
   await new Promise((resolve) => setTimeout(resolve, 1500))
-  assert.equal(slack.postsTo(HOOK).length, 2, 'exactly once')
+  assert.equal(slack.postsTo(HOOK).length, 3, 'exactly once')
 })
 
 test('worker: a 429 pauses that webhook for Retry-After, posts are paced to 1 a second, none lost or doubled', async (t) => {
