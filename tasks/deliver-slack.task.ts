@@ -52,7 +52,7 @@ export async function deliverSlack(
 }
 
 /** Slack is still inside a 429 wait (or the 1 s pacing) for a webhook; try again later. */
-class NotYetError extends Error {}
+export class NotYetError extends Error {}
 
 /**
  * The embedded default's delivery (no Redis): posts each event straight from the outbox,
@@ -86,5 +86,3 @@ export function inProcessSlackDelivery(
     }
   }
 }
-
-export { NotYetError }

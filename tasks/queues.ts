@@ -8,9 +8,11 @@ import { runScheduledTask, type ScheduledTask, schedules } from './schedules.js'
 import { sendOneReminder } from './send-reminders.task.js'
 import type { TaskContext } from './task-context.js'
 
-/** Queue names. Slack has one queue per webhook so each is paced on its own. */
+/** The queue of scheduled tasks (one job per schedule firing). */
 export const TASKS_QUEUE = 'tasks'
+/** The rate-limited queue of reminders (one job per person per day). */
 export const REMINDERS_QUEUE = 'reminders'
+/** One Slack queue per webhook, so each is paced (and paused on 429) on its own. */
 export const slackQueueName = (target: string) => `slack-${target}`
 
 /** Retries with exponential backoff; finished jobs are kept a while (so ids keep deduplicating), then removed. */
