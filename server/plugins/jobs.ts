@@ -21,6 +21,8 @@ export default fp(
     if (jobs) {
       app.addHook('onClose', async () => jobs.stop())
       app.log.info('background jobs run in this process (no REDIS_URL)')
+    } else if (options.enabled) {
+      app.log.info('REDIS_URL is set: background jobs run in the worker (npm run worker)')
     }
   },
   { name: 'jobs', dependencies: ['context'] },
