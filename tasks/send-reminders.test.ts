@@ -241,3 +241,23 @@ test('reminder links: "I left at" takes a time, refuses an impossible one, and "
   assert.equal((await post(bob.stillHere)).statusCode, 410)
   assert.equal((await post(bob.left)).statusCode, 410)
 })
+
+test('worker: the reminder queue is rate limited, so a burst never exceeds REMINDER_MAX_PER_MINUTE', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t, { env: { ...fast, REMINDER_MAX_PER_MINUTE: '2' } })
+  for (const name of ['Alice', 'Bob', 'Carol']) await signedIn(ctx, `${name.toLowerCase()}@example.org`, name)
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const queues = redis.closeAtEnd(await startQueues(taskCtx(ctx), { redisUrl: redis.url }))
+  await queues.tasks.add('send-reminders', {})
+  const sent = () => ctx.outbox.filter((l) => l.includes('(reminder)')).length
+  const deadline = Date.now() + 15_000
+  while (sent() < 2) {
+    assert.ok(Date.now() < deadline, 'the first two reminders go out')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.equal(sent(), 2, 'the third waits for the next minute')
+  const counts = await queues.reminders.getJobCounts('completed', 'waiting', 'delayed', 'active')
+  assert.equal(counts.completed, 2)
+  assert.equal((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0), 1)
+})
