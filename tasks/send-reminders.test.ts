@@ -261,3 +261,28 @@ test('worker: the reminder queue is rate limited, so a burst never exceeds REMIN
   assert.equal(counts.completed, 2)
   assert.equal((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0), 1)
 })
+
+test('reminder links: "I’ve left" after signing out some other way changes nothing', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const alice = await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  await alice.get('/')
+  await alice.post('/sign-out', { day: '2026-11-23' })
+  const { left } = links(reminders(ctx, 'alice@example.org')[0]!)
+  const phone = new TestBrowser(ctx.app)
+  const page = await phone.get(left)
+  assert.equal(page.statusCode, 200)
+  assert.match(page.body, /You are already signed out/)
+  const done = await phone.request({
+    method: 'POST',
+    url: left,
+    payload: '',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  assert.equal(done.statusCode, 200)
+  assert.match(done.body, /You were already signed out, so nothing changed/)
+  const visit = await ctx.app.ctx.db.selectFrom('visit').selectAll().executeTakeFirstOrThrow()
+  assert.equal(visit.closed_by, 'person')
+  assert.equal(visit.signed_out_at, Date.parse('2026-11-23T17:30:00Z'))
+})
