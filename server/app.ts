@@ -11,6 +11,7 @@ import { channelsFromConfig } from './messaging/channels.js'
 import { Messenger } from './messaging/messenger.js'
 import authPlugin from './plugins/auth.js'
 import contextPlugin from './plugins/context.js'
+import jobsPlugin from './plugins/jobs.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
@@ -21,9 +22,11 @@ import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/health/metrics.js'
+import historyRoutes from './routes/history/index.js'
 import profileRoutes from './routes/profile/index.js'
 import pwaRoutes from './routes/pwa/index.js'
 import registerRoutes from './routes/register/index.js'
+import reminderRoutes from './routes/reminders/index.js'
 import webhookRoutes from './routes/webhooks/index.js'
 
 /** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
@@ -32,6 +35,8 @@ export interface AppDeps {
   clock?: Clock
   channels?: (log: FastifyInstance['log']) => Channel[]
   logger?: FastifyServerOptions['logger']
+  /** Run the scheduled jobs in this process when there is no REDIS_URL (server.ts turns it on). */
+  embeddedJobs?: boolean
 }
 
 function wantsJson(url: string, accept: string | undefined): boolean {
@@ -100,6 +105,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(viewPlugin)
   await app.register(authPlugin)
   await app.register(staticPlugin)
+  await app.register(jobsPlugin, { enabled: deps.embeddedJobs ?? false })
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
@@ -134,6 +140,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(webhookRoutes)
   await app.register(adminMessagesRoutes)
   await app.register(pwaRoutes)
+  await app.register(reminderRoutes)
+  await app.register(historyRoutes)
 
   return app
 }

@@ -47,6 +47,28 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+const clockTime = z
+  .string()
+  .trim()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour local time such as 17:30')
+
+/** A local time of day (HH:mm), or "off" to disable the job. */
+const jobTime = z.union([z.literal('off'), clockTime])
+
+/** Space separated local times (HH:mm), e.g. "10:00 14:00"; empty means none. */
+const timeList = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? [] : v.split(/\s+/)))
+  .pipe(z.array(clockTime))
+
+/** Space separated https webhook URLs; empty means none. */
+const urlList = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? [] : v.split(/\s+/)))
+  .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each must be an http(s) webhook URL' })))
+
 /** Every environment variable the web process and the worker read, with defaults and checks. */
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -128,6 +150,23 @@ export const configSchema = z.object({
     .string()
     .regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, 'must be a mailto: address or an https: URL')
     .optional(),
+  // Background jobs (docs/jobs.md).
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  REMINDER_TIME: jobTime.default('17:30'),
+  REMINDER_CONTACT_ORDER: z
+    .string()
+    .trim()
+    .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+    .pipe(z.array(z.enum(['phone', 'email'], 'list phone and/or email, e.g. "phone email"')).min(1))
+    .default(['phone', 'email']),
+  REMINDER_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(6000).default(30),
+  AUTO_CLOSE_TIME: jobTime.default('23:59'),
+  PURGE_TIME: jobTime.default('03:30'),
+  RETENTION_DAYS: z.coerce.number().int().min(1, 'must be at least 1 day').max(3650).default(90),
+  SLACK_WEBHOOK_URLS: urlList.default([]),
+  SLACK_DIGEST_WEBHOOK_URLS: urlList.default([]),
+  SLACK_POST_NAMES: booleanish.default(true),
+  SLACK_DIGEST_TIMES: timeList.default([]),
 })
 
 type RawConfig = z.infer<typeof configSchema>

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw error
   }
-  const app = await buildApp(config)
+  const app = await buildApp(config, { embeddedJobs: true })
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     await app.close()

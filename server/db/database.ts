@@ -121,6 +121,48 @@ export interface PushSubscriptionTable {
   last_success_at: number | null
 }
 
+/** What an outbox row announces: a presence change, or a scheduled occupancy digest. */
+export type OutboxTopic = 'presence' | 'digest'
+
+/** An event to announce outside (Slack), written in the same transaction as the change. */
+export interface OutboxTable {
+  id: Generated<number>
+  topic: OutboxTopic
+  /** JSON holding IDs and counts only, never contacts or names. */
+  payload: string
+  created_at: number
+  /** When it was handed to the queue (or delivered in-process); null until then. */
+  relayed_at: number | null
+}
+
+/** One outbox event posted to one webhook (target = a hash of the URL). */
+export interface OutboxDeliveryTable {
+  outbox_id: number
+  target: string
+  delivered_at: number
+}
+
+/** Where a reminder stands. */
+export type ReminderStatus = 'sending' | 'sent' | 'unreachable'
+
+/** How a person answered their reminder. */
+export type ReminderAnswer = 'left' | 'still-here'
+
+/** The end-of-day reminder for a person on a local day: at most one, its links single-use. */
+export interface ReminderTable {
+  id: Generated<number>
+  person_id: number
+  day: string
+  visit_id: number
+  /** `sending` is a claim held by one worker; `unreachable` means no verified contact could be used. */
+  status: ColumnType<ReminderStatus, ReminderStatus | undefined, ReminderStatus>
+  created_at: number
+  sent_at: number | null
+  channel: string | null
+  answered_at: number | null
+  answer: ReminderAnswer | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -132,6 +174,9 @@ export interface DB {
   idempotency_key: IdempotencyKeyTable
   message: MessageTable
   push_subscription: PushSubscriptionTable
+  outbox: OutboxTable
+  outbox_delivery: OutboxDeliveryTable
+  reminder: ReminderTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -144,3 +189,5 @@ export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
 export type Message = Selectable<MessageTable>
 export type PushSubscriptionRow = Selectable<PushSubscriptionTable>
+export type OutboxEvent = Selectable<OutboxTable>
+export type Reminder = Selectable<ReminderTable>

@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js'
 import type { Visit } from '../db/database.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
+import { insertOutbox } from '../outbox/outbox.repository.js'
 import { closeVisit, countPeopleInside, findOpenVisit, insertOpenVisit } from './visit.repository.js'
 
 /**
@@ -93,6 +94,12 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
       context: request.context,
       detail: { visitId: visit.id, ...(request.via ? { via: request.via } : {}) },
     })
+    await announce(trx, {
+      personId: request.personId,
+      visitId: visit.id,
+      action: 'signed-in',
+      at: request.now,
+    })
     return {
       changed: true,
       presence: { state: 'in', visit },
@@ -124,6 +131,12 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
       action: 'visit.signed-out',
       context: request.context,
       detail: { visitId: closed.id, ...(request.via ? { via: request.via } : {}) },
+    })
+    await announce(trx, {
+      personId: request.personId,
+      visitId: closed.id,
+      action: 'signed-out',
+      at: request.now,
     })
     return { changed: true, presence: { state: 'out' }, message: 'You have signed out. See you again soon!' }
   })
@@ -167,12 +180,33 @@ export async function closeStaleVisit(
       context: request.context,
       detail: { visitId: open.id, leftAt },
     })
+    // Closing an earlier day's visit is a correction, not news for the building's channel.
+    if (day === localDay(request.now, site.timeZone)) {
+      await announce(trx, {
+        personId: request.personId,
+        visitId: open.id,
+        action: 'signed-out',
+        at: request.now,
+      })
+    }
     return {
       changed: true,
       presence: await presenceOf(trx, request.personId, request.now, site),
       message: `Thanks. Your visit on ${formatDay(open.signed_in_at, site.timeZone)} is closed at ${formatTime(leftAt, site.timeZone)}.`,
     }
   })
+}
+
+/** Queues the change for Slack in the same transaction, so it is announced exactly when it commits. */
+async function announce(
+  trx: Db,
+  event: { personId: number; visitId: number; action: 'signed-in' | 'signed-out'; at: number },
+): Promise<void> {
+  await insertOutbox(
+    trx,
+    { topic: 'presence', payload: { ...event, inside: await countPeopleInside(trx) } },
+    event.at,
+  )
 }
 
 export { countPeopleInside }

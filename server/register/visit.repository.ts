@@ -81,3 +81,16 @@ export async function countPeopleInside(db: Db): Promise<number> {
     .executeTakeFirstOrThrow()
   return Number(row.n)
 }
+
+/** Open visits that started before an instant, oldest first (for the nightly auto-close). */
+export async function listOpenVisitsBefore(db: Db, before: number, limit: number): Promise<Visit[]> {
+  return db
+    .selectFrom('visit')
+    .selectAll()
+    .where('signed_out_at', 'is', null)
+    .where('signed_in_at', '<=', before)
+    .orderBy('signed_in_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}

@@ -51,6 +51,8 @@ export async function buildTestApp(
     channels?: (log: FastifyInstance['log']) => Channel[]
     /** Build the channels from the env like production does (e.g. pointed at fake providers). */
     channelsFromConfig?: boolean
+    /** Start the in-process scheduler (off by default: tests start no timers unless they ask). */
+    embeddedJobs?: boolean
   } = {},
 ): Promise<TestApp> {
   const clock = new TestClock()
@@ -62,6 +64,7 @@ export async function buildTestApp(
     channels: options.channelsFromConfig
       ? undefined
       : (options.channels ?? (() => [consoleChannel({ info: (line: string) => outbox.push(line) })])),
+    embeddedJobs: options.embeddedJobs,
   })
   t.after(() => app.close())
   return {

@@ -1,0 +1,72 @@
+import type { Db } from '../db/connect.js'
+import type { OutboxEvent } from '../db/database.js'
+
+/** A presence change as announced outside: IDs and a count only (names are read at delivery). */
+export interface PresencePayload {
+  personId: number
+  visitId: number
+  action: 'signed-in' | 'signed-out'
+  at: number
+  /** People in the building just after the change. */
+  inside: number
+}
+
+/** A scheduled occupancy count. */
+export interface DigestPayload {
+  at: number
+  inside: number
+}
+
+/** Writes an outbox row; call it inside the transaction that makes the change. */
+export async function insertOutbox(
+  db: Db,
+  event: { topic: 'presence'; payload: PresencePayload } | { topic: 'digest'; payload: DigestPayload },
+  at: number,
+): Promise<OutboxEvent> {
+  return db
+    .insertInto('outbox')
+    .values({ topic: event.topic, payload: JSON.stringify(event.payload), created_at: at, relayed_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/** The oldest events not yet handed on, in order. */
+export async function listUnrelayed(db: Db, limit: number): Promise<OutboxEvent[]> {
+  return db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('relayed_at', 'is', null)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}
+
+/** Marks an event handed on (to the queue, or delivered in-process). */
+export async function markRelayed(db: Db, id: number, at: number): Promise<void> {
+  await db.updateTable('outbox').set({ relayed_at: at }).where('id', '=', id).execute()
+}
+
+/** One outbox event, or undefined (e.g. purged). */
+export async function findOutbox(db: Db, id: number): Promise<OutboxEvent | undefined> {
+  return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+/** True once this event was posted to this target. */
+export async function wasDelivered(db: Db, outboxId: number, target: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('outbox_delivery')
+    .select('outbox_id')
+    .where('outbox_id', '=', outboxId)
+    .where('target', '=', target)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** Records a post to a target (a duplicate record is ignored). */
+export async function recordDelivery(db: Db, outboxId: number, target: string, at: number): Promise<void> {
+  await db
+    .insertInto('outbox_delivery')
+    .values({ outbox_id: outboxId, target, delivered_at: at })
+    .onConflict((oc) => oc.columns(['outbox_id', 'target']).doNothing())
+    .execute()
+}

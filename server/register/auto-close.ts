@@ -1,0 +1,54 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import { endOfLocalDay, localDay } from '../lib/site-time.js'
+import { closeVisit, countPeopleInside, listOpenVisitsBefore } from './visit.repository.js'
+
+/**
+ * Closes every visit still open at `now` as `auto` (not confirmed by the person). A visit is
+ * closed at `now` or, if it started on an earlier local day (the job did not run that night), at
+ * the end of its own day: never later. Visits already closed are never touched.
+ */
+export async function autoCloseOpenVisits(
+  db: Db,
+  request: {
+    now: number
+    timeZone: string
+    context: RequestContext
+    onProgress?: (done: number, total: number) => void
+  },
+): Promise<{ closed: number; visitIds: number[]; personIds: number[] }> {
+  const visitIds: number[] = []
+  const personIds: number[] = []
+  const seen = new Set<number>()
+  // One open visit per person, so this is the number of open visits.
+  const total = await countPeopleInside(db)
+  request.onProgress?.(0, total)
+  for (;;) {
+    const batch = (await listOpenVisitsBefore(db, request.now, 200)).filter((v) => !seen.has(v.id))
+    if (batch.length === 0) break
+    for (const visit of batch) {
+      seen.add(visit.id)
+      const end = endOfLocalDay(localDay(visit.signed_in_at, request.timeZone), request.timeZone)
+      const at = Math.min(request.now, end)
+      const closed = await db.transaction().execute(async (trx) => {
+        const done = await closeVisit(trx, visit.id, at, 'auto')
+        if (done) {
+          await recordAudit(trx, {
+            at: request.now,
+            personId: visit.person_id,
+            action: 'visit.auto-closed',
+            context: request.context,
+            detail: { visitId: visit.id, closedAt: at },
+          })
+        }
+        return done
+      })
+      if (closed) {
+        visitIds.push(visit.id)
+        personIds.push(visit.person_id)
+      }
+      request.onProgress?.(seen.size, Math.max(total, seen.size))
+    }
+  }
+  return { closed: visitIds.length, visitIds, personIds }
+}

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { sql } from 'kysely'
+import { purge } from '../../tasks/purge.task.js'
+import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
+import { PURGE_BATCH } from './retention.js'
+
+const DAY = 24 * 3600_000
+
+async function seed(ctx: TestApp) {
+  const db = ctx.app.ctx.db
+  const now = ctx.clock.now()
+  const cutoff = now - 90 * DAY
+  await loginAs(ctx, 'admin@example.org', { firstName: 'Ada', lastName: 'Admin' })
+  await loginAs(ctx, 'staff@example.org', { firstName: 'Sid', lastName: 'Staff' })
+  const ids = await db.selectFrom('contact').select(['person_id', 'value']).execute()
+  const admin = ids.find((r) => r.value === 'admin@example.org')!.person_id
+  const staff = ids.find((r) => r.value === 'staff@example.org')!.person_id
+  await db.updateTable('person').set({ role: 'admin' }).where('id', '=', admin).execute()
+  // Only login traffic so far; start from a known state.
+  await db.deleteFrom('audit_event').execute()
+  await db.deleteFrom('login_code').execute()
+
+  const visit = (signedIn: number, open = false) => ({
+    person_id: staff,
+    signed_in_at: signedIn,
+    signed_out_at: open ? null : signedIn + 3600_000,
+    closed_by: open ? null : ('person' as const),
+  })
+  const visits = await db
+    .insertInto('visit')
+    .values([visit(cutoff - 1), visit(cutoff), visit(now - DAY), visit(cutoff - 5 * DAY, true)])
+    .returning('id')
+    .execute()
+  await db
+    .insertInto('reminder')
+    .values([
+      {
+        person_id: staff,
+        day: '2026-08-01',
+        visit_id: visits[3]!.id,
+        created_at: cutoff - 1,
+        status: 'sent',
+      },
+      { person_id: staff, day: '2026-11-22', visit_id: visits[2]!.id, created_at: now - DAY, status: 'sent' },
+    ])
+    .execute()
+  const audit = (at: number) => ({ at, person_id: admin, action: 'test', ip: '-', user_agent: '-' })
+  await db
+    .insertInto('audit_event')
+    .values(Array.from({ length: 2 * PURGE_BATCH + 7 }, (_, i) => audit(cutoff - 1 - i)))
+    .execute()
+  await db
+    .insertInto('audit_event')
+    .values([audit(cutoff), audit(now)])
+    .execute()
+  const code = (expiresAt: number) => ({
+    contact_value: 'x@example.org',
+    purpose: 'login' as const,
+    person_id: null,
+    code_hash: 'h',
+    expires_at: expiresAt,
+    created_at: expiresAt - 600_000,
+    ip: '-',
+  })
+  await db
+    .insertInto('login_code')
+    .values([code(now - DAY - 1), code(now - 3600_000)])
+    .execute()
+  const device = (revokedAt: number | null, n: number) => ({
+    person_id: admin,
+    kind: 'api' as const,
+    token_hash: `hash-${n}`,
+    name: 'd',
+    user_agent: '-',
+    created_at: cutoff - 10 * DAY,
+    last_used_at: cutoff - 10 * DAY,
+    revoked_at: revokedAt,
+  })
+  const devices = await db
+    .insertInto('device')
+    .values([device(cutoff - 1, 1), device(now - DAY, 2), device(null, 3)])
+    .returning('id')
+    .execute()
+  await db
+    .insertInto('idempotency_key')
+    .values([
+      { device_id: devices[2]!.id, key: 'old', response: '{}', created_at: now - DAY - 1 },
+      { device_id: devices[2]!.id, key: 'new', response: '{}', created_at: now - DAY + 3600_000 },
+    ])
+    .execute()
+  const message = (createdAt: number) => ({
+    channel: 'console',
+    contact_kind: 'email' as const,
+    contact_value: 'someone@example.org',
+    person_id: null,
+    purpose: 'login-code',
+    provider_id: null,
+    status: 'sent' as const,
+    error: null,
+    created_at: createdAt,
+    updated_at: createdAt,
+  })
+  await db
+    .insertInto('message')
+    .values([message(cutoff - 1), message(cutoff + 1)])
+    .execute()
+  const event = (relayedAt: number | null) => ({
+    topic: 'digest' as const,
+    payload: '{}',
+    created_at: relayedAt ?? cutoff,
+    relayed_at: relayedAt,
+  })
+  await db
+    .insertInto('outbox')
+    .values([event(now - 8 * DAY), event(now - DAY), event(null)])
+    .execute()
+  return { admin, staff, cutoff, visits }
+}
+
+const counts = (list: { table: string; rows: number; skipped?: string }[]) =>
+  Object.fromEntries(list.map((c) => [c.table, c.skipped ? c.skipped : c.rows]))
+
+const expected = {
+  visit: 1,
+  reminder: 1,
+  audit_event: 2 * PURGE_BATCH + 7,
+  message: 1,
+  login_code: 1,
+  device: 1,
+  idempotency_key: 1,
+  outbox: 1,
+}
+
+test('retention: a dry run counts, the purge deletes exactly what is past its age, and is audited', async (t) => {
+  const ctx = await buildTestApp(t)
+  const run = { ...ctx.app.ctx, log: ctx.app.log }
+  const db = ctx.app.ctx.db
+  const { admin, staff, visits } = await seed(ctx)
+  const people = await db.selectFrom('person').select('id').execute()
+  const rowCount = async (table: 'visit' | 'audit_event' | 'device') =>
+    Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n)
+  const auditBefore = await rowCount('audit_event')
+
+  const dry = await purge(run, { dryRun: true })
+  assert.deepEqual(counts(dry), expected)
+  assert.equal(await rowCount('audit_event'), auditBefore, 'a dry run deletes nothing')
+  assert.equal(await rowCount('visit'), 4)
+
+  const done = await purge(run)
+  assert.deepEqual(counts(done), expected)
+  const left = await db.selectFrom('visit').select('id').orderBy('id').execute()
+  assert.deepEqual(
+    left.map((v) => v.id),
+    [visits[1]!.id, visits[2]!.id, visits[3]!.id],
+    'the visit at the cut-off, the recent one and the open one stay',
+  )
+  assert.deepEqual(
+    (await db.selectFrom('person').select('id').execute()).map((p) => p.id),
+    people.map((p) => p.id),
+    'nobody is deleted: not the admin with no visits, not staff',
+  )
+  assert.ok(
+    await db
+      .selectFrom('person')
+      .select('id')
+      .where('id', '=', admin)
+      .where('role', '=', 'admin')
+      .executeTakeFirst(),
+  )
+  assert.ok(staff)
+  assert.equal(
+    await rowCount('device'),
+    2 + 2,
+    'the two login devices, the recently revoked and the live one',
+  )
+  assert.deepEqual(
+    (await db.selectFrom('idempotency_key').select('key').execute()).map((k) => k.key),
+    ['new'],
+  )
+  assert.equal((await db.selectFrom('outbox').select('id').execute()).length, 2)
+
+  const audit = await db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('action', '=', 'retention.purged')
+    .executeTakeFirstOrThrow()
+  assert.equal(audit.user_agent, 'task:purge')
+  assert.deepEqual(JSON.parse(audit.detail).deleted.audit_event, 2 * PURGE_BATCH + 7)
+  assert.equal(
+    await rowCount('audit_event'),
+    3,
+    'the row at the cut-off, the recent one and the purge record',
+  )
+  assert.deepEqual(counts(await purge(run)).visit, 0, 'a second purge finds nothing more')
+})
+
+test('retention: --days overrides the period (message log)', async (t) => {
+  const ctx = await buildTestApp(t)
+  const run = { ...ctx.app.ctx, log: ctx.app.log }
+  const db = ctx.app.ctx.db
+  const now = ctx.clock.now()
+  for (const createdAt of [now - 31 * DAY, now - 29 * DAY]) {
+    await db
+      .insertInto('message')
+      .values({
+        channel: 'console',
+        contact_kind: 'phone',
+        contact_value: '+447400123456',
+        person_id: null,
+        purpose: 'reminder',
+        provider_id: null,
+        status: 'delivered',
+        error: null,
+        created_at: createdAt,
+        updated_at: createdAt,
+      })
+      .execute()
+  }
+  const result = counts(await purge(run, { days: 30 }))
+  assert.equal(result.message, 1)
+  const rest = await sql<{ created_at: number }>`select created_at from message`.execute(db)
+  assert.deepEqual(
+    rest.rows.map((r) => r.created_at),
+    [now - 29 * DAY],
+  )
+})

@@ -1,0 +1,88 @@
+import { UnrecoverableError } from 'bullmq'
+import { findPersonById } from '../server/identity/person.repository.js'
+import type { DigestPayload, PresencePayload } from '../server/outbox/outbox.repository.js'
+import { findOutbox, recordDelivery, wasDelivered } from '../server/outbox/outbox.repository.js'
+import {
+  digestText,
+  postToSlack,
+  presenceText,
+  SlackRateLimitedError,
+  SlackRejectedError,
+  slackUrlsByTarget,
+} from '../server/slack/slack.js'
+import type { TaskContext } from './task-context.js'
+
+/** The text of an outbox event as posted (names only when SLACK_POST_NAMES is on). */
+export async function slackTextFor(
+  ctx: TaskContext,
+  event: { topic: string; payload: string },
+): Promise<string> {
+  if (event.topic === 'digest') return digestText((JSON.parse(event.payload) as DigestPayload).inside)
+  const payload = JSON.parse(event.payload) as PresencePayload
+  let name: string | null = null
+  if (ctx.config.SLACK_POST_NAMES) {
+    const person = await findPersonById(ctx.db, payload.personId)
+    name = person ? `${person.first_name} ${person.last_name}` : null
+  }
+  return presenceText(payload, name)
+}
+
+/**
+ * Posts one outbox event to one webhook, once: a delivery already recorded is skipped, so a
+ * retried or duplicated job never posts twice. Throws SlackRateLimitedError on 429 and
+ * UnrecoverableError when retrying cannot help (webhook refused or no longer configured).
+ */
+export async function deliverSlack(
+  ctx: TaskContext,
+  job: { outboxId: number; target: string },
+): Promise<'delivered' | 'already-delivered' | 'gone'> {
+  const event = await findOutbox(ctx.db, job.outboxId)
+  if (!event) return 'gone'
+  if (await wasDelivered(ctx.db, job.outboxId, job.target)) return 'already-delivered'
+  const url = slackUrlsByTarget(ctx.config).get(job.target)
+  if (!url) throw new UnrecoverableError(`webhook ${job.target} is no longer configured`)
+  try {
+    await postToSlack(url, await slackTextFor(ctx, event))
+  } catch (error) {
+    if (error instanceof SlackRejectedError) throw new UnrecoverableError(error.message)
+    throw error
+  }
+  await recordDelivery(ctx.db, job.outboxId, job.target, Date.now())
+  return 'delivered'
+}
+
+/** Slack is still inside a 429 wait (or the 1 s pacing) for a webhook; try again later. */
+export class NotYetError extends Error {}
+
+/**
+ * The embedded default's delivery (no Redis): posts each event straight from the outbox,
+ * at most one message per second per webhook, honouring Retry-After. Returns a hand-on function
+ * for relayOutbox: it throws when a webhook must wait, leaving the event for the next pass.
+ */
+export function inProcessSlackDelivery(
+  ctx: TaskContext,
+): (event: { id: number }, targets: string[]) => Promise<void> {
+  const nextAllowed = new Map<string, number>()
+  return async (event, targets) => {
+    for (const target of targets) {
+      if (await wasDelivered(ctx.db, event.id, target)) continue
+      const wait = (nextAllowed.get(target) ?? 0) - Date.now()
+      if (wait > 1500) throw new NotYetError(`webhook ${target} must wait ${wait} ms`)
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      try {
+        await deliverSlack(ctx, { outboxId: event.id, target })
+        nextAllowed.set(target, Date.now() + 1000)
+      } catch (error) {
+        if (error instanceof SlackRateLimitedError) {
+          nextAllowed.set(target, Date.now() + error.retryAfterMs)
+          throw new NotYetError(error.message)
+        }
+        if (error instanceof UnrecoverableError) {
+          ctx.log.error({ err: error, outboxId: event.id }, 'Slack post dropped')
+          continue
+        }
+        throw error
+      }
+    }
+  }
+}

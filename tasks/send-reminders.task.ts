@@ -1,0 +1,73 @@
+import { dueReminders, type ReminderOutcome, sendReminder } from '../server/reminders/reminder.service.js'
+import { reminderSendersOf, type TaskContext } from './task-context.js'
+
+/** Who is due a reminder now (signed in today, still in, not yet reminded today). */
+export async function planReminders(ctx: TaskContext): Promise<{ day: string; personIds: number[] }> {
+  const due = await dueReminders(ctx.db, ctx.clock.now(), ctx.config.TIME_ZONE)
+  return { day: due.day, personIds: due.people.map((p) => p.personId) }
+}
+
+/** Sends one person's reminder for a day (at most once per person per day, whoever calls). */
+export async function sendOneReminder(
+  ctx: TaskContext,
+  job: { personId: number; day: string },
+): Promise<ReminderOutcome> {
+  return sendReminder(
+    {
+      db: ctx.db,
+      linkKey: ctx.keys.links,
+      publicUrl: ctx.config.PUBLIC_URL,
+      timeZone: ctx.config.TIME_ZONE,
+      senders: reminderSendersOf(ctx),
+    },
+    { ...job, now: ctx.clock.now() },
+  )
+}
+
+/**
+ * Sends every due reminder from this process, paced at REMINDER_MAX_PER_MINUTE (the embedded
+ * default and the CLI; the worker instead queues one job per person on a rate-limited queue).
+ * A failure for one person is logged and does not stop the others.
+ */
+export async function sendReminders(
+  ctx: TaskContext,
+  options: {
+    dryRun?: boolean
+    onProgress?: (done: number, total: number) => void
+    signal?: AbortSignal
+  } = {},
+): Promise<{
+  day: string
+  personIds: number[]
+  outcomes: Partial<Record<ReminderOutcome | 'failed', number>>
+}> {
+  const plan = await planReminders(ctx)
+  const outcomes: Partial<Record<ReminderOutcome | 'failed', number>> = {}
+  if (options.dryRun) return { ...plan, outcomes }
+  const gapMs = 60_000 / ctx.config.REMINDER_MAX_PER_MINUTE
+  options.onProgress?.(0, plan.personIds.length)
+  for (const [i, personId] of plan.personIds.entries()) {
+    if (options.signal?.aborted) break
+    let outcome: ReminderOutcome | 'failed'
+    try {
+      outcome = await sendOneReminder(ctx, { personId, day: plan.day })
+    } catch (err) {
+      ctx.log.warn({ err, personId }, 'reminder not sent; the next run will try again')
+      outcome = 'failed'
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+    options.onProgress?.(i + 1, plan.personIds.length)
+    if (outcome === 'sent' && i < plan.personIds.length - 1) await sleep(gapMs, options.signal)
+  }
+  return { ...plan, outcomes }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,346 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { insertContact } from '../server/identity/contact.repository.js'
+import type { Channel } from '../server/messaging/channel.js'
+import { consoleChannel } from '../server/messaging/console.channel.js'
+import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
+import { startFakePushService } from '../server/testing/fake-push-service.js'
+import { TestRedis } from '../server/testing/redis-server.js'
+import { startQueues } from './queues.js'
+import { planReminders, sendOneReminder, sendReminders } from './send-reminders.task.js'
+import type { TaskContext } from './task-context.js'
+
+const fast = { REMINDER_MAX_PER_MINUTE: '6000', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
+const taskCtx = (ctx: TestApp): TaskContext => ({ ...ctx.app.ctx, log: ctx.app.log })
+const reminders = (ctx: TestApp, to: string) =>
+  ctx.outbox.filter((line) => line.startsWith(`message to ${to} (reminder)`))
+
+async function signedIn(ctx: TestApp, contact: string, firstName: string): Promise<TestBrowser> {
+  const browser = await loginAs(ctx, contact, { firstName, lastName: 'Test' })
+  await browser.post('/sign-in', { day: '2026-11-23' })
+  return browser
+}
+
+function links(line: string): { left: string; stillHere: string } {
+  const found = [...line.matchAll(/http:\/\/register\.test(\/r\/[A-Za-z0-9_-]+)/g)].map((m) => m[1]!)
+  assert.equal(found.length, 2, `two links in ${line}`)
+  return { left: found[0]!, stillHere: found[1]! }
+}
+
+const personIdOf = async (ctx: TestApp, contact: string) =>
+  (
+    await ctx.app.ctx.db
+      .selectFrom('contact')
+      .select('person_id')
+      .where('value', '=', contact)
+      .executeTakeFirstOrThrow()
+  ).person_id
+
+test('reminds each person still in, once a day, however often the job runs', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  await signedIn(ctx, '07400 123456', 'Bob')
+  const carol = await signedIn(ctx, 'carol@example.org', 'Carol')
+  await carol.get('/')
+  await carol.post('/sign-out', { day: '2026-11-23' })
+  ctx.clock.set('2026-11-23T17:30:00Z')
+
+  const first = await sendReminders(taskCtx(ctx))
+  assert.deepEqual(first.outcomes, { sent: 2 })
+  assert.equal(reminders(ctx, 'alice@example.org').length, 1)
+  assert.match(reminders(ctx, 'alice@example.org')[0]!, /Are you still in the building\?.*since 09:05/)
+  assert.equal(reminders(ctx, '+447400123456').length, 1)
+  assert.match(reminders(ctx, '+447400123456')[0]!, /Bob, you are still signed in \(since 09:05\)/)
+  // Each link stands on its own line of the SMS (nothing glued to the URL), and opens.
+  assert.match(
+    reminders(ctx, '+447400123456')[0]!,
+    /I've left: http:\/\/register\.test\/r\/[\w-]+ \| Still here: /,
+  )
+  const sms = links(reminders(ctx, '+447400123456')[0]!)
+  assert.equal((await new TestBrowser(ctx.app).get(sms.stillHere)).statusCode, 200)
+  assert.equal(reminders(ctx, 'carol@example.org').length, 0, 'signed out: no reminder')
+
+  ctx.clock.advance(30 * 60_000)
+  const again = await sendReminders(taskCtx(ctx))
+  assert.deepEqual(again.personIds, [], 'nobody is due twice')
+  const bob = await personIdOf(ctx, '+447400123456')
+  assert.equal(await sendOneReminder(taskCtx(ctx), { personId: bob, day: '2026-11-23' }), 'already-claimed')
+
+  await signedIn(ctx, 'erin@example.org', 'Erin')
+  const erin = await personIdOf(ctx, 'erin@example.org')
+  const both = await Promise.all([
+    sendOneReminder(taskCtx(ctx), { personId: erin, day: '2026-11-23' }),
+    sendOneReminder(taskCtx(ctx), { personId: erin, day: '2026-11-23' }),
+  ])
+  assert.deepEqual(both.sort(), ['already-claimed', 'sent'])
+  assert.equal(reminders(ctx, 'erin@example.org').length, 1)
+  assert.equal(reminders(ctx, 'alice@example.org').length, 1)
+})
+
+test('a failed send is retried and still sends exactly one reminder', async (t) => {
+  let failures = 1
+  const ctx = await buildTestApp(t, {
+    env: fast,
+    channels: () => {
+      const console = consoleChannel({ info: (line: string) => ctx.outbox.push(line) })
+      const flaky: Channel = {
+        name: 'flaky',
+        kinds: ['email', 'phone'],
+        async send(message) {
+          if (message.purpose === 'reminder' && failures-- > 0) throw new Error('provider timed out')
+          return console.send(message)
+        },
+      }
+      return [flaky]
+    },
+  })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const alice = await personIdOf(ctx, 'alice@example.org')
+  await assert.rejects(
+    sendOneReminder(taskCtx(ctx), { personId: alice, day: '2026-11-23' }),
+    /try again in a minute/,
+  )
+  assert.equal(reminders(ctx, 'alice@example.org').length, 0)
+  assert.equal(await sendOneReminder(taskCtx(ctx), { personId: alice, day: '2026-11-23' }), 'sent')
+  assert.equal(await sendOneReminder(taskCtx(ctx), { personId: alice, day: '2026-11-23' }), 'already-claimed')
+  assert.equal(reminders(ctx, 'alice@example.org').length, 1)
+})
+
+test('a person with a phone and an email gets the reminder by the preferred kind', async (t) => {
+  for (const [order, expected] of [
+    ['phone email', '+447400123456'],
+    ['email', 'dora@example.org'],
+  ] as const) {
+    const ctx = await buildTestApp(t, { env: { ...fast, REMINDER_CONTACT_ORDER: order } })
+    await signedIn(ctx, 'dora@example.org', 'Dora')
+    const dora = await personIdOf(ctx, 'dora@example.org')
+    await insertContact(ctx.app.ctx.db, {
+      personId: dora,
+      kind: 'phone',
+      value: '+447400123456',
+      at: ctx.clock.now(),
+    })
+    ctx.clock.set('2026-11-23T17:30:00Z')
+    await sendReminders(taskCtx(ctx))
+    const sent = ctx.outbox.filter((l) => l.includes('(reminder)'))
+    assert.equal(sent.length, 1)
+    assert.ok(sent[0]!.startsWith(`message to ${expected} `), `${order}: ${sent[0]}`)
+  }
+})
+
+test('two workers on real Redis, both firing the schedule: one reminder per person', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t, { env: { ...fast, REMINDER_TIME: '17:30' } })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  await signedIn(ctx, 'bob@example.org', 'Bob')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const one = redis.closeAtEnd(await startQueues(taskCtx(ctx), { redisUrl: redis.url }))
+  const two = redis.closeAtEnd(await startQueues(taskCtx(ctx), { redisUrl: redis.url }))
+  // Both the scheduled job and a manual run, on both workers.
+  await one.tasks.add('send-reminders', {})
+  await two.tasks.add('send-reminders', {})
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const sent = await ctx.app.ctx.db
+      .selectFrom('reminder')
+      .select('status')
+      .where('status', '=', 'sent')
+      .execute()
+    if (sent.length === 2) break
+    assert.ok(Date.now() < deadline, 'reminders sent by the workers')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(reminders(ctx, 'alice@example.org').length, 1)
+  assert.equal(reminders(ctx, 'bob@example.org').length, 1)
+  const queued = await one.reminders.getJobs(['completed', 'waiting', 'active', 'delayed'])
+  assert.equal(queued.length, 2, 'one job per person per day (job ids deduplicate)')
+  assert.deepEqual((await planReminders(taskCtx(ctx))).personIds, [])
+})
+
+test('reminder links: opening does nothing, "I’ve left" signs out at the tap, each link works once', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const alice = await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  const { left, stillHere } = links(reminders(ctx, 'alice@example.org')[0]!)
+  const phone = new TestBrowser(ctx.app, '198.51.100.7')
+  // What a browser sends when the one button of the form is tapped.
+  const tap = (url: string) =>
+    phone.request({
+      method: 'POST',
+      url,
+      payload: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+
+  const page = await phone.get(left)
+  assert.equal(page.statusCode, 200)
+  assert.match(page.body, /I’ve left: sign me out now/)
+  await alice.get('/')
+  assert.match(
+    alice.lastHtml,
+    /You are <strong>signed in/,
+    'a mail scanner opening the link signs nobody out',
+  )
+
+  ctx.clock.set('2026-11-23T17:41:00Z')
+  const done = await tap(left)
+  assert.equal(done.statusCode, 200)
+  assert.match(done.body, /closed at 17:41/)
+  const visit = await ctx.app.ctx.db.selectFrom('visit').selectAll().executeTakeFirstOrThrow()
+  assert.equal(visit.signed_out_at, Date.parse('2026-11-23T17:41:00Z'))
+  assert.equal(visit.closed_by, 'person')
+
+  assert.equal((await tap(left)).statusCode, 410)
+  assert.equal((await phone.get(stillHere)).statusCode, 410, 'both links die once one is used')
+  const forged = `${left.slice(0, -1)}${left.endsWith('A') ? 'B' : 'A'}`
+  assert.equal((await phone.get(forged)).statusCode, 404)
+  assert.equal((await phone.get('/r/1s0123456789012345678901')).statusCode, 404)
+})
+
+test('reminder links: "I left at" takes a time, refuses an impossible one, and "Still here" keeps the visit', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  await signedIn(ctx, 'bob@example.org', 'Bob')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  const phone = new TestBrowser(ctx.app)
+  const post = (url: string, fields: Record<string, string> = {}) =>
+    phone.request({
+      method: 'POST',
+      url,
+      payload: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+
+  const alice = links(reminders(ctx, 'alice@example.org')[0]!)
+  const early = await post(alice.left, { time: '08:00' })
+  assert.equal(early.statusCode, 422)
+  assert.match(early.body, /You signed in at 09:05, so you left after that/)
+  assert.match(early.body, /value="08:00"/)
+  const ok = await post(alice.left, { time: '17:00' })
+  assert.equal(ok.statusCode, 200)
+  const aliceId = await personIdOf(ctx, 'alice@example.org')
+  const visit = await ctx.app.ctx.db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', aliceId)
+    .executeTakeFirstOrThrow()
+  assert.equal(visit.signed_out_at, Date.parse('2026-11-23T17:00:00Z'))
+
+  const bob = links(reminders(ctx, 'bob@example.org')[0]!)
+  const here = await post(bob.stillHere)
+  assert.equal(here.statusCode, 200)
+  assert.match(here.body, /You are still signed in/)
+  const bobId = await personIdOf(ctx, 'bob@example.org')
+  const open = await ctx.app.ctx.db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', bobId)
+    .where('signed_out_at', 'is', null)
+    .execute()
+  assert.equal(open.length, 1)
+  assert.equal((await post(bob.stillHere)).statusCode, 410)
+  assert.equal((await post(bob.left)).statusCode, 410)
+})
+
+test('worker: the reminder queue is rate limited, so a burst never exceeds REMINDER_MAX_PER_MINUTE', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t, { env: { ...fast, REMINDER_MAX_PER_MINUTE: '2' } })
+  for (const name of ['Alice', 'Bob', 'Carol']) await signedIn(ctx, `${name.toLowerCase()}@example.org`, name)
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const queues = redis.closeAtEnd(await startQueues(taskCtx(ctx), { redisUrl: redis.url }))
+  await queues.tasks.add('send-reminders', {})
+  const sent = () => ctx.outbox.filter((l) => l.includes('(reminder)')).length
+  const deadline = Date.now() + 15_000
+  while (sent() < 2) {
+    assert.ok(Date.now() < deadline, 'the first two reminders go out')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.equal(sent(), 2, 'the third waits for the next minute')
+  const counts = await queues.reminders.getJobCounts('completed', 'waiting', 'delayed', 'active')
+  assert.equal(counts.completed, 2)
+  assert.equal((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0), 1)
+})
+
+test('reminder links: "I’ve left" after signing out some other way changes nothing', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const alice = await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  await alice.get('/')
+  await alice.post('/sign-out', { day: '2026-11-23' })
+  const { left } = links(reminders(ctx, 'alice@example.org')[0]!)
+  const phone = new TestBrowser(ctx.app)
+  const page = await phone.get(left)
+  assert.equal(page.statusCode, 200)
+  assert.match(page.body, /You are already signed out/)
+  const done = await phone.request({
+    method: 'POST',
+    url: left,
+    payload: '',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  assert.equal(done.statusCode, 200)
+  assert.match(done.body, /You were already signed out, so nothing changed/)
+  const visit = await ctx.app.ctx.db.selectFrom('visit').selectAll().executeTakeFirstOrThrow()
+  assert.equal(visit.closed_by, 'person')
+  assert.equal(visit.signed_out_at, Date.parse('2026-11-23T17:30:00Z'))
+})
+
+test('the reminder goes by Web Push first; SMS or email only when push is off or gone', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const push = await startFakePushService()
+  t.after(() => push.close())
+  const alice = await signedIn(ctx, 'alice@example.org', 'Alice')
+  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  for (const browser of [alice, bob]) {
+    await browser.get('/profile')
+    const saved = await browser.request({
+      method: 'POST',
+      url: '/push/subscriptions',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      payload: JSON.stringify({ ...push.subscribe().json, _csrf: browser.csrfToken() }),
+    })
+    assert.equal(saved.statusCode, 201, saved.body)
+  }
+  const bobId = await personIdOf(ctx, 'bob@example.org')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  // Bob's browser has dropped its subscription: the push service says 410 for him.
+  const bobEndpoint = (
+    await ctx.app.ctx.db
+      .selectFrom('push_subscription')
+      .select('endpoint')
+      .where('person_id', '=', bobId)
+      .executeTakeFirstOrThrow()
+  ).endpoint
+  push.state.status = 201
+  const aliceRun = await sendOneReminder(taskCtx(ctx), {
+    personId: await personIdOf(ctx, 'alice@example.org'),
+    day: '2026-11-23',
+  })
+  push.state.status = 410
+  const bobRun = await sendOneReminder(taskCtx(ctx), { personId: bobId, day: '2026-11-23' })
+  assert.ok(aliceRun && bobRun)
+  assert.equal(reminders(ctx, 'alice@example.org').length, 0, 'Alice got a push, so no email')
+  assert.equal(push.received.filter((r) => !bobEndpoint.endsWith(r.path)).length, 1)
+  assert.equal(reminders(ctx, 'bob@example.org').length, 1, 'Bob falls back to email')
+  const left = await ctx.app.ctx.db.selectFrom('push_subscription').select('person_id').execute()
+  assert.deepEqual(
+    left.map((r) => r.person_id),
+    [await personIdOf(ctx, 'alice@example.org')],
+    'the gone subscription is removed',
+  )
+  const rows = await ctx.app.ctx.db
+    .selectFrom('reminder')
+    .select(['person_id', 'channel'])
+    .orderBy('person_id')
+    .execute()
+  assert.deepEqual(
+    rows.map((r) => r.channel?.split(':')[0]),
+    ['push', 'email'],
+  )
+})
