@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { getCountries } from 'libphonenumber-js'
 import { z } from 'zod'
+import { parseContact } from './identity/contact.js'
 import { projectRoot } from './paths.js'
 
 const countries = new Set<string>(getCountries())
@@ -72,12 +73,23 @@ export const configSchema = z.object({
     .default('GB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: booleanish.optional(),
+  ADMIN_CONTACTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(/[\s,;]+/)
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
 })
 
 type RawConfig = z.infer<typeof configSchema>
 
 /** The validated configuration, with derived paths and the session secret always present. */
-export type Config = Omit<RawConfig, 'SESSION_SECRET' | 'DATABASE_PATH' | 'PUBLIC_URL'> & {
+export type Config = Omit<RawConfig, 'SESSION_SECRET' | 'DATABASE_PATH' | 'PUBLIC_URL' | 'ADMIN_CONTACTS'> & {
+  /** Canonical contacts (lower-case email, E.164) that become admin when first verified. */
+  ADMIN_CONTACTS: string[]
   SESSION_SECRET: string
   DATABASE_PATH: string
   PUBLIC_URL: string
@@ -109,6 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!raw.PUBLIC_URL)
       problems.push('PUBLIC_URL: required in production, e.g. https://register.example.org')
   }
+  const adminContacts: string[] = []
+  for (const given of raw.ADMIN_CONTACTS) {
+    const parsed = parseContact(given, raw.DEFAULT_PHONE_REGION)
+    if (parsed.ok) adminContacts.push(parsed.contact.value)
+    else problems.push(`ADMIN_CONTACTS: "${given}": ${parsed.message}`)
+  }
   if (problems.length) throw new ConfigError(problems)
 
   const dataDir = isAbsolute(raw.DATA_DIR) ? raw.DATA_DIR : resolve(projectRoot, raw.DATA_DIR)
@@ -120,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : join(dataDir, 'register.db')
   return {
     ...raw,
+    ADMIN_CONTACTS: adminContacts,
     DATA_DIR: dataDir,
     DATABASE_PATH: databasePath,
     PUBLIC_URL: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),

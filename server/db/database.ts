@@ -90,6 +90,18 @@ export interface IdempotencyKeyTable {
   created_at: number
 }
 
+/** A long-lived API token an admin created for another system; it acts with a role, not as a person. */
+export interface IntegrationTokenTable {
+  id: Generated<number>
+  name: string
+  role: Role
+  token_hash: string
+  created_by: number | null
+  created_at: number
+  last_used_at: number | null
+  revoked_at: number | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -99,6 +111,7 @@ export interface DB {
   visit: VisitTable
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
+  integration_token: IntegrationTokenTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -109,3 +122,4 @@ export type LoginCode = Selectable<LoginCodeTable>
 export type Device = Selectable<DeviceTable>
 export type Visit = Selectable<VisitTable>
 export type AuditEvent = Selectable<AuditEventTable>
+export type IntegrationToken = Selectable<IntegrationTokenTable>

@@ -67,6 +67,7 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
 
   app.register(async (signedIn) => {
     signedIn.addHook('preHandler', app.requireBearerPerson)
+    signedIn.addHook('preHandler', app.requirePerson)
 
     signedIn.get('/me', async (request) => {
       const presence = await presenceOf(db, request.person!.id, clock.now(), site)
