@@ -76,9 +76,11 @@ export const configSchema = z.object({
   ADMIN_CONTACTS: z
     .string()
     .default('')
+    // Commas (or semicolons, newlines) separate when present, so phone numbers may contain spaces;
+    // otherwise spaces separate.
     .transform((v) =>
       v
-        .split(/[\s,;]+/)
+        .split(/[,;\n]/.test(v) ? /[,;\n]+/ : /\s+/)
         .map((s) => s.trim())
         .filter(Boolean),
     ),
