@@ -31,7 +31,7 @@ export function dailyVisitorsSvg(days: DayStats[], titleId: string): string {
       const h = (d.visitors / max) * plotH
       const x = pad.left + i * step + (step - barW) / 2
       const y = pad.top + plotH - h
-      return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" class="bar"><title>${escapeXml(d.day)}: ${d.visitors}</title></rect>`
+      return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" class="chart-col"><title>${escapeXml(d.day)}: ${d.visitors}</title></rect>`
     })
     .join('')
   const ticks = [0, Math.round(max / 2), max]
