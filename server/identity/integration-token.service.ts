@@ -29,7 +29,8 @@ export async function createIntegrationToken(
   input: { name: unknown; role: unknown },
 ): Promise<{ token: string; row: IntegrationToken }> {
   const name = typeof input.name === 'string' ? input.name.trim().replace(/\s+/g, ' ') : ''
-  const role = roles.find((r) => r === input.role)
+  // A staff token would be nobody with nothing to do: tokens are for reception or admin work.
+  const role = roles.find((r) => r !== 'staff' && r === input.role)
   const errors: { name?: string; role?: string } = {}
   if (name === '') errors.name = 'Name the system that will use this token, e.g. “Lobby screen”.'
   else if (name.length > 80) errors.name = 'Keep the name to 80 characters or fewer.'

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { createIntegrationToken } from '../identity/integration-token.service.js'
+import { cliContext } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
 import { buildTestApp, loginAs } from '../testing/build-test-app.js'
 import { parseDateRange } from './date-range.js'
@@ -70,11 +72,17 @@ test('bad dates on every report route give 400 with a message, never 500', async
   const ctx = await buildTestApp(t, { env: { ADMIN_CONTACTS: 'admin@example.org' } })
   const admin = await loginAs(ctx, 'admin@example.org', { firstName: 'Ada', lastName: 'Admin' })
   const cookie = [...admin.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+  const { token } = await createIntegrationToken(
+    ctx.app.ctx.db,
+    { personId: null, at: ctx.clock.now(), context: cliContext('test') },
+    { name: 'HR', role: 'admin' },
+  )
   const routes = [
     '/admin/stats',
     '/admin/export?format=csv',
     '/admin/export?report=summary&format=xlsx',
     '/admin/audit',
+    '/api/v1/visits',
   ]
   await fc.assert(
     fc.asyncProperty(
@@ -86,7 +94,8 @@ test('bad dates on every report route give 400 with a message, never 500', async
         if (from !== undefined) query.set('from', from)
         if (to !== undefined) query.set('to', to)
         const url = `${route}${route.includes('?') ? '&' : '?'}${query}`
-        const response = await ctx.app.inject({ method: 'GET', url, headers: { cookie } })
+        const headers = route.startsWith('/api/') ? { authorization: `Bearer ${token}` } : { cookie }
+        const response = await ctx.app.inject({ method: 'GET', url, headers })
         assert.ok(
           response.statusCode === 200 || response.statusCode === 400,
           `${url}: ${response.statusCode}`,

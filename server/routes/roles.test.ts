@@ -212,5 +212,9 @@ test('a role granted or revoked takes effect on the next request, without signin
   await giveRole(ctx, 'pat@example.org', 'admin' satisfies Role)
   const page = await browser.get('/admin/people')
   assert.equal(page.statusCode, 200)
-  assert.match((await browser.get('/')).body, /href="\/admin\/people">Admin</, 'admins see the admin link')
+  assert.match(
+    (await browser.get('/')).body,
+    /class="admin-link" href="\/admin\/people">Admin</,
+    'admins see the admin link',
+  )
 })
