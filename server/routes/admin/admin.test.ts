@@ -226,6 +226,14 @@ test('merging moves contacts, visits, devices and audit rows, and leaves one ope
     confirm: 'yes',
   })
   assert.match((await admin.follow(selfMerge)).body, /cannot merge your own account away/)
+  const same = await submit(admin, `/admin/people/${keep}`, `/admin/people/${keep}/merge`, {
+    other: 'eve@example.org',
+  })
+  assert.match((await admin.follow(same)).body, /That is this same person/)
+  const nobody = await submit(admin, `/admin/people/${keep}`, `/admin/people/${keep}/merge`, {
+    other: 'who@example.org',
+  })
+  assert.match((await admin.follow(nobody)).body, /Nobody matches that/)
 })
 
 test('an admin closes a forgotten visit with a note; bad times are refused', async (t) => {

@@ -82,10 +82,11 @@ export default async function adminRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const q = (request.query.q ?? '').trim()
       const parsed = q ? parseContact(q, config.DEFAULT_PHONE_REGION) : undefined
-      const people = await searchPeople(db, q, 100, parsed?.ok ? parsed.contact.value : undefined)
+      const people = await searchPeople(db, q, 101, parsed?.ok ? parsed.contact.value : undefined)
       return reply.page('admin/people', {
         q,
-        people: people.map((p) => ({ ...p, contact: p.contact ? maskContact(p.contact) : '' })),
+        more: people.length > 100,
+        people: people.slice(0, 100).map((p) => ({ ...p, contact: p.contact ? maskContact(p.contact) : '' })),
       })
     },
   )
@@ -189,6 +190,10 @@ export default async function adminRoutes(app: FastifyInstance): Promise<void> {
           'error',
           'Nobody matches that. Enter the other person’s number (#) or one of their contacts.',
         )
+        return reply.redirect(back(id), 303)
+      }
+      if (other.id === id) {
+        request.flash('error', 'That is this same person. Enter the other, duplicate account.')
         return reply.redirect(back(id), 303)
       }
       if (request.body.confirm !== 'yes') {
