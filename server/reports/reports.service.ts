@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon'
 import type { Db } from '../db/connect.js'
-import { endOfLocalDay, localDay } from '../lib/site-time.js'
+import { endOfLocalDay } from '../lib/site-time.js'
 import { type DateRange, daysOf } from './date-range.js'
+import { LocalTime } from './local-time.js'
 import { iterateVisits, type ReportVisit } from './visit-report.repository.js'
 
 /** How a visit ended, as exports show it. */
@@ -76,15 +77,10 @@ export function visitStatus(v: Pick<ReportVisit, 'signed_out_at' | 'closed_by'>)
  * True when a visit was not signed out by anyone who knew the time: auto-closed, or still open
  * from an earlier day. A visit open today is not counted (they may still be inside).
  */
-function notSignedOut(v: ReportVisit, site: ReportSite): boolean {
+function notSignedOut(v: ReportVisit, local: LocalTime, today: string): boolean {
   if (v.closed_by === 'auto') return true
-  return (
-    v.signed_out_at === null && localDay(v.signed_in_at, site.timeZone) !== localDay(site.now, site.timeZone)
-  )
+  return v.signed_out_at === null && local.day(v.signed_in_at) !== today
 }
-
-const localStamp = (ms: number, tz: string) =>
-  DateTime.fromMillis(ms, { zone: tz }).toFormat('yyyy-MM-dd HH:mm')
 
 /** Every visit that started in the range, as export rows, oldest first, read page by page. */
 export async function* visitExportRows(
@@ -92,16 +88,16 @@ export async function* visitExportRows(
   range: DateRange,
   site: ReportSite,
 ): AsyncGenerator<VisitExportRow> {
-  const tz = site.timeZone
+  const local = new LocalTime(site.timeZone)
   for await (const v of iterateVisits(db, range)) {
     yield {
       visitId: v.id,
       personId: v.person_id,
       firstName: v.first_name,
       lastName: v.last_name,
-      date: localDay(v.signed_in_at, tz),
-      signedIn: localStamp(v.signed_in_at, tz),
-      signedOut: v.signed_out_at === null ? '' : localStamp(v.signed_out_at, tz),
+      date: local.day(v.signed_in_at),
+      signedIn: local.stamp(v.signed_in_at),
+      signedOut: v.signed_out_at === null ? '' : local.stamp(v.signed_out_at),
       minutes: v.signed_out_at === null ? null : Math.round((v.signed_out_at - v.signed_in_at) / 60_000),
       status: visitStatus(v),
       signedInUtc: new Date(v.signed_in_at).toISOString(),
@@ -127,8 +123,10 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
       lastNotOutDay: string
     }
   >()
+  const local = new LocalTime(site.timeZone)
+  const today = local.day(site.now)
   for await (const v of iterateVisits(db, range)) {
-    const day = localDay(v.signed_in_at, site.timeZone)
+    const day = local.day(v.signed_in_at)
     let p = people.get(v.person_id)
     if (!p) {
       p = {
@@ -145,7 +143,7 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
       p.days++
       p.lastDay = day
     }
-    if (notSignedOut(v, site) && p.lastNotOutDay !== day) {
+    if (notSignedOut(v, local, today) && p.lastNotOutDay !== day) {
       p.notOut++
       p.lastNotOutDay = day
     }
@@ -202,18 +200,19 @@ export async function buildStats(db: Db, range: DateRange, site: ReportSite): Pr
   let visits = 0
   let staySum = 0
   let stayCount = 0
-  const today = localDay(site.now, tz)
+  const local = new LocalTime(tz)
+  const today = local.day(site.now)
   for await (const v of iterateVisits(db, range)) {
     visits++
     everyone.add(v.person_id)
-    const day = localDay(v.signed_in_at, tz)
+    const day = local.day(v.signed_in_at)
     let d = perDay.get(day)
     if (!d) {
       d = { people: new Set(), notOut: new Set(), stay: 0, stays: 0 }
       perDay.set(day, d)
     }
     d.people.add(v.person_id)
-    if (notSignedOut(v, site)) d.notOut.add(v.person_id)
+    if (notSignedOut(v, local, today)) d.notOut.add(v.person_id)
     const known = v.signed_out_at !== null && v.closed_by !== 'auto'
     if (known) {
       const minutes = (v.signed_out_at! - v.signed_in_at) / 60_000
@@ -227,11 +226,9 @@ export async function buildStats(db: Db, range: DateRange, site: ReportSite): Pr
       : v.signed_out_at === null && day === today
         ? Math.min(site.now, endOfLocalDay(day, tz))
         : v.signed_in_at
-    let slot = DateTime.fromMillis(v.signed_in_at, { zone: tz }).startOf('hour')
-    do {
-      heat[slot.weekday - 1]![slot.hour]!++
-      slot = slot.plus({ hours: 1 })
-    } while (slot.toMillis() < end && slot.toMillis() - v.signed_in_at < 48 * hourMs)
+    for (const slot of local.hours(v.signed_in_at, Math.min(end, v.signed_in_at + 48 * hourMs))) {
+      heat[slot.weekday]![slot.hour]!++
+    }
   }
   const days: DayStats[] = []
   const weekdayCount = new Array<number>(7).fill(0)
