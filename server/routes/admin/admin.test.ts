@@ -90,6 +90,12 @@ test('rename, roles and the last-admin guard are audited with who did it', async
   const page = await admin.follow(self)
   assert.match(page.body, /only administrator/)
   assert.equal((await admin.get('/admin/people')).statusCode, 200, 'still admin')
+  await submit(admin, `/admin/people/${sam}`, `/admin/people/${sam}/role`, { role: 'admin' })
+  const stepDown = await submit(admin, `/admin/people/${adminId}`, `/admin/people/${adminId}/role`, {
+    role: 'reception',
+  })
+  assert.equal(stepDown.headers.location, '/', 'an admin who steps down goes home, not to a 403')
+  await giveRole(ctx, 'boss@example.org', 'admin')
   const nonsense = await submit(admin, `/admin/people/${sam}`, `/admin/people/${sam}/role`, { role: 'owner' })
   assert.match((await admin.follow(nonsense)).body, /Choose staff, reception or admin/)
 })

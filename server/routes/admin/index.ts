@@ -10,7 +10,6 @@ import {
 } from '../../admin/people.service.js'
 import { listAuditForPerson } from '../../audit/audit.repository.js'
 import { listAuditActions, searchAudit } from '../../audit/audit-log.repository.js'
-import type { Role } from '../../db/database.js'
 import { maskContact, parseContact } from '../../identity/contact.js'
 import { findContactByValue, listContacts } from '../../identity/contact.repository.js'
 import { listIntegrationTokens } from '../../identity/integration-token.repository.js'
@@ -145,12 +144,18 @@ export default async function adminRoutes(app: FastifyInstance): Promise<void> {
     { ...csrf, schema: { params: idParams, body: textFields(['role'], [], 20) } },
     async (request, reply) => {
       const { id } = request.params
-      return act(request, reply, id, async () => {
-        const role = roles.find((r) => r === request.body.role)
+      const role = roles.find((r) => r === request.body.role)
+      try {
         if (!role) throw new UserError(422, 'Choose staff, reception or admin.')
-        const person = await setRole(db, actor(request), id, role as Role)
-        return `${person.first_name} ${person.last_name} is now ${role}.`
-      })
+        const person = await setRole(db, actor(request), id, role)
+        request.flash('info', `${person.first_name} ${person.last_name} is now ${role}.`)
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        request.flash('error', error.message)
+        return reply.redirect(back(id), 303)
+      }
+      // Someone who just gave up their own admin role cannot see the person page any more.
+      return reply.redirect(id === request.person!.id && role !== 'admin' ? '/' : back(id), 303)
     },
   )
 
