@@ -12,13 +12,16 @@ import { Messenger } from './messaging/messenger.js'
 import authPlugin from './plugins/auth.js'
 import contextPlugin from './plugins/context.js'
 import jobsPlugin from './plugins/jobs.js'
+import routeListPlugin from './plugins/route-list.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
 import viewPlugin from './plugins/view.js'
 import { RegisterEvents } from './register/events.js'
+import adminRoutes from './routes/admin/index.js'
 import adminMessagesRoutes from './routes/admin-messages/index.js'
 import apiRoutes from './routes/api/index.js'
+import visitsApiRoutes from './routes/api/visits.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/health/metrics.js'
@@ -96,7 +99,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     { siteName: config.SITE_NAME, publicUrl: config.PUBLIC_URL },
     { db, clock, log: app.log.child({ module: 'messaging' }) },
   )
-  const identity = { db, codeKey: keys.codes, messenger, clock, defaultRegion: config.DEFAULT_PHONE_REGION }
+  const identity = {
+    db,
+    codeKey: keys.codes,
+    messenger,
+    clock,
+    defaultRegion: config.DEFAULT_PHONE_REGION,
+    adminContacts: config.ADMIN_CONTACTS,
+  }
 
   const events = new RegisterEvents()
   await app.register(contextPlugin, { config, db, clock, keys, messenger, identity, events, closeDb })
@@ -106,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(authPlugin)
   await app.register(staticPlugin)
   await app.register(jobsPlugin, { enabled: deps.embeddedJobs ?? false })
+  await app.register(routeListPlugin)
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
@@ -142,6 +153,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(pwaRoutes)
   await app.register(reminderRoutes)
   await app.register(historyRoutes)
+  await app.register(adminRoutes, { prefix: '/admin' })
+  await app.register(visitsApiRoutes, { prefix: '/api/v1' })
 
   return app
 }

@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { getCountries } from 'libphonenumber-js'
 import webPush from 'web-push'
 import { z } from 'zod'
+import { parseContact } from './identity/contact.js'
 import { projectRoot } from './paths.js'
 
 const countries = new Set<string>(getCountries())
@@ -167,6 +168,17 @@ export const configSchema = z.object({
   SLACK_DIGEST_WEBHOOK_URLS: urlList.default([]),
   SLACK_POST_NAMES: booleanish.default(true),
   SLACK_DIGEST_TIMES: timeList.default([]),
+  ADMIN_CONTACTS: z
+    .string()
+    .default('')
+    // Commas (or semicolons, newlines) separate when present, so phone numbers may contain spaces;
+    // otherwise spaces separate.
+    .transform((v) =>
+      v
+        .split(/[,;\n]/.test(v) ? /[,;\n]+/ : /\s+/)
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
 })
 
 type RawConfig = z.infer<typeof configSchema>
@@ -180,7 +192,10 @@ export type Config = Omit<
   | 'VAPID_PUBLIC_KEY'
   | 'VAPID_PRIVATE_KEY'
   | 'VAPID_SUBJECT'
+  | 'ADMIN_CONTACTS'
 > & {
+  /** Canonical contacts (lower-case email, E.164) that become admin when first verified. */
+  ADMIN_CONTACTS: string[]
   SESSION_SECRET: string
   DATABASE_PATH: string
   PUBLIC_URL: string
@@ -218,6 +233,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...messagingProblems(raw))
   if (Boolean(raw.VAPID_PUBLIC_KEY) !== Boolean(raw.VAPID_PRIVATE_KEY))
     problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY: set both or neither')
+  const adminContacts: string[] = []
+  for (const given of raw.ADMIN_CONTACTS) {
+    const parsed = parseContact(given, raw.DEFAULT_PHONE_REGION)
+    if (parsed.ok) adminContacts.push(parsed.contact.value)
+    else problems.push(`ADMIN_CONTACTS: "${given}": ${parsed.message}`)
+  }
   if (problems.length) throw new ConfigError(problems)
 
   const dataDir = isAbsolute(raw.DATA_DIR) ? raw.DATA_DIR : resolve(projectRoot, raw.DATA_DIR)
@@ -237,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...raw,
     LOG_PRETTY: raw.LOG_PRETTY ?? (raw.NODE_ENV === 'development' && canResolve('pino-pretty')),
+    ADMIN_CONTACTS: adminContacts,
     DATA_DIR: dataDir,
     DATABASE_PATH: databasePath,
     PUBLIC_URL: publicUrl,

@@ -163,6 +163,18 @@ export interface ReminderTable {
   answer: ReminderAnswer | null
 }
 
+/** A long-lived API token an admin created for another system; it acts with a role, not as a person. */
+export interface IntegrationTokenTable {
+  id: Generated<number>
+  name: string
+  role: Role
+  token_hash: string
+  created_by: number | null
+  created_at: number
+  last_used_at: number | null
+  revoked_at: number | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -177,6 +189,7 @@ export interface DB {
   outbox: OutboxTable
   outbox_delivery: OutboxDeliveryTable
   reminder: ReminderTable
+  integration_token: IntegrationTokenTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -191,3 +204,4 @@ export type Message = Selectable<MessageTable>
 export type PushSubscriptionRow = Selectable<PushSubscriptionTable>
 export type OutboxEvent = Selectable<OutboxTable>
 export type Reminder = Selectable<ReminderTable>
+export type IntegrationToken = Selectable<IntegrationTokenTable>

@@ -16,6 +16,7 @@ import { maskContact, type NormalisedContact, parseContact } from './contact.js'
 import { findContactByValue, insertContact } from './contact.repository.js'
 import { NameError, parseName } from './person.js'
 import { findPersonById, insertPerson } from './person.repository.js'
+import { applyAdminContacts } from './roles.service.js'
 import { hashCode, newCode, sameHash } from './secrets.js'
 
 /** How long a code stays valid. */
@@ -34,6 +35,8 @@ export interface IdentityDeps {
   messenger: Messenger
   clock: Clock
   defaultRegion: string
+  /** ADMIN_CONTACTS: canonical contacts that become admin when first verified. */
+  adminContacts?: readonly string[]
 }
 
 /** Reads a contact or throws a 400 with the reason. */
@@ -186,6 +189,15 @@ export async function verifyCode(
       detail: { contact: maskContact(contact.value) },
     })
 
+  const promote = (trx: Db, person: Person) =>
+    applyAdminContacts(trx, {
+      person,
+      contactValue: contact.value,
+      adminContacts: deps.adminContacts ?? [],
+      at: now,
+      context: request.context,
+    })
+
   if (request.purpose === 'add-contact') {
     const personId = request.personId!
     if (existing && existing.person_id !== personId) {
@@ -209,7 +221,7 @@ export async function verifyCode(
     return db.transaction().execute(async (trx) => {
       if (!(await consumeCode(trx, live.id, now))) throw expired
       await audit(trx, person.id, 'code.verified')
-      return { contact, person, created: false }
+      return { contact, person: await promote(trx, person), created: false }
     })
   }
 
@@ -232,6 +244,6 @@ export async function verifyCode(
     })
     await insertContact(trx, { personId: person.id, kind: contact.kind, value: contact.value, at: now })
     await audit(trx, person.id, 'person.created')
-    return { contact, person, created: true }
+    return { contact, person: await promote(trx, person), created: true }
   })
 }

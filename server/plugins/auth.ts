@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { RequestContext } from '../audit/audit.repository.js'
 import type { Device, Person, Role } from '../db/database.js'
 import { authenticateToken } from '../identity/device.service.js'
+import { authenticateIntegrationToken } from '../identity/integration-token.service.js'
 import { hasRole } from '../identity/roles.js'
 import { UserError } from '../lib/errors.js'
 
@@ -10,9 +11,20 @@ import { UserError } from '../lib/errors.js'
 export const DEVICE_COOKIE = 'br_device'
 const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 60 * 60
 
+/**
+ * Who a request acts as. A person (device cookie or their own bearer token), or an integration
+ * token an admin created: it acts with a role but is nobody, so `request.person` stays null.
+ */
+export type Principal =
+  | { kind: 'person'; role: Role; personId: number }
+  | { kind: 'integration'; role: Role; tokenId: number; name: string }
+
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The signed-in person; null for anonymous requests and for integration tokens. */
     person: Person | null
+    /** Who the request acts as, with the role that requireRole checks. */
+    principal: Principal | null
     device: Device | null
     /** IP and user agent for the audit trail (IP honours TRUST_PROXY). */
     auditContext: RequestContext
@@ -25,8 +37,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler for signed-in pages: the device cookie must be live, or the person goes to /login. */
     requireCookiePerson(request: FastifyRequest, reply: FastifyReply): Promise<void>
-    /** preHandler for the API: a live bearer token, or 401. */
+    /**
+     * preHandler for the API: a live bearer token, or 401. A person's token sets request.person;
+     * an integration token sets only request.principal (with its role), so role-gated routes
+     * (requireRole) accept it and routes about "me" must add requirePerson.
+     */
     requireBearerPerson(request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /** preHandler after requireBearerPerson for routes that act as a person: refuses integration tokens (403). */
+    requirePerson(request: FastifyRequest, reply: FastifyReply): Promise<void>
     /**
      * preHandler for role-restricted pages (after requireCookiePerson or requireBearerPerson): a
      * signed-in person without the role gets a clear 403, never a bounce to the login page.
@@ -41,6 +59,7 @@ export default fp(
     const { db, clock } = app.ctx
     app.decorateRequest('person', null)
     app.decorateRequest('device', null)
+    app.decorateRequest('principal', null)
     app.decorateRequest('auditContext', {
       getter(this: FastifyRequest) {
         return { ip: this.ip, userAgent: String(this.headers['user-agent'] ?? '').slice(0, 512) }
@@ -70,23 +89,44 @@ export default fp(
       }
       request.person = found.person
       request.device = found.device
+      request.principal = { kind: 'person', role: found.person.role, personId: found.person.id }
     })
 
     app.decorate('requireBearerPerson', async (request: FastifyRequest) => {
       const header = request.headers.authorization ?? ''
-      const match = /^Bearer\s+(\S+)$/i.exec(header)
-      const found = await authenticateToken(db, match?.[1], clock.now())
-      if (!found)
+      const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1]
+      const found = await authenticateToken(db, token, clock.now())
+      if (found) {
+        request.person = found.person
+        request.device = found.device
+        request.principal = { kind: 'person', role: found.person.role, personId: found.person.id }
+        return
+      }
+      const integration = await authenticateIntegrationToken(db, token, clock.now())
+      if (!integration)
         throw new UserError(401, 'Sign in first: send a valid token as "Authorization: Bearer <token>".', {
           'www-authenticate': 'Bearer',
         })
-      request.person = found.person
-      request.device = found.device
+      request.principal = {
+        kind: 'integration',
+        role: integration.role,
+        tokenId: integration.id,
+        name: integration.name,
+      }
+    })
+
+    app.decorate('requirePerson', async (request: FastifyRequest) => {
+      if (!request.person)
+        throw new UserError(
+          403,
+          'This needs a person’s own token: integration tokens act with a role, not as somebody.',
+        )
     })
 
     app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
-      if (!request.person) throw new UserError(401, 'Sign in first.')
-      if (!hasRole(request.person.role, role)) {
+      const principal = request.principal
+      if (!principal) throw new UserError(401, 'Sign in first.')
+      if (!hasRole(principal.role, role)) {
         throw new UserError(
           403,
           `This page is for ${role === 'admin' ? 'administrators' : 'reception and fire marshals'}. Ask an administrator if you need access.`,

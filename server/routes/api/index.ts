@@ -67,8 +67,10 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
 
   app.register(async (signedIn) => {
     signedIn.addHook('preHandler', app.requireBearerPerson)
+    // These act as the caller, so integration tokens (which are nobody) are refused per route.
+    const asPerson = { preHandler: app.requirePerson }
 
-    signedIn.get('/me', async (request) => {
+    signedIn.get('/me', asPerson, async (request) => {
       const presence = await presenceOf(db, request.person!.id, clock.now(), site)
       return { person: personJson(request.person!), ...presenceJson(presence) }
     })
@@ -96,7 +98,7 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
         },
       )
     }
-    signedIn.post('/sign-in', tap(signIn))
-    signedIn.post('/sign-out', tap(signOut))
+    signedIn.post('/sign-in', asPerson, tap(signIn))
+    signedIn.post('/sign-out', asPerson, tap(signOut))
   })
 }

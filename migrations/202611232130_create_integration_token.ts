@@ -1,0 +1,21 @@
+import { type Kysely, sql } from 'kysely'
+
+// Frozen in time: integration tokens as of 2026-11-23. A token acts with a role, not as a person.
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('integration_token')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('staff', 'reception', 'admin')`))
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('created_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('last_used_at', 'integer')
+    .addColumn('revoked_at', 'integer')
+    .execute()
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('integration_token').execute()
+}

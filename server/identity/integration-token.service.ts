@@ -1,0 +1,87 @@
+import { recordAudit } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import type { IntegrationToken, Role } from '../db/database.js'
+import { UserError } from '../lib/errors.js'
+import {
+  findLiveIntegrationToken,
+  insertIntegrationToken,
+  revokeIntegrationToken,
+  touchIntegrationToken,
+} from './integration-token.repository.js'
+import { roles } from './roles.js'
+import type { AdminActor } from './roles.service.js'
+import { hashToken, looksLikeToken, newToken } from './secrets.js'
+
+/** Field errors for the new-token form. */
+export class TokenFormError extends UserError {
+  constructor(public readonly errors: { name?: string; role?: string }) {
+    super(422, 'Please check the token details.')
+  }
+}
+
+/**
+ * Creates a long-lived API token that acts with a role. The token is returned once, here; only its
+ * hash is stored.
+ */
+export async function createIntegrationToken(
+  db: Db,
+  actor: AdminActor,
+  input: { name: unknown; role: unknown },
+): Promise<{ token: string; row: IntegrationToken }> {
+  const name = typeof input.name === 'string' ? input.name.trim().replace(/\s+/g, ' ') : ''
+  // A staff token would be nobody with nothing to do: tokens are for reception or admin work.
+  const role = roles.find((r) => r !== 'staff' && r === input.role)
+  const errors: { name?: string; role?: string } = {}
+  if (name === '') errors.name = 'Name the system that will use this token, e.g. “Lobby screen”.'
+  else if (name.length > 80) errors.name = 'Keep the name to 80 characters or fewer.'
+  if (!role) errors.role = 'Choose what the token may do.'
+  if (errors.name || errors.role || !role) throw new TokenFormError(errors)
+  const token = newToken()
+  const row = await db.transaction().execute(async (trx) => {
+    const row = await insertIntegrationToken(trx, {
+      name,
+      role,
+      tokenHash: hashToken(token),
+      createdBy: actor.personId,
+      at: actor.at,
+    })
+    await recordAudit(trx, {
+      at: actor.at,
+      personId: actor.personId,
+      action: 'token.created',
+      context: actor.context,
+      detail: { tokenId: row.id, name, role, by: actor.personId },
+    })
+    return row
+  })
+  return { token, row }
+}
+
+/** Revokes an integration token; it stops working on its next request. */
+export async function revokeToken(db: Db, actor: AdminActor, id: number): Promise<IntegrationToken> {
+  return db.transaction().execute(async (trx) => {
+    const row = await revokeIntegrationToken(trx, id, actor.at)
+    if (!row) throw new UserError(404, 'That token does not exist or is already revoked.')
+    await recordAudit(trx, {
+      at: actor.at,
+      personId: actor.personId,
+      action: 'token.revoked',
+      context: actor.context,
+      detail: { tokenId: row.id, name: row.name, role: row.role, by: actor.personId },
+    })
+    return row
+  })
+}
+
+/** The live integration token a bearer token stands for, if any; marks it used. */
+export async function authenticateIntegrationToken(
+  db: Db,
+  token: string | undefined,
+  at: number,
+): Promise<{ id: number; name: string; role: Role } | undefined> {
+  if (!token || !looksLikeToken(token)) return undefined
+  const row = await findLiveIntegrationToken(db, hashToken(token))
+  if (!row) return undefined
+  await touchIntegrationToken(db, row.id, at)
+  return { id: row.id, name: row.name, role: row.role }
+}

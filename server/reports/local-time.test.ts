@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { DateTime } from 'luxon'
+import { LocalTime } from './local-time.js'
+
+const zones = [
+  'Europe/London',
+  'America/New_York',
+  'America/St_Johns',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Lord_Howe',
+  'Pacific/Chatham',
+  'UTC',
+]
+
+test('memoised local times agree with luxon for any instant in any zone', () => {
+  const locals = new Map(zones.map((z) => [z, new LocalTime(z)]))
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...zones),
+      fc.integer({ min: Date.parse('2000-01-01T00:00:00Z'), max: Date.parse('2100-01-01T00:00:00Z') }),
+      (zone, ms) => {
+        const local = locals.get(zone)!
+        const dt = DateTime.fromMillis(ms, { zone })
+        const slot = local.at(ms)
+        assert.equal(slot.day, dt.toISODate())
+        assert.equal(slot.hour, dt.hour)
+        assert.equal(slot.weekday, dt.weekday - 1)
+        assert.equal(local.stamp(ms), dt.toFormat('yyyy-MM-dd HH:mm'))
+      },
+    ),
+    { numRuns: 3000 },
+  )
+})
+
+test('hours lived through a span: DST days in London, a half-hour zone', () => {
+  const london = new LocalTime('Europe/London')
+  const hours = (from: string, to: string, local = london) =>
+    [...local.hours(Date.parse(from), Date.parse(to))].map((s) => `${s.day} ${s.hour}`)
+  assert.deepEqual(hours('2026-11-23T09:05:00Z', '2026-11-23T12:00:00Z'), [
+    '2026-11-23 9',
+    '2026-11-23 10',
+    '2026-11-23 11',
+  ])
+  assert.deepEqual(hours('2026-11-23T09:05:00Z', '2026-11-23T09:05:00Z'), ['2026-11-23 9'])
+  // Spring: 00:30 GMT → 03:30 BST; 01:00–02:00 does not exist.
+  assert.deepEqual(hours('2026-03-29T00:30:00Z', '2026-03-29T02:30:00Z'), [
+    '2026-03-29 0',
+    '2026-03-29 2',
+    '2026-03-29 3',
+  ])
+  // Autumn: 00:30 BST → 01:30 GMT lives through 01:00–02:00 twice.
+  assert.deepEqual(hours('2026-10-24T23:30:00Z', '2026-10-25T01:30:00Z'), [
+    '2026-10-25 0',
+    '2026-10-25 1',
+    '2026-10-25 1',
+  ])
+  // Across midnight.
+  assert.deepEqual(hours('2026-11-23T22:30:00Z', '2026-11-24T00:10:00Z'), [
+    '2026-11-23 22',
+    '2026-11-23 23',
+    '2026-11-24 0',
+  ])
+  const kolkata = new LocalTime('Asia/Kolkata')
+  assert.deepEqual(hours('2026-11-23T03:00:00Z', '2026-11-23T04:00:00Z', kolkata), [
+    '2026-11-23 8',
+    '2026-11-23 9',
+  ])
+})

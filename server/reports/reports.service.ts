@@ -1,0 +1,261 @@
+import { DateTime } from 'luxon'
+import type { Db } from '../db/connect.js'
+import { endOfLocalDay } from '../lib/site-time.js'
+import { type DateRange, daysOf } from './date-range.js'
+import { LocalTime } from './local-time.js'
+import { iterateVisits, type ReportVisit } from './visit-report.repository.js'
+
+/** How a visit ended, as exports show it. */
+export type VisitStatus = 'open' | 'signed-out' | 'auto-closed' | 'closed-by-admin'
+
+/** One exported visit. Local times are in the site's time zone; the day is the day of sign-in. */
+export interface VisitExportRow {
+  visitId: number
+  personId: number
+  firstName: string
+  lastName: string
+  /** Local day of sign-in (a visit across midnight belongs to the day it started). */
+  date: string
+  signedIn: string
+  signedOut: string
+  minutes: number | null
+  status: VisitStatus
+  signedInUtc: string
+  signedOutUtc: string
+}
+
+/** Column headers for visit exports, in order. */
+export const visitColumns: { key: keyof VisitExportRow; header: string }[] = [
+  { key: 'visitId', header: 'visit_id' },
+  { key: 'personId', header: 'person_id' },
+  { key: 'firstName', header: 'first_name' },
+  { key: 'lastName', header: 'last_name' },
+  { key: 'date', header: 'date' },
+  { key: 'signedIn', header: 'signed_in' },
+  { key: 'signedOut', header: 'signed_out' },
+  { key: 'minutes', header: 'minutes' },
+  { key: 'status', header: 'status' },
+  { key: 'signedInUtc', header: 'signed_in_utc' },
+  { key: 'signedOutUtc', header: 'signed_out_utc' },
+]
+
+/** One person's line of the summary (as the old `visits --summary`). */
+export interface SummaryRow {
+  personId: number
+  firstName: string
+  lastName: string
+  daysInOffice: number
+  daysNotSignedOut: number
+  percentNotSignedOut: number
+}
+
+/** Column headers for summary exports, in order. */
+export const summaryColumns: { key: keyof SummaryRow; header: string }[] = [
+  { key: 'personId', header: 'person_id' },
+  { key: 'firstName', header: 'first_name' },
+  { key: 'lastName', header: 'last_name' },
+  { key: 'daysInOffice', header: 'days_in_office' },
+  { key: 'daysNotSignedOut', header: 'days_not_signed_out' },
+  { key: 'percentNotSignedOut', header: 'percent_not_signed_out' },
+]
+
+/** What a report needs from the site: its time zone and the current instant. */
+export interface ReportSite {
+  timeZone: string
+  now: number
+}
+
+/** The status of a visit. */
+export function visitStatus(v: Pick<ReportVisit, 'signed_out_at' | 'closed_by'>): VisitStatus {
+  if (v.signed_out_at === null) return 'open'
+  if (v.closed_by === 'auto') return 'auto-closed'
+  if (v.closed_by === 'admin') return 'closed-by-admin'
+  return 'signed-out'
+}
+
+/**
+ * True when a visit was not signed out by anyone who knew the time: auto-closed, or still open
+ * from an earlier day. A visit open today is not counted (they may still be inside).
+ */
+function notSignedOut(v: ReportVisit, local: LocalTime, today: string): boolean {
+  if (v.closed_by === 'auto') return true
+  return v.signed_out_at === null && local.day(v.signed_in_at) !== today
+}
+
+/** Every visit that started in the range, as export rows, oldest first, read page by page. */
+export async function* visitExportRows(
+  db: Db,
+  range: DateRange,
+  site: ReportSite,
+): AsyncGenerator<VisitExportRow> {
+  const local = new LocalTime(site.timeZone)
+  for await (const v of iterateVisits(db, range)) {
+    yield {
+      visitId: v.id,
+      personId: v.person_id,
+      firstName: v.first_name,
+      lastName: v.last_name,
+      date: local.day(v.signed_in_at),
+      signedIn: local.stamp(v.signed_in_at),
+      signedOut: v.signed_out_at === null ? '' : local.stamp(v.signed_out_at),
+      minutes: v.signed_out_at === null ? null : Math.round((v.signed_out_at - v.signed_in_at) / 60_000),
+      status: visitStatus(v),
+      signedInUtc: new Date(v.signed_in_at).toISOString(),
+      signedOutUtc: v.signed_out_at === null ? '' : new Date(v.signed_out_at).toISOString(),
+    }
+  }
+}
+
+/**
+ * Per person: days in the office and days not signed out, by name. Visits arrive in sign-in
+ * order, so each person's days arrive in order and counting needs only their last day seen:
+ * memory grows with people, not with visits.
+ */
+export async function summaryRows(db: Db, range: DateRange, site: ReportSite): Promise<SummaryRow[]> {
+  const people = new Map<
+    number,
+    {
+      firstName: string
+      lastName: string
+      days: number
+      lastDay: string
+      notOut: number
+      lastNotOutDay: string
+    }
+  >()
+  const local = new LocalTime(site.timeZone)
+  const today = local.day(site.now)
+  for await (const v of iterateVisits(db, range)) {
+    const day = local.day(v.signed_in_at)
+    let p = people.get(v.person_id)
+    if (!p) {
+      p = {
+        firstName: v.first_name,
+        lastName: v.last_name,
+        days: 0,
+        lastDay: '',
+        notOut: 0,
+        lastNotOutDay: '',
+      }
+      people.set(v.person_id, p)
+    }
+    if (p.lastDay !== day) {
+      p.days++
+      p.lastDay = day
+    }
+    if (notSignedOut(v, local, today) && p.lastNotOutDay !== day) {
+      p.notOut++
+      p.lastNotOutDay = day
+    }
+  }
+  return [...people]
+    .map(([personId, p]) => ({
+      personId,
+      firstName: p.firstName,
+      lastName: p.lastName,
+      daysInOffice: p.days,
+      daysNotSignedOut: p.notOut,
+      percentNotSignedOut: p.days ? Math.round((p.notOut / p.days) * 100) : 0,
+    }))
+    .sort(
+      (a, b) =>
+        a.lastName.localeCompare(b.lastName) ||
+        a.firstName.localeCompare(b.firstName) ||
+        a.personId - b.personId,
+    )
+}
+
+/** One day of the statistics. */
+export interface DayStats {
+  day: string
+  weekday: number
+  visitors: number
+  notSignedOut: number
+  /** Mean minutes over visits with a known end (signed out, or closed by an admin); null if none. */
+  averageStayMinutes: number | null
+}
+
+/** The statistics page and `npm run stats`: per day, a weekday × hour heatmap, per person. */
+export interface StatsReport {
+  range: DateRange
+  days: DayStats[]
+  /** heatmap[weekday 0=Mon..6=Sun][hour 0..23]: average people present in that hour on that weekday. */
+  heatmap: number[][]
+  people: SummaryRow[]
+  totals: { visits: number; visitors: number; averageStayMinutes: number | null }
+}
+
+const hourMs = 3_600_000
+
+/**
+ * Builds the statistics for a range from one pass over the visits. The heatmap counts each hour
+ * a visit overlaps, for visits with a known end and for today's open visits up to now; an
+ * auto-closed or forgotten visit counts only in its sign-in hour (nobody knows when they left).
+ */
+export async function buildStats(db: Db, range: DateRange, site: ReportSite): Promise<StatsReport> {
+  const tz = site.timeZone
+  const perDay = new Map<string, { people: Set<number>; notOut: Set<number>; stay: number; stays: number }>()
+  const heat = Array.from({ length: 7 }, () => new Array<number>(24).fill(0))
+  const everyone = new Set<number>()
+  let visits = 0
+  let staySum = 0
+  let stayCount = 0
+  const local = new LocalTime(tz)
+  const today = local.day(site.now)
+  for await (const v of iterateVisits(db, range)) {
+    visits++
+    everyone.add(v.person_id)
+    const day = local.day(v.signed_in_at)
+    let d = perDay.get(day)
+    if (!d) {
+      d = { people: new Set(), notOut: new Set(), stay: 0, stays: 0 }
+      perDay.set(day, d)
+    }
+    d.people.add(v.person_id)
+    if (notSignedOut(v, local, today)) d.notOut.add(v.person_id)
+    const known = v.signed_out_at !== null && v.closed_by !== 'auto'
+    if (known) {
+      const minutes = (v.signed_out_at! - v.signed_in_at) / 60_000
+      d.stay += minutes
+      d.stays++
+      staySum += minutes
+      stayCount++
+    }
+    const end = known
+      ? v.signed_out_at!
+      : v.signed_out_at === null && day === today
+        ? Math.min(site.now, endOfLocalDay(day, tz))
+        : v.signed_in_at
+    for (const slot of local.hours(v.signed_in_at, Math.min(end, v.signed_in_at + 48 * hourMs))) {
+      heat[slot.weekday]![slot.hour]!++
+    }
+  }
+  const days: DayStats[] = []
+  const weekdayCount = new Array<number>(7).fill(0)
+  for (const day of daysOf(range, tz)) {
+    const weekday = DateTime.fromISO(day, { zone: tz }).weekday - 1
+    weekdayCount[weekday]!++
+    const d = perDay.get(day)
+    days.push({
+      day,
+      weekday,
+      visitors: d?.people.size ?? 0,
+      notSignedOut: d?.notOut.size ?? 0,
+      averageStayMinutes: d?.stays ? Math.round(d.stay / d.stays) : null,
+    })
+  }
+  const heatmap = heat.map((hours, w) =>
+    hours.map((n) => (weekdayCount[w] ? Math.round((n / weekdayCount[w]!) * 10) / 10 : 0)),
+  )
+  return {
+    range,
+    days,
+    heatmap,
+    people: await summaryRows(db, range, site),
+    totals: {
+      visits,
+      visitors: everyone.size,
+      averageStayMinutes: stayCount ? Math.round(staySum / stayCount) : null,
+    },
+  }
+}
