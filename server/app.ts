@@ -20,6 +20,8 @@ import apiRoutes from './routes/api/index.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import profileRoutes from './routes/profile/index.js'
+import receptionRoutes from './routes/reception/index.js'
+import presenceApiRoutes from './routes/reception/presence-api.js'
 import registerRoutes from './routes/register/index.js'
 
 /** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
@@ -110,6 +112,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(registerRoutes)
   await app.register(profileRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
+  await app.register(receptionRoutes)
+  await app.register(presenceApiRoutes, { prefix: '/api/v1' })
 
   return app
 }
