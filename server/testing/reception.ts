@@ -1,5 +1,7 @@
 import type { Role } from '../db/database.js'
-import { loginAs, type TestApp, type TestBrowser } from './build-test-app.js'
+import { loginAs, type TestApp, TestBrowser } from './build-test-app.js'
+
+let nextAddress = 1
 
 /** Gives the person behind a contact a role, as an administrator would. */
 export async function grantRole(test: TestApp, contact: string, role: Role): Promise<number> {
@@ -20,7 +22,14 @@ export async function personWithRole(
   name: { firstName: string; lastName: string },
   role: Role = 'staff',
 ): Promise<{ browser: TestBrowser; id: number }> {
-  const browser = await loginAs(test, contact, name)
+  // Each person on their own phone and network, so per-address code limits stay out of the way.
+  const n = nextAddress++
+  const browser = await loginAs(
+    test,
+    contact,
+    name,
+    new TestBrowser(test.app, `198.18.${(n >> 8) & 255}.${n & 255}`),
+  )
   const id = await grantRole(test, contact, role)
   await browser.get('/')
   return { browser, id }

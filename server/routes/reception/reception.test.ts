@@ -74,3 +74,452 @@ test('the presence board counts people, sorts by name, flags unconfirmed visits 
   assert.equal(js.statusCode, 200)
   assert.match(String(js.headers['content-type']), /javascript/)
 })
+
+test('reception routes: not recognised → login, staff → a clear 403 page, reception and admin → allowed', async (t) => {
+  const ctx = await buildTestApp(t)
+  const staff = await personWithRole(ctx, 'staff@example.org', { firstName: 'Sam', lastName: 'Staff' })
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const admin = await personWithRole(
+    ctx,
+    'boss@example.org',
+    { firstName: 'Ada', lastName: 'Admin' },
+    'admin',
+  )
+  await tapSignIn(staff.browser)
+  // Something to look at on each page.
+  await desk.browser.get('/reception')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'drill' })
+  const rollCall = String(started.headers.location)
+  await desk.browser.get('/reception/broadcasts/new')
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'drill',
+    audience: 'inside',
+    message: 'Drill now.',
+  })
+  const broadcast = String(sent.headers.location)
+
+  const pages = [
+    '/reception',
+    '/reception/display',
+    '/reception/roll-calls',
+    rollCall,
+    `${rollCall}/print`,
+    `${rollCall}/report.csv`,
+    '/reception/broadcasts',
+    '/reception/broadcasts/new',
+    broadcast,
+  ]
+  const forms: [string, Record<string, string>][] = [
+    ['/reception/roll-calls', { kind: 'drill' }],
+    [`${rollCall}/marks`, { person: String(staff.id), status: 'safe' }],
+    [`${rollCall}/end`, {}],
+    ['/reception/broadcasts', { template: 'free', audience: 'inside', message: 'Hello' }],
+    [`${broadcast}/retry`, {}],
+  ]
+  const stranger = new TestBrowser(ctx.app)
+  for (const url of [...pages, '/reception/events']) {
+    const r = await stranger.get(url)
+    assert.equal(r.statusCode, 303, url)
+    assert.equal(r.headers.location, '/login', url)
+  }
+  for (const url of [...pages, '/reception/events']) {
+    const r = await staff.browser.get(url)
+    assert.equal(r.statusCode, 403, url)
+    assert.match(r.body, /This page is for reception and fire marshals/, url)
+  }
+  for (const [url, fields] of forms) {
+    await staff.browser.get('/')
+    const r = await staff.browser.post(url, fields)
+    assert.equal(r.statusCode, 403, url)
+    assert.match(r.body, /This page is for reception and fire marshals/, url)
+  }
+  for (const who of [desk, admin]) {
+    for (const url of pages) assert.equal((await who.browser.get(url)).statusCode, 200, url)
+  }
+  const home = await staff.browser.get('/')
+  assert.doesNotMatch(home.body, /href="\/reception"/, 'no reception link for staff')
+  assert.match((await desk.browser.get('/')).body, /href="\/reception">Reception</)
+  assert.match((await admin.browser.get('/')).body, /href="\/reception">Reception</)
+})
+
+async function apiToken(ctx: Awaited<ReturnType<typeof buildTestApp>>, contact: string): Promise<string> {
+  await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/code', payload: { contact } })
+  const verified = await ctx.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/verify',
+    payload: { contact, code: ctx.lastCode(contact), firstName: 'Api', lastName: 'User' },
+  })
+  return verified.json().token
+}
+
+test('GET /api/v1/presence: reception bearer only; count of people, not records', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-22T10:00:00Z')
+  const zoe = await personWithRole(ctx, 'zoe@example.org', { firstName: 'Zoe', lastName: 'Adams' })
+  await tapSignIn(zoe.browser)
+  ctx.clock.set('2026-11-23T08:00:00Z')
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  for (let i = 0; i < 3; i++) {
+    await tapSignIn(amy.browser)
+    ctx.clock.advance(60_000)
+    await tapSignOut(amy.browser)
+    ctx.clock.advance(60_000)
+  }
+  await tapSignIn(amy.browser)
+  const staffToken = await apiToken(ctx, 'api-staff@example.org')
+  const deskToken = await apiToken(ctx, 'api-desk@example.org')
+  const { db } = ctx.app.ctx
+  const desk = await db
+    .selectFrom('contact')
+    .select('person_id')
+    .where('value', '=', 'api-desk@example.org')
+    .executeTakeFirstOrThrow()
+  await db.updateTable('person').set({ role: 'reception' }).where('id', '=', desk.person_id).execute()
+
+  const none = await ctx.app.inject({ method: 'GET', url: '/api/v1/presence' })
+  assert.equal(none.statusCode, 401)
+  assert.equal(typeof none.json().error, 'string')
+  const staff = await ctx.app.inject({
+    method: 'GET',
+    url: '/api/v1/presence',
+    headers: { authorization: `Bearer ${staffToken}` },
+  })
+  assert.equal(staff.statusCode, 403)
+  assert.match(staff.json().error, /reception/)
+
+  const ok = await ctx.app.inject({
+    method: 'GET',
+    url: '/api/v1/presence',
+    headers: { authorization: `Bearer ${deskToken}` },
+  })
+  assert.equal(ok.statusCode, 200)
+  const visits = await db.selectFrom('visit').select('id').where('person_id', '=', amy.id).execute()
+  assert.equal(visits.length, 4, 'Amy has four visit records today')
+  assert.deepEqual(ok.json(), {
+    count: 2,
+    people: [
+      {
+        id: amy.id,
+        firstName: 'Amy',
+        lastName: 'Clark',
+        since: new Date(ctx.clock.now()).toISOString(),
+        confirmed: true,
+      },
+      {
+        id: zoe.id,
+        firstName: 'Zoe',
+        lastName: 'Adams',
+        since: '2026-11-22T10:00:00.000Z',
+        confirmed: false,
+      },
+    ],
+  })
+})
+
+/** Reads server-sent events from a real HTTP response until `until` matches, or times out. */
+async function readEvents(
+  body: ReadableStream<Uint8Array>,
+  until: (text: string) => boolean,
+): Promise<string> {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  const timeout = setTimeout(() => reader.cancel().catch(() => {}), 5000)
+  try {
+    while (!until(text)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+  } finally {
+    clearTimeout(timeout)
+    reader.releaseLock()
+  }
+  return text
+}
+
+test('the event stream announces sign-ins and sign-outs as they happen', async (t) => {
+  const ctx = await buildTestApp(t)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const cookie = [...desk.browser.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+  const abort = new AbortController()
+  t.after(() => abort.abort())
+  const response = await fetch(`http://127.0.0.1:${port}/reception/events`, {
+    headers: { cookie, accept: 'text/event-stream' },
+    signal: abort.signal,
+  })
+  assert.equal(response.status, 200)
+  assert.match(String(response.headers.get('content-type')), /^text\/event-stream/)
+  const stream = response.body!
+  const [first, rest] = stream.tee()
+  const hello = await readEvents(first, (s) => s.includes(': connected'))
+  assert.match(hello, /retry: 5000/)
+  first.cancel().catch(() => {})
+
+  const signedIn = readEvents(rest, (s) => /event: presence\ndata: \{"at":\d+\}\n\n/.test(s))
+  await tapSignIn(amy.browser)
+  assert.match(await signedIn, /event: presence\ndata: \{"at":\d+\}/)
+  const signedOut = readEvents(rest, (s) => s.includes('event: presence'))
+  await tapSignOut(amy.browser)
+  assert.match(await signedOut, /event: presence/)
+  abort.abort()
+})
+
+test('two marshals marking at the same time never lose a mark; the later mark of one person wins, keeping who', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const people = []
+  for (let i = 0; i < 12; i++) {
+    const p = await personWithRole(ctx, `p${i}@example.org`, {
+      firstName: `Person${'ABCDEFGHIJKL'[i]}`,
+      lastName: 'Test',
+    })
+    await tapSignIn(p.browser)
+    people.push(p)
+  }
+  const anna = await personWithRole(
+    ctx,
+    'anna@example.org',
+    { firstName: 'Anna', lastName: 'Marshal' },
+    'reception',
+  )
+  const ben = await personWithRole(
+    ctx,
+    'ben@example.org',
+    { firstName: 'Ben', lastName: 'Marshal' },
+    'reception',
+  )
+  await anna.browser.get('/reception')
+  const started = await anna.browser.post('/reception/roll-calls', { kind: 'drill' })
+  const url = String(started.headers.location)
+  assert.match((await anna.browser.follow(started)).body, /Roll call started with 12 people on the list/)
+  // Ben taps "start" too: he lands on the same roll call rather than a second one.
+  await ben.browser.get('/reception')
+  const again = await ben.browser.post('/reception/roll-calls', { kind: 'drill' })
+  assert.equal(again.headers.location, url)
+  await ben.browser.follow(again)
+
+  // Anna marks the even ones safe while Ben marks the odd ones, all requests in flight at once;
+  // Ben's marks go through the page's JSON path (the script), Anna's through plain forms.
+  const marks = people.map((p, i) =>
+    i % 2 === 0
+      ? anna.browser.post(`${url}/marks`, { person: String(p.id), status: 'safe' })
+      : ben.browser.request({
+          method: 'POST',
+          url: `${url}/marks`,
+          payload: new URLSearchParams({
+            _csrf: ben.browser.csrfToken(),
+            person: String(p.id),
+            status: i === 5 ? 'missing' : 'safe',
+          }).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        }),
+  )
+  const results = await Promise.all(marks)
+  for (const r of results) assert.ok(r.statusCode === 303 || r.statusCode === 200, String(r.statusCode))
+  const json = results[1]!.json()
+  assert.equal(json.ok, true)
+
+  const rows = await db.selectFrom('roll_call_mark').selectAll().orderBy('person_id').execute()
+  assert.equal(rows.length, 12, 'every mark is kept')
+  for (const [i, p] of people.entries()) {
+    const row = rows.find((r) => r.person_id === p.id)!
+    assert.equal(row.marked_by, i % 2 === 0 ? anna.id : ben.id)
+    assert.equal(row.status, i === 5 ? 'missing' : 'safe')
+  }
+
+  // Both mark person 5 at once: one row remains, holding whichever arrived last, with its marshal.
+  ctx.clock.advance(1000)
+  await Promise.all([
+    anna.browser.post(`${url}/marks`, { person: String(people[5]!.id), status: 'safe' }),
+    ben.browser.post(`${url}/marks`, { person: String(people[5]!.id), status: 'missing' }),
+  ])
+  const five = await db
+    .selectFrom('roll_call_mark')
+    .selectAll()
+    .where('person_id', '=', people[5]!.id)
+    .execute()
+  assert.equal(five.length, 1)
+  const audits = await db
+    .selectFrom('audit_event')
+    .select(['person_id', 'detail'])
+    .where('action', '=', 'roll-call.marked')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirstOrThrow()
+  assert.equal(five[0]!.marked_by, audits.person_id, 'the stored mark is the last one written')
+  assert.equal(five[0]!.status, JSON.parse(audits.detail).status)
+
+  // Each marshal's page shows the other's marks and the counts.
+  const seenByAnna = await anna.browser.get(url)
+  const safe = five[0]!.status === 'safe' ? 12 : 11
+  assert.match(seenByAnna.body, new RegExp(`<span class="count">${safe}</span> safe`))
+  assert.match(seenByAnna.body, new RegExp(`<span class="count">${12 - safe}</span> not accounted for`))
+  assert.match(seenByAnna.body, /by Ben Marshal at/)
+  assert.match((await ben.browser.get(url)).body, /by Anna Marshal at/)
+})
+
+test('a mark is announced to the other marshals over the event stream', async (t) => {
+  const ctx = await buildTestApp(t)
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await tapSignIn(amy.browser)
+  const anna = await personWithRole(
+    ctx,
+    'anna@example.org',
+    { firstName: 'Anna', lastName: 'Marshal' },
+    'reception',
+  )
+  const ben = await personWithRole(
+    ctx,
+    'ben@example.org',
+    { firstName: 'Ben', lastName: 'Marshal' },
+    'reception',
+  )
+  await anna.browser.get('/reception')
+  const url = String((await anna.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location)
+  const id = Number(url.split('/').at(-1))
+  await anna.browser.get(url)
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const cookie = [...ben.browser.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+  const abort = new AbortController()
+  t.after(() => abort.abort())
+  const response = await fetch(`http://127.0.0.1:${port}/reception/events`, {
+    headers: { cookie },
+    signal: abort.signal,
+  })
+  const body = response.body!
+  const [connected, rest] = body.tee()
+  await readEvents(connected, (s) => s.includes(': connected'))
+  connected.cancel().catch(() => {})
+  const marked = readEvents(rest, (s) => s.includes('event: roll-call'))
+  await anna.browser.post(`${url}/marks`, { person: String(amy.id), status: 'safe' })
+  assert.match(await marked, new RegExp(`event: roll-call\\ndata: \\{"id":${id}\\}`))
+  abort.abort()
+})
+
+test('ending a roll call keeps its report in the audit trail, and the CSV matches the database', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const named = [
+    ['Olga', 'Ng'],
+    ['Zoë', 'Smith-Jones'],
+    ['Lee', "O'Brien"],
+  ] as const
+  const people = []
+  for (const [i, [firstName, lastName]] of named.entries()) {
+    const p = await personWithRole(ctx, `n${i}@example.org`, { firstName, lastName })
+    await tapSignIn(p.browser)
+    people.push(p)
+  }
+  const anna = await personWithRole(
+    ctx,
+    'anna@example.org',
+    { firstName: 'Anna', lastName: 'Marshal' },
+    'reception',
+  )
+  await anna.browser.get('/reception')
+  const url = String((await anna.browser.post('/reception/roll-calls', { kind: 'drill' })).headers.location)
+  await anna.browser.get(url)
+  ctx.clock.advance(30_000)
+  await anna.browser.post(`${url}/marks`, { person: String(people[0]!.id), status: 'safe' })
+  ctx.clock.advance(30_000)
+  await anna.browser.post(`${url}/marks`, { person: String(people[2]!.id), status: 'missing' })
+  await anna.browser.get(url)
+  const ended = await anna.browser.post(`${url}/end`)
+  assert.equal(ended.statusCode, 303)
+  const report = await anna.browser.follow(ended)
+  assert.match(report.body, /Roll call ended/)
+  assert.doesNotMatch(report.body, /data-mark-form/, 'no more marking once ended')
+  // A late mark (from a page loaded before the end) is refused with a message, never a 500.
+  await anna.browser.get('/reception')
+  const late = await anna.browser.post(`${url}/marks`, { person: String(people[1]!.id), status: 'safe' })
+  assert.equal(late.statusCode, 303)
+  assert.match((await anna.browser.follow(late)).body, /roll call has ended/)
+
+  const csv = await anna.browser.get(`${url}/report.csv`)
+  assert.equal(csv.statusCode, 200)
+  assert.match(String(csv.headers['content-type']), /^text\/csv/)
+  assert.match(String(csv.headers['content-disposition']), /attachment; filename="roll-call-\d+\.csv"/)
+
+  const id = Number(url.split('/').at(-1))
+  const rows = await db
+    .selectFrom('roll_call_person as p')
+    .leftJoin('roll_call_mark as m', (j) =>
+      j.onRef('m.roll_call_id', '=', 'p.roll_call_id').onRef('m.person_id', '=', 'p.person_id'),
+    )
+    .leftJoin('person as k', 'k.id', 'm.marked_by')
+    .select([
+      'p.first_name',
+      'p.last_name',
+      'p.signed_in_at',
+      'm.status',
+      'm.marked_at',
+      'k.first_name as kf',
+      'k.last_name as kl',
+    ])
+    .where('p.roll_call_id', '=', id)
+    .execute()
+  assert.equal(rows.length, 3)
+  const lines = csv.body.trim().split('\n')
+  assert.equal(lines[0], 'First name,Last name,Status,Marked by,Marked at,Signed in at,Confirmed,On list')
+  assert.equal(lines.length, 4)
+  const local = (ms: number) => {
+    const d = new Date(ms)
+    // Europe/London in November is UTC+0.
+    return `${d.toISOString().slice(0, 19)}Z`.replace('Z', '+00:00')
+  }
+  const expected = rows
+    .map((r) => {
+      const status = r.status === 'missing' ? 'missing' : r.status === 'safe' ? 'safe' : 'unaccounted'
+      return [
+        r.first_name,
+        r.last_name,
+        status,
+        r.kf ? `${r.kf} ${r.kl}` : '',
+        r.marked_at ? local(r.marked_at) : '',
+        local(r.signed_in_at),
+        'yes',
+        'yes',
+      ].join(',')
+    })
+    .sort()
+  assert.deepEqual(lines.slice(1).sort(), expected)
+
+  const audit = await db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('action', '=', 'roll-call.ended')
+    .executeTakeFirstOrThrow()
+  assert.equal(audit.person_id, anna.id)
+  const detail = JSON.parse(audit.detail)
+  assert.deepEqual(detail.counts, {
+    total: 3,
+    accounted: 1,
+    unaccounted: 2,
+    missing: 1,
+    help: 0,
+    unmarked: 1,
+  })
+  assert.equal(detail.report.length, 3)
+  const olga = detail.report.find((r: { firstName: string }) => r.firstName === 'Olga')
+  assert.equal(olga.status, 'safe')
+  assert.equal(olga.markedBy, 'Anna Marshal')
+
+  const print = await anna.browser.get(`${url}/print`)
+  assert.equal(print.statusCode, 200)
+  assert.match(print.body, /class="print-table"/)
+})
