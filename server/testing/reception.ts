@@ -1,4 +1,5 @@
 import type { Role } from '../db/database.js'
+import { parseContact } from '../identity/contact.js'
 import { loginAs, type TestApp, TestBrowser } from './build-test-app.js'
 
 let nextAddress = 1
@@ -6,10 +7,12 @@ let nextAddress = 1
 /** Gives the person behind a contact a role, as an administrator would. */
 export async function grantRole(test: TestApp, contact: string, role: Role): Promise<number> {
   const { db } = test.app.ctx
+  const parsed = parseContact(contact, test.config.DEFAULT_PHONE_REGION)
+  const value = parsed.ok ? parsed.contact.value : contact
   const row = await db
     .selectFrom('contact')
     .select('person_id')
-    .where('value', '=', contact)
+    .where('value', '=', value)
     .executeTakeFirstOrThrow()
   await db.updateTable('person').set({ role }).where('id', '=', row.person_id).execute()
   return row.person_id

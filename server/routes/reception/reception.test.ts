@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
+import { consoleChannel } from '../../messaging/console.channel.js'
 import { buildTestApp, TestBrowser } from '../../testing/build-test-app.js'
-import { personWithRole, tapSignIn, tapSignOut } from '../../testing/reception.js'
+import { eventually, personWithRole, tapSignIn, tapSignOut } from '../../testing/reception.js'
 
 test('the presence board counts people, sorts by name, flags unconfirmed visits and greys departures', async (t) => {
   const ctx = await buildTestApp(t)
@@ -522,4 +523,237 @@ test('ending a roll call keeps its report in the audit trail, and the CSV matche
   const print = await anna.browser.get(`${url}/print`)
   assert.equal(print.statusCode, 200)
   assert.match(print.body, /class="print-table"/)
+})
+
+test('a broadcast reaches everyone inside through their verified contact and records each delivery', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  const pat = await personWithRole(ctx, '07400 123456', { firstName: 'Pat', lastName: 'Phone' })
+  const olga = await personWithRole(ctx, 'olga@example.org', { firstName: 'Olga', lastName: 'Out' })
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  await tapSignIn(amy.browser)
+  await tapSignIn(pat.browser)
+  await tapSignIn(olga.browser)
+  await tapSignOut(olga.browser)
+  const before = ctx.outbox.length
+
+  const form = await desk.browser.get('/reception/broadcasts/new?template=drill')
+  assert.match(form.body, /This is a fire drill/, 'the template fills the message')
+  assert.match(form.body, /name="askSafety" value="yes" checked/)
+  const empty = await desk.browser.post('/reception/broadcasts', {
+    template: 'drill',
+    audience: 'inside',
+    message: '  ',
+  })
+  assert.equal(empty.statusCode, 422)
+  assert.match(empty.body, /Write the message to send/)
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'drill',
+    audience: 'inside',
+    message: 'This is a fire drill. Leave by the nearest exit.',
+    askSafety: 'yes',
+  })
+  assert.equal(sent.statusCode, 303)
+  const id = Number(String(sent.headers.location).split('/').at(-1))
+  await eventually(async () => {
+    const waiting = await db
+      .selectFrom('broadcast_recipient')
+      .select('id')
+      .where('status', 'in', ['pending', 'sending'])
+      .execute()
+    return waiting.length === 0
+  }, 'deliveries to finish')
+
+  const recipients = await db
+    .selectFrom('broadcast_recipient')
+    .selectAll()
+    .where('broadcast_id', '=', id)
+    .orderBy('person_id')
+    .execute()
+  assert.deepEqual(
+    recipients.map((r) => [r.person_id, r.status, r.channel, r.contact_kind, r.contact_value]),
+    [
+      [amy.id, 'sent', 'console', 'email', 'amy@example.org'],
+      [pat.id, 'sent', 'console', 'phone', '+447400123456'],
+    ],
+  )
+  assert.ok(recipients.every((r) => r.sent_at !== null && r.error === null))
+  const messages = ctx.outbox.slice(before).filter((l) => l.includes('(broadcast)'))
+  assert.equal(messages.length, 2)
+  assert.match(
+    messages.find((l) => l.startsWith('message to amy@example.org '))!,
+    /Fire drill .*Leave by the nearest exit.*I'm safe: http:\/\/register\.test\/b\/\S+/,
+  )
+  assert.match(
+    messages.find((l) => l.startsWith('message to +447400123456 '))!,
+    /I need help: http:\/\/register\.test\/b\/\S+/,
+  )
+  assert.ok(
+    !ctx.outbox.slice(before).some((l) => l.startsWith('message to olga@example.org ')),
+    'not to people outside',
+  )
+
+  const board = await desk.browser.get(`/reception/broadcasts/${id}`)
+  assert.equal(board.statusCode, 200)
+  assert.match(board.body, /<span class="count">2<\/span> sent/)
+  assert.match(board.body, /<span class="count">0<\/span> failed/)
+  assert.match(board.body, /a•+@example\.org/, 'contacts are masked')
+  const audit = await db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('action', '=', 'broadcast.created')
+    .executeTakeFirstOrThrow()
+  assert.equal(audit.person_id, desk.id)
+  assert.equal(JSON.parse(audit.detail).recipients, 2)
+})
+
+test('a broadcast to everyone records who could not be reached, and can be retried', async (t) => {
+  // A site that sends email only: a person with just a phone number cannot be reached.
+  const ctx = await buildTestApp(t, {
+    channels: () => [
+      { ...consoleChannel({ info: (line: string) => outbox.push(line) }), kinds: ['email'] as const },
+    ],
+  })
+  const outbox = ctx.outbox
+  const { db } = ctx.app.ctx
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  // Pat verified a phone on a site that then switched SMS off.
+  const pat = await personWithRole(ctx, 'pat@example.org', { firstName: 'Pat', lastName: 'Phone' })
+  await db
+    .updateTable('contact')
+    .set({ kind: 'phone', value: '+447400123456' })
+    .where('person_id', '=', pat.id)
+    .execute()
+  const desk = await personWithRole(ctx, 'desk@example.org', { firstName: 'Rita', lastName: 'Desk' }, 'admin')
+  await desk.browser.get('/reception/broadcasts/new?template=closure')
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'closure',
+    audience: 'everyone',
+    message: 'The building is closed today.',
+  })
+  const id = Number(String(sent.headers.location).split('/').at(-1))
+  await eventually(async () => {
+    const rows = await db
+      .selectFrom('broadcast_recipient')
+      .select('status')
+      .where('broadcast_id', '=', id)
+      .execute()
+    return rows.length === 3 && rows.every((r) => r.status === 'sent' || r.status === 'failed')
+  }, 'deliveries to finish')
+  const rows = await db
+    .selectFrom('broadcast_recipient')
+    .selectAll()
+    .where('broadcast_id', '=', id)
+    .orderBy('person_id')
+    .execute()
+  assert.deepEqual(
+    rows.map((r) => [r.person_id, r.status]),
+    [
+      [amy.id, 'sent'],
+      [pat.id, 'failed'],
+      [desk.id, 'sent'],
+    ],
+  )
+  assert.match(rows[1]!.error!, /No verified contact we can send to/)
+  const board = await desk.browser.get(`/reception/broadcasts/${id}`)
+  assert.match(board.body, /<span class="count">1<\/span> failed/)
+  assert.doesNotMatch(board.body, /I’m safe/, 'no safety answers asked for a closure')
+  const retried = await desk.browser.post(`/reception/broadcasts/${id}/retry`)
+  assert.match((await desk.browser.follow(retried)).body, /Trying 1 again/)
+  await eventually(async () => {
+    const row = await db
+      .selectFrom('broadcast_recipient')
+      .select('status')
+      .where('person_id', '=', pat.id)
+      .executeTakeFirstOrThrow()
+    return row.status === 'failed'
+  }, 'the retry to finish')
+})
+
+test('"I\'m safe" / "I need help" links: opening changes nothing, each answers once, and answers land on the roll call', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await tapSignIn(amy.browser)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  await desk.browser.get('/reception')
+  const rollCall = String(
+    (await desk.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location,
+  )
+  const rollCallId = Number(rollCall.split('/').at(-1))
+  await desk.browser.get('/reception/broadcasts/new?template=evacuation')
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'evacuation',
+    audience: 'inside',
+    message: 'Leave the building now.',
+    askSafety: 'yes',
+  })
+  const board = String(sent.headers.location)
+  await eventually(
+    async () => ctx.outbox.some((l) => l.startsWith('message to amy@example.org (broadcast)')),
+    'the message',
+  )
+  const line = ctx.outbox.find((l) => l.startsWith('message to amy@example.org (broadcast)'))!
+  const safe = /I'm safe: http:\/\/register\.test(\/b\/\S+)/.exec(line)![1]!
+  const help = /I need help: http:\/\/register\.test(\/b\/\S+)/.exec(line)![1]!
+
+  // Amy's phone is offline from the register: the link alone is enough.
+  const phone = new TestBrowser(ctx.app, '198.51.100.9')
+  const landing = await phone.get(safe)
+  assert.equal(landing.statusCode, 200)
+  assert.match(landing.body, /Hello Amy, tell reception:/)
+  assert.equal(
+    (await db.selectFrom('roll_call_mark').selectAll().execute()).length,
+    0,
+    'opening the link changes nothing',
+  )
+
+  const answered = await phone.post(safe, {}, false)
+  assert.equal(answered.statusCode, 200)
+  assert.match(answered.body, /Reception knows you are safe/)
+  const mark = await db.selectFrom('roll_call_mark').selectAll().executeTakeFirstOrThrow()
+  assert.deepEqual(
+    [mark.roll_call_id, mark.person_id, mark.status, mark.via],
+    [rollCallId, amy.id, 'safe', 'self'],
+  )
+  const page = await desk.browser.get(rollCall)
+  assert.match(page.body, /<span class="count">1<\/span> safe/)
+  assert.match(page.body, /said so themselves/)
+
+  const again = await phone.post(safe, {}, false)
+  assert.match(again.body, /We already have this answer/)
+  const changed = await phone.post(help, {}, false)
+  assert.match(changed.body, /Reception knows you need help/)
+  const now = await db.selectFrom('roll_call_mark').selectAll().executeTakeFirstOrThrow()
+  assert.equal(now.status, 'help')
+  assert.match((await desk.browser.get(rollCall)).body, /1 need help/)
+  assert.match((await desk.browser.get(board)).body, /NEEDS HELP/)
+  assert.match(
+    (await phone.post(safe, {}, false)).body,
+    /We already have this answer/,
+    'the safe link stays used',
+  )
+
+  const forged = `${safe.slice(0, -3)}${safe.endsWith('AAA') ? 'BBB' : 'AAA'}`
+  assert.equal((await phone.get(forged)).statusCode, 404)
+  assert.equal((await phone.post(forged, {}, false)).statusCode, 404)
+  assert.equal((await phone.get('/b/not-a-token')).statusCode, 404)
+  const answers = await db
+    .selectFrom('audit_event')
+    .select('action')
+    .where('person_id', '=', amy.id)
+    .where('action', 'like', '%answered%')
+    .execute()
+  assert.equal(answers.length, 2)
 })
