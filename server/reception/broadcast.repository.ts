@@ -199,3 +199,27 @@ export async function listActivePersonIds(db: Db): Promise<number[]> {
     .execute()
   return rows.map((r) => r.id)
 }
+
+/**
+ * The latest answer per person to broadcasts sent since an instant and not tied to a roll call,
+ * oldest first.
+ */
+export async function listRecentAnswers(
+  db: Db,
+  since: number,
+): Promise<{ personId: number; answer: 'safe' | 'help'; answeredAt: number }[]> {
+  const rows = await db
+    .selectFrom('broadcast_recipient as r')
+    .innerJoin('broadcast as b', 'b.id', 'r.broadcast_id')
+    .select(['r.person_id as personId', 'r.answer as answer', 'r.answered_at as answeredAt'])
+    .where('b.created_at', '>=', since)
+    .where('b.roll_call_id', 'is', null)
+    .where('r.answer', 'is not', null)
+    .orderBy('r.answered_at')
+    .orderBy('r.id')
+    .execute()
+  const latest = new Map<number, { personId: number; answer: 'safe' | 'help'; answeredAt: number }>()
+  for (const r of rows)
+    latest.set(r.personId, { personId: r.personId, answer: r.answer!, answeredAt: r.answeredAt! })
+  return [...latest.values()]
+}

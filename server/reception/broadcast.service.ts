@@ -51,6 +51,9 @@ export const broadcastTemplates: Record<
   free: { label: 'Free text', subject: 'Message from reception', message: '', askSafety: false },
 }
 
+/** Reply links stop working after a week: an old answer says nothing about today. */
+export const replyLinkLifetimeMs = 7 * 24 * 60 * 60 * 1000
+
 /** At most this many characters, so a message fits a few SMS segments with its links. */
 export const maxBroadcastLength = 600
 
@@ -228,7 +231,9 @@ export async function readReply(
   db: Db,
   linksKey: Buffer,
   token: string,
+  now: number,
 ): Promise<{
+  broadcast: Broadcast
   recipientId: number
   broadcastId: number
   personId: number
@@ -238,9 +243,15 @@ export async function readReply(
   const parsed = readReplyToken(linksKey, token)
   const recipient = parsed ? await findRecipient(db, parsed.recipientId) : undefined
   const person = recipient ? await findPersonById(db, recipient.person_id) : undefined
-  if (!parsed || !recipient || !person)
+  const broadcast = recipient ? await findBroadcast(db, recipient.broadcast_id) : undefined
+  if (!parsed || !recipient || !person || !broadcast) {
     throw new UserError(404, 'This link is not valid. Tell reception directly.')
+  }
+  if (now - broadcast.created_at > replyLinkLifetimeMs) {
+    throw new UserError(410, 'This message is too old to answer. If you need help, tell reception directly.')
+  }
   return {
+    broadcast,
     recipientId: recipient.id,
     broadcastId: recipient.broadcast_id,
     personId: person.id,
@@ -257,7 +268,7 @@ export async function answerBroadcast(
   db: Db,
   request: { linksKey: Buffer; token: string; at: number; context: Actor['context'] },
 ): Promise<{ recorded: boolean; answer: SafetyAnswer; broadcastId: number; rollCallId: number | null }> {
-  const reply = await readReply(db, request.linksKey, request.token)
+  const reply = await readReply(db, request.linksKey, request.token, request.at)
   return db.transaction().execute(async (trx) => {
     const updated = await recordAnswer(trx, reply.recipientId, reply.answer, request.at)
     if (!updated)
@@ -274,6 +285,7 @@ export async function answerBroadcast(
       at: request.at,
       context: request.context,
       answer: reply.answer,
+      broadcast: reply.broadcast,
     })
     return { recorded: true, answer: reply.answer, broadcastId: reply.broadcastId, rollCallId }
   })

@@ -5,6 +5,7 @@ import type { Db } from '../db/connect.js'
 import type { RollCall, RollCallKind, RollCallStatus } from '../db/database.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
+import { listRecentAnswers } from './broadcast.repository.js'
 import { peopleInside } from './presence.service.js'
 import {
   endRollCall as closeRollCall,
@@ -60,6 +61,17 @@ export async function startRollCall(
     if (!rollCall) return { rollCall: (await findActiveRollCall(trx))!, started: false }
     const inside = await peopleInside(trx, request.at, request.timeZone)
     await insertSnapshot(trx, rollCall.id, inside)
+    // Answers to a broadcast sent just before the roll call count: people may answer first.
+    for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
+      await upsertMark(trx, {
+        rollCallId: rollCall.id,
+        personId: answer.personId,
+        status: answer.answer,
+        via: 'self',
+        by: answer.personId,
+        at: answer.answeredAt,
+      })
+    }
     await recordAudit(trx, {
       at: request.at,
       personId: request.personId,
@@ -107,16 +119,32 @@ export async function markPerson(
   })
 }
 
+/** How long before a roll call a broadcast may be and still count towards it. */
+export const answerWindowMs = 60 * 60 * 1000
+
+/** Whether answers to a broadcast belong on a roll call: sent during it, or shortly before it. */
+export function answersBelongTo(
+  broadcast: { roll_call_id: number | null; created_at: number },
+  rollCall: RollCall,
+): boolean {
+  if (broadcast.roll_call_id !== null) return broadcast.roll_call_id === rollCall.id
+  return broadcast.created_at >= rollCall.started_at - answerWindowMs
+}
+
 /**
- * A person's own answer ("I'm safe" / "I need help") lands on the running roll call, if any,
- * marked by "self"; returns that roll call's id.
+ * A person's own answer ("I'm safe" / "I need help") lands on the running roll call, marked by
+ * "self", when the broadcast belongs to it (an old drill's link never marks anyone safe in a real
+ * evacuation); returns that roll call's id.
  */
 export async function recordSelfAnswer(
   db: Db,
-  request: Actor & { answer: 'safe' | 'help' },
+  request: Actor & {
+    answer: 'safe' | 'help'
+    broadcast: { roll_call_id: number | null; created_at: number }
+  },
 ): Promise<number | null> {
   const running = await findActiveRollCall(db)
-  if (!running) return null
+  if (!running || !answersBelongTo(request.broadcast, running)) return null
   await upsertMark(db, {
     rollCallId: running.id,
     personId: request.personId,

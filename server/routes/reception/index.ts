@@ -91,7 +91,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
       '/b/:token',
       { schema: { params: tokenParams }, ...limit },
       async (request, reply) => {
-        const reply_ = await readReply(db, keys.links, request.params.token)
+        const reply_ = await readReply(db, keys.links, request.params.token, clock.now())
         reply.header('cache-control', 'no-store').header('x-robots-tag', 'noindex')
         return reply.page('reception/reply', { reply: reply_, token: request.params.token, done: null })
       },
@@ -111,7 +111,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
           live.emit('change', { topic: 'broadcast', id: result.broadcastId })
           if (result.rollCallId !== null) live.emit('change', { topic: 'roll-call', id: result.rollCallId })
         }
-        const reply_ = await readReply(db, keys.links, request.params.token)
+        const reply_ = await readReply(db, keys.links, request.params.token, clock.now())
         reply.header('cache-control', 'no-store')
         return reply.page('reception/reply', { reply: reply_, token: request.params.token, done: result })
       },

@@ -757,3 +757,61 @@ test('"I\'m safe" / "I need help" links: opening changes nothing, each answers o
     .execute()
   assert.equal(answers.length, 2)
 })
+
+test('answers count on a roll call started just after the message, never on a later one; old links expire', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await tapSignIn(amy.browser)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  await desk.browser.get('/reception/broadcasts/new?template=drill')
+  await desk.browser.post('/reception/broadcasts', {
+    template: 'drill',
+    audience: 'inside',
+    message: 'Fire drill.',
+    askSafety: 'yes',
+  })
+  await eventually(
+    async () => ctx.outbox.some((l) => l.startsWith('message to amy@example.org (broadcast)')),
+    'the message',
+  )
+  const line = ctx.outbox.find((l) => l.startsWith('message to amy@example.org (broadcast)'))!
+  const safe = /I'm safe: http:\/\/register\.test(\/b\/\S+)/.exec(line)![1]!
+  const help = /I need help: http:\/\/register\.test(\/b\/\S+)/.exec(line)![1]!
+  const phone = new TestBrowser(ctx.app, '198.51.100.9')
+  ctx.clock.advance(60_000)
+  assert.match((await phone.post(safe, {}, false)).body, /Reception knows you are safe/)
+
+  ctx.clock.advance(5 * 60_000)
+  await desk.browser.get('/reception')
+  const first = String((await desk.browser.post('/reception/roll-calls', { kind: 'drill' })).headers.location)
+  const page = await desk.browser.get(first)
+  assert.match(page.body, /<span class="count">1<\/span> safe/, 'the earlier answer is on the new roll call')
+  assert.match(page.body, /said so themselves/)
+  await desk.browser.post(`${first}/end`)
+
+  // Next day, a real evacuation: yesterday's drill link must not speak for Amy today.
+  ctx.clock.advance(24 * 60 * 60_000)
+  await tapSignIn(amy.browser)
+  await desk.browser.get('/reception')
+  const second = String((await desk.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location)
+  const secondId = Number(second.split('/').at(-1))
+  assert.match((await phone.post(help, {}, false)).body, /Reception knows you need help/)
+  const marks = await db
+    .selectFrom('roll_call_mark')
+    .selectAll()
+    .where('roll_call_id', '=', secondId)
+    .execute()
+  assert.deepEqual(marks, [])
+  assert.match((await desk.browser.get(second)).body, /<span class="count">0<\/span> safe/)
+
+  ctx.clock.advance(8 * 24 * 60 * 60_000)
+  const old = await phone.get(safe)
+  assert.equal(old.statusCode, 410)
+  assert.match(old.body, /too old to answer/)
+})
