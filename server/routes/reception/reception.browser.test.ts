@@ -72,6 +72,6 @@ test('in a real browser, the board updates live and a marshal marks without leav
   await page.click('button[value="safe"]')
   await page.waitForFunction(() => document.querySelector('.tally .accounted .count')?.textContent === '1')
   assert.equal(page.url(), url, 'marked without navigating')
-  assert.match((await page.textContent('#p-' + amy.id)) ?? '', /by Rita Desk/)
+  assert.match((await page.textContent(`#p-${amy.id}`)) ?? '', /by Rita Desk/)
   assert.deepEqual(problems, [], 'no script errors or CSP violations')
 })
