@@ -153,15 +153,28 @@ export async function finishRecipient(
     .execute()
 }
 
-/** Puts failed (and stuck) deliveries of a broadcast back in the queue; returns how many. */
-export async function requeueUndelivered(db: Db, broadcastId: number): Promise<number> {
-  const result = await db
+/**
+ * Puts failed deliveries of a broadcast back in the queue, and those stuck in "sending" when no
+ * sender is working on them (a restart); returns how many wait to be sent.
+ */
+export async function requeueUndelivered(
+  db: Db,
+  broadcastId: number,
+  includeStuck: boolean,
+): Promise<number> {
+  await db
     .updateTable('broadcast_recipient')
     .set({ status: 'pending', error: null })
     .where('broadcast_id', '=', broadcastId)
-    .where('status', 'in', ['failed', 'sending'])
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows)
+    .where('status', 'in', includeStuck ? ['failed', 'sending'] : ['failed'])
+    .execute()
+  const result = await db
+    .selectFrom('broadcast_recipient')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('broadcast_id', '=', broadcastId)
+    .where('status', '=', 'pending')
+    .executeTakeFirstOrThrow()
+  return Number(result.n)
 }
 
 /** A recipient row by id. */

@@ -211,11 +211,17 @@ export async function deliverBroadcast(
   return { sent, failed }
 }
 
-/** Puts a broadcast's failed deliveries back in the queue (then call `deliverBroadcast`). */
-export async function retryBroadcast(db: Db, request: Actor & { broadcastId: number }): Promise<number> {
+/**
+ * Puts a broadcast's failed deliveries back in the queue, and stuck ones when no sender is at work
+ * on this broadcast (then call `deliverBroadcast`); returns how many wait to be sent.
+ */
+export async function retryBroadcast(
+  db: Db,
+  request: Actor & { broadcastId: number; senderRunning: boolean },
+): Promise<number> {
   const broadcast = await findBroadcast(db, request.broadcastId)
   if (!broadcast) throw new UserError(404, 'There is no such message.')
-  const requeued = await requeueUndelivered(db, broadcast.id)
+  const requeued = await requeueUndelivered(db, broadcast.id, !request.senderRunning)
   await recordAudit(db, {
     at: request.at,
     personId: request.personId,

@@ -40,7 +40,8 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
   const tz = config.TIME_ZONE
   const live = new ReceptionEvents()
   const streams = new Set<PassThrough>()
-  const deliveries = new Set<Promise<unknown>>()
+  // Broadcasts being sent by this process, by id.
+  const deliveries = new Map<number, Promise<unknown>>()
   const csrf = { preValidation: app.csrfProtection }
   const broadcastDeps = {
     db,
@@ -54,19 +55,24 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
   // Open event streams would keep the server from closing; deliveries must finish with the database open.
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end()
-    await Promise.allSettled([...deliveries])
+    await Promise.allSettled([...deliveries.values()])
   })
 
-  /** Sends a broadcast's pending deliveries in the background, announcing each outcome. */
+  /**
+   * Sends a broadcast's pending deliveries in the background, announcing each outcome. If a pass is
+   * already running for it, another pass follows it (for deliveries requeued meanwhile).
+   */
   const deliver = (broadcastId: number) => {
     const announce = () => live.emit('change', { topic: 'broadcast', id: broadcastId })
-    const running: Promise<unknown> = deliverBroadcast(broadcastDeps, broadcastId, announce)
+    const previous = deliveries.get(broadcastId) ?? Promise.resolve()
+    const running: Promise<unknown> = previous
+      .then(() => deliverBroadcast(broadcastDeps, broadcastId, announce))
       .catch((err: unknown) => app.log.error({ err, broadcastId }, 'broadcast delivery failed'))
       .finally(() => {
-        deliveries.delete(running)
+        if (deliveries.get(broadcastId) === running) deliveries.delete(broadcastId)
         announce()
       })
-    deliveries.add(running)
+    deliveries.set(broadcastId, running)
   }
 
   const actor = (request: FastifyRequest) => ({
@@ -380,6 +386,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
           template: broadcastTemplates[broadcast.template],
           recipients,
           counts,
+          canRetry: counts.failed > 0 || (counts.waiting > 0 && !deliveries.has(broadcast.id)),
         })
       },
     )
@@ -388,8 +395,10 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
       '/reception/broadcasts/:id/retry',
       { ...csrf, schema: { params: idParams } },
       async (request, reply) => {
-        const requeued = await retryBroadcast(db, { ...actor(request), broadcastId: request.params.id })
-        if (requeued > 0) deliver(request.params.id)
+        const broadcastId = request.params.id
+        const senderRunning = deliveries.has(broadcastId)
+        const requeued = await retryBroadcast(db, { ...actor(request), broadcastId, senderRunning })
+        if (requeued > 0) deliver(broadcastId)
         request.flash('info', requeued > 0 ? `Trying ${requeued} again.` : 'Nothing to send again.')
         return reply.redirect(`/reception/broadcasts/${request.params.id}`, 303)
       },

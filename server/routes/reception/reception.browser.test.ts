@@ -56,9 +56,7 @@ test('in a real browser, the board updates live and a marshal marks without leav
 
   await page.goto(`${origin}/reception`)
   assert.equal(await page.textContent('.headcount .count'), '0')
-  await page.waitForFunction(() =>
-    document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'),
-  )
+  await page.waitForFunction("document.querySelector('[data-live-status]')?.textContent?.startsWith('Live')")
   await tapSignIn(amy.browser)
   await page.waitForSelector('text=Amy Clark', { timeout: 5000 })
   assert.equal(await page.textContent('.headcount .count'), '1')
@@ -66,11 +64,9 @@ test('in a real browser, the board updates live and a marshal marks without leav
   await page.click('button[value="drill"]')
   await page.waitForURL(/\/reception\/roll-calls\/\d+$/)
   const url = page.url()
-  await page.waitForFunction(() =>
-    document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'),
-  )
+  await page.waitForFunction("document.querySelector('[data-live-status]')?.textContent?.startsWith('Live')")
   await page.click('button[value="safe"]')
-  await page.waitForFunction(() => document.querySelector('.tally .accounted .count')?.textContent === '1')
+  await page.waitForFunction("document.querySelector('.tally .accounted .count')?.textContent === '1'")
   assert.equal(page.url(), url, 'marked without navigating')
   assert.match((await page.textContent(`#p-${amy.id}`)) ?? '', /by Rita Desk/)
   assert.deepEqual(problems, [], 'no script errors or CSP violations')
