@@ -7,9 +7,8 @@
   const pollMs = 30000
   let timer = null
   let poller = null
-  let lastFresh = new Date()
-
-  const hhmm = (d) => d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  // When the list on screen was rendered, as the server wrote it (site time zone).
+  let lastFresh = region?.getAttribute('data-updated') ?? ''
   const status = (text) => {
     for (const el of document.querySelectorAll('[data-live-status]')) el.textContent = text
   }
@@ -29,20 +28,16 @@
       const focusedRow = document.activeElement?.closest('li[id]')?.id
       const focusedValue = document.activeElement?.getAttribute('value')
       region.innerHTML = fresh.innerHTML
+      lastFresh = fresh.getAttribute('data-updated') ?? lastFresh
       bindForms()
       if (focusedRow) {
         const row = document.getElementById(focusedRow)
         const again = row?.querySelector(`button[value="${focusedValue}"]`) ?? row?.querySelector('button')
         again?.focus()
       }
-      lastFresh = new Date()
-      status(
-        source?.readyState === EventSource.OPEN
-          ? `Live · updated ${hhmm(lastFresh)}`
-          : `Updated ${hhmm(lastFresh)}`,
-      )
+      status(source?.readyState === EventSource.OPEN ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
     } catch {
-      status(`Offline · showing the list as of ${hhmm(lastFresh)}`)
+      status(`Offline · showing the list as of ${lastFresh}`)
     }
   }
 
@@ -64,12 +59,12 @@
     source = new EventSource('/reception/events')
     source.addEventListener('open', () => {
       stopPolling()
-      status(`Live · updated ${hhmm(lastFresh)}`)
+      status(`Live · updated ${lastFresh}`)
       // Anything may have changed while we were disconnected.
       soon()
     })
     source.addEventListener('error', () => {
-      status(`Reconnecting… showing the list as of ${hhmm(lastFresh)}`)
+      status(`Reconnecting… showing the list as of ${lastFresh}`)
       startPolling()
     })
     const on = (name, wanted) =>

@@ -386,6 +386,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
           template: broadcastTemplates[broadcast.template],
           recipients,
           counts,
+          now: clock.now(),
           canRetry: counts.failed > 0 || (counts.waiting > 0 && !deliveries.has(broadcast.id)),
         })
       },
