@@ -132,7 +132,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
     })
     const livePage = { scripts: ['/static/reception.js'], noscriptRefresh: fallbackRefreshSeconds }
 
-    desk.get('/reception/events', async (request, reply) => {
+    desk.get('/reception/events', async (_request, reply) => {
       const stream = new PassThrough()
       const send = (event: string, data: object) =>
         stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
@@ -149,7 +149,7 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
       events.on('change', onPresence)
       live.on('change', onLive)
       streams.add(stream)
-      request.raw.on('close', cleanup)
+      reply.raw.on('close', cleanup)
       stream.on('close', cleanup)
       stream.write('retry: 5000\n: connected\n\n')
       reply
@@ -328,6 +328,8 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
         schema: {
           body: textFields(['template', 'audience', 'message'], ['askSafety'], maxBroadcastLength * 2),
         },
+        // Each send can cost money per person (SMS): a slip of the finger must not repeat it.
+        config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
       },
       async (request, reply) => {
         const { template, audience, message } = request.body

@@ -276,7 +276,12 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
   const signedOut = readEvents(rest, (s) => s.includes('event: presence'))
   await tapSignOut(amy.browser)
   assert.match(await signedOut, /event: presence/)
+  assert.equal(ctx.app.ctx.events.listenerCount('change'), 1, 'one open board, one listener')
   abort.abort()
+  await eventually(
+    async () => ctx.app.ctx.events.listenerCount('change') === 0,
+    'the stream to let go when the board closes',
+  )
 })
 
 test('two marshals marking at the same time never lose a mark; the later mark of one person wins, keeping who', async (t) => {
