@@ -72,7 +72,7 @@
         if (wanted(JSON.parse(event.data || '{}'))) soon()
       })
     on('presence', () => topics.includes('presence'))
-    on('roll-call', (data) => topics.includes(`roll-call:${data.id}`))
+    on('roll-call', (data) => topics.includes('roll-call') || topics.includes(`roll-call:${data.id}`))
     on('broadcast', (data) => topics.includes(`broadcast:${data.id}`))
   } else if (region) {
     startPolling()
