@@ -19,6 +19,8 @@ export interface PersonDeparted {
   firstName: string
   lastName: string
   leftAt: number
+  /** True when the visit ended before today (only auto-closed ones from yesterday are listed). */
+  earlier: boolean
   closedBy: ClosedBy
   /** False when the system closed the visit, not the person. */
   confirmed: boolean
@@ -61,14 +63,21 @@ export async function presenceBoard(db: Db, now: number, timeZone: string): Prom
   const insideIds = new Set(inside.map((p) => p.personId))
   const departed: PersonDeparted[] = []
   const seen = new Set<number>()
-  for (const row of await listVisitsClosedSince(db, startOfLocalDay(localDay(now, timeZone), timeZone))) {
+  const today = localDay(now, timeZone)
+  const startOfToday = startOfLocalDay(today, timeZone)
+  const yesterday = localDay(startOfToday - 1, timeZone)
+  // The nightly auto-close closes visits at the end of their own day, so yesterday's auto-closed
+  // visits are shown too: those people may still be inside.
+  for (const row of await listVisitsClosedSince(db, startOfLocalDay(yesterday, timeZone))) {
     if (insideIds.has(row.personId) || seen.has(row.personId)) continue
+    if (row.signedOutAt < startOfToday && row.closedBy !== 'auto') continue
     seen.add(row.personId)
     departed.push({
       personId: row.personId,
       firstName: row.firstName,
       lastName: row.lastName,
       leftAt: row.signedOutAt,
+      earlier: row.signedOutAt < startOfToday,
       closedBy: row.closedBy,
       confirmed: row.closedBy !== 'auto',
     })

@@ -91,21 +91,22 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
       required: ['token'],
       properties: { token: { type: 'string', maxLength: 64 } },
     } as const
-    const limit = { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }
+    // No tighter rate limit than the global one: after an evacuation many people answer from one
+    // network, and the tokens (132-bit HMAC) cannot be guessed anyway.
 
     open.get<{ Params: { token: string } }>(
       '/b/:token',
-      { schema: { params: tokenParams }, ...limit },
+      { schema: { params: tokenParams } },
       async (request, reply) => {
-        const reply_ = await readReply(db, keys.links, request.params.token, clock.now())
+        const answer = await readReply(db, keys.links, request.params.token, clock.now())
         reply.header('cache-control', 'no-store').header('x-robots-tag', 'noindex')
-        return reply.page('reception/reply', { reply: reply_, token: request.params.token, done: null })
+        return reply.page('reception/reply', { reply: answer, token: request.params.token, done: null })
       },
     )
 
     open.post<{ Params: { token: string } }>(
       '/b/:token',
-      { schema: { params: tokenParams }, ...limit },
+      { schema: { params: tokenParams } },
       async (request, reply) => {
         const result = await answerBroadcast(db, {
           linksKey: keys.links,
@@ -117,9 +118,9 @@ export default async function receptionRoutes(app: FastifyInstance): Promise<voi
           live.emit('change', { topic: 'broadcast', id: result.broadcastId })
           if (result.rollCallId !== null) live.emit('change', { topic: 'roll-call', id: result.rollCallId })
         }
-        const reply_ = await readReply(db, keys.links, request.params.token, clock.now())
+        const answer = await readReply(db, keys.links, request.params.token, clock.now())
         reply.header('cache-control', 'no-store')
-        return reply.page('reception/reply', { reply: reply_, token: request.params.token, done: result })
+        return reply.page('reception/reply', { reply: answer, token: request.params.token, done: result })
       },
     )
   })

@@ -42,6 +42,24 @@ test('the presence board counts people, sorts by name, flags unconfirmed visits 
     })
     .execute()
 
+  // Last night's auto-close (closed at the end of yesterday) is shown; a normal sign-out from yesterday is not.
+  const eve = await personWithRole(ctx, 'eve@example.org', { firstName: 'Eve', lastName: 'Night' })
+  const fay = await personWithRole(ctx, 'fay@example.org', { firstName: 'Fay', lastName: 'Gone' })
+  for (const [id, closedBy] of [
+    [eve.id, 'auto'],
+    [fay.id, 'person'],
+  ] as const) {
+    await db
+      .insertInto('visit')
+      .values({
+        person_id: id,
+        signed_in_at: Date.parse('2026-11-22T09:00:00Z'),
+        signed_out_at: Date.parse('2026-11-22T23:59:59Z'),
+        closed_by: closedBy,
+      })
+      .execute()
+  }
+
   const page = await desk.browser.get('/reception')
   assert.equal(page.statusCode, 200)
   assert.match(
@@ -64,6 +82,11 @@ test('the presence board counts people, sorts by name, flags unconfirmed visits 
     /Dan Evans<\/span>\s*<span class="when">\s*<strong class="tag">unconfirmed<\/strong> closed by the system/,
   )
   assert.doesNotMatch(left, /Amy Clark/, 'back inside, so not among departures')
+  assert.match(
+    left,
+    /Eve Night<\/span>\s*<span class="when">\s*<strong class="tag">unconfirmed<\/strong> closed by the system at Sun 22 Nov 2026, 23:59/,
+  )
+  assert.doesNotMatch(left, /Fay Gone/)
   assert.match(page.body, /<noscript><meta http-equiv="refresh" content="30"><\/noscript>/)
   assert.match(page.body, /<script src="\/static\/reception.js" defer><\/script>/)
 
