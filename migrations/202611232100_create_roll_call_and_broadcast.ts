@@ -74,6 +74,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('contact_value', 'text')
     .addColumn('channel', 'text')
     .addColumn('provider_id', 'text')
+    // The messenger's own log row for this send, when it keeps one (delivery reports land there).
+    .addColumn('message_id', 'integer')
     .addColumn('error', 'text')
     .addColumn('sent_at', 'integer')
     .addColumn('answer', 'text', (c) => c.check(sql`answer in ('safe', 'help')`))

@@ -157,6 +157,8 @@ export interface BroadcastRecipientTable {
   contact_value: string | null
   channel: string | null
   provider_id: string | null
+  /** The messenger's log row for this send, if it keeps one (provider delivery reports update it). */
+  message_id: number | null
   error: string | null
   sent_at: number | null
   answer: 'safe' | 'help' | null

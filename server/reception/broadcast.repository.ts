@@ -134,6 +134,7 @@ export async function finishRecipient(
     contact: { kind: ContactKind; value: string } | null
     channel: string | null
     providerId: string | null
+    messageId: number | null
     error: string | null
     at: number
   },
@@ -146,6 +147,7 @@ export async function finishRecipient(
       contact_value: outcome.contact?.value ?? null,
       channel: outcome.channel,
       provider_id: outcome.providerId,
+      message_id: outcome.messageId,
       error: outcome.error,
       sent_at: outcome.status === 'sent' ? outcome.at : null,
     })

@@ -168,6 +168,7 @@ export async function deliverBroadcast(
         contact: null,
         channel: null,
         providerId: null,
+        messageId: null,
         error: 'No verified contact we can send to.',
         at: clock.now(),
       }
@@ -186,6 +187,9 @@ export async function deliverBroadcast(
             contact,
             channel: result.channel,
             providerId: result.providerId ?? null,
+            // A messenger that keeps a message log says which row; delivery reports update it.
+            messageId:
+              'messageId' in result && typeof result.messageId === 'number' ? result.messageId : null,
             error: null,
             at: clock.now(),
           }
@@ -196,6 +200,7 @@ export async function deliverBroadcast(
             contact,
             channel: null,
             providerId: null,
+            messageId: null,
             error: error instanceof Error ? error.message.slice(0, 300) : 'Sending failed.',
             at: clock.now(),
           }
