@@ -28,6 +28,8 @@ import metricsRoutes from './routes/health/metrics.js'
 import historyRoutes from './routes/history/index.js'
 import profileRoutes from './routes/profile/index.js'
 import pwaRoutes from './routes/pwa/index.js'
+import receptionRoutes from './routes/reception/index.js'
+import presenceApiRoutes from './routes/reception/presence-api.js'
 import registerRoutes from './routes/register/index.js'
 import reminderRoutes from './routes/reminders/index.js'
 import webhookRoutes from './routes/webhooks/index.js'
@@ -55,10 +57,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       serializers: {
-        // Personal sign-in links carry a token in the path: never write it to the log.
+        // Sign-in, reminder and broadcast-reply links carry a token in the path: never log it.
         req: (req: { method: string; url: string; ip?: string }) => ({
           method: req.method,
-          url: req.url.replace(/\/link\/[^/?#]+/, '/link/[redacted]'),
+          url: req.url.replace(/\/(link|r|b)\/[^/?#]+/, '/$1/[redacted]'),
           ip: req.ip,
         }),
       },
@@ -155,6 +157,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(historyRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(visitsApiRoutes, { prefix: '/api/v1' })
+  await app.register(receptionRoutes)
+  await app.register(presenceApiRoutes, { prefix: '/api/v1' })
 
   return app
 }

@@ -175,6 +175,83 @@ export interface IntegrationTokenTable {
   revoked_at: number | null
 }
 
+/** A roll call is a fire drill or a real evacuation. */
+export type RollCallKind = 'drill' | 'real'
+/** Where a person stands on a roll call; `unaccounted` clears an earlier mark. */
+export type RollCallStatus = 'safe' | 'missing' | 'help' | 'unaccounted'
+
+/** A roll call: started by reception, ended with a report kept in the audit trail. */
+export interface RollCallTable {
+  id: Generated<number>
+  kind: RollCallKind
+  started_at: number
+  started_by: number | null
+  ended_at: number | null
+  ended_by: number | null
+}
+
+/** Who was inside when a roll call started (names copied at that moment). */
+export interface RollCallPersonTable {
+  roll_call_id: number
+  person_id: number
+  first_name: string
+  last_name: string
+  signed_in_at: number
+  /** 0 when the visit was left open on an earlier day (maybe not really inside). */
+  confirmed: number
+}
+
+/** The latest mark for a person on a roll call: last write wins, keeping who and when. */
+export interface RollCallMarkTable {
+  roll_call_id: number
+  person_id: number
+  status: RollCallStatus
+  /** A marshal's tap, or the person's own answer to a broadcast. */
+  via: 'marshal' | 'self'
+  marked_by: number | null
+  marked_at: number
+}
+
+/** Which message a broadcast started from. */
+export type BroadcastTemplate = 'drill' | 'evacuation' | 'closure' | 'free'
+/** Who a broadcast goes to. */
+export type BroadcastAudience = 'inside' | 'everyone'
+/** Where one broadcast delivery stands on our side (the provider's later word is in its message log). */
+export type BroadcastRecipientStatus = 'pending' | 'sending' | 'sent' | 'failed'
+
+/** A message from reception to everyone inside (or everyone). */
+export interface BroadcastTable {
+  id: Generated<number>
+  template: BroadcastTemplate
+  audience: BroadcastAudience
+  message: string
+  /** 1 when the message carries "I'm safe" / "I need help" links. */
+  ask_safety: number
+  roll_call_id: number | null
+  created_by: number | null
+  created_at: number
+}
+
+/** One person a broadcast was sent to, how, and their answer. */
+export interface BroadcastRecipientTable {
+  id: Generated<number>
+  broadcast_id: number
+  person_id: number
+  status: BroadcastRecipientStatus
+  contact_kind: ContactKind | null
+  contact_value: string | null
+  channel: string | null
+  provider_id: string | null
+  /** The messenger's log row for this send, if it keeps one (provider delivery reports update it). */
+  message_id: number | null
+  error: string | null
+  sent_at: number | null
+  answer: 'safe' | 'help' | null
+  answered_at: number | null
+  safe_link_used_at: number | null
+  help_link_used_at: number | null
+}
+
 /** The whole database, as Kysely sees it. */
 export interface DB {
   person: PersonTable
@@ -190,6 +267,11 @@ export interface DB {
   outbox_delivery: OutboxDeliveryTable
   reminder: ReminderTable
   integration_token: IntegrationTokenTable
+  roll_call: RollCallTable
+  roll_call_person: RollCallPersonTable
+  roll_call_mark: RollCallMarkTable
+  broadcast: BroadcastTable
+  broadcast_recipient: BroadcastRecipientTable
 }
 
 export type Person = Selectable<PersonTable>
@@ -205,3 +287,6 @@ export type PushSubscriptionRow = Selectable<PushSubscriptionTable>
 export type OutboxEvent = Selectable<OutboxTable>
 export type Reminder = Selectable<ReminderTable>
 export type IntegrationToken = Selectable<IntegrationTokenTable>
+export type RollCall = Selectable<RollCallTable>
+export type Broadcast = Selectable<BroadcastTable>
+export type BroadcastRecipient = Selectable<BroadcastRecipientTable>

@@ -1,0 +1,204 @@
+import { sql } from 'kysely'
+import type { Db } from '../db/connect.js'
+import type { RollCall, RollCallKind, RollCallStatus } from '../db/database.js'
+
+/** The running roll call, if any. */
+export async function findActiveRollCall(db: Db): Promise<RollCall | undefined> {
+  return db.selectFrom('roll_call').selectAll().where('ended_at', 'is', null).executeTakeFirst()
+}
+
+/** A roll call by id. */
+export async function findRollCall(db: Db, id: number): Promise<RollCall | undefined> {
+  return db.selectFrom('roll_call').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+/** Roll calls, newest first. */
+export async function listRollCalls(db: Db, limit: number): Promise<RollCall[]> {
+  return db
+    .selectFrom('roll_call')
+    .selectAll()
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
+}
+
+/** Starts a roll call; undefined if one is already running (the unique index refuses a second). */
+export async function insertRollCall(
+  db: Db,
+  rollCall: { kind: RollCallKind; at: number; by: number },
+): Promise<RollCall | undefined> {
+  return db
+    .insertInto('roll_call')
+    .values({
+      kind: rollCall.kind,
+      started_at: rollCall.at,
+      started_by: rollCall.by,
+      ended_at: null,
+      ended_by: null,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** Copies who is inside into the roll call's snapshot. */
+export async function insertSnapshot(
+  db: Db,
+  rollCallId: number,
+  people: { personId: number; firstName: string; lastName: string; since: number; confirmed: boolean }[],
+): Promise<void> {
+  // SQLite limits bound parameters per statement; 100 rows × 6 values stays well inside.
+  for (let i = 0; i < people.length; i += 100) {
+    await db
+      .insertInto('roll_call_person')
+      .values(
+        people.slice(i, i + 100).map((p) => ({
+          roll_call_id: rollCallId,
+          person_id: p.personId,
+          first_name: p.firstName,
+          last_name: p.lastName,
+          signed_in_at: p.since,
+          confirmed: p.confirmed ? 1 : 0,
+        })),
+      )
+      .execute()
+  }
+}
+
+/** Ends a running roll call; undefined if it had already ended. */
+export async function endRollCall(
+  db: Db,
+  id: number,
+  end: { at: number; by: number },
+): Promise<RollCall | undefined> {
+  return db
+    .updateTable('roll_call')
+    .set({ ended_at: end.at, ended_by: end.by })
+    .where('id', '=', id)
+    .where('ended_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/**
+ * Records a mark: one row per (roll call, person), so concurrent marks never lose each other;
+ * the later write for the same person wins and keeps who made it and when.
+ */
+export async function upsertMark(
+  db: Db,
+  mark: {
+    rollCallId: number
+    personId: number
+    status: RollCallStatus
+    via: 'marshal' | 'self'
+    by: number | null
+    at: number
+  },
+): Promise<void> {
+  await db
+    .insertInto('roll_call_mark')
+    .values({
+      roll_call_id: mark.rollCallId,
+      person_id: mark.personId,
+      status: mark.status,
+      via: mark.via,
+      marked_by: mark.by,
+      marked_at: mark.at,
+    })
+    .onConflict((oc) =>
+      oc.columns(['roll_call_id', 'person_id']).doUpdateSet({
+        status: mark.status,
+        via: mark.via,
+        marked_by: mark.by,
+        marked_at: mark.at,
+      }),
+    )
+    .execute()
+}
+
+/** One line of a roll call: the snapshot (if they were on it) and the latest mark (if any). */
+export interface RollCallLine {
+  personId: number
+  firstName: string
+  lastName: string
+  /** Null for someone who answered a broadcast but was not on the snapshot. */
+  signedInAt: number | null
+  onSnapshot: boolean
+  confirmed: boolean
+  status: RollCallStatus
+  via: 'marshal' | 'self' | null
+  markedAt: number | null
+  markedById: number | null
+  markedByName: string | null
+}
+
+/** Every line of a roll call: the snapshot plus anyone marked who was not on it. */
+export async function listRollCallLines(db: Db, rollCallId: number): Promise<RollCallLine[]> {
+  const snapshot = await db
+    .selectFrom('roll_call_person as p')
+    .leftJoin('roll_call_mark as m', (j) =>
+      j.onRef('m.roll_call_id', '=', 'p.roll_call_id').onRef('m.person_id', '=', 'p.person_id'),
+    )
+    .leftJoin('person as marker', 'marker.id', 'm.marked_by')
+    .select([
+      'p.person_id as personId',
+      'p.first_name as firstName',
+      'p.last_name as lastName',
+      'p.signed_in_at as signedInAt',
+      'p.confirmed as confirmed',
+      'm.status as status',
+      'm.via as via',
+      'm.marked_at as markedAt',
+      'm.marked_by as markedById',
+      sql<string | null>`marker.first_name || ' ' || marker.last_name`.as('markedByName'),
+    ])
+    .where('p.roll_call_id', '=', rollCallId)
+    .execute()
+  const extra = await db
+    .selectFrom('roll_call_mark as m')
+    .innerJoin('person', 'person.id', 'm.person_id')
+    .leftJoin('person as marker', 'marker.id', 'm.marked_by')
+    .select([
+      'm.person_id as personId',
+      'person.first_name as firstName',
+      'person.last_name as lastName',
+      'm.status as status',
+      'm.via as via',
+      'm.marked_at as markedAt',
+      'm.marked_by as markedById',
+      sql<string | null>`marker.first_name || ' ' || marker.last_name`.as('markedByName'),
+    ])
+    .where('m.roll_call_id', '=', rollCallId)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('roll_call_person as p')
+            .select('p.person_id')
+            .whereRef('p.roll_call_id', '=', 'm.roll_call_id')
+            .whereRef('p.person_id', '=', 'm.person_id'),
+        ),
+      ),
+    )
+    .execute()
+  return [
+    ...snapshot.map((r) => ({
+      ...r,
+      onSnapshot: true,
+      confirmed: r.confirmed === 1,
+      status: r.status ?? ('unaccounted' as const),
+    })),
+    ...extra.map((r) => ({ ...r, signedInAt: null, onSnapshot: false, confirmed: true })),
+  ]
+}
+
+/** Whether a person is on a roll call's snapshot. */
+export async function isOnSnapshot(db: Db, rollCallId: number, personId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('roll_call_person')
+    .select('person_id')
+    .where('roll_call_id', '=', rollCallId)
+    .where('person_id', '=', personId)
+    .executeTakeFirst()
+  return row !== undefined
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { chromium, type Page } from 'playwright-core'
+import { buildTestApp } from '../../testing/build-test-app.js'
+import { personWithRole, tapSignIn } from '../../testing/reception.js'
+
+function chromiumPath(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+// The bits of the DOM the page functions below use (the project's TypeScript has no DOM library).
+declare const document: { querySelector(selector: string): { textContent: string | null } | null }
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/** WCAG 2.x A/AA violations on the current page, as "rule: target" lines. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  // Evaluated through the debugger, so the page's strict CSP stays on for everything else.
+  await page.evaluate(axeSource)
+  const result = (await page.evaluate(
+    "axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa'] })",
+  )) as { violations: { id: string; nodes: { target: string[] }[] }[] }
+  return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`))
+}
+
+test('in a real browser, the board updates live and a marshal marks without leaving the page', async (t) => {
+  const executablePath = chromiumPath()
+  if (!executablePath) return t.skip('chromium is not installed')
+  const ctx = await buildTestApp(t)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const origin = `http://127.0.0.1:${port}`
+
+  const browser = await chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  t.after(() => browser.close())
+  const context = await browser.newContext()
+  await context.addCookies(
+    [...desk.browser.cookies]
+      .filter(([name]) => name === 'br_device')
+      .map(([name, value]) => ({ name, value, url: origin })),
+  )
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text())
+  })
+  page.on('pageerror', (e) => problems.push(e.message))
+
+  await page.goto(`${origin}/reception`)
+  assert.equal(await page.textContent('.headcount .count'), '0')
+  await page.waitForFunction(() =>
+    document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'),
+  )
+  await tapSignIn(amy.browser)
+  await page.waitForSelector('text=Amy Clark', { timeout: 5000 })
+  assert.equal(await page.textContent('.headcount .count'), '1')
+  assert.deepEqual(await accessibilityProblems(page), [], 'presence board')
+
+  await page.click('button[value="drill"]')
+  await page.waitForURL(/\/reception\/roll-calls\/\d+$/)
+  const url = page.url()
+  await page.waitForFunction(() =>
+    document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'),
+  )
+  await page.click('button[value="safe"]')
+  await page.waitForFunction(() => document.querySelector('.tally .accounted .count')?.textContent === '1')
+  assert.equal(page.url(), url, 'marked without navigating')
+  assert.match((await page.textContent(`#p-${amy.id}`)) ?? '', /by Rita Desk/)
+  assert.deepEqual(await accessibilityProblems(page), [], 'roll call')
+  await page.goto(`${origin}/reception/display`)
+  assert.deepEqual(await accessibilityProblems(page), [], 'display')
+  await page.goto(`${origin}/reception/broadcasts/new?template=drill`)
+  assert.deepEqual(await accessibilityProblems(page), [], 'new message')
+  problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('axe')))
+  assert.deepEqual(problems, [], 'no script errors or CSP violations')
+})

@@ -1,0 +1,73 @@
+import type { Role } from '../db/database.js'
+import { parseContact } from '../identity/contact.js'
+import { loginAs, type TestApp, TestBrowser } from './build-test-app.js'
+
+let nextAddress = 1
+
+/** Gives the person behind a contact a role, as an administrator would. */
+export async function grantRole(test: TestApp, contact: string, role: Role): Promise<number> {
+  const { db } = test.app.ctx
+  const parsed = parseContact(contact, test.config.DEFAULT_PHONE_REGION)
+  const value = parsed.ok ? parsed.contact.value : contact
+  const row = await db
+    .selectFrom('contact')
+    .select('person_id')
+    .where('value', '=', value)
+    .executeTakeFirstOrThrow()
+  await db.updateTable('person').set({ role }).where('id', '=', row.person_id).execute()
+  return row.person_id
+}
+
+/** Logs a person in with a role (staff by default) and returns their browser and id. */
+export async function personWithRole(
+  test: TestApp,
+  contact: string,
+  name: { firstName: string; lastName: string },
+  role: Role = 'staff',
+): Promise<{ browser: TestBrowser; id: number }> {
+  // Each person on their own phone and network, so per-address code limits stay out of the way.
+  const n = nextAddress++
+  const browser = await loginAs(
+    test,
+    contact,
+    name,
+    new TestBrowser(test.app, `198.18.${(n >> 8) & 255}.${n & 255}`),
+  )
+  const id = await grantRole(test, contact, role)
+  await browser.get('/')
+  return { browser, id }
+}
+
+/** Taps "Sign in" on the person's home page. */
+export async function tapSignIn(browser: TestBrowser): Promise<void> {
+  await browser.get('/')
+  const r = await browser.post('/sign-in', {
+    day: /name="day" value="([^"]+)"/.exec(browser.lastHtml)?.[1] ?? '',
+  })
+  if (r.statusCode !== 303) throw new Error(`sign-in failed: ${r.statusCode}`)
+  await browser.follow(r)
+}
+
+/** Taps "Sign out" on the person's home page. */
+export async function tapSignOut(browser: TestBrowser): Promise<void> {
+  await browser.get('/')
+  const r = await browser.post('/sign-out', {
+    day: /name="day" value="([^"]+)"/.exec(browser.lastHtml)?.[1] ?? '',
+  })
+  if (r.statusCode !== 303) throw new Error(`sign-out failed: ${r.statusCode}`)
+  await browser.follow(r)
+}
+
+/** Waits until a condition holds (for work the app finishes in the background), or fails. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
