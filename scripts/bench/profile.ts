@@ -8,7 +8,7 @@ import { seed } from './seed.js'
 /** `tsx scripts/bench/profile.ts tap|home`: CPU-profiles the production server under one load (writes *.cpuprofile). */
 const which = process.argv[2] ?? 'tap'
 const dir = mkdtempSync(join(tmpdir(), 'br-prof-'))
-const s = await seed(join(dir, 'register.db'), 3000, 2000)
+const s = await seed(join(dir, 'register.db'), { people: 3000, inside: 2000 })
 const port = 24567
 const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/server/server.js'], {
   stdio: 'inherit',
