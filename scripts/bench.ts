@@ -50,7 +50,7 @@ function env(dataDir: string, port: number): NodeJS.ProcessEnv {
     PUBLIC_URL: url,
     DATA_DIR: dataDir,
     SESSION_SECRET: SECRET,
-    RATE_LIMIT_PER_MINUTE: '10000000',
+    RATE_LIMIT_PER_MINUTE: '1000000',
     LOG_LEVEL: 'warn',
     // The benchmark triggers work itself; no timers of the embedded scheduler.
     REMINDER_TIME: 'off',
