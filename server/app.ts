@@ -38,7 +38,7 @@ import webhookRoutes from './routes/webhooks/index.js'
 export interface AppDeps {
   db?: Db
   clock?: Clock
-  channels?: (log: FastifyInstance['log']) => Channel[]
+  channels?: (log: FastifyInstance['log']) => Channel[] | Promise<Channel[]>
   logger?: FastifyServerOptions['logger']
   /** Run the scheduled jobs in this process when there is no REDIS_URL (server.ts turns it on). */
   embeddedJobs?: boolean
@@ -97,7 +97,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const keys = deriveKeys(config.SESSION_SECRET)
   const clock = deps.clock ?? systemClock
   const messenger = new Messenger(
-    deps.channels?.(app.log) ?? channelsFromConfig(config, app.log),
+    (await deps.channels?.(app.log)) ?? (await channelsFromConfig(config, app.log)),
     { siteName: config.SITE_NAME, publicUrl: config.PUBLIC_URL },
     { db, clock, log: app.log.child({ module: 'messaging' }) },
   )

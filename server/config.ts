@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { getCountries } from 'libphonenumber-js'
-import webPush from 'web-push'
 import { z } from 'zod'
 import { parseContact } from './identity/contact.js'
 import { projectRoot } from './paths.js'
@@ -253,7 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     raw.VAPID_PUBLIC_KEY && raw.VAPID_PRIVATE_KEY
       ? { publicKey: raw.VAPID_PUBLIC_KEY, privateKey: raw.VAPID_PRIVATE_KEY }
       : databasePath === ':memory:'
-        ? webPush.generateVAPIDKeys()
+        ? generateVapidKeys()
         : localVapidKeys(dataDir)
   return {
     ...raw,
@@ -279,13 +278,19 @@ function canResolve(specifier: string): boolean {
   }
 }
 
+/** A fresh VAPID key pair; web-push is loaded only here, on first start (it is ~10 MB). */
+function generateVapidKeys(): { publicKey: string; privateKey: string } {
+  const webPush = createRequire(import.meta.url)('web-push') as typeof import('web-push')
+  return webPush.generateVAPIDKeys()
+}
+
 /** Web Push keys generated once and kept in DATA_DIR, so subscriptions survive restarts. */
 function localVapidKeys(dataDir: string): { publicKey: string; privateKey: string } {
   const file = join(dataDir, 'vapid-keys.json')
   if (existsSync(file))
     return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string }
   mkdirSync(dataDir, { recursive: true })
-  const keys = webPush.generateVAPIDKeys()
+  const keys = generateVapidKeys()
   writeFileSync(file, `${JSON.stringify(keys)}\n`, { mode: 0o600, flag: 'wx' })
   return keys
 }

@@ -1,4 +1,3 @@
-import { UnrecoverableError } from 'bullmq'
 import { findPersonById } from '../server/identity/person.repository.js'
 import type { DigestPayload, PresencePayload } from '../server/outbox/outbox.repository.js'
 import { findOutbox, recordDelivery, wasDelivered } from '../server/outbox/outbox.repository.js'
@@ -27,10 +26,16 @@ export async function slackTextFor(
   return presenceText(payload, name)
 }
 
+/** A Slack post that retrying cannot help. (Not BullMQ's class: the web process never loads BullMQ.) */
+export class PermanentSlackError extends Error {
+  override name = 'PermanentSlackError'
+}
+
 /**
  * Posts one outbox event to one webhook, once: a delivery already recorded is skipped, so a
  * retried or duplicated job never posts twice. Throws SlackRateLimitedError on 429 and
- * UnrecoverableError when retrying cannot help (webhook refused or no longer configured).
+ * PermanentSlackError when retrying cannot help (webhook refused or no longer configured); the
+ * worker turns that into BullMQ's UnrecoverableError.
  */
 export async function deliverSlack(
   ctx: TaskContext,
@@ -40,11 +45,11 @@ export async function deliverSlack(
   if (!event) return 'gone'
   if (await wasDelivered(ctx.db, job.outboxId, job.target)) return 'already-delivered'
   const url = slackUrlsByTarget(ctx.config).get(job.target)
-  if (!url) throw new UnrecoverableError(`webhook ${job.target} is no longer configured`)
+  if (!url) throw new PermanentSlackError(`webhook ${job.target} is no longer configured`)
   try {
     await postToSlack(url, await slackTextFor(ctx, event))
   } catch (error) {
-    if (error instanceof SlackRejectedError) throw new UnrecoverableError(error.message)
+    if (error instanceof SlackRejectedError) throw new PermanentSlackError(error.message)
     throw error
   }
   await recordDelivery(ctx.db, job.outboxId, job.target, Date.now())
@@ -77,7 +82,7 @@ export function inProcessSlackDelivery(
           nextAllowed.set(target, Date.now() + error.retryAfterMs)
           throw new NotYetError(error.message)
         }
-        if (error instanceof UnrecoverableError) {
+        if (error instanceof PermanentSlackError) {
           ctx.log.error({ err: error, outboxId: event.id }, 'Slack post dropped')
           continue
         }

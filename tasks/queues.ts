@@ -1,8 +1,8 @@
-import { type Job, type JobsOptions, Queue, Worker } from 'bullmq'
+import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { OutboxEvent } from '../server/db/database.js'
 import { SlackRateLimitedError, slackUrlsByTarget } from '../server/slack/slack.js'
-import { deliverSlack } from './deliver-slack.task.js'
+import { deliverSlack, PermanentSlackError } from './deliver-slack.task.js'
 import { relayOutbox } from './relay-outbox.task.js'
 import { runScheduledTask, type ScheduledTask, schedules } from './schedules.js'
 import { sendOneReminder } from './send-reminders.task.js'
@@ -131,6 +131,7 @@ export async function startQueues(
             await queue.rateLimit(error.retryAfterMs)
             throw Worker.RateLimitError()
           }
+          if (error instanceof PermanentSlackError) throw new UnrecoverableError(error.message)
           throw error
         }
       },

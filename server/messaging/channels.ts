@@ -2,16 +2,20 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { Channel } from './channel.js'
 import { consoleChannel } from './console.channel.js'
-import { graphChannel } from './graph.channel.js'
-import { TWILIO_STATUS_PATH, twilioChannel } from './twilio.channel.js'
+import { TWILIO_STATUS_PATH } from './twilio-status-path.js'
 
 /**
  * The channels the configuration enables: Twilio for texts, Microsoft Graph for email; with
- * neither, the console channel serves both so a fresh install works without any account.
+ * neither, the console channel serves both so a fresh install works without any account. The
+ * provider SDKs are loaded only when configured (together they weigh ~50 MB of memory).
  */
-export function channelsFromConfig(config: Config, log: Pick<FastifyBaseLogger, 'info'>): Channel[] {
+export async function channelsFromConfig(
+  config: Config,
+  log: Pick<FastifyBaseLogger, 'info'>,
+): Promise<Channel[]> {
   const channels: Channel[] = []
   if (config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN) {
+    const { twilioChannel } = await import('./twilio.channel.js')
     channels.push(
       twilioChannel({
         accountSid: config.TWILIO_ACCOUNT_SID,
@@ -24,6 +28,7 @@ export function channelsFromConfig(config: Config, log: Pick<FastifyBaseLogger, 
     )
   }
   if (config.GRAPH_TENANT_ID && config.GRAPH_CLIENT_ID && config.GRAPH_CLIENT_SECRET && config.GRAPH_SENDER) {
+    const { graphChannel } = await import('./graph.channel.js')
     channels.push(
       graphChannel({
         tenantId: config.GRAPH_TENANT_ID,

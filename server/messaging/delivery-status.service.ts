@@ -1,4 +1,4 @@
-import twilio from 'twilio'
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js'
 import type { Db } from '../db/connect.js'
 import { advanceMessageStatus, findMessageByProviderId } from './message.repository.js'
 import { fromTwilioStatus } from './message-status.js'
@@ -14,7 +14,7 @@ export function isSignedByTwilio(
   params: Record<string, unknown>,
 ): boolean {
   if (!signature) return false
-  return twilio.validateRequest(authToken, signature, url, params)
+  return validateRequest(authToken, signature, url, params)
 }
 
 /** A Twilio status callback: which message, where it got to, and Twilio's error code if it failed. */

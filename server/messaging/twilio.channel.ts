@@ -20,7 +20,7 @@ export interface TwilioSettings {
 }
 
 /** The path Twilio posts delivery reports to. */
-export const TWILIO_STATUS_PATH = '/webhooks/twilio/status'
+export { TWILIO_STATUS_PATH } from './twilio-status-path.js'
 
 /** A 429 or 5xx from Twilio: the SDK would turn it into a RestException without its Retry-After. */
 class TwilioUnavailable extends Error {

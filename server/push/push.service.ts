@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import webPush from 'web-push'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/connect.js'
@@ -141,6 +140,9 @@ export async function sendPushToPerson(
   options: PushOptions,
 ): Promise<boolean> {
   const subscriptions = await listPushSubscriptions(db, personId)
+  if (subscriptions.length === 0) return false
+  // Loaded on first use: the web process does not need it until someone turns notifications on.
+  const { default: webPush } = await import('web-push')
   let accepted = false
   for (const sub of subscriptions) {
     const details = webPush.generateRequestDetails(

@@ -1,6 +1,5 @@
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { generateSW } from 'workbox-build'
 import { webDir } from '../paths.js'
 
 /** Where the build writes the service worker (web/dist is git-ignored). */
@@ -16,6 +15,8 @@ export async function buildServiceWorker(): Promise<{ count: number; size: numbe
   await mkdir(dirname(serviceWorkerPath), { recursive: true })
   // Written aside and renamed, so a server reading sw.js never sees half a file.
   const temporary = `${serviceWorkerPath}.${process.pid}.${Date.now()}.tmp.js`
+  // Loaded on demand: Workbox's build tooling costs ~70 MB, needed only when the worker is built.
+  const { generateSW } = await import('workbox-build')
   const { count, size, warnings } = await generateSW({
     swDest: temporary,
     globDirectory: webDir,

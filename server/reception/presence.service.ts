@@ -33,13 +33,21 @@ export interface PresenceBoard {
   departed: PersonDeparted[]
 }
 
-const byName = (a: { firstName: string; lastName: string }, b: { firstName: string; lastName: string }) =>
-  a.firstName.localeCompare(b.firstName, 'en', { sensitivity: 'base' }) ||
-  a.lastName.localeCompare(b.lastName, 'en', { sensitivity: 'base' })
+// One collator for every comparison: localeCompare with options builds a new one per call, which
+// made sorting 4,000 names take seconds.
+const collator = new Intl.Collator('en', { sensitivity: 'base' })
+/** Orders people by first then last name, ignoring case and accents, then by id. */
+export const byName = (
+  a: { firstName: string; lastName: string; personId: number },
+  b: { firstName: string; lastName: string; personId: number },
+) =>
+  collator.compare(a.firstName, b.firstName) ||
+  collator.compare(a.lastName, b.lastName) ||
+  a.personId - b.personId
 
 /** Everyone inside now, sorted by name, one entry per person. */
 export async function peopleInside(db: Db, now: number, timeZone: string): Promise<PersonInside[]> {
-  const today = localDay(now, timeZone)
+  const startOfToday = startOfLocalDay(localDay(now, timeZone), timeZone)
   const seen = new Set<number>()
   const inside: PersonInside[] = []
   for (const row of await listOpenVisitsWithPeople(db)) {
@@ -51,7 +59,7 @@ export async function peopleInside(db: Db, now: number, timeZone: string): Promi
       firstName: row.firstName,
       lastName: row.lastName,
       since: row.signedInAt,
-      confirmed: localDay(row.signedInAt, timeZone) === today,
+      confirmed: row.signedInAt >= startOfToday,
     })
   }
   return inside.sort(byName)

@@ -6,7 +6,7 @@ import type { RollCall, RollCallKind, RollCallStatus } from '../db/database.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { listRecentAnswers } from './broadcast.repository.js'
-import { peopleInside } from './presence.service.js'
+import { byName, peopleInside } from './presence.service.js'
 import {
   endRollCall as closeRollCall,
   findActiveRollCall,
@@ -168,11 +168,6 @@ const nameOf = async (db: Db, id: number | null) => {
   const p = await findPersonById(db, id)
   return p ? `${p.first_name} ${p.last_name}` : null
 }
-
-const byName = (a: RollCallLine, b: RollCallLine) =>
-  a.firstName.localeCompare(b.firstName, 'en', { sensitivity: 'base' }) ||
-  a.lastName.localeCompare(b.lastName, 'en', { sensitivity: 'base' }) ||
-  a.personId - b.personId
 
 /** Counts over a roll call's lines: only people on the snapshot count towards the totals. */
 export function countLines(lines: RollCallLine[]): RollCallCounts {

@@ -2,7 +2,6 @@ import { once } from 'node:events'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { stringify } from 'csv-stringify'
-import ExcelJS from 'exceljs'
 
 /** A column of an export: which field, under which header. */
 export interface ExportColumn<T> {
@@ -44,6 +43,8 @@ export async function writeXlsx<T extends object>(
   out: Writable,
   sheetName: string,
 ): Promise<void> {
+  // Loaded on demand: exceljs costs ~30 MB of memory, needed only for XLSX downloads.
+  const { default: ExcelJS } = await import('exceljs')
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: false,

@@ -48,7 +48,7 @@ export async function buildTestApp(
   t: TestContext,
   options: {
     env?: Record<string, string>
-    channels?: (log: FastifyInstance['log']) => Channel[]
+    channels?: (log: FastifyInstance['log']) => Channel[] | Promise<Channel[]>
     /** Build the channels from the env like production does (e.g. pointed at fake providers). */
     channelsFromConfig?: boolean
     /** Start the in-process scheduler (off by default: tests start no timers unless they ask). */

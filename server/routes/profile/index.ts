@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import QRCode from 'qrcode'
 import { requestCode, verifyCode } from '../../identity/code.service.js'
 import { displayContact, parseContact } from '../../identity/contact.js'
 import { listContacts } from '../../identity/contact.repository.js'
@@ -49,7 +48,11 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
       hasLink: devices.some((d) => d.kind === 'link'),
       newLink: newLink ?? null,
       newLinkQr: newLink
-        ? await QRCode.toString(newLink, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' })
+        ? await (await import('qrcode')).default.toString(newLink, {
+            type: 'svg',
+            margin: 1,
+            errorCorrectionLevel: 'M',
+          })
         : null,
       kinds: identity.messenger.kinds,
       pushEnabled,

@@ -854,8 +854,8 @@ test('the delivery board shows what the provider reported: a text marked deliver
   ctx = await buildTestApp(t, {
     env,
     // Texts through Twilio's API (the fake), emails to the console so people can log in.
-    channels: (log) => [
-      ...channelsFromConfig(testConfig(env), log),
+    channels: async (log) => [
+      ...(await channelsFromConfig(testConfig(env), log)),
       consoleChannel({ info: (line: string) => ctx!.outbox.push(line) }),
     ],
   })

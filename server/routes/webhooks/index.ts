@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { UserError } from '../../lib/errors.js'
 import { isSignedByTwilio, recordTwilioStatus } from '../../messaging/delivery-status.service.js'
-import { TWILIO_STATUS_PATH } from '../../messaging/twilio.channel.js'
+import { TWILIO_STATUS_PATH } from '../../messaging/twilio-status-path.js'
 
 type StatusBody = { MessageSid: string; MessageStatus: string; ErrorCode?: string }
 type StatusQuery = { m?: number }
