@@ -10,6 +10,8 @@ export interface LocalSlot {
   hour: number
   /** Offset from UTC in ms. */
   offsetMs: number
+  /** "yyyy-MM-dd HH:" of the slot, for stamps. */
+  hourPrefix: string
 }
 
 const quarterHour = 900_000
@@ -32,7 +34,13 @@ export class LocalTime {
     if (!slot) {
       if (this.cache.size > 500_000) this.cache.clear()
       const dt = DateTime.fromMillis(key * quarterHour, { zone: this.timeZone })
-      slot = { day: dt.toISODate()!, weekday: dt.weekday - 1, hour: dt.hour, offsetMs: dt.offset * 60_000 }
+      slot = {
+        day: dt.toISODate()!,
+        weekday: dt.weekday - 1,
+        hour: dt.hour,
+        offsetMs: dt.offset * 60_000,
+        hourPrefix: `${dt.toISODate()} ${String(dt.hour).padStart(2, '0')}:`,
+      }
       this.cache.set(key, slot)
     }
     return slot
@@ -45,8 +53,10 @@ export class LocalTime {
 
   /** "yyyy-MM-dd HH:mm" in local time. */
   stamp(ms: number): string {
-    const local = new Date(ms + this.at(ms).offsetMs).toISOString()
-    return `${local.slice(0, 10)} ${local.slice(11, 16)}`
+    const slot = this.at(ms)
+    // Offsets are whole quarter hours, so the local minute is the UTC minute shifted.
+    const minute = ((Math.floor((ms + slot.offsetMs) / 60_000) % 60) + 60) % 60
+    return minute < 10 ? `${slot.hourPrefix}0${minute}` : `${slot.hourPrefix}${minute}`
   }
 
   /**
