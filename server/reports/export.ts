@@ -52,7 +52,8 @@ export async function writeCsv<T extends object>(
     }
     yield first ? header + stringify(batch, csvOptions) : stringify(batch, csvOptions)
   }
-  await pipeline(Readable.from(chunks()), out)
+  // One chunk ahead at most: memory stays at a batch or two, whatever the size of the export.
+  await pipeline(Readable.from(chunks(), { highWaterMark: 1 }), out)
 }
 
 /**

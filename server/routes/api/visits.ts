@@ -36,6 +36,9 @@ export default async function visitsApiRoutes(app: FastifyInstance): Promise<voi
   app.get<{ Querystring: { from?: string; to?: string } }>(
     '/visits',
     {
+      // Compressing a year of visits (100+ MB) costs the web process more CPU than producing it;
+      // integrations fetch this over the network they already trust with the data.
+      compress: false,
       schema: {
         querystring: {
           type: 'object',
