@@ -19,7 +19,7 @@ export const contentTypes: Record<ExportFormat, string> = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 }
 
-/** Rows per CSV chunk: one string and one write per chunk, instead of one per row. */
+/** Rows per CSV chunk when rows come one by one: one string and one write per chunk, not per row. */
 const CSV_BATCH = 1000
 
 // Spreadsheets run cells that start with = + - @ as formulas; names come from users.
@@ -28,32 +28,54 @@ const csvOptions: CsvOptions = {
 }
 
 /**
- * Streams rows as CSV (with a header line) into `out`, honouring backpressure; ends `out`.
- * csv-stringify quotes each batch of rows into one string (arrays in column order: no per-row
- * stream machinery and no per-field key lookup), and a batch is only produced when `out` wants more.
+ * Streams pages of rows as CSV (with a header line) into `out`, honouring backpressure; ends `out`.
+ * csv-stringify quotes each page into one string (arrays in column order: no per-row stream
+ * machinery and no per-field key lookup), and a page is only turned into CSV when `out` wants more.
  */
-export async function writeCsv<T extends object>(
-  rows: AsyncIterable<T> | Iterable<T>,
+export async function writeCsvPages<T extends object>(
+  pages: AsyncIterable<T[]> | Iterable<T[]>,
   columns: ExportColumn<T>[],
   out: Writable,
 ): Promise<void> {
   const keys = columns.map((c) => c.key)
   const header = stringify([columns.map((c) => c.header)], csvOptions)
   async function* chunks(): AsyncGenerator<string> {
-    let batch: unknown[][] = []
-    let first = true
-    for await (const row of rows) {
-      batch.push(keys.map((k) => row[k]))
-      if (batch.length === CSV_BATCH) {
-        yield first ? header + stringify(batch, csvOptions) : stringify(batch, csvOptions)
-        first = false
-        batch = []
-      }
+    yield header
+    for await (const page of pages) {
+      if (page.length > 0)
+        yield stringify(
+          page.map((row) => keys.map((k) => row[k])),
+          csvOptions,
+        )
     }
-    yield first ? header + stringify(batch, csvOptions) : stringify(batch, csvOptions)
   }
-  // One chunk ahead at most: memory stays at a batch or two, whatever the size of the export.
+  // One chunk ahead at most: memory stays at a page or two, whatever the size of the export.
   await pipeline(Readable.from(chunks(), { highWaterMark: 1 }), out)
+}
+
+/** Streams rows as CSV (with a header line) into `out`, in batches; see writeCsvPages. */
+export async function writeCsv<T extends object>(
+  rows: AsyncIterable<T> | Iterable<T>,
+  columns: ExportColumn<T>[],
+  out: Writable,
+): Promise<void> {
+  await writeCsvPages(inBatches(rows, CSV_BATCH), columns, out)
+}
+
+async function* inBatches<T>(rows: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = []
+  for await (const row of rows) {
+    batch.push(row)
+    if (batch.length === size) {
+      yield batch
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield batch
+}
+
+async function* flatten<T>(pages: AsyncIterable<T[]> | Iterable<T[]>): AsyncGenerator<T> {
+  for await (const page of pages) yield* page
 }
 
 /**
@@ -97,4 +119,16 @@ export async function writeExport<T extends object>(
 ): Promise<void> {
   if (format === 'csv') return writeCsv(rows, columns, out)
   return writeXlsx(rows, columns, out, sheetName)
+}
+
+/** Writes pages of rows in a format; see writeCsvPages and writeXlsx. */
+export async function writeExportPages<T extends object>(
+  format: ExportFormat,
+  pages: AsyncIterable<T[]> | Iterable<T[]>,
+  columns: ExportColumn<T>[],
+  out: Writable,
+  sheetName: string,
+): Promise<void> {
+  if (format === 'csv') return writeCsvPages(pages, columns, out)
+  return writeXlsx(flatten(pages), columns, out, sheetName)
 }

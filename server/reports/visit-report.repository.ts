@@ -19,11 +19,11 @@ export interface ReportVisit {
  * `.stream()` cursor, the single SQLite connection is free between pages, so sign-ins are never
  * held up behind a slow download, nor behind a fast one (the event loop gets a turn per page).
  */
-export async function* iterateVisits(
+export async function* iterateVisitPages(
   db: Db,
   range: { fromMs: number; toMs: number },
   pageSize = 2000,
-): AsyncGenerator<ReportVisit> {
+): AsyncGenerator<ReportVisit[]> {
   let after: { at: number; id: number } | undefined
   for (;;) {
     let q = db
@@ -46,7 +46,7 @@ export async function* iterateVisits(
       q = q.where((eb) => eb(eb.refTuple('visit.signed_in_at', 'visit.id'), '>', eb.tuple(at, id)))
     }
     const page = await q.orderBy('visit.signed_in_at').orderBy('visit.id').limit(pageSize).execute()
-    yield* page
+    if (page.length > 0) yield page
     if (page.length < pageSize) return
     const last = page[page.length - 1]!
     after = { at: last.signed_in_at, id: last.id }
@@ -54,4 +54,13 @@ export async function* iterateVisits(
     // are already settled, which never gives the event loop a turn by itself.
     await nextTurn()
   }
+}
+
+/** The visits of iterateVisitPages one by one. */
+export async function* iterateVisits(
+  db: Db,
+  range: { fromMs: number; toMs: number },
+  pageSize = 2000,
+): AsyncGenerator<ReportVisit> {
+  for await (const page of iterateVisitPages(db, range, pageSize)) yield* page
 }

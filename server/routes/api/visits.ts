@@ -1,8 +1,13 @@
 import { PassThrough, Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { parseDateRange } from '../../reports/date-range.js'
-import { contentTypes, writeCsv } from '../../reports/export.js'
-import { type VisitExportRow, visitColumns, visitExportRows } from '../../reports/reports.service.js'
+import { contentTypes, writeCsvPages } from '../../reports/export.js'
+import {
+  type VisitExportRow,
+  visitColumns,
+  visitExportPages,
+  visitExportRows,
+} from '../../reports/reports.service.js'
 
 const visitJson = (v: VisitExportRow) => ({
   id: v.visitId,
@@ -53,7 +58,7 @@ export default async function visitsApiRoutes(app: FastifyInstance): Promise<voi
       reply.header('cache-control', 'no-store').header('vary', 'Accept')
       if (wantsCsv(request.headers.accept)) {
         const out = new PassThrough()
-        writeCsv(rows, visitColumns, out).catch((error: unknown) => {
+        writeCsvPages(visitExportPages(db, range, site), visitColumns, out).catch((error: unknown) => {
           request.log.error({ err: error }, 'visits export failed')
           out.destroy(error instanceof Error ? error : new Error(String(error)))
         })
