@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util'
 import { parseDateRange } from '../server/reports/date-range.js'
-import { writeExport } from '../server/reports/export.js'
+import { writeExport, writeExportPages } from '../server/reports/export.js'
 import {
   summaryColumns,
   summaryRows,
   visitColumns,
-  visitExportRows,
+  visitExportPages,
 } from '../server/reports/reports.service.js'
 import { outputStream, runCli, UsageError } from './cli.js'
 
@@ -44,7 +44,7 @@ await runCli(async ({ config, db }) => {
   if (values.summary) {
     await writeExport(format, await summaryRows(db, range, site), summaryColumns, out.stream, 'Summary')
   } else {
-    await writeExport(format, visitExportRows(db, range, site), visitColumns, out.stream, 'Visits')
+    await writeExportPages(format, visitExportPages(db, range, site), visitColumns, out.stream, 'Visits')
   }
   await out.done()
 })

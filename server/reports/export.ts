@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { stringify } from 'csv-stringify'
+import { type Options as CsvOptions, stringify } from 'csv-stringify/sync'
 
 /** A column of an export: which field, under which header. */
 export interface ExportColumn<T> {
@@ -18,19 +18,63 @@ export const contentTypes: Record<ExportFormat, string> = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 }
 
-/** Streams rows as CSV (with a header line) into `out`, honouring backpressure; ends `out`. */
+/** Rows per CSV chunk when rows come one by one: one string and one write per chunk, not per row. */
+const CSV_BATCH = 1000
+
+// Spreadsheets run cells that start with = + - @ as formulas; names come from users.
+const csvOptions: CsvOptions = {
+  cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+}
+
+/**
+ * Streams pages of rows as CSV (with a header line) into `out`, honouring backpressure; ends `out`.
+ * csv-stringify quotes each page into one string (arrays in column order: no per-row stream
+ * machinery and no per-field key lookup), and a page is only turned into CSV when `out` wants more.
+ */
+export async function writeCsvPages<T extends object>(
+  pages: AsyncIterable<T[]> | Iterable<T[]>,
+  columns: ExportColumn<T>[],
+  out: Writable,
+): Promise<void> {
+  const keys = columns.map((c) => c.key)
+  const header = stringify([columns.map((c) => c.header)], csvOptions)
+  async function* chunks(): AsyncGenerator<string> {
+    yield header
+    for await (const page of pages) {
+      if (page.length > 0)
+        yield stringify(
+          page.map((row) => keys.map((k) => row[k])),
+          csvOptions,
+        )
+    }
+  }
+  // One chunk ahead at most: memory stays at a page or two, whatever the size of the export.
+  await pipeline(Readable.from(chunks(), { highWaterMark: 1 }), out)
+}
+
+/** Streams rows as CSV (with a header line) into `out`, in batches; see writeCsvPages. */
 export async function writeCsv<T extends object>(
   rows: AsyncIterable<T> | Iterable<T>,
   columns: ExportColumn<T>[],
   out: Writable,
 ): Promise<void> {
-  const stringifier = stringify({
-    header: true,
-    columns: columns.map((c) => ({ key: String(c.key), header: c.header })),
-    // Spreadsheets run cells that start with = + - @ as formulas; names come from users.
-    cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
-  })
-  await pipeline(Readable.from(rows), stringifier, out)
+  await writeCsvPages(inBatches(rows, CSV_BATCH), columns, out)
+}
+
+async function* inBatches<T>(rows: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = []
+  for await (const row of rows) {
+    batch.push(row)
+    if (batch.length === size) {
+      yield batch
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield batch
+}
+
+async function* flatten<T>(pages: AsyncIterable<T[]> | Iterable<T[]>): AsyncGenerator<T> {
+  for await (const page of pages) yield* page
 }
 
 /**
@@ -76,4 +120,16 @@ export async function writeExport<T extends object>(
 ): Promise<void> {
   if (format === 'csv') return writeCsv(rows, columns, out)
   return writeXlsx(rows, columns, out, sheetName)
+}
+
+/** Writes pages of rows in a format; see writeCsvPages and writeXlsx. */
+export async function writeExportPages<T extends object>(
+  format: ExportFormat,
+  pages: AsyncIterable<T[]> | Iterable<T[]>,
+  columns: ExportColumn<T>[],
+  out: Writable,
+  sheetName: string,
+): Promise<void> {
+  if (format === 'csv') return writeCsvPages(pages, columns, out)
+  return writeXlsx(flatten(pages), columns, out, sheetName)
 }

@@ -35,6 +35,22 @@ test('memoised local times agree with luxon for any instant in any zone', () => 
   )
 })
 
+test("a clock change at an odd minute (St John's, 00:01 local until 2011) is still exact", () => {
+  const local = new LocalTime('America/St_Johns')
+  // 2010-11-07 00:01 NDT (-2:30) became 23:01 NST (-3:30) the day before: 02:31 UTC.
+  for (const iso of [
+    '2010-11-07T02:30:30Z',
+    '2010-11-07T02:31:00Z',
+    '2010-11-07T02:35:00Z',
+    '2010-11-07T02:44:59Z',
+  ]) {
+    const ms = Date.parse(iso)
+    const dt = DateTime.fromMillis(ms, { zone: 'America/St_Johns' })
+    assert.equal(local.stamp(ms), dt.toFormat('yyyy-MM-dd HH:mm'), iso)
+    assert.equal(local.at(ms).hour, dt.hour, iso)
+  }
+})
+
 test('hours lived through a span: DST days in London, a half-hour zone', () => {
   const london = new LocalTime('Europe/London')
   const hours = (from: string, to: string, local = london) =>

@@ -10,32 +10,46 @@ export interface LocalSlot {
   hour: number
   /** Offset from UTC in ms. */
   offsetMs: number
+  /** "yyyy-MM-dd HH:" of the slot, for stamps. */
+  hourPrefix: string
 }
 
 const quarterHour = 900_000
 
+function slotOf(dt: DateTime): LocalSlot {
+  return {
+    day: dt.toISODate()!,
+    weekday: dt.weekday - 1,
+    hour: dt.hour,
+    offsetMs: dt.offset * 60_000,
+    hourPrefix: `${dt.toISODate()} ${String(dt.hour).padStart(2, '0')}:`,
+  }
+}
+
 /**
- * Local day, weekday and hour of instants, memoised per quarter hour of UTC time. Every time zone
- * offset (and every DST change since 2000) is a multiple of 15 minutes, so all instants in one
- * UTC quarter hour share their local day and hour. Reports over hundreds of thousands of visits
- * then ask luxon a few thousand times instead of millions.
+ * Local day, weekday and hour of instants, memoised per quarter hour of UTC time. Where the
+ * offset is a whole number of quarter hours and does not change within the quarter, every instant
+ * in it shares its local day and hour. The rare quarter that does not qualify (St John's changed
+ * clocks at 00:01 until 2011) is answered by luxon for each instant and never memoised. Reports
+ * over hundreds of thousands of visits then ask luxon a few thousand times instead of millions.
  */
 export class LocalTime {
-  private readonly cache = new Map<number, LocalSlot>()
+  private readonly cache = new Map<number, { uniform: boolean; slot: LocalSlot }>()
 
   constructor(readonly timeZone: string) {}
 
   /** The local slot of an instant. */
   at(ms: number): LocalSlot {
     const key = Math.floor(ms / quarterHour)
-    let slot = this.cache.get(key)
-    if (!slot) {
-      if (this.cache.size > 500_000) this.cache.clear()
-      const dt = DateTime.fromMillis(key * quarterHour, { zone: this.timeZone })
-      slot = { day: dt.toISODate()!, weekday: dt.weekday - 1, hour: dt.hour, offsetMs: dt.offset * 60_000 }
-      this.cache.set(key, slot)
-    }
-    return slot
+    const cached = this.cache.get(key)
+    if (cached) return cached.uniform ? cached.slot : slotOf(DateTime.fromMillis(ms, { zone: this.timeZone }))
+    if (this.cache.size > 500_000) this.cache.clear()
+    const start = DateTime.fromMillis(key * quarterHour, { zone: this.timeZone })
+    const end = DateTime.fromMillis(key * quarterHour + quarterHour - 1, { zone: this.timeZone })
+    const uniform = start.offset === end.offset && start.offset % 15 === 0
+    const slot = slotOf(start)
+    this.cache.set(key, { uniform, slot })
+    return uniform ? slot : slotOf(DateTime.fromMillis(ms, { zone: this.timeZone }))
   }
 
   /** The local day (yyyy-mm-dd) of an instant. */
@@ -45,8 +59,10 @@ export class LocalTime {
 
   /** "yyyy-MM-dd HH:mm" in local time. */
   stamp(ms: number): string {
-    const local = new Date(ms + this.at(ms).offsetMs).toISOString()
-    return `${local.slice(0, 10)} ${local.slice(11, 16)}`
+    const slot = this.at(ms)
+    // Offsets are whole minutes, so the local minute is the UTC minute shifted.
+    const minute = ((Math.floor((ms + slot.offsetMs) / 60_000) % 60) + 60) % 60
+    return minute < 10 ? `${slot.hourPrefix}0${minute}` : `${slot.hourPrefix}${minute}`
   }
 
   /**

@@ -26,13 +26,13 @@ import { UserError } from '../../lib/errors.js'
 import { localDateTime, localDay } from '../../lib/site-time.js'
 import { dailyVisitorsSvg, heatmapSvg, weekdayNames } from '../../reports/charts.js'
 import { parseDateRange } from '../../reports/date-range.js'
-import { contentTypes, type ExportFormat, writeExport } from '../../reports/export.js'
+import { contentTypes, type ExportFormat, writeExport, writeExportPages } from '../../reports/export.js'
 import {
   buildStats,
   summaryColumns,
   summaryRows,
   visitColumns,
-  visitExportRows,
+  visitExportPages,
   visitStatus,
 } from '../../reports/reports.service.js'
 import { idParams, textFields } from '../schemas.js'
@@ -357,7 +357,7 @@ export default async function adminRoutes(app: FastifyInstance): Promise<void> {
       const out = new PassThrough()
       const done =
         report === 'visits'
-          ? writeExport(format, visitExportRows(db, range, site), visitColumns, out, 'Visits')
+          ? writeExportPages(format, visitExportPages(db, range, site), visitColumns, out, 'Visits')
           : writeExport(format, await summaryRows(db, range, site), summaryColumns, out, 'Summary')
       done.catch((error: unknown) => {
         request.log.error({ err: error }, 'export failed')
