@@ -167,6 +167,8 @@ export async function purgeExpired(
       options.onProgress?.(Math.min(done, total), total)
       if (n < batch) break
       batch = nextBatchSize(batch, elapsed)
+      // Run in-process (embedded mode), the delete and the checkpoint are two separate event-loop turns.
+      await new Promise((resolve) => setImmediate(resolve))
       await checkpointWal(db)
       await new Promise((resolve) => setTimeout(resolve, Math.max(PURGE_PAUSE_MS, elapsed)))
     }
