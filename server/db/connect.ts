@@ -33,6 +33,10 @@ function withStatementCache(sqlite: SQLite.Database): Pick<SQLite.Database, 'clo
   return {
     close: () => sqlite.close(),
     prepare: (source: string) => {
+      // Kysely opens transactions with a deferred `begin`: a transaction that reads and then writes
+      // gets SQLITE_BUSY at once (no busy wait) when another process (a purge) holds the write lock.
+      // `begin immediate` takes the write lock up front, waiting for it under busy_timeout.
+      if (source === 'begin') source = 'begin immediate'
       const cached = cache.get(source)
       if (cached && !cached.busy) {
         cache.delete(source)

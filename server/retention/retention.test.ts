@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { sql } from 'kysely'
 import { purge } from '../../tasks/purge.task.js'
 import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
-import { PURGE_BATCH } from './retention.js'
+import { nextBatchSize, PURGE_BATCH, PURGE_BATCH_TARGET_MS, PURGE_MIN_BATCH } from './retention.js'
 
 const DAY = 24 * 3600_000
 
@@ -224,4 +224,26 @@ test('retention: --days overrides the period (message log)', async (t) => {
     rest.rows.map((r) => r.created_at),
     [now - 29 * DAY],
   )
+})
+
+test('retention: batches shrink when a delete holds the write lock too long, grow at most twofold, stay bounded', () => {
+  assert.equal(nextBatchSize(100, 4 * PURGE_BATCH_TARGET_MS), 25, 'four times too slow: a quarter')
+  assert.equal(nextBatchSize(100, PURGE_BATCH_TARGET_MS / 10), 200, 'much faster: at most doubled')
+  assert.equal(nextBatchSize(400, 0), PURGE_BATCH, 'never above the largest batch')
+  assert.equal(nextBatchSize(PURGE_MIN_BATCH, 1000), PURGE_MIN_BATCH, 'never below the smallest')
+})
+
+test('retention: deleting a visit finds the reminders pointing at it by index, not by a scan', async (t) => {
+  const ctx = await buildTestApp(t)
+  const plan = await sql<{
+    detail: string
+  }>`explain query plan delete from visit where rowid in (select rowid from visit where signed_out_at is not null and signed_in_at < ${0} limit ${10})`.execute(
+    ctx.app.ctx.db,
+  )
+  const details = plan.rows.map((r) => r.detail)
+  assert.ok(
+    details.some((d) => /visit USING INDEX visit_signed_in_at/.test(d)),
+    details.join('; '),
+  )
+  assert.ok(!details.some((d) => /^SCAN/.test(d)), details.join('; '))
 })

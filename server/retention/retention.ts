@@ -1,7 +1,7 @@
 import { type RawBuilder, sql } from 'kysely'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import { countWhere, deleteBatchWhere, tableColumns } from './retention.repository.js'
+import { checkpointWal, countWhere, deleteBatchWhere, tableColumns } from './retention.repository.js'
 
 const DAY_MS = 24 * 60 * 60_000
 
@@ -90,8 +90,29 @@ export interface PurgeCount {
   skipped?: 'no such table'
 }
 
-/** Rows deleted per statement: small, so the web process never waits long for the write lock. */
+/**
+ * The most rows one delete statement removes. Batches start smaller and adapt (see purgeExpired) so
+ * that one statement holds SQLite's write lock for about PURGE_BATCH_TARGET_MS: the web process
+ * waits for that lock inside a synchronous call, blocking its event loop for as long as it waits.
+ */
 export const PURGE_BATCH = 500
+/** The first batch, before anything was measured. */
+export const PURGE_FIRST_BATCH = 100
+/** The smallest batch, however slow the disk. */
+export const PURGE_MIN_BATCH = 10
+/** How long one delete statement should hold the write lock. */
+export const PURGE_BATCH_TARGET_MS = 10
+/**
+ * The least pause between batches (and never shorter than the batch took): a writer in another
+ * process sleeps in SQLite's busy handler (1, 2, 5, 10… ms) and must find the lock free when it wakes.
+ */
+export const PURGE_PAUSE_MS = 10
+
+/** The next batch size from the last one and how long it took: aim at the target, grow at most ×2. */
+export function nextBatchSize(batch: number, elapsedMs: number): number {
+  const scaled = Math.floor((batch * PURGE_BATCH_TARGET_MS) / Math.max(elapsedMs, 0.1))
+  return Math.max(PURGE_MIN_BATCH, Math.min(PURGE_BATCH, 2 * batch, scaled))
+}
 
 /** The cut-off instants for a retention period at `now`. */
 export function cutoffs(now: number, days: number): Cutoffs {
@@ -99,8 +120,10 @@ export function cutoffs(now: number, days: number): Cutoffs {
 }
 
 /**
- * Deletes everything past its age in small batches, yielding to the event loop between them, and
- * audits the purge with its counts. A dry run only counts (and is not audited: nothing changed).
+ * Deletes everything past its age in short, time-bounded batches and audits the purge with its
+ * counts. Between batches it checkpoints the WAL (so no web request's commit inherits a long
+ * checkpoint of the purge's pages) and pauses, leaving the write lock and the event loop free for
+ * the web process. A dry run only counts (and is not audited: nothing changed).
  */
 export async function purgeExpired(
   db: Db,
@@ -134,13 +157,20 @@ export async function purgeExpired(
       continue
     }
     let deleted = 0
+    let batch = PURGE_FIRST_BATCH
     for (;;) {
-      const n = await deleteBatchWhere(db, rule.table, rule.where(c), PURGE_BATCH)
+      const started = performance.now()
+      const n = await deleteBatchWhere(db, rule.table, rule.where(c), batch)
+      const elapsed = performance.now() - started
       deleted += n
       done += n
       options.onProgress?.(Math.min(done, total), total)
-      if (n < PURGE_BATCH) break
+      if (n < batch) break
+      batch = nextBatchSize(batch, elapsed)
+      // Run in-process (embedded mode), the delete and the checkpoint are two separate event-loop turns.
       await new Promise((resolve) => setImmediate(resolve))
+      await checkpointWal(db)
+      await new Promise((resolve) => setTimeout(resolve, Math.max(PURGE_PAUSE_MS, elapsed)))
     }
     counts.push({ table: rule.table, label: rule.label, rows: deleted })
   }
