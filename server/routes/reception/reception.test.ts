@@ -272,6 +272,8 @@ async function readEvents(
 
 test('the event stream announces sign-ins and sign-outs as they happen', async (t) => {
   const ctx = await buildTestApp(t)
+  // Other parts of the app (the presence API's cache) listen too; the board adds exactly one.
+  const listenersBefore = ctx.app.ctx.events.listenerCount('change')
   const desk = await personWithRole(
     ctx,
     'desk@example.org',
@@ -302,10 +304,14 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
   const signedOut = readEvents(rest, (s) => s.includes('event: presence'))
   await tapSignOut(amy.browser)
   assert.match(await signedOut, /event: presence/)
-  assert.equal(ctx.app.ctx.events.listenerCount('change'), 1, 'one open board, one listener')
+  assert.equal(
+    ctx.app.ctx.events.listenerCount('change'),
+    listenersBefore + 1,
+    'one open board, one listener',
+  )
   abort.abort()
   await eventually(
-    async () => ctx.app.ctx.events.listenerCount('change') === 0,
+    async () => ctx.app.ctx.events.listenerCount('change') === listenersBefore,
     'the stream to let go when the board closes',
   )
 })
@@ -890,4 +896,35 @@ test('the delivery board shows what the provider reported: a text marked deliver
   assert.equal(callback.statusCode, 204)
   const board = await desk.browser.get(`/reception/broadcasts/${id}`)
   assert.match(board.body, /<strong>delivered<\/strong>/)
+})
+
+test('the presence API answer is reused between changes but never stale after a sign-in or sign-out', async (t) => {
+  const ctx = await buildTestApp(t)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const deskToken = await apiToken(ctx, 'desk@example.org')
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  const presence = async () =>
+    (
+      await ctx.app.inject({
+        method: 'GET',
+        url: '/api/v1/presence',
+        headers: { authorization: `Bearer ${deskToken}` },
+      })
+    ).json() as { count: number; people: { firstName: string }[] }
+  await tapSignIn(desk.browser)
+  assert.equal((await presence()).count, 1)
+  await tapSignIn(amy.browser)
+  const after = await presence()
+  assert.equal(after.count, 2, 'the sign-in invalidated the cached answer at once')
+  assert.deepEqual(
+    after.people.map((p) => p.firstName),
+    ['Amy', 'Rita'],
+  )
+  await tapSignOut(amy.browser)
+  assert.equal((await presence()).count, 1)
 })
