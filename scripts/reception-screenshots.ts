@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { buildApp } from '../server/app.js'
 import { loadConfig } from '../server/config.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
 import { projectRoot } from '../server/paths.js'
 import { type TestBrowser, TestClock } from '../server/testing/build-test-app.js'
+import { launchChromium } from '../server/testing/chromium.js'
 import { personWithRole, tapSignIn, tapSignOut } from '../server/testing/reception.js'
 
 /**
@@ -81,17 +81,7 @@ const ben = await personWithRole(
 clock.set('2026-11-23T10:15:00Z')
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const browser = await launchChromium()
 const cookiesOf = (b: TestBrowser) =>
   [...b.cookies].filter(([n]) => n === 'br_device').map(([name, value]) => ({ name, value, url: address }))
 try {

@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { buildApp } from '../server/app.js'
 import { connect } from '../server/db/connect.js'
 import { migrateToLatest } from '../server/db/migrate.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
 import { projectRoot } from '../server/paths.js'
 import { loginAs, TestClock, testConfig } from '../server/testing/build-test-app.js'
+import { launchChromium } from '../server/testing/chromium.js'
 import { makePerson, makeVisit } from '../server/testing/factories.js'
 
 /**
@@ -93,17 +93,7 @@ const admin = await loginAs(
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 const out = join(projectRoot, 'docs', 'screenshots')
 mkdirSync(out, { recursive: true })
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const browser = await launchChromium()
 try {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
   await context.addCookies([{ name: 'br_device', value: admin.cookies.get('br_device')!, url: address }])

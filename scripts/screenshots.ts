@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { buildApp } from '../server/app.js'
 import { loadConfig } from '../server/config.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
 import { projectRoot } from '../server/paths.js'
+import { launchChromium } from '../server/testing/chromium.js'
 
 /**
  * `npm run screenshots`: renders the README's pictures from the real app (in-memory database) in
@@ -25,17 +25,7 @@ const app = await buildApp(config, {
   channels: () => [consoleChannel({ info: (line: string) => lines.push(line) })],
 })
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const browser = await launchChromium()
 try {
   const page = await browser.newPage({
     viewport: { width: 390, height: 844 },
