@@ -46,7 +46,8 @@ try {
   await page.click('button[type=submit]')
   await page.waitForURL(`${address}/`)
   await page.screenshot({ path: join(out, 'home-signed-out.png') })
-  await page.click('button.big')
+  // The tap is sent at once and the page reloads with the server's answer.
+  await Promise.all([page.waitForNavigation(), page.click('button.big')])
   await page.waitForSelector('body.state-in')
   await page.screenshot({ path: join(out, 'home-signed-in.png') })
   console.log(`Screenshots written to ${out}`)
