@@ -98,10 +98,7 @@
         show(
           last.action === 'sign-in' ? 'in' : 'out',
           last.at,
-          // Online the tap is on its way this instant; only offline is it really waiting on the device.
-          navigator.onLine
-            ? `Sending your tap from ${formatTime(last.at)}…`
-            : `Saved on this device at ${formatTime(last.at)} — will sync when you are back online.`,
+          `Saved on this device at ${formatTime(last.at)} — will sync when you are back online.`,
         )
       } else if (!rendered || rendered < me.at || !navigator.onLine) {
         show(me.state, me.since, `You are offline. This is your last known state (${formatTime(me.at)}).`)
