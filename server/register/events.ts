@@ -17,4 +17,9 @@ export class RegisterEvents extends EventEmitter<{ change: [PresenceChange] }> {
     // Every open presence board holds a listener.
     this.setMaxListeners(0)
   }
+
+  /** Announces a tap that changed something: in (signed in) or out (signed out). */
+  announceTap(personId: number, tap: { changed: boolean; in: boolean }, at: number): void {
+    if (tap.changed) this.emit('change', { personId, action: tap.in ? 'signed-in' : 'signed-out', at })
+  }
 }

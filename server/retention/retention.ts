@@ -1,86 +1,19 @@
-import { type RawBuilder, sql } from 'kysely'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import { checkpointWal, countWhere, deleteBatchWhere, tableColumns } from './retention.repository.js'
+import {
+  type Cutoffs,
+  checkpointWal,
+  countWhere,
+  deleteBatchWhere,
+  type RetentionRule,
+  retentionRules,
+  tableColumns,
+} from './retention.repository.js'
+
+export type { Cutoffs, RetentionRule }
+export { retentionRules }
 
 const DAY_MS = 24 * 60 * 60_000
-
-/** The instants rows are compared with: the retention horizon, and "a day ago" for short-lived rows. */
-export interface Cutoffs {
-  /** now − RETENTION_DAYS */
-  retention: number
-  /** now − 24 hours */
-  day: number
-  /** now − 7 days */
-  week: number
-}
-
-/**
- * One kind of data that expires: the table, the columns its condition reads, and the condition.
- * A rule whose table or columns do not exist (yet) is skipped, so a table added by another feature
- * can be listed here before its migration lands.
- */
-export interface RetentionRule {
-  table: string
-  label: string
-  columns: readonly string[]
-  where(cutoffs: Cutoffs): RawBuilder<unknown>
-}
-
-/**
- * What retention removes. People are never removed (a person with no visits is still staff), so
- * admins can never be lost to a purge; only their old visits, audit rows and dead secrets go.
- */
-export const retentionRules: readonly RetentionRule[] = [
-  {
-    table: 'visit',
-    label: 'closed visits older than the retention period',
-    columns: ['signed_in_at', 'signed_out_at'],
-    where: (c) => sql`signed_out_at is not null and signed_in_at < ${c.retention}`,
-  },
-  {
-    table: 'reminder',
-    label: 'reminders older than the retention period',
-    columns: ['created_at'],
-    where: (c) => sql`created_at < ${c.retention}`,
-  },
-  {
-    table: 'audit_event',
-    label: 'audit rows older than the retention period',
-    columns: ['at'],
-    where: (c) => sql`at < ${c.retention}`,
-  },
-  {
-    table: 'message',
-    label: 'message log rows older than the retention period',
-    columns: ['created_at'],
-    where: (c) => sql`created_at < ${c.retention}`,
-  },
-  {
-    table: 'login_code',
-    label: 'one-time codes expired for over a day',
-    columns: ['expires_at'],
-    where: (c) => sql`expires_at < ${c.day}`,
-  },
-  {
-    table: 'device',
-    label: 'devices revoked longer ago than the retention period',
-    columns: ['revoked_at'],
-    where: (c) => sql`revoked_at is not null and revoked_at < ${c.retention}`,
-  },
-  {
-    table: 'idempotency_key',
-    label: 'idempotency keys older than a day',
-    columns: ['created_at'],
-    where: (c) => sql`created_at < ${c.day}`,
-  },
-  {
-    table: 'outbox',
-    label: 'Slack events handed on over a week ago',
-    columns: ['relayed_at'],
-    where: (c) => sql`relayed_at is not null and relayed_at < ${c.week}`,
-  },
-]
 
 /** How many rows one rule removed (or would remove, in a dry run). */
 export interface PurgeCount {

@@ -87,13 +87,11 @@ export default async function apiRoutes(app: FastifyInstance): Promise<void> {
             { personId: request.person!.id, now, context: request.auditContext },
             site,
           )
-          if (result.changed) {
-            events.emit('change', {
-              personId: request.person!.id,
-              action: result.presence.state === 'in' ? 'signed-in' : 'signed-out',
-              at: now,
-            })
-          }
+          events.announceTap(
+            request.person!.id,
+            { changed: result.changed, in: result.presence.state === 'in' },
+            now,
+          )
           return { ...presenceJson(result.presence), changed: result.changed, message: result.message }
         },
       )

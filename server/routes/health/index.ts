@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { sql } from 'kysely'
+import { pingDatabase } from '../../db/health.repository.js'
 
 /** GET /healthz: 200 when the database answers, 503 when it does not. */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/healthz', { config: { rateLimit: false } }, async (_request, reply) => {
     try {
-      await sql`select 1`.execute(app.ctx.db)
+      await pingDatabase(app.ctx.db)
       return { status: 'ok' }
     } catch (err) {
       app.log.error({ err }, 'health check failed')

@@ -159,13 +159,11 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
               },
               site,
             )
-            if (result.applied) {
-              events.emit('change', {
-                personId: person.id,
-                action: request.body.action === 'sign-in' ? 'signed-in' : 'signed-out',
-                at: request.body.at,
-              })
-            }
+            events.announceTap(
+              person.id,
+              { changed: result.applied, in: request.body.action === 'sign-in' },
+              request.body.at,
+            )
             return { ...presenceJson(result.presence), applied: result.applied, message: result.message }
           },
         ).then(

@@ -60,13 +60,11 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
         request.flash('error', error.message)
         return reply.redirect('/', 303)
       }
-      if (result.changed) {
-        events.emit('change', {
-          personId: request.person!.id,
-          action: result.presence.state === 'in' ? 'signed-in' : 'signed-out',
-          at: clock.now(),
-        })
-      }
+      events.announceTap(
+        request.person!.id,
+        { changed: result.changed, in: result.presence.state === 'in' },
+        clock.now(),
+      )
       request.flash(result.changed ? 'info' : 'error', result.message)
       return reply.redirect('/', 303)
     }
