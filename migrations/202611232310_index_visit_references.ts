@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 
-/**
 // Frozen in time: an index for the retention purge as of 2026-11-23.
+/**
  * Deleting a visit makes SQLite look for reminders pointing at it (the foreign key with ON DELETE
  * CASCADE). Without an index on the referencing column that is a scan of the whole reminder table
  * for every visit the retention purge removes.

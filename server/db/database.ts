@@ -71,6 +71,12 @@ export interface VisitTable {
   closed_by: ClosedBy | null
 }
 
+/** One row: how many people are inside now, kept by triggers on `visit` (never written by code). */
+export interface OccupancyTable {
+  id: number
+  inside: number
+}
+
 /** One row per state change: who, what, when, from where. */
 export interface AuditEventTable {
   id: Generated<number>
@@ -259,6 +265,7 @@ export interface DB {
   login_code: LoginCodeTable
   device: DeviceTable
   visit: VisitTable
+  occupancy: OccupancyTable
   audit_event: AuditEventTable
   idempotency_key: IdempotencyKeyTable
   message: MessageTable

@@ -41,9 +41,10 @@ export async function listUnrelayed(db: Db, limit: number): Promise<OutboxEvent[
     .execute()
 }
 
-/** Marks an event handed on (to the queue, or delivered in-process). */
-export async function markRelayed(db: Db, id: number, at: number): Promise<void> {
-  await db.updateTable('outbox').set({ relayed_at: at }).where('id', '=', id).execute()
+/** Marks events handed on (to the queue, or delivered in-process), in one statement. */
+export async function markRelayed(db: Db, ids: number[], at: number): Promise<void> {
+  if (ids.length === 0) return
+  await db.updateTable('outbox').set({ relayed_at: at }).where('id', 'in', ids).execute()
 }
 
 /** One outbox event, or undefined (e.g. purged). */

