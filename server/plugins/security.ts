@@ -38,7 +38,9 @@ export default fp(
       referrerPolicy: { policy: 'same-origin' },
       crossOriginEmbedderPolicy: false,
     })
-    app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)))
+    app.addHook('onRequest', (request, reply, done) =>
+      securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
+    )
     await app.register(rateLimit, {
       global: true,
       max: app.ctx.config.RATE_LIMIT_PER_MINUTE,
