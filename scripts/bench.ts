@@ -299,11 +299,11 @@ async function main(): Promise<void> {
     })
     let lines = 0
     let bytes = 0
-    const decoder = new TextDecoder()
+    // Count line ends in the bytes (native search): the client must cost far less than the server.
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      const bytesOf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
       bytes += chunk.length
-      const text = decoder.decode(chunk, { stream: true })
-      for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lines++
+      for (let i = bytesOf.indexOf(10); i !== -1; i = bytesOf.indexOf(10, i + 1)) lines++
     }
     const exportSeconds = (performance.now() - started) / 1000
     const exportRows = lines - 1

@@ -6,7 +6,7 @@ import autocannon from 'autocannon'
 import { seed } from './seed.js'
 
 /**
- * `tsx scripts/bench/profile.ts tap|home|presence|healthz [--no-prof]`: runs the production server
+ * `tsx scripts/bench/profile.ts tap|home|presence|presence-gzip|healthz [--no-prof]`: runs the production server
  * under one load for 5 s and CPU-profiles it (writes /tmp/prof/*.cpuprofile). `healthz` is the
  * floor: every global hook (headers, rate limit, session, compression) and one trivial query.
  */
@@ -45,8 +45,10 @@ const result = await autocannon({
         const i = n++ % tokens.length
         if (which === 'home') return { ...req, path: '/', headers: { cookie: `br_device=${tokens[i]}` } }
         if (which === 'healthz') return { ...req, path: '/healthz' }
-        if (which === 'presence') {
-          return { ...req, path: '/api/v1/presence', headers: { authorization: `Bearer ${tokens[0]}` } }
+        if (which.startsWith('presence')) {
+          const headers: Record<string, string> = { authorization: `Bearer ${tokens[0]}` }
+          if (which === 'presence-gzip') headers['accept-encoding'] = 'gzip, deflate, br'
+          return { ...req, path: '/api/v1/presence', headers }
         }
         const path = state[i] ? '/api/v1/sign-out' : '/api/v1/sign-in'
         state[i] = !state[i]

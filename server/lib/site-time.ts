@@ -8,9 +8,18 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = { now: () => Date.now() }
 
+// The day last asked for, per zone, with its first and last instant: nearly every caller asks about
+// today, and building a zoned DateTime costs more than the rest of a sign-in's own code.
+const lastDay = new Map<string, { day: string; start: number; end: number }>()
+
 /** The local calendar day (yyyy-mm-dd) of an instant in the site's time zone. */
 export function localDay(ms: number, timeZone: string): string {
-  return DateTime.fromMillis(ms, { zone: timeZone }).toISODate()!
+  const last = lastDay.get(timeZone)
+  if (last && ms >= last.start && ms <= last.end) return last.day
+  const at = DateTime.fromMillis(ms, { zone: timeZone })
+  const day = at.toISODate()!
+  if (at.isValid) lastDay.set(timeZone, { day, start: at.startOf('day').toMillis(), end: at.endOf('day').toMillis() })
+  return day
 }
 
 /** The instant a local calendar day starts (00:00 local; DST-aware). */

@@ -85,3 +85,45 @@ test('hours lived through a span: DST days in London, a half-hour zone', () => {
     '2026-11-23 9',
   ])
 })
+
+test('local times agree with luxon on and around the days clocks change, asked in any order', () => {
+  // Every offset change in these zones between 2024 and 2027, found by walking luxon hour by hour.
+  const changes: { zone: string; at: number }[] = []
+  for (const zone of zones) {
+    let previous = DateTime.fromMillis(Date.parse('2024-01-01T00:00:00Z'), { zone }).offset
+    for (let t = Date.parse('2024-01-01T00:00:00Z'); t < Date.parse('2027-01-01T00:00:00Z'); t += 3_600_000) {
+      const offset = DateTime.fromMillis(t, { zone }).offset
+      if (offset !== previous) changes.push({ zone, at: t })
+      previous = offset
+    }
+  }
+  assert.ok(changes.length > 20, 'the zones do change their clocks')
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.constantFrom(...changes), fc.integer({ min: -2 * 86_400_000, max: 2 * 86_400_000 })),
+        {
+          minLength: 1,
+          maxLength: 50,
+        },
+      ),
+      (asks) => {
+        const locals = new Map<string, LocalTime>()
+        for (const [{ zone, at }, delta] of asks) {
+          const local = locals.get(zone) ?? new LocalTime(zone)
+          locals.set(zone, local)
+          const ms = at + delta
+          const dt = DateTime.fromMillis(ms, { zone })
+          assert.equal(
+            local.stamp(ms),
+            dt.toFormat('yyyy-MM-dd HH:mm'),
+            `${zone} ${new Date(ms).toISOString()}`,
+          )
+          assert.equal(local.at(ms).weekday, dt.weekday - 1)
+          assert.equal(local.at(ms).offsetMs, dt.offset * 60_000)
+        }
+      },
+    ),
+    { numRuns: 500 },
+  )
+})

@@ -15,6 +15,22 @@ export interface LocalSlot {
 }
 
 const quarterHour = 900_000
+const dayMs = 86_400_000
+
+/** The slot of a quarter hour starting at `ms`, where the zone's offset is known and steady. */
+function arithmeticSlot(ms: number, offsetMs: number): LocalSlot {
+  // A Date shifted by the offset reads the local wall clock through its UTC getters.
+  const local = new Date(ms + offsetMs)
+  const day = local.toISOString().slice(0, 10)
+  const hour = local.getUTCHours()
+  return {
+    day,
+    weekday: (local.getUTCDay() + 6) % 7,
+    hour,
+    offsetMs,
+    hourPrefix: `${day} ${String(hour).padStart(2, '0')}:`,
+  }
+}
 
 function slotOf(dt: DateTime): LocalSlot {
   return {
@@ -44,12 +60,39 @@ export class LocalTime {
     const cached = this.cache.get(key)
     if (cached) return cached.uniform ? cached.slot : slotOf(DateTime.fromMillis(ms, { zone: this.timeZone }))
     if (this.cache.size > 500_000) this.cache.clear()
+    const offsetMs = this.steadyOffset(ms)
+    if (offsetMs !== undefined) {
+      const slot = arithmeticSlot(key * quarterHour, offsetMs)
+      this.cache.set(key, { uniform: true, slot })
+      return slot
+    }
     const start = DateTime.fromMillis(key * quarterHour, { zone: this.timeZone })
     const end = DateTime.fromMillis(key * quarterHour + quarterHour - 1, { zone: this.timeZone })
     const uniform = start.offset === end.offset && start.offset % 15 === 0
     const slot = slotOf(start)
     this.cache.set(key, { uniform, slot })
     return uniform ? slot : slotOf(DateTime.fromMillis(ms, { zone: this.timeZone }))
+  }
+
+  private readonly dayOffsets = new Map<number, number | undefined>()
+
+  /**
+   * The zone's offset throughout the UTC day of `ms`, when it is the same whole number of quarter
+   * hours at four points of that day (offsets change at most once or twice a year, never twice in
+   * a day); undefined on the days clocks change. Asking luxon once per day instead of once per
+   * quarter hour made a year's export ask it ~1,500 times instead of ~70,000.
+   */
+  private steadyOffset(ms: number): number | undefined {
+    const day = Math.floor(ms / dayMs)
+    if (this.dayOffsets.has(day)) return this.dayOffsets.get(day)
+    const offsets = [0, 8, 16, 24].map(
+      (h) => DateTime.fromMillis(day * dayMs + Math.min(h * 3_600_000, dayMs - 1), { zone: this.timeZone }).offset,
+    )
+    const steady = offsets.every((o) => o === offsets[0]) && offsets[0]! % 15 === 0
+    const offsetMs = steady ? offsets[0]! * 60_000 : undefined
+    if (this.dayOffsets.size > 100_000) this.dayOffsets.clear()
+    this.dayOffsets.set(day, offsetMs)
+    return offsetMs
   }
 
   /** The local day (yyyy-mm-dd) of an instant. */

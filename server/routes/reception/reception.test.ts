@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
+import { gunzipSync } from 'node:zlib'
 import { insertContact } from '../../identity/contact.repository.js'
 import { channelsFromConfig } from '../../messaging/channels.js'
 import { consoleChannel } from '../../messaging/console.channel.js'
@@ -927,4 +928,42 @@ test('the presence API answer is reused between changes but never stale after a 
   )
   await tapSignOut(amy.browser)
   assert.equal((await presence()).count, 1)
+})
+
+test('the presence API is gzipped for clients that ask, and answers 304 while nothing has changed', async (t) => {
+  const ctx = await buildTestApp(t)
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const deskToken = await apiToken(ctx, 'desk@example.org')
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await tapSignIn(desk.browser)
+  const get = (headers: Record<string, string> = {}) =>
+    ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/presence',
+      headers: { authorization: `Bearer ${deskToken}`, ...headers },
+    })
+  const plain = await get()
+  assert.equal(plain.statusCode, 200)
+  assert.equal(plain.headers['content-encoding'], undefined)
+  assert.match(String(plain.headers['cache-control']), /no-cache/)
+  const zipped = await get({ 'accept-encoding': 'br;q=1, gzip;q=0.8' })
+  assert.equal(zipped.headers['content-encoding'], 'gzip')
+  assert.equal(zipped.headers.vary, 'accept-encoding')
+  assert.deepEqual(JSON.parse(gunzipSync(zipped.rawPayload).toString()), plain.json())
+
+  const etag = String(plain.headers.etag)
+  assert.match(etag, /^"[A-Za-z0-9_-]+"$/)
+  const unchanged = await get({ 'if-none-match': etag })
+  assert.equal(unchanged.statusCode, 304)
+  assert.equal(unchanged.body, '')
+  await tapSignIn(amy.browser)
+  const changed = await get({ 'if-none-match': etag })
+  assert.equal(changed.statusCode, 200, 'a sign-in changes the answer, so the old tag no longer matches')
+  assert.notEqual(changed.headers.etag, etag)
+  assert.equal(changed.json().count, 2)
 })

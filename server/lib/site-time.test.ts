@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { DateTime } from 'luxon'
+import { localDay } from './site-time.js'
+
+const zones = ['Europe/London', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'UTC']
+
+test('localDay agrees with a fresh zoned date for any sequence of instants (the memo never answers wrongly)', () => {
+  // Instants cluster around DST changes and midnights, where a remembered day is most likely wrong.
+  const around = [
+    '2026-03-29T00:59:59.999Z',
+    '2026-03-29T01:00:00Z',
+    '2026-10-25T00:00:00Z',
+    '2026-11-01T05:59:59.999Z',
+    '2026-04-05T02:30:00+10:30',
+    '2026-11-23T23:59:59.999Z',
+  ].map(Date.parse)
+  const instant = fc.oneof(
+    fc.integer({ min: Date.parse('2020-01-01'), max: Date.parse('2030-01-01') }),
+    fc
+      .tuple(fc.constantFrom(...around), fc.integer({ min: -90_000_000, max: 90_000_000 }))
+      .map(([a, d]) => a + d),
+  )
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(instant, fc.constantFrom(...zones)), { minLength: 1, maxLength: 30 }),
+      (asks) => {
+        for (const [ms, zone] of asks) {
+          assert.equal(
+            localDay(ms, zone),
+            DateTime.fromMillis(ms, { zone }).toISODate(),
+            `${new Date(ms).toISOString()} in ${zone}`,
+          )
+          assert.equal(localDay(ms + 1, zone), DateTime.fromMillis(ms + 1, { zone }).toISODate())
+        }
+      },
+    ),
+    { numRuns: 300 },
+  )
+})
+
+test('localDay: the last millisecond of a local day and the first of the next', () => {
+  const midnight = Date.parse('2026-11-24T00:00:00Z')
+  assert.equal(localDay(midnight - 1, 'Europe/London'), '2026-11-23')
+  assert.equal(localDay(midnight, 'Europe/London'), '2026-11-24')
+  assert.equal(
+    localDay(midnight - 1, 'Europe/London'),
+    '2026-11-23',
+    'asking about yesterday again after today',
+  )
+  // London is UTC+1 in summer: 23:30 UTC on 28 March is already the 29th there after the change.
+  assert.equal(localDay(Date.parse('2026-03-29T23:30:00Z'), 'Europe/London'), '2026-03-30')
+  assert.equal(localDay(Date.parse('2026-03-29T22:59:59.999Z'), 'Europe/London'), '2026-03-29')
+})
