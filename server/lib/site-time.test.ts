@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { DateTime } from 'luxon'
-import { localDay } from './site-time.js'
+import { formatTime, localDay } from './site-time.js'
 
 const zones = ['Europe/London', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'UTC']
 
@@ -52,4 +52,18 @@ test('localDay: the last millisecond of a local day and the first of the next', 
   // London is UTC+1 in summer: 23:30 UTC on 28 March is already the 29th there after the change.
   assert.equal(localDay(Date.parse('2026-03-29T23:30:00Z'), 'Europe/London'), '2026-03-30')
   assert.equal(localDay(Date.parse('2026-03-29T22:59:59.999Z'), 'Europe/London'), '2026-03-29')
+})
+
+test('formatTime gives the local wall-clock time as HH:mm, midnight as 00:00, in any zone', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: Date.parse('2000-01-01'), max: Date.parse('2060-01-01') }),
+      fc.constantFrom(...zones, 'Asia/Kathmandu'),
+      (ms, zone) => {
+        assert.equal(formatTime(ms, zone), DateTime.fromMillis(ms, { zone }).toFormat('HH:mm'))
+      },
+    ),
+    { numRuns: 2000 },
+  )
+  assert.equal(formatTime(Date.parse('2026-11-24T00:00:00Z'), 'Europe/London'), '00:00')
 })
