@@ -34,7 +34,7 @@ export const PURGE_FIRST_BATCH = 100
 /** The smallest batch, however slow the disk. */
 export const PURGE_MIN_BATCH = 10
 /** How long one delete statement should hold the write lock. */
-export const PURGE_BATCH_TARGET_MS = 4
+export const PURGE_BATCH_TARGET_MS = 10
 /**
  * The least pause between batches (and never shorter than the batch took): a writer in another
  * process sleeps in SQLite's busy handler (1, 2, 5, 10… ms) and must find the lock free when it wakes.
