@@ -8,6 +8,9 @@ import type { TaskContext } from './task-context.js'
 /** How often the embedded default looks for undelivered Slack events, besides after each change. */
 export const EMBEDDED_RELAY_MS = 2000
 
+/** How long after a presence change the embedded default hands pending Slack events on. */
+export const EMBEDDED_RELAY_DEBOUNCE_MS = 50
+
 /** The in-process scheduler's handle: stop() waits for running work to finish. */
 export interface EmbeddedJobs {
   stop(): Promise<void>
@@ -74,7 +77,16 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
   }
   const timer = setInterval(relayNow, EMBEDDED_RELAY_MS)
   timer.unref()
-  const onChange = () => void relayNow()
+  // A burst of taps (08:55) is handed on in one pass a moment later, not one pass (and one extra
+  // commit) per tap: per-tap passes were an eighth of a sign-in's cost under load.
+  let soon: NodeJS.Timeout | undefined
+  const onChange = () => {
+    soon ??= setTimeout(() => {
+      soon = undefined
+      void relayNow()
+    }, EMBEDDED_RELAY_DEBOUNCE_MS)
+    soon.unref()
+  }
   events?.on('change', onChange)
 
   return {
@@ -85,6 +97,7 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     async stop() {
       abort.abort()
       clearInterval(timer)
+      clearTimeout(soon)
       events?.off('change', onChange)
       for (const cron of crons.values()) cron.stop()
       await Promise.allSettled([...running])

@@ -175,3 +175,50 @@ test('the occupancy digest goes to the digest webhooks only (or to every webhook
     [['digest', 0]],
   )
 })
+
+async function burstOfTen(ctx: TestApp): Promise<{ names: string[]; people: TestBrowser[] }> {
+  const names = ['Ann', 'Ben', 'Cat', 'Dan', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jon']
+  const people: TestBrowser[] = []
+  for (const name of names) {
+    const browser = await loginAs(ctx, `${name.toLowerCase()}@example.org`, {
+      firstName: name,
+      lastName: 'Burst',
+    })
+    await browser.get('/')
+    people.push(browser)
+  }
+  return { names, people }
+}
+
+test('embedded default: everyone at the door at once (08:55) is posted, each exactly once', async (t) => {
+  const slack = await FakeSlack.start(t)
+  const ctx = await buildTestApp(t, {
+    env: { ...noSchedules, SLACK_WEBHOOK_URLS: slack.url(HOOK) },
+    embeddedJobs: true,
+  })
+  const { names, people } = await burstOfTen(ctx)
+  await Promise.all(people.map((browser) => browser.post('/sign-in', { day: '2026-11-23' })))
+  const posts = await slack.waitFor(HOOK, 10)
+  assert.deepEqual(
+    posts.map((p) => p.text.replace(/ signed in.*/, '')).sort(),
+    names.map((name) => `${name} Burst`),
+  )
+  assert.ok((await outboxRows(ctx)).every((r) => r.relayed_at !== null))
+  await ctx.app.embeddedJobs!.relayNow()
+  assert.equal(slack.postsTo(HOOK).length, 10, 'each event posted once')
+})
+
+test('embedded default: taps in quick succession are handed on in a few passes, not one write per tap', async (t) => {
+  const ctx = await buildTestApp(t, { env: noSchedules, embeddedJobs: true })
+  const { people } = await burstOfTen(ctx)
+  for (const browser of people) await browser.post('/sign-in', { day: '2026-11-23' })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const rows = await outboxRows(ctx)
+  assert.equal(rows.length, 10)
+  assert.ok(
+    rows.every((r) => r.relayed_at !== null),
+    'all handed on without being asked',
+  )
+  const passes = new Set(rows.map((r) => r.relayed_at)).size
+  assert.ok(passes < 5, `handed on in ${passes} passes, not one per tap`)
+})
