@@ -1,5 +1,6 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import type { Visit } from '../db/database.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
@@ -62,7 +63,7 @@ function refuseStalePage(request: TapRequest, site: RegisterSite): void {
  */
 export async function signIn(db: Db, request: TapRequest, site: RegisterSite): Promise<TapResult> {
   refuseStalePage(request, site)
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const before = await presenceOf(trx, request.personId, request.now, site)
     if (before.state === 'in') {
       return {
@@ -111,7 +112,7 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
 /** Signs a person out of today's visit. Idempotent: if not in, nothing changes and we say so. */
 export async function signOut(db: Db, request: TapRequest, site: RegisterSite): Promise<TapResult> {
   refuseStalePage(request, site)
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const before = await presenceOf(trx, request.personId, request.now, site)
     if (before.state === 'out') {
       return { changed: false, presence: before, message: 'You were not signed in, so nothing changed.' }
@@ -151,7 +152,7 @@ export async function closeStaleVisit(
   request: { personId: number; visitId: number; leftAt: number | null; now: number; context: RequestContext },
   site: RegisterSite,
 ): Promise<TapResult> {
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const open = await findOpenVisit(trx, request.personId)
     if (!open || open.id !== request.visitId) {
       return {

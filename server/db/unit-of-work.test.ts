@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import SQLite from 'better-sqlite3'
+import { UserError } from '../lib/errors.js'
+import { connect } from './connect.js'
+import { migrateToLatest } from './migrate.js'
+import { MAX_SHARED_COMMIT, unitOfWork } from './unit-of-work.js'
+
+async function fileDb(t: { after(fn: () => unknown): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'br-uow-'))
+  const path = join(dir, 'register.db')
+  const { db } = connect(path)
+  await migrateToLatest(db)
+  // A second connection, as another process would see the file.
+  const other = new SQLite(path, { readonly: true })
+  t.after(async () => {
+    other.close()
+    await db.destroy()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { db, other }
+}
+
+const person = (name: string) => ({
+  first_name: name,
+  last_name: 'X',
+  created_at: 0,
+  updated_at: 0,
+  deactivated_at: null,
+})
+const names = (other: SQLite.Database) =>
+  (other.prepare('select first_name from person order by id').all() as { first_name: string }[]).map(
+    (r) => r.first_name,
+  )
+
+test('units started together share one commit, run in order, and resolve only once committed', async (t) => {
+  const { db, other } = await fileDb(t)
+  const seenByOthers: string[][] = []
+  const seenInside: number[] = []
+  const units = ['Ann', 'Ben', 'Cat'].map((name) =>
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person(name)).execute()
+      seenInside.push((await trx.selectFrom('person').select('id').execute()).length)
+      seenByOthers.push(names(other))
+      return name
+    }),
+  )
+  assert.deepEqual(await Promise.all(units), ['Ann', 'Ben', 'Cat'])
+  assert.deepEqual(seenInside, [1, 2, 3], 'each unit sees the ones before it')
+  assert.deepEqual(seenByOthers, [[], [], []], 'nothing was visible outside before the shared commit')
+  assert.deepEqual(names(other), ['Ann', 'Ben', 'Cat'], 'all visible once they resolved')
+
+  // A unit started later gets a commit of its own.
+  await unitOfWork(db, async (trx) => {
+    await trx.insertInto('person').values(person('Dan')).execute()
+  })
+  assert.deepEqual(names(other), ['Ann', 'Ben', 'Cat', 'Dan'])
+})
+
+test('a unit that throws is rolled back alone, with its own error; the others commit', async (t) => {
+  const { db, other } = await fileDb(t)
+  const results = await Promise.allSettled([
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person('Ann')).execute()
+    }),
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person('Bad')).execute()
+      throw new UserError(409, 'refused after writing')
+    }),
+    unitOfWork(db, async (trx) => {
+      // A constraint failure inside the unit.
+      await trx
+        .insertInto('visit')
+        .values({ person_id: 999, signed_in_at: 1, signed_out_at: null, closed_by: null })
+        .execute()
+    }),
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person('Cat')).execute()
+    }),
+  ])
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+  )
+  assert.equal(((results[1] as PromiseRejectedResult).reason as UserError).message, 'refused after writing')
+  assert.match(String((results[2] as PromiseRejectedResult).reason), /FOREIGN KEY/)
+  assert.deepEqual(names(other), ['Ann', 'Cat'])
+})
+
+test('more units than one commit takes are all committed, in order', async (t) => {
+  const { db, other } = await fileDb(t)
+  const count = MAX_SHARED_COMMIT * 2 + 7
+  const done = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      unitOfWork(db, async (trx) => {
+        await trx
+          .insertInto('person')
+          .values(person(`P${i}`))
+          .execute()
+        return i
+      }),
+    ),
+  )
+  assert.deepEqual(
+    done,
+    Array.from({ length: count }, (_, i) => i),
+  )
+  assert.deepEqual(
+    names(other),
+    Array.from({ length: count }, (_, i) => `P${i}`),
+  )
+})
+
+test('inside a transaction, a unit of work is simply part of it', async (t) => {
+  const { db, other } = await fileDb(t)
+  await assert.rejects(
+    db.transaction().execute(async (trx) => {
+      await unitOfWork(trx, async (inner) => {
+        await inner.insertInto('person').values(person('Ann')).execute()
+      })
+      throw new Error('the outer transaction fails')
+    }),
+  )
+  assert.deepEqual(names(other), [])
+})

@@ -1,0 +1,73 @@
+import { CompiledQuery } from 'kysely'
+import type { Db } from './connect.js'
+
+interface Job {
+  work: (trx: Db) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+const SAVEPOINT = CompiledQuery.raw('savepoint unit_of_work')
+const RELEASE = CompiledQuery.raw('release unit_of_work')
+const ROLLBACK = CompiledQuery.raw('rollback to unit_of_work')
+
+/** The most units of work that share one commit. */
+export const MAX_SHARED_COMMIT = 100
+
+const pending = new WeakMap<Db, Job[]>()
+
+/**
+ * Runs `work` as one all-or-nothing unit, and resolves only once it is committed. Units started in
+ * the same event-loop turn (08:55: a queue at the door) share one transaction and one commit, each
+ * inside its own savepoint: a unit that throws is rolled back alone and rejects with its own error,
+ * the others commit. Units run one after another, so each sees the ones before it, exactly as with
+ * a transaction each. A commit costs more than a sign-in's own writes (every changed page goes to
+ * the WAL), and a shared one writes a table's last page once, not once per sign-in.
+ * `work` must only use `trx`, and must not wait for anything but the database.
+ */
+export function unitOfWork<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return work(db)
+  return new Promise<T>((resolve, reject) => {
+    let queue = pending.get(db)
+    if (!queue) {
+      queue = []
+      pending.set(db, queue)
+    }
+    queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
+    if (queue.length === 1) setImmediate(commitPending, db)
+  })
+}
+
+async function commitPending(db: Db): Promise<void> {
+  const queue = pending.get(db)!
+  const batch = queue.splice(0, MAX_SHARED_COMMIT)
+  if (queue.length > 0) setImmediate(commitPending, db)
+  const outcomes: Outcome[] = []
+  try {
+    await db.transaction().execute(async (trx) => {
+      for (const job of batch) {
+        await trx.executeQuery(SAVEPOINT)
+        try {
+          const value = await job.work(trx)
+          await trx.executeQuery(RELEASE)
+          outcomes.push({ ok: true, value })
+        } catch (error) {
+          await trx.executeQuery(ROLLBACK)
+          await trx.executeQuery(RELEASE)
+          outcomes.push({ ok: false, error })
+        }
+      }
+    })
+  } catch (error) {
+    // The commit (or a rollback) failed: nothing in this batch was saved.
+    for (const job of batch) job.reject(error)
+    return
+  }
+  batch.forEach((job, i) => {
+    const outcome = outcomes[i]!
+    if (outcome.ok) job.resolve(outcome.value)
+    else job.reject(outcome.error)
+  })
+}
