@@ -1,7 +1,7 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import { unitOfWork } from '../db/unit-of-work.js'
 import type { Visit } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
 import { insertOutbox } from '../outbox/outbox.repository.js'

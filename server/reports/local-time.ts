@@ -86,7 +86,8 @@ export class LocalTime {
     const day = Math.floor(ms / dayMs)
     if (this.dayOffsets.has(day)) return this.dayOffsets.get(day)
     const offsets = [0, 8, 16, 24].map(
-      (h) => DateTime.fromMillis(day * dayMs + Math.min(h * 3_600_000, dayMs - 1), { zone: this.timeZone }).offset,
+      (h) =>
+        DateTime.fromMillis(day * dayMs + Math.min(h * 3_600_000, dayMs - 1), { zone: this.timeZone }).offset,
     )
     const steady = offsets.every((o) => o === offsets[0]) && offsets[0]! % 15 === 0
     const offsetMs = steady ? offsets[0]! * 60_000 : undefined
