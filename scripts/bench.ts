@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { projectRoot } from '../server/paths.js'
+import { webNodeFlags } from './bench/procfile.js'
 import { seed } from './bench/seed.js'
 
 /**
@@ -72,10 +73,10 @@ let nextPort = 20_000 + Math.floor(Math.random() * 20_000)
 async function startApp(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const port = nextPort++
   const url = `http://127.0.0.1:${port}`
-  // Exactly as the Procfile starts it (a smaller young generation keeps idle memory down).
+  // Exactly as the Procfile starts it (its node flags are read from the Procfile).
   const child = spawn(
     process.execPath,
-    ['--max-semi-space-size=8', join(projectRoot, 'dist', 'server', 'server.js')],
+    [...webNodeFlags(), join(projectRoot, 'dist', 'server', 'server.js')],
     {
       cwd: projectRoot,
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { webNodeFlags } from './procfile.js'
 import { seed } from './seed.js'
 
 /**
@@ -16,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'br-prof-'))
 const s = await seed(join(dir, 'register.db'), { people: 3000, inside: 2000 })
 const port = 24567
 const flags = profile ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []
-const child = spawn(process.execPath, [...flags, '--max-semi-space-size=8', 'dist/server/server.js'], {
+const child = spawn(process.execPath, [...flags, ...webNodeFlags(), 'dist/server/server.js'], {
   stdio: 'inherit',
   env: {
     ...process.env,
