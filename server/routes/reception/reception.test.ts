@@ -899,8 +899,8 @@ test('the delivery board shows what the provider reported: a text marked deliver
   assert.match(board.body, /<strong>delivered<\/strong>/)
 })
 
-test('the presence API answer is reused between changes but never stale after a sign-in or sign-out', async (t) => {
-  const ctx = await buildTestApp(t)
+/** Rita at the reception desk (with an API token for the presence API) and Amy, a member of staff. */
+async function deskWithApiTokenAndAmy(ctx: TestApp) {
   const desk = await personWithRole(
     ctx,
     'desk@example.org',
@@ -909,6 +909,12 @@ test('the presence API answer is reused between changes but never stale after a 
   )
   const deskToken = await apiToken(ctx, 'desk@example.org')
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  return { desk, deskToken, amy }
+}
+
+test('the presence API answer is reused between changes but never stale after a sign-in or sign-out', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { desk, deskToken, amy } = await deskWithApiTokenAndAmy(ctx)
   const presence = async () =>
     (
       await ctx.app.inject({
@@ -932,14 +938,7 @@ test('the presence API answer is reused between changes but never stale after a 
 
 test('the presence API is gzipped for clients that ask, and answers 304 while nothing has changed', async (t) => {
   const ctx = await buildTestApp(t)
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
-  const deskToken = await apiToken(ctx, 'desk@example.org')
-  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  const { desk, deskToken, amy } = await deskWithApiTokenAndAmy(ctx)
   await tapSignIn(desk.browser)
   const get = (headers: Record<string, string> = {}) =>
     ctx.app.inject({
