@@ -176,8 +176,8 @@ test('the occupancy digest goes to the digest webhooks only (or to every webhook
   )
 })
 
-async function burstOfTen(ctx: TestApp): Promise<{ names: string[]; people: TestBrowser[] }> {
-  const names = ['Ann', 'Ben', 'Cat', 'Dan', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jon']
+async function burst(ctx: TestApp, size: number): Promise<{ names: string[]; people: TestBrowser[] }> {
+  const names = ['Ann', 'Ben', 'Cat', 'Dan', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jon'].slice(0, size)
   const people: TestBrowser[] = []
   for (const name of names) {
     const browser = await loginAs(ctx, `${name.toLowerCase()}@example.org`, {
@@ -196,21 +196,22 @@ test('embedded default: everyone at the door at once (08:55) is posted, each exa
     env: { ...noSchedules, SLACK_WEBHOOK_URLS: slack.url(HOOK) },
     embeddedJobs: true,
   })
-  const { names, people } = await burstOfTen(ctx)
+  // Four, not more: posts to one webhook are paced to one a second.
+  const { names, people } = await burst(ctx, 4)
   await Promise.all(people.map((browser) => browser.post('/sign-in', { day: '2026-11-23' })))
-  const posts = await slack.waitFor(HOOK, 10)
+  const posts = await slack.waitFor(HOOK, 4)
   assert.deepEqual(
     posts.map((p) => p.text.replace(/ signed in.*/, '')).sort(),
     names.map((name) => `${name} Burst`),
   )
   assert.ok((await outboxRows(ctx)).every((r) => r.relayed_at !== null))
   await ctx.app.embeddedJobs!.relayNow()
-  assert.equal(slack.postsTo(HOOK).length, 10, 'each event posted once')
+  assert.equal(slack.postsTo(HOOK).length, 4, 'each event posted once')
 })
 
 test('embedded default: taps in quick succession are handed on in a few passes, not one write per tap', async (t) => {
   const ctx = await buildTestApp(t, { env: noSchedules, embeddedJobs: true })
-  const { people } = await burstOfTen(ctx)
+  const { people } = await burst(ctx, 10)
   for (const browser of people) await browser.post('/sign-in', { day: '2026-11-23' })
   await new Promise((resolve) => setTimeout(resolve, 200))
   const rows = await outboxRows(ctx)
