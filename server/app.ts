@@ -4,7 +4,7 @@ import { connect, type Db } from './db/connect.js'
 import { migrateToLatest } from './db/migrate.js'
 import { deriveKeys } from './identity/secrets.js'
 import { UserError } from './lib/errors.js'
-import { clientMessage } from './lib/http-errors.js'
+import { clientMessage, isDatabaseBusy } from './lib/http-errors.js'
 import { type Clock, systemClock } from './lib/site-time.js'
 import type { Channel } from './messaging/channel.js'
 import { channelsFromConfig } from './messaging/channels.js'
@@ -121,12 +121,17 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(routeListPlugin)
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    // Another process (a purge, a migration, a backup) held the database past busy_timeout: a
+    // moment's wait, not a fault. Say so, and when to retry (the PWA's queue retries by itself).
+    const busy = isDatabaseBusy(error)
+    const status = busy ? 503 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500) request.log.error({ err: error }, 'request failed')
-    const message =
-      status >= 500
+    const message = busy
+      ? 'The register is busy for a moment. Nothing was changed; please try again in a few seconds.'
+      : status >= 500
         ? 'Something went wrong on our side. Nothing was changed; please try again.'
         : clientMessage(error)
+    if (busy) reply.header('retry-after', '5')
     if (error instanceof UserError) reply.headers(error.headers)
     reply.code(status)
     if (wantsJson(request.url, request.headers.accept)) return { error: message }

@@ -57,3 +57,9 @@ export function clientMessage(error: FastifyError): string {
   }
   return error.message || 'That request could not be handled.'
 }
+
+/** True for SQLite's "database is locked" (SQLITE_BUSY and its extended codes). */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}

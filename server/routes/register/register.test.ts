@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import SQLite from 'better-sqlite3'
 import { buildTestApp, loginAs, TestBrowser } from '../../testing/build-test-app.js'
 
 const countVisits = async (ctx: Awaited<ReturnType<typeof buildTestApp>>) =>
@@ -203,4 +207,34 @@ test('log out forgets this device only', async (t) => {
   assert.match(out.body, /You have logged out of this device/)
   assert.equal(browser.cookies.has('br_device'), false)
   assert.equal((await browser.get('/')).headers.location, '/login')
+})
+
+test('while another process holds the database past the busy timeout, a tap gets 503 and retries cleanly', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-busy-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'register.db')
+  const ctx = await buildTestApp(t, { env: { DATABASE_PATH: path } })
+  const alice = await loginAs(ctx, 'alice@example.org')
+  await alice.get('/')
+  // A purge or a backup in another process, holding the write lock (for longer than busy_timeout).
+  const other = new SQLite(path)
+  t.after(() => other.close())
+  other.exec('begin immediate')
+  const refused = await alice.post('/sign-in', { day: '2026-11-23' })
+  assert.equal(refused.statusCode, 503)
+  assert.equal(refused.headers['retry-after'], '5')
+  assert.match(refused.body, /busy for a moment\. Nothing was changed/)
+  other.exec('commit')
+
+  await alice.get('/')
+  const retried = await alice.post('/sign-in', { day: '2026-11-23' })
+  assert.equal(retried.statusCode, 303)
+  const visits = await ctx.app.ctx.db.selectFrom('visit').selectAll().execute()
+  assert.equal(visits.length, 1, 'one visit: the refused tap left nothing behind')
+  const audit = await ctx.app.ctx.db
+    .selectFrom('audit_event')
+    .select('action')
+    .where('action', '=', 'visit.signed-in')
+    .execute()
+  assert.equal(audit.length, 1)
 })
