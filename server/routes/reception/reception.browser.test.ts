@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { buildTestApp } from '../../testing/build-test-app.js'
+import { hasChromium, launchChromium } from '../../testing/chromium.js'
 import { personWithRole, tapSignIn } from '../../testing/reception.js'
-
-function chromiumPath(): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
 
 // The bits of the DOM the page functions below use (the project's TypeScript has no DOM library).
 declare const document: { querySelector(selector: string): { textContent: string | null } | null }
@@ -32,8 +24,7 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
 }
 
 test('in a real browser, the board updates live and a marshal marks without leaving the page', async (t) => {
-  const executablePath = chromiumPath()
-  if (!executablePath) return t.skip('chromium is not installed')
+  if (!hasChromium()) return t.skip('chromium is not installed')
   const ctx = await buildTestApp(t)
   const desk = await personWithRole(
     ctx,
@@ -46,17 +37,7 @@ test('in a real browser, the board updates live and a marshal marks without leav
   const { port } = ctx.app.server.address() as AddressInfo
   const origin = `http://127.0.0.1:${port}`
 
-  const browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   t.after(() => browser.close())
   const context = await browser.newContext()
   await context.addCookies(
