@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
+import { hashToken } from '../identity/secrets.js'
 import { DEVICE_COOKIE } from './auth.js'
 
 /**
@@ -66,6 +66,6 @@ function rateLimitKey(request: FastifyRequest): string {
   const bearer = /^Bearer\s+([A-Za-z0-9_-]{43})$/i.exec(request.headers.authorization ?? '')?.[1]
   // Cookies are not parsed yet when the limiter runs (onRequest), so read the header directly.
   const token = bearer ?? deviceCookiePattern.exec(request.headers.cookie ?? '')?.[1]
-  if (token) return `t:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`
+  if (token) return `t:${hashToken(token).slice(0, 22)}`
   return `ip:${request.ip}`
 }
