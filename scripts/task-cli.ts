@@ -1,7 +1,6 @@
 import { SingleBar } from 'cli-progress'
-import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.js'
-import { ConfigError, loadConfig } from '../server/config.js'
+import { loadConfigOrExit } from '../server/config.js'
 import type { TaskContext } from '../tasks/task-context.js'
 
 /**
@@ -9,19 +8,9 @@ import type { TaskContext } from '../tasks/task-context.js'
  * channels, keys), then closes it. Logs go to stderr at warn level, so stdout stays readable.
  */
 export async function runCli(work: (ctx: TaskContext, progress: Progress) => Promise<void>): Promise<void> {
-  let app: FastifyInstance
-  try {
-    const config = loadConfig()
-    app = await buildApp(config, {
-      logger: { level: process.env.LOG_LEVEL ?? 'warn', stream: process.stderr },
-    })
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message)
-      process.exit(1)
-    }
-    throw error
-  }
+  const app = await buildApp(loadConfigOrExit(), {
+    logger: { level: process.env.LOG_LEVEL ?? 'warn', stream: process.stderr },
+  })
   const progress = new Progress()
   try {
     await app.ready()

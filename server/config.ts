@@ -211,6 +211,20 @@ export class ConfigError extends Error {
 }
 
 /**
+ * loadConfig for an entry point (web, worker, command line): on a bad environment it prints every
+ * problem, and where the settings are explained, then exits with status 1.
+ */
+export function loadConfigOrExit(seeAlso?: string): Config {
+  try {
+    return loadConfig()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(seeAlso ? `${error.message}\n${seeAlso}` : error.message)
+    process.exit(1)
+  }
+}
+
+/**
  * Reads and validates the environment. Outside production a missing SESSION_SECRET is generated
  * once and kept in DATA_DIR so sessions survive restarts; production refuses to start without one.
  */

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from '../server/app.js'
-import { ConfigError, loadConfig } from '../server/config.js'
+import { loadConfigOrExit } from '../server/config.js'
 import { startQueues } from './queues.js'
 
 /**
@@ -9,16 +9,7 @@ import { startQueues } from './queues.js'
  * never listens. SIGTERM/SIGINT finish running jobs, then exit.
  */
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>
-  try {
-    config = loadConfig()
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`${error.message}\nSee docs/jobs.md for every setting.`)
-      process.exit(1)
-    }
-    throw error
-  }
+  const config = loadConfigOrExit('See docs/jobs.md for every setting.')
   if (!config.REDIS_URL) {
     console.error(
       'REDIS_URL is not set. Without Redis, `npm start` runs every job in the web process; set REDIS_URL to run them here.',
