@@ -2,6 +2,7 @@ import { DateTime } from 'luxon'
 import type { Db } from '../db/connect.js'
 import { endOfLocalDay } from '../lib/site-time.js'
 import { type DateRange, daysOf } from './date-range.js'
+import type { ExportColumn } from './export.js'
 import { LocalTime } from './local-time.js'
 import { iterateVisitPages, iterateVisits, type ReportVisit } from './visit-report.repository.js'
 
@@ -25,7 +26,7 @@ export interface VisitExportRow {
 }
 
 /** Column headers for visit exports, in order. */
-export const visitColumns: { key: keyof VisitExportRow; header: string }[] = [
+export const visitColumns: ExportColumn<VisitExportRow>[] = [
   { key: 'visitId', header: 'visit_id' },
   { key: 'personId', header: 'person_id' },
   { key: 'firstName', header: 'first_name' },
@@ -50,7 +51,7 @@ export interface SummaryRow {
 }
 
 /** Column headers for summary exports, in order. */
-export const summaryColumns: { key: keyof SummaryRow; header: string }[] = [
+export const summaryColumns: ExportColumn<SummaryRow>[] = [
   { key: 'personId', header: 'person_id' },
   { key: 'firstName', header: 'first_name' },
   { key: 'lastName', header: 'last_name' },
