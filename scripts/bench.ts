@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { projectRoot } from '../server/paths.js'
-import { webNodeFlags } from './bench/procfile.js'
 import { seed } from './bench/seed.js'
+import { benchEnv, tapRequests, webNodeFlags } from './bench/web-process.js'
 
 /**
  * `npm run bench [-- --quick]`: measures the production build against a bare Fastify baseline
@@ -19,7 +19,6 @@ const PEOPLE = quick ? 3_000 : 5_000
 const INSIDE = 2_000
 const EXPORT_ROWS = quick ? 100_000 : 1_000_000
 const PURGE_ROWS = quick ? 100_000 : 1_000_000
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'
 
 interface Row {
   name: string
@@ -39,25 +38,6 @@ const fmt = (n: number | undefined, digits = 0) =>
 function build(): void {
   const result = spawnSync('npm', ['run', 'build', '--silent'], { cwd: projectRoot, stdio: 'inherit' })
   if (result.status !== 0) throw new Error('build failed')
-}
-
-function env(dataDir: string, port: number): NodeJS.ProcessEnv {
-  const url = `http://127.0.0.1:${port}`
-  return {
-    ...process.env,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    PUBLIC_URL: url,
-    DATA_DIR: dataDir,
-    SESSION_SECRET: SECRET,
-    RATE_LIMIT_PER_MINUTE: '1000000',
-    LOG_LEVEL: 'warn',
-    // The benchmark triggers work itself; no timers of the embedded scheduler.
-    REMINDER_TIME: 'off',
-    AUTO_CLOSE_TIME: 'off',
-    PURGE_TIME: 'off',
-  }
 }
 
 function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
@@ -80,7 +60,7 @@ async function startApp(dataDir: string): Promise<{ url: string; child: ChildPro
     {
       cwd: projectRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: env(dataDir, port),
+      env: benchEnv(dataDir, port),
     },
   )
   for (let i = 0; i < 200; i++) {
@@ -115,31 +95,6 @@ function load(options: autocannon.Options): Promise<autocannon.Result> {
 }
 
 /** Each request a real state change: people alternate sign-in / sign-out, bearer-authenticated. */
-function tapRequests(tokens: string[]): autocannon.Request[] {
-  const inside = new Array<boolean>(tokens.length).fill(false)
-  let next = 0
-  return [
-    {
-      method: 'POST',
-      setupRequest: (req) => {
-        const i = next++ % tokens.length
-        const path = inside[i] ? '/api/v1/sign-out' : '/api/v1/sign-in'
-        inside[i] = !inside[i]
-        return {
-          ...req,
-          path,
-          body: '{}',
-          headers: {
-            ...req.headers,
-            'content-type': 'application/json',
-            authorization: `Bearer ${tokens[i]}`,
-          },
-        }
-      },
-    },
-  ]
-}
-
 function throughputRow(
   name: string,
   r: autocannon.Result,
@@ -262,7 +217,7 @@ async function main(): Promise<void> {
     const purgeChild = spawn(process.execPath, [join(projectRoot, 'dist', 'scripts', 'purge.js')], {
       cwd: projectRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: env(mainDir, 0),
+      env: benchEnv(mainDir, 0),
     })
     children.push(purgeChild)
     let during: autocannon.Result | undefined
