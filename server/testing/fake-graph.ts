@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { TestContext } from 'node:test'
-import { close, delay, listen, type ScriptedReply, sendJson } from './fake-http.js'
+import { close, listen, type ScriptedReply, sendJson, sendScripted } from './fake-http.js'
 
 /** An email the fake Graph accepted. */
 export interface FakeMail {
@@ -173,14 +173,9 @@ export class FakeGraph {
       }
       const scripted = this.scripted.shift()
       if (scripted) {
-        await delay(scripted)
-        if (response.destroyed) return
-        sendJson(
-          response,
-          scripted.status,
-          scripted.body ?? { error: { code: 'ServiceUnavailable', message: 'Service unavailable' } },
-          scripted.headers,
-        )
+        await sendScripted(response, scripted, {
+          error: { code: 'ServiceUnavailable', message: 'Service unavailable' },
+        })
         return
       }
       const sender = decodeURIComponent(send[1]!)

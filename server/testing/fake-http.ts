@@ -10,9 +10,15 @@ export interface ScriptedReply {
   delayMs?: number
 }
 
-/** Waits out a scripted reply's delay. */
-export function delay(reply: ScriptedReply): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, reply.delayMs ?? 0))
+/** Gives a scripted reply after its delay (unless the client gave up); `errorBody` when it has none. */
+export async function sendScripted(
+  response: ServerResponse,
+  reply: ScriptedReply,
+  errorBody: unknown,
+): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, reply.delayMs ?? 0))
+  if (response.destroyed) return
+  sendJson(response, reply.status, reply.body ?? errorBody, reply.headers)
 }
 
 /** A local HTTP server for a fake provider: listens on a free port, closes when the test ends. */

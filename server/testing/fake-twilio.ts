@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { TestContext } from 'node:test'
 import twilio from 'twilio'
-import { close, delay, listen, type ScriptedReply, sendJson } from './fake-http.js'
+import { close, listen, type ScriptedReply, sendJson, sendScripted } from './fake-http.js'
 
 /** A message the fake Twilio accepted. */
 export interface FakeSms {
@@ -135,14 +135,11 @@ export class FakeTwilio {
     }
     const scripted = this.scripted.shift()
     if (scripted) {
-      await delay(scripted)
-      if (response.destroyed) return
-      sendJson(
-        response,
-        scripted.status,
-        scripted.body ?? { code: 20500, message: 'Internal Server Error', status: scripted.status },
-        scripted.headers,
-      )
+      await sendScripted(response, scripted, {
+        code: 20500,
+        message: 'Internal Server Error',
+        status: scripted.status,
+      })
       return
     }
     const form = new URLSearchParams(body)
