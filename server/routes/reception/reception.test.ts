@@ -317,6 +317,18 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
   )
 })
 
+/** Anna and Ben, two fire marshals (reception role) working the same roll call. */
+async function twoMarshals(ctx: TestApp) {
+  const marshal = (first: string) =>
+    personWithRole(
+      ctx,
+      `${first.toLowerCase()}@example.org`,
+      { firstName: first, lastName: 'Marshal' },
+      'reception',
+    )
+  return { anna: await marshal('Anna'), ben: await marshal('Ben') }
+}
+
 test('two marshals marking at the same time never lose a mark; the later mark of one person wins, keeping who', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
@@ -329,18 +341,7 @@ test('two marshals marking at the same time never lose a mark; the later mark of
     await tapSignIn(p.browser)
     people.push(p)
   }
-  const anna = await personWithRole(
-    ctx,
-    'anna@example.org',
-    { firstName: 'Anna', lastName: 'Marshal' },
-    'reception',
-  )
-  const ben = await personWithRole(
-    ctx,
-    'ben@example.org',
-    { firstName: 'Ben', lastName: 'Marshal' },
-    'reception',
-  )
+  const { anna, ben } = await twoMarshals(ctx)
   await anna.browser.get('/reception')
   const started = await anna.browser.post('/reception/roll-calls', { kind: 'drill' })
   const url = String(started.headers.location)
@@ -415,18 +416,7 @@ test('a mark is announced to the other marshals over the event stream', async (t
   const ctx = await buildTestApp(t)
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   await tapSignIn(amy.browser)
-  const anna = await personWithRole(
-    ctx,
-    'anna@example.org',
-    { firstName: 'Anna', lastName: 'Marshal' },
-    'reception',
-  )
-  const ben = await personWithRole(
-    ctx,
-    'ben@example.org',
-    { firstName: 'Ben', lastName: 'Marshal' },
-    'reception',
-  )
+  const { anna, ben } = await twoMarshals(ctx)
   await anna.browser.get('/reception')
   const url = String((await anna.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location)
   const id = Number(url.split('/').at(-1))
