@@ -1,5 +1,7 @@
+import type { Insertable } from 'kysely'
 import type { Db } from '../db/connect.js'
-import type { AuditEvent } from '../db/database.js'
+import type { AuditEvent, AuditEventTable } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
 
 /** Where a request came from, as recorded in the audit trail. */
 export interface RequestContext {
@@ -12,18 +14,27 @@ export async function recordAudit(
   db: Db,
   event: { at: number; personId: number | null; action: string; context: RequestContext; detail?: object },
 ): Promise<void> {
-  await db
-    .insertInto('audit_event')
-    .values({
-      at: event.at,
-      person_id: event.personId,
-      action: event.action,
-      ip: event.context.ip,
-      user_agent: event.context.userAgent.slice(0, 512),
-      detail: JSON.stringify(event.detail ?? {}),
-    })
-    .execute()
+  await insertAuditQuery(db, {
+    at: event.at,
+    person_id: event.personId,
+    action: event.action,
+    ip: event.context.ip,
+    user_agent: event.context.userAgent.slice(0, 512),
+    detail: JSON.stringify(event.detail ?? {}),
+  })
 }
+
+// Every change writes one: built once (see preparedQuery).
+const insertAuditQuery = preparedQuery((db, v: Required<Omit<Insertable<AuditEventTable>, 'id'>>) =>
+  db.insertInto('audit_event').values({
+    at: v.at,
+    person_id: v.person_id,
+    action: v.action,
+    ip: v.ip,
+    user_agent: v.user_agent,
+    detail: v.detail,
+  }),
+)
 
 /** A person's audit trail, newest first. */
 export async function listAuditForPerson(db: Db, personId: number, limit = 50): Promise<AuditEvent[]> {

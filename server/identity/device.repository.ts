@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js'
 import type { Device, DeviceKind, Person } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
 
 /** Stores a new device token hash for a person. */
 export async function insertDevice(
@@ -28,12 +29,9 @@ export async function insertDevice(
     .executeTakeFirstOrThrow()
 }
 
-/** The live (not revoked) device with this token hash, with its active person. */
-export async function findActiveDevice(
-  db: Db,
-  tokenHash: string,
-): Promise<{ device: Device; person: Person } | undefined> {
-  const row = await db
+// Every signed-in request runs this: built once.
+const activeDeviceQuery = preparedQuery((db, v: { tokenHash: string }) =>
+  db
     .selectFrom('device')
     .innerJoin('person', 'person.id', 'device.person_id')
     .selectAll('device')
@@ -45,10 +43,17 @@ export async function findActiveDevice(
       'person.updated_at as person_updated_at',
       'person.deactivated_at',
     ])
-    .where('device.token_hash', '=', tokenHash)
+    .where('device.token_hash', '=', v.tokenHash)
     .where('device.revoked_at', 'is', null)
-    .where('person.deactivated_at', 'is', null)
-    .executeTakeFirst()
+    .where('person.deactivated_at', 'is', null),
+)
+
+/** The live (not revoked) device with this token hash, with its active person. */
+export async function findActiveDevice(
+  db: Db,
+  tokenHash: string,
+): Promise<{ device: Device; person: Person } | undefined> {
+  const [row] = await activeDeviceQuery(db, { tokenHash })
   if (!row) return undefined
   const { first_name, last_name, role, person_created_at, person_updated_at, deactivated_at, ...device } = row
   return {

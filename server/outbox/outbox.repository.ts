@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js'
 import type { OutboxEvent } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
 
 /** A presence change as announced outside: IDs and a count only (names are read at delivery). */
 export interface PresencePayload {
@@ -23,12 +24,22 @@ export async function insertOutbox(
   event: { topic: 'presence'; payload: PresencePayload } | { topic: 'digest'; payload: DigestPayload },
   at: number,
 ): Promise<OutboxEvent> {
-  return db
-    .insertInto('outbox')
-    .values({ topic: event.topic, payload: JSON.stringify(event.payload), created_at: at, relayed_at: null })
-    .returningAll()
-    .executeTakeFirstOrThrow()
+  const [row] = await insertOutboxQuery(db, {
+    topic: event.topic,
+    payload: JSON.stringify(event.payload),
+    at,
+  })
+  return row!
 }
+
+// Every sign-in and sign-out writes one: built once (see preparedQuery).
+const insertOutboxQuery = preparedQuery(
+  (db, v: { topic: OutboxEvent['topic']; payload: string; at: number }) =>
+    db
+      .insertInto('outbox')
+      .values({ topic: v.topic, payload: v.payload, created_at: v.at, relayed_at: null })
+      .returningAll(),
+)
 
 /** The oldest events not yet handed on, in order. */
 export async function listUnrelayed(db: Db, limit: number): Promise<OutboxEvent[]> {

@@ -1,14 +1,15 @@
 import type { Db } from '../db/connect.js'
 import type { ClosedBy, Visit } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
+
+// The queries of a tap are built once (see preparedQuery).
+const openVisitQuery = preparedQuery((db, v: { personId: number }) =>
+  db.selectFrom('visit').selectAll().where('person_id', '=', v.personId).where('signed_out_at', 'is', null),
+)
 
 /** The person's open visit (there is at most one), or undefined. */
 export async function findOpenVisit(db: Db, personId: number): Promise<Visit | undefined> {
-  return db
-    .selectFrom('visit')
-    .selectAll()
-    .where('person_id', '=', personId)
-    .where('signed_out_at', 'is', null)
-    .executeTakeFirst()
+  return (await openVisitQuery(db, { personId }))[0]
 }
 
 /** The person's most recent visit, open or closed. */
@@ -28,13 +29,16 @@ export async function findLatestVisit(db: Db, personId: number): Promise<Visit |
  * race between two taps can only ever produce one; the loser gets undefined.
  */
 export async function insertOpenVisit(db: Db, personId: number, at: number): Promise<Visit | undefined> {
-  return db
-    .insertInto('visit')
-    .values({ person_id: personId, signed_in_at: at, signed_out_at: null, closed_by: null })
-    .onConflict((oc) => oc.column('person_id').where('signed_out_at', 'is', null).doNothing())
-    .returningAll()
-    .executeTakeFirst()
+  return (await insertOpenVisitQuery(db, { personId, at }))[0]
 }
+
+const insertOpenVisitQuery = preparedQuery((db, v: { personId: number; at: number }) =>
+  db
+    .insertInto('visit')
+    .values({ person_id: v.personId, signed_in_at: v.at, signed_out_at: null, closed_by: null })
+    .onConflict((oc) => oc.column('person_id').where('signed_out_at', 'is', null).doNothing())
+    .returningAll(),
+)
 
 /** Closes a visit if it is still open; returns the closed visit or undefined if it was not open. */
 export async function closeVisit(
@@ -43,14 +47,17 @@ export async function closeVisit(
   at: number,
   closedBy: ClosedBy,
 ): Promise<Visit | undefined> {
-  return db
-    .updateTable('visit')
-    .set({ signed_out_at: at, closed_by: closedBy })
-    .where('id', '=', visitId)
-    .where('signed_out_at', 'is', null)
-    .returningAll()
-    .executeTakeFirst()
+  return (await closeVisitQuery(db, { visitId, at, closedBy }))[0]
 }
+
+const closeVisitQuery = preparedQuery((db, v: { visitId: number; at: number; closedBy: ClosedBy }) =>
+  db
+    .updateTable('visit')
+    .set({ signed_out_at: v.at, closed_by: v.closedBy })
+    .where('id', '=', v.visitId)
+    .where('signed_out_at', 'is', null)
+    .returningAll(),
+)
 
 /** A person's visits that started within [from, to), newest first. */
 export async function listVisitsForPerson(
@@ -74,9 +81,14 @@ export async function listVisitsForPerson(
  * index), counted by triggers on every change to `visit` into a one-row table.
  */
 export async function countPeopleInside(db: Db): Promise<number> {
-  const row = await db.selectFrom('occupancy').select('inside').where('id', '=', 1).executeTakeFirstOrThrow()
+  const [row] = await peopleInsideQuery(db, {})
+  if (!row) throw new Error('the occupancy row is missing (migrations not run?)')
   return row.inside
 }
+
+const peopleInsideQuery = preparedQuery((db) =>
+  db.selectFrom('occupancy').select('inside').where('id', '=', 1),
+)
 
 /** Open visits that started before an instant, oldest first (for the nightly auto-close). */
 export async function listOpenVisitsBefore(db: Db, before: number, limit: number): Promise<Visit[]> {

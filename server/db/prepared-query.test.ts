@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect } from './connect.js'
+import { migrateToLatest } from './migrate.js'
+import { preparedQuery } from './prepared-query.js'
+
+async function memoryDb(t: { after(fn: () => unknown): void }) {
+  const { db } = connect(':memory:')
+  await migrateToLatest(db)
+  t.after(() => db.destroy())
+  return db
+}
+
+const person = (first: string, last: string) => ({
+  first_name: first,
+  last_name: last,
+  created_at: 0,
+  updated_at: 0,
+  deactivated_at: null,
+})
+
+test('a prepared query runs with each call’s values, the same as building it each time', async (t) => {
+  const db = await memoryDb(t)
+  await db
+    .insertInto('person')
+    .values([person('Ann', 'Lee'), person('Ben', 'Lee'), person('Ann', 'Roe')])
+    .execute()
+  const byName = preparedQuery((db, v: { first: string; last: string }) =>
+    db.selectFrom('person').select('id').where('first_name', '=', v.first).where('last_name', '=', v.last),
+  )
+  for (const [first, last] of [
+    ['Ann', 'Lee'],
+    ['Ben', 'Lee'],
+    ['Ann', 'Roe'],
+    ['Ben', 'Roe'],
+  ] as const) {
+    const built = await db
+      .selectFrom('person')
+      .select('id')
+      .where('first_name', '=', first)
+      .where('last_name', '=', last)
+      .execute()
+    assert.deepEqual(await byName(db, { first, last }), built, `${first} ${last}`)
+  }
+})
+
+test('a value used twice, literals kept, and inserts and updates with returning', async (t) => {
+  const db = await memoryDb(t)
+  const insert = preparedQuery((db, v: { name: string; at: number }) =>
+    db
+      .insertInto('person')
+      .values({
+        first_name: v.name,
+        last_name: v.name,
+        created_at: v.at,
+        updated_at: v.at,
+        deactivated_at: null,
+      })
+      .returningAll(),
+  )
+  const [cat] = await insert(db, { name: 'Cat', at: 5 })
+  const [dan] = await insert(db, { name: 'Dan', at: 7 })
+  assert.deepEqual(
+    [cat, dan].map((p) => [p?.first_name, p?.last_name, p?.created_at, p?.updated_at, p?.deactivated_at]),
+    [
+      ['Cat', 'Cat', 5, 5, null],
+      ['Dan', 'Dan', 7, 7, null],
+    ],
+  )
+  const rename = preparedQuery((db, v: { id: number; name: string }) =>
+    db
+      .updateTable('person')
+      .set({ first_name: v.name })
+      .where('id', '=', v.id)
+      .returning(['id', 'first_name']),
+  )
+  assert.deepEqual(await rename(db, { id: dan!.id, name: 'Daniel' }), [{ id: dan!.id, first_name: 'Daniel' }])
+  assert.deepEqual(await rename(db, { id: 999, name: 'Nobody' }), [])
+  const names = await db.selectFrom('person').select('first_name').orderBy('id').execute()
+  assert.deepEqual(
+    names.map((r) => r.first_name),
+    ['Cat', 'Daniel'],
+  )
+})
+
+test('a prepared query runs inside the caller’s transaction', async (t) => {
+  const db = await memoryDb(t)
+  const insert = preparedQuery((db, v: { name: string }) =>
+    db
+      .insertInto('person')
+      .values({ first_name: v.name, last_name: 'X', created_at: 0, updated_at: 0, deactivated_at: null }),
+  )
+  await assert.rejects(
+    db.transaction().execute(async (trx) => {
+      await insert(trx, { name: 'Eve' })
+      throw new Error('roll back')
+    }),
+    /roll back/,
+  )
+  await insert(db, { name: 'Fay' })
+  const names = await db.selectFrom('person').select('first_name').execute()
+  assert.deepEqual(
+    names.map((r) => r.first_name),
+    ['Fay'],
+  )
+})
