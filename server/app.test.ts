@@ -17,6 +17,36 @@ test('pages carry strict security headers and a CSP without inline script', asyn
   assert.doesNotMatch(page.body, /\sstyle="/, 'no inline styles')
 })
 
+test('every kind of answer carries the security headers: pages, API, errors, 404s, static files', async (t) => {
+  const ctx = await buildTestApp(t)
+  const answers = [
+    await ctx.app.inject({ method: 'GET', url: '/login' }),
+    await ctx.app.inject({ method: 'GET', url: '/api/v1/me' }),
+    await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/code',
+      headers: { 'content-type': 'application/json' },
+      payload: '{not json',
+    }),
+    await ctx.app.inject({ method: 'GET', url: '/no-such-page' }),
+    await ctx.app.inject({ method: 'GET', url: '/static/app.css' }),
+  ]
+  assert.deepEqual(
+    answers.map((a) => a.statusCode),
+    [200, 401, 400, 404, 200],
+  )
+  for (const answer of answers) {
+    const where = `${answer.statusCode} ${answer.headers['content-type']}`
+    assert.match(String(answer.headers['content-security-policy']), /default-src 'self'/, where)
+    assert.equal(answer.headers['x-content-type-options'], 'nosniff', where)
+    assert.equal(answer.headers['x-frame-options'], 'SAMEORIGIN', where)
+    assert.equal(answer.headers['cross-origin-opener-policy'], 'same-origin', where)
+    assert.equal(answer.headers['cross-origin-resource-policy'], 'same-origin', where)
+    assert.equal(answer.headers['referrer-policy'], 'same-origin', where)
+    assert.equal(answer.headers['x-powered-by'], undefined, where)
+  }
+})
+
 test('HTTPS deployments also send HSTS', async (t) => {
   const ctx = await buildTestApp(t, { env: { PUBLIC_URL: 'https://register.example.org' } })
   const page = await ctx.app.inject({ method: 'GET', url: '/login' })
