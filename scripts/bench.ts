@@ -40,11 +40,18 @@ function build(): void {
   if (result.status !== 0) throw new Error('build failed')
 }
 
-function startBaseline(): Promise<{ url: string; child: ChildProcess }> {
-  const child = fork(join(projectRoot, 'scripts', 'bench', 'hello.mjs'), { stdio: 'inherit' })
+/** Forks one of the reference servers in scripts/bench/, which reports the address it listens on. */
+function startReference(
+  file: 'hello.mjs' | 'tap-floor.mjs',
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(join(projectRoot, 'scripts', 'bench', file), {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  })
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ url: (m as { address: string }).address, child }))
-    child.once('exit', (code) => reject(new Error(`baseline exited ${code}`)))
+    child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)))
   })
 }
 
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
   }
   try {
     // 1. Baseline.
-    const baseline = await startBaseline()
+    const baseline = await startReference('hello.mjs')
     children.push(baseline.child)
     const base = await load({ url: baseline.url })
     baseline.child.kill()
@@ -139,6 +146,20 @@ async function main(): Promise<void> {
       p50: base.latency.p50,
       p99: base.latency.p99,
       ratio: 1,
+    })
+
+    // 1b. The floor for taps: only a tap's SQL behind a bare Fastify, on its own copy of the people.
+    const floorDir = tempDir()
+    const floorSeed = await seed(join(floorDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
+    const floorServer = await startReference('tap-floor.mjs', {
+      FLOOR_DATABASE: join(floorDir, 'register.db'),
+    })
+    children.push(floorServer.child)
+    const floor = await load({ url: floorServer.url, requests: tapRequests(floorSeed.tokens.slice(INSIDE)) })
+    floorServer.child.kill()
+    rows.push({
+      ...throughputRow('1b. Floor: a tap’s SQL behind bare Fastify', floor, base),
+      note: `no headers, limits, session, auth plugin or query builder; ${floor['2xx']} ok, ${floor.non2xx} non-2xx`,
     })
 
     // Main database: staff with tokens, 2,000 of them inside, and rows past retention for the purge.
@@ -184,7 +205,9 @@ async function main(): Promise<void> {
 
     // 2. Taps.
     const tap = await load({ url: app.url, requests: tapRequests(tappers) })
-    rows.push(throughputRow('2. Tap: POST sign-in/sign-out', tap, base, '≥ 0.35×, p99 ≤ 20 ms', 20))
+    const tapRow = throughputRow('2. Tap: POST sign-in/sign-out', tap, base, '≥ 0.35×, p99 ≤ 20 ms', 20)
+    tapRow.note += `; ${(tap.requests.average / floor.requests.average).toFixed(2)}× the floor`
+    rows.push(tapRow)
 
     // 3. Home page with a device cookie.
     let cookieNext = 0

@@ -45,7 +45,7 @@ const requests: Record<string, () => autocannon.Request[]> = {
 const result = await autocannon({
   url: `http://127.0.0.1:${port}`,
   connections: 50,
-  duration: 5,
+  duration: Number(process.env.PROF_SECONDS ?? 5),
   requests: requests[which]!(),
 })
 console.log(which, result.requests.average, 'req/s; p50', result.latency.p50, 'p99', result.latency.p99, 'non2xx', result.non2xx)

@@ -1,0 +1,72 @@
+// The benchmark's floor for taps: a bare Fastify server doing only a tap's SQL with hand-written,
+// prepared statements — no security headers, rate limit, session, auth plugin or query builder.
+// No real server can tap faster than this on the same machine; the app's taps are compared to it.
+import { createHash } from 'node:crypto'
+import SQLite from 'better-sqlite3'
+import Fastify from 'fastify'
+
+const sqlite = new SQLite(process.env.FLOOR_DATABASE)
+sqlite.pragma('journal_mode = WAL')
+sqlite.pragma('synchronous = NORMAL')
+sqlite.pragma('foreign_keys = ON')
+const sql = {
+  device: sqlite.prepare(
+    'select d.id, d.person_id from device d join person p on p.id = d.person_id where d.token_hash = ? and d.revoked_at is null and p.deactivated_at is null',
+  ),
+  open: sqlite.prepare('select * from visit where person_id = ? and signed_out_at is null'),
+  signIn: sqlite.prepare(
+    'insert into visit (person_id, signed_in_at) values (?, ?) on conflict (person_id) where signed_out_at is null do nothing returning *',
+  ),
+  signOut: sqlite.prepare(
+    "update visit set signed_out_at = ?, closed_by = 'person' where id = ? and signed_out_at is null returning *",
+  ),
+  audit: sqlite.prepare(
+    'insert into audit_event (at, person_id, action, ip, user_agent, detail) values (?, ?, ?, ?, ?, ?)',
+  ),
+  inside: sqlite.prepare('select inside from occupancy where id = 1'),
+  outbox: sqlite.prepare(
+    "insert into outbox (topic, payload, created_at) values ('presence', ?, ?) returning *",
+  ),
+  begin: sqlite.prepare('begin immediate'),
+  commit: sqlite.prepare('commit'),
+}
+
+// Taps in the same event-loop turn share one commit, as the app's unit of work does.
+let pending = []
+function shared(work) {
+  return new Promise((resolve) => {
+    if (pending.length === 0)
+      setImmediate(() => {
+        const batch = pending
+        pending = []
+        sql.begin.run()
+        for (const run of batch) run()
+        sql.commit.run()
+      })
+    pending.push(() => resolve(work()))
+  })
+}
+
+const tap = (signIn) => async (request, reply) => {
+  const token = /^Bearer\s+(\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''
+  const device = sql.device.get(createHash('sha256').update(token).digest('base64url'))
+  if (!device) return reply.code(401).send({ error: 'unknown token' })
+  const now = Date.now()
+  return shared(() => {
+    const open = sql.open.get(device.person_id)
+    if (signIn ? open : !open) return { present: signIn, changed: false }
+    const visit = signIn ? sql.signIn.get(device.person_id, now) : sql.signOut.get(now, open.id)
+    const action = signIn ? 'signed-in' : 'signed-out'
+    sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), JSON.stringify({ visitId: visit.id }))
+    const { inside } = sql.inside.get()
+    const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
+    sql.outbox.get(JSON.stringify(payload), now)
+    return { present: signIn, since: new Date(visit.signed_in_at).toISOString(), changed: true }
+  })
+}
+
+const app = Fastify({ logger: false })
+app.post('/api/v1/sign-in', tap(true))
+app.post('/api/v1/sign-out', tap(false))
+const address = await app.listen({ host: '127.0.0.1', port: 0 })
+process.send?.({ address })
