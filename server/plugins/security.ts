@@ -64,7 +64,7 @@ export default fp(
  * The headers a helmet middleware sets. They follow from its options alone (no nonces), so they are
  * worked out once and handed to each reply, where Fastify writes them with its own headers in one go.
  */
-export function headersSetBy(middleware: ReturnType<typeof helmet>): Record<string, string> {
+function headersSetBy(middleware: ReturnType<typeof helmet>): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader: (name: string, value: unknown) => {
