@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery } from 'kysely'
+import { type Compilable, type CompiledQuery, createQueryId } from 'kysely'
 import type { Db } from './connect.js'
 
 /** Stands in for a value while the query is built; replaced by the real value on every run. */
@@ -22,7 +22,8 @@ export function preparedQuery<P extends Record<string, unknown>, R>(
     template ??= compileOnce(db, build)
     const { compiled, slots } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))
-    const result = await db.executeQuery<R>({ ...compiled, parameters })
+    // Each run is a query of its own to Kysely (plugins may keep state per query id).
+    const result = await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })
     return result.rows
   }
 }
