@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { projectRoot } from '../server/paths.js'
 import { seed } from './bench/seed.js'
-import { benchEnv, tapRequests, webNodeFlags } from './bench/web-process.js'
+import { benchEnv, tapRequests, waitUntilHealthy, webNodeFlags } from './bench/web-process.js'
 
 /**
  * `npm run bench [-- --quick]`: measures the production build against a bare Fastify baseline
@@ -70,13 +70,8 @@ async function startApp(dataDir: string): Promise<{ url: string; child: ChildPro
       env: benchEnv(dataDir, port),
     },
   )
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, child }
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('the app did not start')
+  await waitUntilHealthy(url)
+  return { url, child }
 }
 
 async function metric(url: string, name: string): Promise<number> {
@@ -101,7 +96,7 @@ function load(options: autocannon.Options): Promise<autocannon.Result> {
   return autocannon({ connections, duration: seconds, ...options })
 }
 
-/** Each request a real state change: people alternate sign-in / sign-out, bearer-authenticated. */
+/** A table row for a load run: req/s, latencies and the ratio to the baseline run. */
 function throughputRow(
   name: string,
   r: autocannon.Result,

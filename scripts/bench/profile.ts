@@ -3,13 +3,14 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { benchEnv, tapRequests, webNodeFlags } from './web-process.js'
+import { benchEnv, tapRequests, waitUntilHealthy, webNodeFlags } from './web-process.js'
 import { seed } from './seed.js'
 
 /**
- * `tsx scripts/bench/profile.ts tap|home|presence|presence-gzip|healthz [--no-prof]`: runs the production server
- * under one load for 5 s and CPU-profiles it (writes /tmp/prof/*.cpuprofile). `healthz` is the
- * floor: every global hook (headers, rate limit, session, compression) and one trivial query.
+ * `tsx scripts/bench/profile.ts tap|home|presence|presence-gzip|healthz [--no-prof]`: runs the
+ * production server under one load for PROF_SECONDS (default 5) and CPU-profiles it (writes
+ * /tmp/prof/*.cpuprofile). `healthz` measures what every route pays: the global hooks (headers,
+ * rate limit, session, compression) and one trivial query.
  */
 const probes = ['tap', 'home', 'presence', 'presence-gzip', 'healthz']
 const which = process.argv[2] ?? 'tap'
@@ -23,7 +24,7 @@ const child = spawn(process.execPath, [...flags, ...webNodeFlags(), 'dist/server
   stdio: 'inherit',
   env: benchEnv(dir, port),
 })
-await new Promise((r) => setTimeout(r, 1500))
+await waitUntilHealthy(`http://127.0.0.1:${port}`)
 const tokens = which === 'tap' ? s.tokens.slice(2000) : s.tokens
 let n = 0
 const probe = (path: string, headers: Record<string, string> = {}): autocannon.Request[] => [

@@ -13,6 +13,17 @@ export function webNodeFlags(): string[] {
   return words.slice(1, -1)
 }
 
+/** Waits until the web process at `url` answers /healthz (it migrates and loads first). */
+export async function waitUntilHealthy(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`the app at ${url} did not start`)
+}
+
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'
 
 /** The environment the benchmarks start the production web process with. */
