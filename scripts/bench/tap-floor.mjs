@@ -24,9 +24,7 @@ const sql = {
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values (?, ?, ?, ?, ?, ?)',
   ),
   inside: sqlite.prepare('select inside from occupancy where id = 1'),
-  outbox: sqlite.prepare(
-    "insert into outbox (topic, payload, created_at) values ('presence', ?, ?) returning *",
-  ),
+  outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
   commit: sqlite.prepare('commit'),
 }
@@ -60,7 +58,7 @@ const tap = (signIn) => async (request, reply) => {
     sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), JSON.stringify({ visitId: visit.id }))
     const { inside } = sql.inside.get()
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
-    sql.outbox.get(JSON.stringify(payload), now)
+    sql.outbox.run(JSON.stringify(payload), now)
     return { present: signIn, since: new Date(visit.signed_in_at).toISOString(), changed: true }
   })
 }
