@@ -9,6 +9,18 @@ export interface RequestContext {
   userAgent: string
 }
 
+// Every change writes one: built once (see preparedQuery).
+const insertAuditQuery = preparedQuery((db, v: Required<Omit<Insertable<AuditEventTable>, 'id'>>) =>
+  db.insertInto('audit_event').values({
+    at: v.at,
+    person_id: v.person_id,
+    action: v.action,
+    ip: v.ip,
+    user_agent: v.user_agent,
+    detail: v.detail,
+  }),
+)
+
 /** Writes one audit row. Detail must never hold codes or tokens. */
 export async function recordAudit(
   db: Db,
@@ -23,18 +35,6 @@ export async function recordAudit(
     detail: JSON.stringify(event.detail ?? {}),
   })
 }
-
-// Every change writes one: built once (see preparedQuery).
-const insertAuditQuery = preparedQuery((db, v: Required<Omit<Insertable<AuditEventTable>, 'id'>>) =>
-  db.insertInto('audit_event').values({
-    at: v.at,
-    person_id: v.person_id,
-    action: v.action,
-    ip: v.ip,
-    user_agent: v.user_agent,
-    detail: v.detail,
-  }),
-)
 
 /** A person's audit trail, newest first. */
 export async function listAuditForPerson(db: Db, personId: number, limit = 50): Promise<AuditEvent[]> {

@@ -18,15 +18,6 @@ export interface DigestPayload {
   inside: number
 }
 
-/** Writes an outbox row; call it inside the transaction that makes the change. */
-export async function insertOutbox(
-  db: Db,
-  event: { topic: 'presence'; payload: PresencePayload } | { topic: 'digest'; payload: DigestPayload },
-  at: number,
-): Promise<void> {
-  await insertOutboxQuery(db, { topic: event.topic, payload: JSON.stringify(event.payload), at })
-}
-
 // Every sign-in and sign-out writes one: built once (see preparedQuery). Nothing reads the row
 // back: `returning` doubled the cost of the insert.
 const insertOutboxQuery = preparedQuery(
@@ -35,6 +26,15 @@ const insertOutboxQuery = preparedQuery(
       .insertInto('outbox')
       .values({ topic: v.topic, payload: v.payload, created_at: v.at, relayed_at: null }),
 )
+
+/** Writes an outbox row; call it inside the transaction that makes the change. */
+export async function insertOutbox(
+  db: Db,
+  event: { topic: 'presence'; payload: PresencePayload } | { topic: 'digest'; payload: DigestPayload },
+  at: number,
+): Promise<void> {
+  await insertOutboxQuery(db, { topic: event.topic, payload: JSON.stringify(event.payload), at })
+}
 
 /** The oldest events not yet handed on, in order. */
 export async function listUnrelayed(db: Db, limit: number): Promise<OutboxEvent[]> {

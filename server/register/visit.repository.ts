@@ -24,6 +24,14 @@ export async function findLatestVisit(db: Db, personId: number): Promise<Visit |
     .executeTakeFirst()
 }
 
+const insertOpenVisitQuery = preparedQuery((db, v: { personId: number; at: number }) =>
+  db
+    .insertInto('visit')
+    .values({ person_id: v.personId, signed_in_at: v.at, signed_out_at: null, closed_by: null })
+    .onConflict((oc) => oc.column('person_id').where('signed_out_at', 'is', null).doNothing())
+    .returningAll(),
+)
+
 /**
  * Opens a visit. The partial unique index refuses a second open visit for the same person, so a
  * race between two taps can only ever produce one; the loser gets undefined.
@@ -32,11 +40,12 @@ export async function insertOpenVisit(db: Db, personId: number, at: number): Pro
   return (await insertOpenVisitQuery(db, { personId, at }))[0]
 }
 
-const insertOpenVisitQuery = preparedQuery((db, v: { personId: number; at: number }) =>
+const closeVisitQuery = preparedQuery((db, v: { visitId: number; at: number; closedBy: ClosedBy }) =>
   db
-    .insertInto('visit')
-    .values({ person_id: v.personId, signed_in_at: v.at, signed_out_at: null, closed_by: null })
-    .onConflict((oc) => oc.column('person_id').where('signed_out_at', 'is', null).doNothing())
+    .updateTable('visit')
+    .set({ signed_out_at: v.at, closed_by: v.closedBy })
+    .where('id', '=', v.visitId)
+    .where('signed_out_at', 'is', null)
     .returningAll(),
 )
 
@@ -49,15 +58,6 @@ export async function closeVisit(
 ): Promise<Visit | undefined> {
   return (await closeVisitQuery(db, { visitId, at, closedBy }))[0]
 }
-
-const closeVisitQuery = preparedQuery((db, v: { visitId: number; at: number; closedBy: ClosedBy }) =>
-  db
-    .updateTable('visit')
-    .set({ signed_out_at: v.at, closed_by: v.closedBy })
-    .where('id', '=', v.visitId)
-    .where('signed_out_at', 'is', null)
-    .returningAll(),
-)
 
 /** A person's visits that started within [from, to), newest first. */
 export async function listVisitsForPerson(
@@ -76,6 +76,10 @@ export async function listVisitsForPerson(
     .execute()
 }
 
+const peopleInsideQuery = preparedQuery((db) =>
+  db.selectFrom('occupancy').select('inside').where('id', '=', 1),
+)
+
 /**
  * How many people (not records) are in the building now: one open visit per person (the unique
  * index), counted by triggers on every change to `visit` into a one-row table.
@@ -85,10 +89,6 @@ export async function countPeopleInside(db: Db): Promise<number> {
   if (!row) throw new Error('the occupancy row is missing (migrations not run?)')
   return row.inside
 }
-
-const peopleInsideQuery = preparedQuery((db) =>
-  db.selectFrom('occupancy').select('inside').where('id', '=', 1),
-)
 
 /** Open visits that started before an instant, oldest first (for the nightly auto-close). */
 export async function listOpenVisitsBefore(db: Db, before: number, limit: number): Promise<Visit[]> {
