@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { DateTime } from 'luxon'
-import { formatTime, localDay } from './site-time.js'
+import { formatDay, formatTime, localDay } from './site-time.js'
 
 const zones = ['Europe/London', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'UTC']
 
@@ -66,4 +66,30 @@ test('formatTime gives the local wall-clock time as HH:mm, midnight as 00:00, in
     { numRuns: 2000 },
   )
   assert.equal(formatTime(Date.parse('2026-11-24T00:00:00Z'), 'Europe/London'), '00:00')
+})
+
+test('formatDay agrees with a fresh zoned format for any sequence of instants (the memo never answers wrongly)', () => {
+  const midnight = Date.parse('2026-11-24T00:00:00Z')
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.oneof(
+            fc.integer({ min: Date.parse('2024-01-01'), max: Date.parse('2028-01-01') }),
+            fc.integer({ min: midnight - 3 * 86_400_000, max: midnight + 86_400_000 }),
+          ),
+          fc.constantFrom(...zones),
+        ),
+        { minLength: 1, maxLength: 30 },
+      ),
+      (asks) => {
+        for (const [ms, zone] of asks) {
+          assert.equal(formatDay(ms, zone), DateTime.fromMillis(ms, { zone }).toFormat('ccc d LLL'))
+        }
+      },
+    ),
+    { numRuns: 300 },
+  )
+  assert.equal(formatDay(midnight - 1, 'Europe/London'), 'Mon 23 Nov')
+  assert.equal(formatDay(midnight, 'Europe/London'), 'Tue 24 Nov')
 })

@@ -8,18 +8,23 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = { now: () => Date.now() }
 
-// The day last asked for, per zone, with its first and last instant: nearly every caller asks about
-// today, and building a zoned DateTime costs more than the rest of a sign-in's own code.
-const lastDay = new Map<string, { day: string; start: number; end: number }>()
+// The days last asked for, per zone, each with its first and last instant: nearly every caller asks
+// about today or, for a visit left open overnight, a recent earlier day, and building a zoned DateTime
+// costs more than the rest of a sign-in's own code. Remembering only one day made a page that
+// compares yesterday's visit with today rebuild both on every request.
+const recentDays = new Map<string, { day: string; start: number; end: number }[]>()
+const RECENT_DAYS_PER_ZONE = 8
 
 /** The local calendar day (yyyy-mm-dd) of an instant in the site's time zone. */
 export function localDay(ms: number, timeZone: string): string {
-  const last = lastDay.get(timeZone)
-  if (last && ms >= last.start && ms <= last.end) return last.day
+  let days = recentDays.get(timeZone)
+  if (days) for (const d of days) if (ms >= d.start && ms <= d.end) return d.day
   const at = DateTime.fromMillis(ms, { zone: timeZone })
   const day = at.toISODate()!
-  if (at.isValid)
-    lastDay.set(timeZone, { day, start: at.startOf('day').toMillis(), end: at.endOf('day').toMillis() })
+  if (!at.isValid) return day
+  if (!days) recentDays.set(timeZone, (days = []))
+  days.unshift({ day, start: at.startOf('day').toMillis(), end: at.endOf('day').toMillis() })
+  if (days.length > RECENT_DAYS_PER_ZONE) days.pop()
   return day
 }
 
@@ -58,9 +63,20 @@ export function formatTime(ms: number, timeZone: string): string {
   return format.format(ms)
 }
 
+// "Fri 20 Nov" per zone and local day: a page showing a visit left open yesterday formats that day
+// on every render, and a zoned luxon format cost 8% of such a page.
+const dayLabels = new Map<string, string>()
+
 /** "Fri 20 Nov" in the site's time zone. */
 export function formatDay(ms: number, timeZone: string): string {
-  return DateTime.fromMillis(ms, { zone: timeZone }).toFormat('ccc d LLL')
+  const key = `${timeZone} ${localDay(ms, timeZone)}`
+  let label = dayLabels.get(key)
+  if (label === undefined) {
+    label = DateTime.fromMillis(ms, { zone: timeZone }).toFormat('ccc d LLL')
+    if (dayLabels.size >= 1_000) dayLabels.clear()
+    dayLabels.set(key, label)
+  }
+  return label
 }
 
 /** "Fri 20 Nov 2026, 09:05" in the site's time zone. */
