@@ -22,7 +22,10 @@ export function localDay(ms: number, timeZone: string): string {
   const at = DateTime.fromMillis(ms, { zone: timeZone })
   const day = at.toISODate()!
   if (!at.isValid) return day
-  if (!days) recentDays.set(timeZone, (days = []))
+  if (!days) {
+    days = []
+    recentDays.set(timeZone, days)
+  }
   days.unshift({ day, start: at.startOf('day').toMillis(), end: at.endOf('day').toMillis() })
   if (days.length > RECENT_DAYS_PER_ZONE) days.pop()
   return day
