@@ -70,3 +70,27 @@ export function tapRequests(tokens: string[]): autocannon.Request[] {
     },
   ]
 }
+
+/**
+ * Downloads a year of visits as CSV from the app and counts its rows (line ends found natively in
+ * the bytes: the client must cost far less than the server).
+ */
+export async function downloadVisitsCsv(
+  url: string,
+  token: string,
+): Promise<{ status: number; rows: number; bytes: number; seconds: number }> {
+  const to = new Date().toISOString().slice(0, 10)
+  const from = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10)
+  const started = performance.now()
+  const response = await fetch(`${url}/api/v1/visits?from=${from}&to=${to}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/csv' },
+  })
+  let lines = 0
+  let bytes = 0
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    const bytesOf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+    bytes += chunk.length
+    for (let i = bytesOf.indexOf(10); i !== -1; i = bytesOf.indexOf(10, i + 1)) lines++
+  }
+  return { status: response.status, rows: lines - 1, bytes, seconds: (performance.now() - started) / 1000 }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { DateTime } from 'luxon'
-import { formatDay, formatTime, localDay } from './site-time.js'
+import { formatDay, formatTime, isoUtc, localDay } from './site-time.js'
 
 const zones = ['Europe/London', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'UTC']
 
@@ -92,4 +92,23 @@ test('formatDay agrees with a fresh zoned format for any sequence of instants (t
   )
   assert.equal(formatDay(midnight - 1, 'Europe/London'), 'Mon 23 Nov')
   assert.equal(formatDay(midnight, 'Europe/London'), 'Tue 24 Nov')
+})
+
+test('isoUtc is exactly Date#toISOString for any instant (the hour memo never answers wrongly)', () => {
+  const instant = fc.oneof(
+    fc.integer({ min: -62_198_755_200_000, max: 253_402_300_799_999 }), // years 0000 to 9999
+    fc.integer({ min: Date.parse('2020-01-01'), max: Date.parse('2030-01-01') }),
+    fc.integer({ min: -7_200_000, max: 7_200_000 }), // around the epoch, negative included
+  )
+  fc.assert(
+    fc.property(fc.array(instant, { minLength: 1, maxLength: 50 }), (instants) => {
+      for (const ms of instants) {
+        assert.equal(isoUtc(ms), new Date(ms).toISOString())
+        assert.equal(isoUtc(ms + 1), new Date(ms + 1).toISOString())
+      }
+    }),
+    { numRuns: 1000 },
+  )
+  assert.equal(isoUtc(Date.parse('2026-11-24T09:05:07.008Z')), '2026-11-24T09:05:07.008Z')
+  assert.throws(() => isoUtc(Number.NaN), RangeError)
 })

@@ -87,7 +87,23 @@ export function formatDateTime(ms: number, timeZone: string): string {
   return DateTime.fromMillis(ms, { zone: timeZone }).toFormat('ccc d LLL yyyy, HH:mm')
 }
 
-/** ISO-8601 in UTC, for JSON. */
+// "yyyy-mm-ddTHH:" per UTC hour: Date#toISOString was a third of the work of exporting a visit.
+const hourPrefixes = new Map<number, string>()
+const HOUR = 3_600_000
+
+/** ISO-8601 in UTC, for JSON and exports: exactly Date#toISOString, with the hour's prefix memoised. */
 export function isoUtc(ms: number): string {
-  return new Date(ms).toISOString()
+  const hour = Math.floor(ms / HOUR)
+  let prefix = hourPrefixes.get(hour)
+  if (prefix === undefined) {
+    const full = new Date(ms).toISOString()
+    prefix = full.slice(0, full.indexOf('T') + 4)
+    if (hourPrefixes.size >= 20_000) hourPrefixes.clear()
+    hourPrefixes.set(hour, prefix)
+  }
+  const inHour = ms - hour * HOUR
+  const minute = Math.floor(inHour / 60_000)
+  const second = Math.floor(inHour / 1000) % 60
+  const milli = inHour % 1000
+  return `${prefix}${minute < 10 ? '0' : ''}${minute}:${second < 10 ? '0' : ''}${second}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`
 }

@@ -1,10 +1,10 @@
 import { DateTime } from 'luxon'
 import type { Db } from '../db/connect.js'
-import { endOfLocalDay } from '../lib/site-time.js'
+import { endOfLocalDay, isoUtc } from '../lib/site-time.js'
 import { type DateRange, daysOf } from './date-range.js'
 import type { ExportColumn } from './export.js'
 import { LocalTime } from './local-time.js'
-import { iterateVisitPages, iterateVisits, type ReportVisit } from './visit-report.repository.js'
+import { iterateVisitPages, iterateVisits, PersonNames, type ReportVisit } from './visit-report.repository.js'
 
 /** How a visit ended, as exports show it. */
 export type VisitStatus = 'open' | 'signed-out' | 'auto-closed' | 'closed-by-admin'
@@ -100,22 +100,28 @@ export async function* visitExportPages(
   site: ReportSite,
 ): AsyncGenerator<VisitExportRow[]> {
   const local = new LocalTime(site.timeZone)
+  const names = new PersonNames(db)
   for await (const page of iterateVisitPages(db, range, EXPORT_PAGE)) {
-    yield page.map(
-      (v): VisitExportRow => ({
+    await names.load(page.map((v) => v.person_id))
+    const rows: VisitExportRow[] = []
+    for (const v of page) {
+      const name = names.get(v.person_id)
+      if (!name) continue
+      rows.push({
         visitId: v.id,
         personId: v.person_id,
-        firstName: v.first_name,
-        lastName: v.last_name,
+        firstName: name.first_name,
+        lastName: name.last_name,
         date: local.day(v.signed_in_at),
         signedIn: local.stamp(v.signed_in_at),
         signedOut: v.signed_out_at === null ? '' : local.stamp(v.signed_out_at),
         minutes: v.signed_out_at === null ? null : Math.round((v.signed_out_at - v.signed_in_at) / 60_000),
         status: visitStatus(v),
-        signedInUtc: new Date(v.signed_in_at).toISOString(),
-        signedOutUtc: v.signed_out_at === null ? '' : new Date(v.signed_out_at).toISOString(),
-      }),
-    )
+        signedInUtc: isoUtc(v.signed_in_at),
+        signedOutUtc: v.signed_out_at === null ? '' : isoUtc(v.signed_out_at),
+      })
+    }
+    yield rows
   }
 }
 
@@ -137,8 +143,6 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
   const people = new Map<
     number,
     {
-      firstName: string
-      lastName: string
       days: number
       lastDay: string
       notOut: number
@@ -151,14 +155,7 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
     const day = local.day(v.signed_in_at)
     let p = people.get(v.person_id)
     if (!p) {
-      p = {
-        firstName: v.first_name,
-        lastName: v.last_name,
-        days: 0,
-        lastDay: '',
-        notOut: 0,
-        lastNotOutDay: '',
-      }
+      p = { days: 0, lastDay: '', notOut: 0, lastNotOutDay: '' }
       people.set(v.person_id, p)
     }
     if (p.lastDay !== day) {
@@ -170,15 +167,23 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
       p.lastNotOutDay = day
     }
   }
+  const names = new PersonNames(db)
+  await names.load(people.keys())
   return [...people]
-    .map(([personId, p]) => ({
-      personId,
-      firstName: p.firstName,
-      lastName: p.lastName,
-      daysInOffice: p.days,
-      daysNotSignedOut: p.notOut,
-      percentNotSignedOut: p.days ? Math.round((p.notOut / p.days) * 100) : 0,
-    }))
+    .flatMap(([personId, p]): SummaryRow[] => {
+      const name = names.get(personId)
+      if (!name) return []
+      return [
+        {
+          personId,
+          firstName: name.first_name,
+          lastName: name.last_name,
+          daysInOffice: p.days,
+          daysNotSignedOut: p.notOut,
+          percentNotSignedOut: p.days ? Math.round((p.notOut / p.days) * 100) : 0,
+        },
+      ]
+    })
     .sort(
       (a, b) =>
         a.lastName.localeCompare(b.lastName) ||
