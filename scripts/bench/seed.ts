@@ -1,6 +1,8 @@
 import { connect } from '../../server/db/connect.js'
 import { migrateToLatest } from '../../server/db/migrate.js'
 import { hashToken, newToken } from '../../server/identity/secrets.js'
+import { localDay, startOfLocalDay } from '../../server/lib/site-time.js'
+import { BENCH_TIME_ZONE } from './web-process.js'
 
 /** People with tokens (usable as bearer tokens and as the device cookie); the first is an admin. */
 export interface Seeded {
@@ -12,7 +14,8 @@ const DAY = 86_400_000
 
 /**
  * Creates a throwaway database with `people` people, each holding one API device token, `inside`
- * of them signed in now, plus `oldVisits` closed visits spread over the past `oldDaysFrom`…`oldDaysTo`
+ * of them signed in today (an hour ago, or at local midnight if that was later: a visit left from
+ * yesterday is a different page and a different presence), plus `oldVisits` closed visits spread over the past `oldDaysFrom`…`oldDaysTo`
  * days. Inserts in one transaction through better-sqlite3 directly: the seed is not what is measured.
  */
 export async function seed(
@@ -24,6 +27,7 @@ export async function seed(
   const { db, sqlite } = connect(path)
   await migrateToLatest(db)
   const tokens: string[] = []
+  const signedInAt = Math.max(now - 3_600_000, startOfLocalDay(localDay(now, BENCH_TIME_ZONE), BENCH_TIME_ZONE))
   const person = sqlite.prepare(
     'insert into person (first_name, last_name, created_at, updated_at, role) values (?, ?, ?, ?, ?)',
   )
@@ -44,7 +48,7 @@ export async function seed(
       const token = newToken()
       device.run(id, hashToken(token), now, now)
       tokens.push(token)
-      if (i < inside) visit.run(id, now - 3_600_000, null, null)
+      if (i < inside) visit.run(id, signedInAt, null, null)
     }
     const span = (oldDaysTo - oldDaysFrom) * DAY
     for (let v = 0; v < oldVisits; v++) {
