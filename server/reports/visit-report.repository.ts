@@ -19,9 +19,10 @@ export interface PersonName {
 
 /**
  * Every visit that started in [fromMs, toMs), oldest first, read in pages by keyset
- * (signed_in_at, id), from the covering index alone (names come from PersonNames). Memory stays at one page however long the range; and unlike one long
- * `.stream()` cursor, the single SQLite connection is free between pages, so sign-ins are never
- * held up behind a slow download, nor behind a fast one (the event loop gets a turn per page).
+ * (signed_in_at, id) from the covering index alone (names come from PersonNames). Memory stays at
+ * one page however long the range; and unlike one long `.stream()` cursor, the single SQLite
+ * connection is free between pages, so sign-ins are never held up behind a slow download, nor
+ * behind a fast one (the event loop gets a turn per page).
  */
 export async function* iterateVisitPages(
   db: Db,
