@@ -32,7 +32,7 @@ const NEEDS_CSV_STRINGIFY = /[",\n\r]|^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/
  * change are written as they are; the rest (a name with a comma, a formula) goes through the
  * library. Running csv-stringify over every field of a million rows was half the work of an export.
  */
-export function csvField(value: unknown): string {
+function csvField(value: unknown): string {
   if (typeof value === 'string') return NEEDS_CSV_STRINGIFY.test(value) ? stringifyOne(value) : value
   if (typeof value === 'number') return String(value)
   if (value === null || value === undefined) return ''
