@@ -15,8 +15,9 @@ const DAY = 86_400_000
 /**
  * Creates a throwaway database with `people` people, each holding one API device token, `inside`
  * of them signed in today (an hour ago, or at local midnight if that was later: a visit left from
- * yesterday is a different page and a different presence), plus `oldVisits` closed visits spread over the past `oldDaysFrom`…`oldDaysTo`
- * days. Inserts in one transaction through better-sqlite3 directly: the seed is not what is measured.
+ * yesterday is a different page and a different presence), plus `oldVisits` closed visits spread
+ * over the past `oldDaysFrom`…`oldDaysTo` days. Inserts in one transaction through better-sqlite3
+ * directly: the seed is not what is measured.
  */
 export async function seed(
   path: string,
