@@ -169,27 +169,25 @@ export async function summaryRows(db: Db, range: DateRange, site: ReportSite): P
   }
   const names = new PersonNames(db)
   await names.load(people.keys())
-  return [...people]
-    .flatMap(([personId, p]): SummaryRow[] => {
-      const name = names.get(personId)
-      if (!name) return []
-      return [
-        {
-          personId,
-          firstName: name.first_name,
-          lastName: name.last_name,
-          daysInOffice: p.days,
-          daysNotSignedOut: p.notOut,
-          percentNotSignedOut: p.days ? Math.round((p.notOut / p.days) * 100) : 0,
-        },
-      ]
+  const rows: SummaryRow[] = []
+  for (const [personId, p] of people) {
+    const name = names.get(personId)
+    if (!name) continue
+    rows.push({
+      personId,
+      firstName: name.first_name,
+      lastName: name.last_name,
+      daysInOffice: p.days,
+      daysNotSignedOut: p.notOut,
+      percentNotSignedOut: p.days ? Math.round((p.notOut / p.days) * 100) : 0,
     })
-    .sort(
-      (a, b) =>
-        a.lastName.localeCompare(b.lastName) ||
-        a.firstName.localeCompare(b.firstName) ||
-        a.personId - b.personId,
-    )
+  }
+  return rows.sort(
+    (a, b) =>
+      a.lastName.localeCompare(b.lastName) ||
+      a.firstName.localeCompare(b.firstName) ||
+      a.personId - b.personId,
+  )
 }
 
 /** One day of the statistics. */
