@@ -8,6 +8,7 @@ import { seed } from './bench/seed.js'
 import {
   benchEnv,
   downloadVisitsCsv,
+  homeRequests,
   tapRequests,
   waitUntilHealthy,
   webNodeFlags,
@@ -218,23 +219,7 @@ async function main(): Promise<void> {
     rows.push(tapRow)
 
     // 3. Home page with a device cookie.
-    let cookieNext = 0
-    const home = await load({
-      url: app.url,
-      requests: [
-        {
-          method: 'GET',
-          path: '/',
-          setupRequest: (req) => ({
-            ...req,
-            headers: {
-              ...req.headers,
-              cookie: `br_device=${seeded.tokens[cookieNext++ % seeded.tokens.length]}`,
-            },
-          }),
-        },
-      ],
-    })
+    const home = await load({ url: app.url, requests: homeRequests(seeded.tokens) })
     rows.push(throughputRow('3. Home page: GET / (cookie)', home, base, '≥ 0.35×'))
 
     // 6. Purge of rows past retention while taps run (the purge as the CLI/worker runs it).

@@ -3,7 +3,14 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { benchEnv, downloadVisitsCsv, tapRequests, waitUntilHealthy, webNodeFlags } from './web-process.js'
+import {
+  benchEnv,
+  downloadVisitsCsv,
+  homeRequests,
+  tapRequests,
+  waitUntilHealthy,
+  webNodeFlags,
+} from './web-process.js'
 import { seed } from './seed.js'
 
 /**
@@ -33,7 +40,6 @@ const child = spawn(process.execPath, [...flags, ...webNodeFlags(), 'dist/server
 })
 await waitUntilHealthy(`http://127.0.0.1:${port}`)
 const tokens = which === 'tap' ? s.tokens.slice(2000) : s.tokens
-let n = 0
 const probe = (path: string, headers: Record<string, string> = {}): autocannon.Request[] => [
   { method: 'GET', setupRequest: (req) => ({ ...req, path, headers: { ...req.headers, ...headers } }) },
 ]
@@ -43,12 +49,7 @@ const requests: Record<string, () => autocannon.Request[]> = {
   presence: () => probe('/api/v1/presence', { authorization: `Bearer ${tokens[0]}` }),
   'presence-gzip': () =>
     probe('/api/v1/presence', { authorization: `Bearer ${tokens[0]}`, 'accept-encoding': 'gzip, deflate, br' }),
-  home: () => [
-    {
-      method: 'GET',
-      setupRequest: (req) => ({ ...req, path: '/', headers: { cookie: `br_device=${tokens[n++ % tokens.length]}` } }),
-    },
-  ],
+  home: () => homeRequests(tokens),
 }
 if (which === 'export') {
   for (let i = 0; i < 3; i++) {

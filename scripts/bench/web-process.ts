@@ -75,6 +75,21 @@ export function tapRequests(tokens: string[]): autocannon.Request[] {
   ]
 }
 
+/** Home pages for autocannon: `GET /` with each person's token as the device cookie, round the list. */
+export function homeRequests(tokens: string[]): autocannon.Request[] {
+  let next = 0
+  return [
+    {
+      method: 'GET',
+      path: '/',
+      setupRequest: (req) => ({
+        ...req,
+        headers: { ...req.headers, cookie: `br_device=${tokens[next++ % tokens.length]}` },
+      }),
+    },
+  ]
+}
+
 /**
  * Downloads a year of visits as CSV from the app and counts its rows (line ends found natively in
  * the bytes: the client must cost far less than the server).
