@@ -275,14 +275,13 @@ async function main(): Promise<void> {
     const exporter = await startApp(exportDir)
     children.push(exporter.child)
     const csv = await downloadVisitsCsv(exporter.url, exportSeed.tokens[0]!)
-    const exportRows = csv.rows
-    const rowsPerSec = exportRows / csv.seconds
+    const rowsPerSec = csv.rows / csv.seconds
     const exportPeak = rss(exporter.child.pid!, 'VmHWM')
     rows.push({
       name: `5. Export CSV of ${EXPORT_ROWS.toLocaleString('en-GB')} visits`,
-      note: `${fmt(rowsPerSec)} rows/s (${exportRows} rows, ${fmt(csv.bytes / MB, 1)} MB in ${csv.seconds.toFixed(1)} s); peak RSS ${fmt(exportPeak / MB)} MB`,
+      note: `${fmt(rowsPerSec)} rows/s (${csv.rows} rows, ${fmt(csv.bytes / MB, 1)} MB in ${csv.seconds.toFixed(1)} s); peak RSS ${fmt(exportPeak / MB)} MB`,
       target: '≥ 200,000 rows/s, peak RSS ≤ 200 MB',
-      ok: csv.status === 200 && exportRows === EXPORT_ROWS && rowsPerSec >= 200_000 && exportPeak <= 200 * MB,
+      ok: csv.status === 200 && csv.rows === EXPORT_ROWS && rowsPerSec >= 200_000 && exportPeak <= 200 * MB,
     })
     exporter.child.kill()
 
