@@ -1,6 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 
 // Frozen in time: this file describes the schema as it was on 2026-11-23. Instants are epoch ms (UTC).
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -8,9 +11,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
     .addColumn('first_name', 'text', (c) => c.notNull())
     .addColumn('last_name', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
-    .addColumn('deactivated_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addColumn('deactivated_at', 'bigint')
     .execute()
 
   await db.schema
@@ -19,8 +22,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('person_id', 'integer', (c) => c.notNull().references('person.id').onDelete('cascade'))
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('email', 'phone')`))
     .addColumn('value', 'text', (c) => c.notNull().unique())
-    .addColumn('verified_at', 'integer', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('verified_at', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('contact_person_id').on('contact').column('person_id').execute()
 
@@ -32,9 +35,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('person_id', 'integer', (c) => c.references('person.id').onDelete('cascade'))
     .addColumn('code_hash', 'text', (c) => c.notNull())
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('expires_at', 'integer', (c) => c.notNull())
-    .addColumn('consumed_at', 'integer')
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('consumed_at', 'bigint')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('ip', 'text', (c) => c.notNull())
     .execute()
   await db.schema
@@ -56,9 +59,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('user_agent', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('last_used_at', 'integer', (c) => c.notNull())
-    .addColumn('revoked_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_used_at', 'bigint', (c) => c.notNull())
+    .addColumn('revoked_at', 'bigint')
     .execute()
   await db.schema.createIndex('device_person_id').on('device').column('person_id').execute()
 
@@ -66,8 +69,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('visit')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
     .addColumn('person_id', 'integer', (c) => c.notNull().references('person.id').onDelete('cascade'))
-    .addColumn('signed_in_at', 'integer', (c) => c.notNull())
-    .addColumn('signed_out_at', 'integer')
+    .addColumn('signed_in_at', 'bigint', (c) => c.notNull())
+    .addColumn('signed_out_at', 'bigint')
     .addColumn('closed_by', 'text', (c) => c.check(sql`closed_by in ('person', 'auto', 'admin')`))
     .addCheckConstraint('visit_closed_consistently', sql`(signed_out_at is null) = (closed_by is null)`)
     .addCheckConstraint('visit_out_after_in', sql`signed_out_at is null or signed_out_at >= signed_in_at`)
@@ -90,7 +93,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('audit_event')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('at', 'integer', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('person_id', 'integer', (c) => c.references('person.id').onDelete('set null'))
     .addColumn('action', 'text', (c) => c.notNull())
     .addColumn('ip', 'text', (c) => c.notNull())
@@ -109,7 +112,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('device_id', 'integer', (c) => c.notNull().references('device.id').onDelete('cascade'))
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('response', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('idempotency_key_pk', ['device_id', 'key'])
     .execute()
 }

@@ -1,6 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 
 // Frozen in time: the message log as of 2026-11-23. Instants are epoch ms (UTC).
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -19,8 +22,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     )
     .addColumn('error', 'text')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('message_created_at').on('message').column('created_at').execute()
   await db.schema

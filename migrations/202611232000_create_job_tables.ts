@@ -1,6 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 
 // Frozen in time: background-job tables as of 2026-11-23. Instants are epoch ms (UTC).
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   // Events to announce outside (Slack), written in the same transaction as the change they describe.
@@ -9,8 +12,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
     .addColumn('topic', 'text', (c) => c.notNull().check(sql`topic in ('presence', 'digest')`))
     .addColumn('payload', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('relayed_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('relayed_at', 'bigint')
     .execute()
   await db.schema
     .createIndex('outbox_unrelayed')
@@ -24,7 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('outbox_delivery')
     .addColumn('outbox_id', 'integer', (c) => c.notNull().references('outbox.id').onDelete('cascade'))
     .addColumn('target', 'text', (c) => c.notNull())
-    .addColumn('delivered_at', 'integer', (c) => c.notNull())
+    .addColumn('delivered_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('outbox_delivery_pk', ['outbox_id', 'target'])
     .execute()
 
@@ -38,10 +41,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('status', 'text', (c) =>
       c.notNull().defaultTo('sending').check(sql`status in ('sending', 'sent', 'unreachable')`),
     )
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('sent_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('sent_at', 'bigint')
     .addColumn('channel', 'text')
-    .addColumn('answered_at', 'integer')
+    .addColumn('answered_at', 'bigint')
     .addColumn('answer', 'text', (c) => c.check(sql`answer in ('left', 'still-here')`))
     .addUniqueConstraint('reminder_person_day', ['person_id', 'day'])
     .execute()

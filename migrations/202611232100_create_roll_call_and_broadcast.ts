@@ -1,15 +1,18 @@
 import { type Kysely, sql } from 'kysely'
 
 // Frozen in time: roll calls and broadcasts as of 2026-11-23. Instants are epoch ms (UTC).
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('roll_call')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('drill', 'real')`))
-    .addColumn('started_at', 'integer', (c) => c.notNull())
+    .addColumn('started_at', 'bigint', (c) => c.notNull())
     .addColumn('started_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
-    .addColumn('ended_at', 'integer')
+    .addColumn('ended_at', 'bigint')
     .addColumn('ended_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
     .execute()
   // At most one roll call runs at a time: a second tap on "start" finds the running one.
@@ -28,7 +31,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('person_id', 'integer', (c) => c.notNull().references('person.id').onDelete('cascade'))
     .addColumn('first_name', 'text', (c) => c.notNull())
     .addColumn('last_name', 'text', (c) => c.notNull())
-    .addColumn('signed_in_at', 'integer', (c) => c.notNull())
+    .addColumn('signed_in_at', 'bigint', (c) => c.notNull())
     .addColumn('confirmed', 'integer', (c) => c.notNull())
     .addPrimaryKeyConstraint('roll_call_person_pk', ['roll_call_id', 'person_id'])
     .execute()
@@ -43,7 +46,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     )
     .addColumn('via', 'text', (c) => c.notNull().check(sql`via in ('marshal', 'self')`))
     .addColumn('marked_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
-    .addColumn('marked_at', 'integer', (c) => c.notNull())
+    .addColumn('marked_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('roll_call_mark_pk', ['roll_call_id', 'person_id'])
     .execute()
 
@@ -58,7 +61,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('ask_safety', 'integer', (c) => c.notNull())
     .addColumn('roll_call_id', 'integer', (c) => c.references('roll_call.id').onDelete('set null'))
     .addColumn('created_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('broadcast_created_at').on('broadcast').column('created_at').execute()
 
@@ -77,11 +80,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     // The messenger's own log row for this send, when it keeps one (delivery reports land there).
     .addColumn('message_id', 'integer')
     .addColumn('error', 'text')
-    .addColumn('sent_at', 'integer')
+    .addColumn('sent_at', 'bigint')
     .addColumn('answer', 'text', (c) => c.check(sql`answer in ('safe', 'help')`))
-    .addColumn('answered_at', 'integer')
-    .addColumn('safe_link_used_at', 'integer')
-    .addColumn('help_link_used_at', 'integer')
+    .addColumn('answered_at', 'bigint')
+    .addColumn('safe_link_used_at', 'bigint')
+    .addColumn('help_link_used_at', 'bigint')
     .addUniqueConstraint('broadcast_recipient_once', ['broadcast_id', 'person_id'])
     .execute()
   await db.schema

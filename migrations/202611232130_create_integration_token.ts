@@ -1,6 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 
 // Frozen in time: integration tokens as of 2026-11-23. A token acts with a role, not as a person.
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -10,9 +13,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('staff', 'reception', 'admin')`))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('created_by', 'integer', (c) => c.references('person.id').onDelete('set null'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('last_used_at', 'integer')
-    .addColumn('revoked_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_used_at', 'bigint')
+    .addColumn('revoked_at', 'bigint')
     .execute()
 }
 

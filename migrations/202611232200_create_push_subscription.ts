@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely'
 
 // Frozen in time: Web Push subscriptions as of 2026-11-23. Instants are epoch ms (UTC).
+// Instant columns are `bigint` (changed 2026-12-01, before any PostgreSQL deployment existed): SQLite
+// gives `bigint` and `integer` the same INTEGER affinity, so SQLite databases migrated earlier are
+// unchanged; PostgreSQL needs 64 bits for epoch ms.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -11,8 +14,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('endpoint', 'text', (c) => c.notNull().unique())
     .addColumn('p256dh', 'text', (c) => c.notNull())
     .addColumn('auth', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('last_success_at', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_success_at', 'bigint')
     .execute()
   await db.schema
     .createIndex('push_subscription_person_id')

@@ -64,8 +64,10 @@ export async function measureHomePage(): Promise<BudgetReport> {
     const files: BudgetFile[] = []
     const seen = new Set<string>()
     const fetchOne = async (url: string, why: string): Promise<string> => {
-      if (seen.has(url)) return ''
-      seen.add(url)
+      // A fingerprinted URL (?v=…) and the service worker's plain one are the same file.
+      const path = url.split('?')[0]!
+      if (seen.has(path)) return ''
+      seen.add(path)
       const headers = { 'accept-encoding': 'br, gzip' }
       const response =
         url === '/'
@@ -76,7 +78,7 @@ export async function measureHomePage(): Promise<BudgetReport> {
       const encoding = String(response.headers['content-encoding'] ?? 'identity')
       const body =
         encoding === 'br' ? brotliDecompressSync(sent) : encoding === 'gzip' ? gunzipSync(sent) : sent
-      files.push({ url, why, raw: body.length, transferred: sent.length, encoding })
+      files.push({ url: path, why, raw: body.length, transferred: sent.length, encoding })
       return body.toString('utf8')
     }
 

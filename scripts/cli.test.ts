@@ -7,17 +7,16 @@ import { test } from 'node:test'
 import { promisify } from 'node:util'
 import ExcelJS from 'exceljs'
 import { buildApp } from '../server/app.js'
-import { connect } from '../server/db/connect.js'
-import { migrateToLatest } from '../server/db/migrate.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
 import { TestBrowser, TestClock, testConfig } from '../server/testing/build-test-app.js'
 import { makePerson, makeVisit } from '../server/testing/factories.js'
+import { sharedTestDatabase } from '../server/testing/test-database.js'
 
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 
 /** Runs one of our scripts the way `npm run` does, against a database file. */
-async function cli(script: string, args: string[], dataDir: string) {
+async function cli(script: string, args: string[], dataDir: string, database: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
@@ -29,6 +28,7 @@ async function cli(script: string, args: string[], dataDir: string) {
           NODE_ENV: 'development',
           DATA_DIR: dataDir,
           DATABASE_PATH: join(dataDir, 'register.db'),
+          ...database,
           TIME_ZONE: 'Europe/London',
           LOG_LEVEL: 'silent',
         },
@@ -44,8 +44,11 @@ async function cli(script: string, args: string[], dataDir: string) {
 test('roles grant works on a fresh install, and the new admin signs in as admin', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'register-cli-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
+  // A fresh install: an empty SQLite file the CLI migrates, or a PostgreSQL database migrated by
+  // the release phase.
+  const { env: database, db } = await sharedTestDatabase(t, join(dir, 'register.db'))
 
-  const unknown = await cli('roles.ts', ['grant', 'Ada@Example.org', 'admin'], dir)
+  const unknown = await cli('roles.ts', ['grant', 'Ada@Example.org', 'admin'], dir, database)
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /Nobody has signed in with ada@example\.org yet/)
 
@@ -53,21 +56,21 @@ test('roles grant works on a fresh install, and the new admin signs in as admin'
     'roles.ts',
     ['grant', ' Ada@Example.org ', 'admin', '--name', 'Ada Lovelace'],
     dir,
+    database,
   )
   assert.equal(granted.code, 0, granted.stderr)
   assert.match(granted.stdout, /Ada Lovelace <ada@example\.org> is now admin/)
-  const listed = await cli('roles.ts', ['list'], dir)
+  const listed = await cli('roles.ts', ['list'], dir, database)
   assert.match(listed.stdout, /^admin\s+#1\s+Ada Lovelace <ada@example\.org>/m)
-  const bad = await cli('roles.ts', ['grant', 'ada@example.org', 'owner'], dir)
+  const bad = await cli('roles.ts', ['grant', 'ada@example.org', 'owner'], dir, database)
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /Give a role: staff, reception, admin/)
-  const last = await cli('roles.ts', ['revoke', 'ada@example.org'], dir)
+  const last = await cli('roles.ts', ['revoke', 'ada@example.org'], dir, database)
   assert.equal(last.code, 1)
   assert.match(last.stderr, /only administrator/)
 
   // The same database, opened by the web app: Ada signs in with a code and is an admin.
-  const config = testConfig({ DATABASE_PATH: join(dir, 'register.db') })
-  const { db } = connect(config.DATABASE_PATH)
+  const config = testConfig(database)
   const outbox: string[] = []
   const app = await buildApp(config, {
     db,
@@ -75,10 +78,7 @@ test('roles grant works on a fresh install, and the new admin signs in as admin'
     logger: false,
     channels: () => [consoleChannel({ info: (line: string) => outbox.push(line) })],
   })
-  t.after(async () => {
-    await app.close()
-    await db.destroy()
-  })
+  t.after(() => app.close())
   const audit = await db.selectFrom('audit_event').select(['action', 'ip']).execute()
   assert.deepEqual(
     audit.map((a) => [a.action, a.ip]),
@@ -101,15 +101,13 @@ test('roles grant works on a fresh install, and the new admin signs in as admin'
 test('visits and stats export a range as CSV or XLSX to stdout or a file; bad dates are explained', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'register-cli-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const { db } = connect(join(dir, 'register.db'))
-  await migrateToLatest(db)
+  const { env: database, db } = await sharedTestDatabase(t, join(dir, 'register.db'))
   const ann = await makePerson(db, { firstName: 'Ann', lastName: 'Archer', email: 'ann@example.org' })
   await makeVisit(db, ann, { in: '2026-10-24T23:30:00Z', out: '2026-10-25T01:30:00Z' })
   await makeVisit(db, ann, { in: '2026-10-26T09:00:00Z', out: '2026-10-26T23:59:59.999Z', closedBy: 'auto' })
   await makeVisit(db, ann, { in: '2026-10-27T09:00:00Z' })
-  await db.destroy()
 
-  const csv = await cli('visits.ts', ['--from', '2026-10-25', '--to', '2026-10-27'], dir)
+  const csv = await cli('visits.ts', ['--from', '2026-10-25', '--to', '2026-10-27'], dir, database)
   assert.equal(csv.code, 0, csv.stderr)
   const rows = csv.stdout.trim().split('\n')
   assert.equal(rows.length, 4)
@@ -117,7 +115,12 @@ test('visits and stats export a range as CSV or XLSX to stdout or a file; bad da
   assert.match(rows[2]!, /,2026-10-26,.*,auto-closed,/)
   assert.match(rows[3]!, /,2026-10-27,2026-10-27 09:00,,,open,/)
 
-  const summary = await cli('visits.ts', ['--from', '2026-10-25', '--to', '2026-10-27', '--summary'], dir)
+  const summary = await cli(
+    'visits.ts',
+    ['--from', '2026-10-25', '--to', '2026-10-27', '--summary'],
+    dir,
+    database,
+  )
   assert.match(
     summary.stdout,
     /person_id,first_name,last_name,days_in_office,days_not_signed_out,percent_not_signed_out/,
@@ -129,23 +132,29 @@ test('visits and stats export a range as CSV or XLSX to stdout or a file; bad da
     'visits.ts',
     ['--from', '2026-10-25', '--to', '2026-10-27', '--format', 'xlsx', '--out', out],
     dir,
+    database,
   )
   assert.equal(xlsx.code, 0, xlsx.stderr)
   const workbook = new ExcelJS.Workbook()
   await workbook.xlsx.load(readFileSync(out) as unknown as ArrayBuffer)
   assert.equal(workbook.getWorksheet('Visits')!.rowCount, 4)
 
-  const stats = await cli('stats.ts', ['--from', '2026-10-25', '--to', '2026-10-27', '--format', 'csv'], dir)
+  const stats = await cli(
+    'stats.ts',
+    ['--from', '2026-10-25', '--to', '2026-10-27', '--format', 'csv'],
+    dir,
+    database,
+  )
   assert.equal(
     stats.stdout.trim(),
     'date,visitors,not_signed_out,average_stay_minutes\n2026-10-25,1,0,120\n2026-10-26,1,1,\n2026-10-27,1,1,',
   )
-  const table = await cli('stats.ts', ['--from', '2026-10-25', '--to', '2026-10-27'], dir)
+  const table = await cli('stats.ts', ['--from', '2026-10-25', '--to', '2026-10-27'], dir, database)
   assert.match(table.stdout, /1 people, 3 visits from 2026-10-25 to 2026-10-27; average stay 120 min\./)
 
-  const bad = await cli('visits.ts', ['--from', '2026-02-30'], dir)
+  const bad = await cli('visits.ts', ['--from', '2026-02-30'], dir, database)
   assert.equal(bad.code, 1)
   assert.match(bad.stderr, /2026-02-30 does not exist in the calendar/)
-  const format = await cli('visits.ts', ['--format', 'pdf'], dir)
+  const format = await cli('visits.ts', ['--format', 'pdf'], dir, database)
   assert.equal(format.code, 2)
 })

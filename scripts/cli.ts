@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs'
 import { PassThrough, type Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { type Config, loadConfig } from '../server/config.js'
-import { connect, type Db } from '../server/db/connect.js'
-import { migrateToLatest } from '../server/db/migrate.js'
+import type { Db } from '../server/db/connect.js'
+import { openMigratedDatabase, SchemaBehindError } from '../server/db/migrate.js'
 import { UserError } from '../server/lib/errors.js'
 
 /** Shared plumbing for the command-line tools: config, a migrated database, errors, output. */
@@ -11,12 +11,11 @@ export async function runCli(main: (ctx: { config: Config; db: Db }) => Promise<
   let db: Db | undefined
   try {
     const config = loadConfig()
-    db = connect(config.DATABASE_PATH).db
-    await migrateToLatest(db)
+    db = await openMigratedDatabase(config)
     await main({ config, db })
   } catch (error) {
     // Mistakes in the command are explained; anything else is a real failure with its stack.
-    if (error instanceof UserError || error instanceof UsageError) {
+    if (error instanceof UserError || error instanceof UsageError || error instanceof SchemaBehindError) {
       process.stderr.write(`${error.message}\n`)
       process.exitCode = error instanceof UsageError ? 2 : 1
     } else {

@@ -1,13 +1,14 @@
 import { loadConfig } from '../server/config.js'
-import { connect } from '../server/db/connect.js'
+import { openDatabase } from '../server/db/connect.js'
 import { migrateToLatest, migrator } from '../server/db/migrate.js'
 
 /**
  * `npm run migrate` applies every pending migration; `npm run migrate -- down` undoes the last one.
- * Heroku runs it as the release phase.
+ * Heroku runs it as the release phase. On PostgreSQL it connects as MIGRATION_DATABASE_URL (the
+ * owner role) when set, else as DATABASE_URL.
  */
 const config = loadConfig()
-const { db } = connect(config.DATABASE_PATH)
+const db = openDatabase({ ...config, DATABASE_URL: config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL })
 try {
   if (process.argv[2] === 'down') {
     const result = await migrator(db).migrateDown()

@@ -16,7 +16,10 @@ await runCli(async (ctx, progress) => {
   const effective = days ?? ctx.config.RETENTION_DAYS
   const counts = await purge(ctx, { days, dryRun, onProgress: progress.update })
   progress.stop()
-  console.log(`${dryRun ? 'Would remove' : 'Removed'} (retention ${effective} days):`)
+  const visitorDays = Math.min(effective, ctx.config.VISITOR_RETENTION_DAYS)
+  console.log(
+    `${dryRun ? 'Would remove' : 'Removed'} (retention ${effective} days, visitors ${visitorDays} days):`,
+  )
   for (const c of counts) {
     console.log(
       `  ${String(c.skipped ? '-' : c.rows).padStart(7)}  ${c.table}: ${c.skipped ? `skipped (${c.skipped})` : c.label}`,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { recordAudit } from '../server/audit/audit.repository.js'
 import type { Role } from '../server/db/database.js'
+import { unitOfWork } from '../server/db/unit-of-work.js'
 import { displayContact, parseContact } from '../server/identity/contact.js'
 import { findContactByValue, insertContact } from '../server/identity/contact.repository.js'
 import { parseName } from '../server/identity/person.js'
@@ -69,7 +70,7 @@ await runCli(async ({ config, db }) => {
     const words = values.name.trim().split(/\s+/)
     const name = parseName(words.slice(0, -1).join(' ') || words[0], words.length > 1 ? words.at(-1) : '')
     if (!name.ok) throw new UsageError(`--name: give a first and a last name, e.g. --name "Ada Lovelace".`)
-    personId = await db.transaction().execute(async (trx) => {
+    personId = await unitOfWork(db, async (trx) => {
       const person = await insertPerson(trx, {
         first_name: name.firstName,
         last_name: name.lastName,

@@ -1,23 +1,34 @@
 import { SingleBar } from 'cli-progress'
-import { buildApp } from '../server/app.js'
+import { pino } from 'pino'
 import { loadConfigOrExit } from '../server/config.js'
+import { createContext } from '../server/context.js'
+import { loggerOptions } from '../server/lib/logger.js'
+import { channelsFromConfig } from '../server/messaging/channels.js'
 import type { TaskContext } from '../tasks/task-context.js'
 
 /**
- * Runs a task from the command line with the same app context as the web process (database,
- * channels, keys), then closes it. Logs go to stderr at warn level, so stdout stays readable.
+ * Runs a task from the command line with the same context as the web process (database,
+ * channels, keys, live events), then closes it. Logs go to stderr at warn level unless LOG_LEVEL
+ * says otherwise, so stdout stays readable; messages the console channel "sends" are printed on
+ * stdout.
  */
 export async function runCli(work: (ctx: TaskContext, progress: Progress) => Promise<void>): Promise<void> {
-  const app = await buildApp(loadConfigOrExit(), {
-    logger: { level: process.env.LOG_LEVEL ?? 'warn', stream: process.stderr },
+  const config = loadConfigOrExit()
+  const log = pino(
+    { ...loggerOptions({ ...config, LOG_PRETTY: false }), level: process.env.LOG_LEVEL ?? 'warn' },
+    pino.destination(2),
+  )
+  const { context, close } = await createContext(config, log, {
+    // With no provider configured, messages go to the console channel: print them on stdout, or
+    // `npm run send-reminders` would say "sent: 9" and show none of the nine.
+    channels: () => channelsFromConfig(config, { info: (line: string) => process.stdout.write(`${line}\n`) }),
   })
   const progress = new Progress()
   try {
-    await app.ready()
-    await work({ ...app.ctx, log: app.log }, progress)
+    await work({ ...context, log }, progress)
   } finally {
     progress.stop()
-    await app.close()
+    await close()
   }
 }
 

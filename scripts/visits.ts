@@ -6,14 +6,17 @@ import {
   summaryRows,
   visitColumns,
   visitExportPages,
+  visitorColumns,
+  visitorExportRows,
 } from '../server/reports/reports.service.js'
 import { outputStream, runCli, UsageError } from './cli.js'
 
-const usage = `Usage: npm run visits -- --from 2026-01-01 --to 2026-12-31 [--format csv|xlsx] [--summary] [--out file]
+const usage = `Usage: npm run visits -- --from 2026-01-01 --to 2026-12-31 [--format csv|xlsx] [--summary | --visitors] [--out file]
 
 Every visit that started in the range (local days in TIME_ZONE, both inclusive), one row each,
 with a status column: open, signed-out, auto-closed (unconfirmed) or closed-by-admin.
 --summary gives one row per person instead: days in the office and days not signed out.
+--visitors gives the visitors (kind "visitor") who signed in in the range, with host and kiosk.
 Writes to stdout unless --out is given. Without --from/--to: the last 30 days.`
 
 /** `npm run visits`: the visits export (or the per-person summary) as CSV or XLSX. */
@@ -25,6 +28,7 @@ await runCli(async ({ config, db }) => {
       to: { type: 'string' },
       format: { type: 'string', default: 'csv' },
       summary: { type: 'boolean', default: false },
+      visitors: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -41,7 +45,15 @@ await runCli(async ({ config, db }) => {
   const site = { timeZone: config.TIME_ZONE, now: Date.now() }
   const range = parseDateRange({ from: values.from, to: values.to }, site)
   const out = outputStream(values.out)
-  if (values.summary) {
+  if (values.visitors) {
+    await writeExport(
+      format,
+      await visitorExportRows(db, range, site),
+      visitorColumns,
+      out.stream,
+      'Visitors',
+    )
+  } else if (values.summary) {
     await writeExport(format, await summaryRows(db, range, site), summaryColumns, out.stream, 'Summary')
   } else {
     await writeExportPages(format, visitExportPages(db, range, site), visitColumns, out.stream, 'Visits')

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { type AddressInfo, connect } from 'node:net'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import webPush from 'web-push'
 import { buildTestApp, loginAs, TestBrowser } from './testing/build-test-app.js'
+import { apiTokenFor, giveRole } from './testing/roles.js'
+import {
+  appRoutes,
+  browserWithEveryCookie,
+  cookieChangingRoutes,
+  formFieldNames,
+  type Route,
+} from './testing/routes.js'
 
 test('pages carry strict security headers and a CSP without inline script', async (t) => {
   const ctx = await buildTestApp(t)
@@ -79,80 +90,112 @@ test('signed-in pages send people who are not recognised to the login page', asy
   assert.equal(forged.headers.location, '/login')
 })
 
-test('malformed API input always gets a 4xx with a human message, never a 500', async (t) => {
-  const ctx = await buildTestApp(t)
-  const value = fc.oneof(
-    fc.string({ maxLength: 80 }),
-    fc.integer(),
-    fc.constant(null),
-    fc.boolean(),
-    fc.array(fc.string(), { maxLength: 3 }),
-  )
-  const body = fc.oneof(
-    fc.dictionary(fc.constantFrom('contact', 'code', 'firstName', 'lastName', 'x'), value),
-    fc.string({ maxLength: 50 }),
-  )
+/** Random values of the shapes people and scripts send: text, odd characters, numbers, lists. */
+const anyValue = fc.oneof(
+  fc.string({ maxLength: 80 }),
+  fc.constantFrom('%', '25:99', '2026-13-45', '-1', '0', 'null', '<b>', "' or 1=1 --", '\u0000'),
+  fc.integer(),
+  fc.constant(null),
+  fc.boolean(),
+  fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
+)
+const fieldName = fc.constantFrom(...formFieldNames)
+/** What goes where a route has a parameter: real ids, missing ones, junk. */
+const pathValue = fc.constantFrom('1', '2', '3', '999999', '0', '-1', 'abc', '1.5', 'x'.repeat(300))
+const fillPath = (pattern: string, values: string[]) => {
+  let i = 0
+  return pattern.replace(/:[A-Za-z_]+/g, () => encodeURIComponent(values[i++ % values.length]!))
+}
+
+test('malformed API input, with a valid token, to every API route gets a 4xx with a human message, never a 500', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  await loginAs(ctx, 'alice@example.org')
+  const token = await apiTokenFor(ctx, 'admin@example.org')
+  await giveRole(ctx, 'admin@example.org', 'admin')
+  const routes = appRoutes(ctx.app).filter((r) => r.url.startsWith('/api/'))
+  assert.ok(routes.filter((r) => r.method === 'POST').length >= 4, JSON.stringify(routes))
+  const body = fc.oneof(fc.dictionary(fieldName, anyValue, { maxKeys: 5 }), fc.string({ maxLength: 50 }))
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom('/api/v1/auth/code', '/api/v1/auth/verify', '/api/v1/sign-in'),
+      fc.constantFrom(...routes),
+      fc.array(pathValue, { minLength: 1, maxLength: 2 }),
       body,
-      async (url, payload) => {
-        const raw = typeof payload === 'string'
+      fc.boolean(),
+      async (route, params, payload, authenticated) => {
+        const url = fillPath(route.url, params)
         const r = await ctx.app.inject({
-          method: 'POST',
+          method: route.method as 'POST',
           url,
-          payload: raw ? payload : JSON.stringify(payload),
-          headers: { 'content-type': 'application/json' },
+          ...(route.method === 'GET'
+            ? {}
+            : { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
+          headers: {
+            ...(route.method === 'GET' ? {} : { 'content-type': 'application/json' }),
+            ...(authenticated ? { authorization: `Bearer ${token}` } : {}),
+          },
           remoteAddress: `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
         })
-        assert.ok(r.statusCode < 500, `${url} ${JSON.stringify(payload)} → ${r.statusCode} ${r.body}`)
-        if (r.statusCode >= 400) assert.equal(typeof r.json().error, 'string')
+        const what = `${route.method} ${url} ${JSON.stringify(payload)}`
+        assert.ok(r.statusCode < 500, `${what} → ${r.statusCode} ${r.body.slice(0, 300)}`)
+        if (r.statusCode >= 400 && r.headers['content-type']?.toString().includes('json'))
+          assert.equal(typeof r.json().error, 'string', what)
       },
     ),
-    { numRuns: 150 },
+    { numRuns: 300 },
   )
 })
 
-test('malformed form posts always get a 4xx or a redirect, never a 500', async (t) => {
-  const ctx = await buildTestApp(t)
-  const browser = await loginAs(ctx, 'alice@example.org')
-  await browser.get('/')
-  const csrf = browser.csrfToken()
-  const field = fc.oneof(
-    fc.string({ maxLength: 400 }),
-    fc.constant('%'),
-    fc.constant('25:99'),
-    fc.constant('2026-13-45'),
-  )
-  const urls = [
-    '/sign-in',
-    '/sign-out',
-    '/visits/1/close',
-    '/visits/abc/close',
-    '/profile/name',
-    '/profile/contacts',
-    '/profile/contacts/verify',
-    '/profile/devices/x/revoke',
-    '/logout-nope',
-    '/login/code',
-    '/login/verify',
-  ]
+test('malformed form posts, signed in with a valid CSRF token, to every cookie-authenticated route get a 4xx or a redirect, never a 500', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  await loginAs(ctx, 'target@example.org', { firstName: 'Tess', lastName: 'Target' })
+  let browser = await browserWithEveryCookie(ctx)
+  const routes = cookieChangingRoutes(ctx.app)
+  assert.ok(routes.length >= 40, `${routes.length} routes`)
+  // A run may log the browser out, revoke its device or take its role: start again as someone new.
+  const freshToken = async () => {
+    if ((await browser.get('/profile')).statusCode !== 200) browser = await browserWithEveryCookie(ctx)
+    return browser.csrfToken()
+  }
+  const post = async (
+    route: Route,
+    params: string[],
+    fields: Record<string, unknown>,
+    format: 'form' | 'json',
+  ) => {
+    const csrf = await freshToken()
+    const url = fillPath(route.url, params)
+    const body = { ...fields, _csrf: csrf }
+    const r = await browser.request({
+      method: route.method as 'POST',
+      url,
+      payload:
+        format === 'json'
+          ? JSON.stringify(body)
+          : new URLSearchParams(
+              Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]),
+            ).toString(),
+      headers: {
+        'content-type': format === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+        ...(format === 'json' ? { accept: 'application/json' } : {}),
+      },
+    })
+    const what = `${route.method} ${url} ${format} ${JSON.stringify(fields)}`
+    assert.ok(r.statusCode < 500, `${what} → ${r.statusCode} ${r.body.slice(0, 300)}`)
+    assert.notEqual(r.statusCode, 403, `${what}: a valid token is accepted (${r.body.slice(0, 200)})`)
+  }
+  // Every route at least once with nothing but the token, then random bodies, ids and routes.
+  for (const route of routes) await post(route, ['1'], {}, 'form')
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom(...urls),
-      fc.dictionary(fc.constantFrom('day', 'time', 'firstName', 'lastName', 'contact', 'code', 'zzz'), field),
-      async (url, fields) => {
-        const r = await browser.request({
-          method: 'POST',
-          url,
-          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        })
-        assert.ok(r.statusCode < 500, `${url} ${JSON.stringify(fields)} → ${r.statusCode}`)
-      },
+      fc.constantFrom(...routes),
+      fc.array(pathValue, { minLength: 1, maxLength: 2 }),
+      fc.dictionary(fieldName, anyValue, { maxKeys: 5 }),
+      fc.constantFrom('form' as const, 'json' as const),
+      post,
     ),
-    { numRuns: 150 },
+    { numRuns: 300 },
   )
+  const csrf = await freshToken()
   const wrongType = await browser.request({
     method: 'POST',
     url: '/sign-in',
@@ -216,4 +259,79 @@ test('metrics are served to loopback or with the metrics token only', async (t) 
     headers: { authorization: 'Bearer metrics-token-0123456789' },
   })
   assert.equal(ok.statusCode, 200)
+})
+
+test('metrics behind a proxy: the client address TRUST_PROXY yields decides, not the proxy on loopback', async (t) => {
+  const proxied = await buildTestApp(t, { env: { TRUST_PROXY: '127.0.0.1' } })
+  const outsider = await proxied.app.inject({
+    method: 'GET',
+    url: '/metrics',
+    remoteAddress: '127.0.0.1',
+    headers: { 'x-forwarded-for': '203.0.113.5' },
+  })
+  assert.equal(outsider.statusCode, 403, 'a visitor relayed by nginx on the same machine is not local')
+  const local = await proxied.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })
+  assert.equal(local.statusCode, 200, 'a scraper on the machine itself, not through the proxy')
+})
+
+test('in production metrics need METRICS_TOKEN, even from loopback', async (t) => {
+  // With DATABASE_URL (the PostgreSQL pass) production also requires shared Web Push keys.
+  const keys = webPush.generateVAPIDKeys()
+  const production = await buildTestApp(t, {
+    env: { NODE_ENV: 'production', VAPID_PUBLIC_KEY: keys.publicKey, VAPID_PRIVATE_KEY: keys.privateKey },
+  })
+  const local = await production.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })
+  assert.equal(local.statusCode, 403)
+  assert.match(local.body, /METRICS_TOKEN/)
+})
+
+// The timeout only turns a hang without the fix into a failure; it is not a timing target.
+test('a client that stops sending its body gets 408 and is disconnected, and others are served meanwhile', {
+  timeout: 30_000,
+}, async (t) => {
+  const ctx = await buildTestApp(t, { timeouts: { requestMs: 400, checkEveryMs: 50 } })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const slow = connect(port, '127.0.0.1')
+  let received = ''
+  slow.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1')
+  })
+  const closed = once(slow, 'close')
+  slow.write(
+    'POST /login/code HTTP/1.1\r\nHost: register.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncontact=',
+  )
+  const meanwhile = await fetch(`http://127.0.0.1:${port}/healthz`)
+  assert.equal(meanwhile.status, 200)
+  await closed
+  assert.match(received, /^HTTP\/1\.1 408 /)
+})
+
+test('the app is built with finite request, header and idle-connection timeouts', async (t) => {
+  const ctx = await buildTestApp(t)
+  const server = ctx.app.server
+  for (const [name, value] of [
+    ['requestTimeout', server.requestTimeout],
+    ['headersTimeout', server.headersTimeout],
+    ['timeout', server.timeout],
+  ] as const) {
+    assert.ok(value > 0 && value <= 120_000, `${name} = ${value}`)
+  }
+  assert.ok(server.headersTimeout <= server.requestTimeout)
+})
+
+// The timeout only turns a hang into a failure: without the fix, close waits out the 75 s idle timeout.
+test('closing the app does not wait for a connection that never sent a request (a browser preconnect)', {
+  timeout: 30_000,
+}, async (t) => {
+  const ctx = await buildTestApp(t)
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const accepted = once(ctx.app.server, 'connection')
+  const quiet = connect(port, '127.0.0.1')
+  quiet.on('error', () => {})
+  await accepted
+  const closed = once(quiet, 'close')
+  await ctx.app.close()
+  await closed
 })

@@ -1,47 +1,88 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { IncomingMessage, Server } from 'node:http'
+import type { Socket } from 'node:net'
+import Fastify, {
+  type FastifyError,
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify'
 import type { Config } from './config.js'
-import { connect, type Db } from './db/connect.js'
-import { migrateToLatest } from './db/migrate.js'
-import { deriveKeys } from './identity/secrets.js'
+import { type ContextDeps, createContext } from './context.js'
 import { UserError } from './lib/errors.js'
 import { clientMessage, isDatabaseBusy } from './lib/http-errors.js'
-import { type Clock, systemClock } from './lib/site-time.js'
-import type { Channel } from './messaging/channel.js'
-import { channelsFromConfig } from './messaging/channels.js'
-import { Messenger } from './messaging/messenger.js'
+import { loggerOptions } from './lib/logger.js'
+import { originForm } from './lib/request-target.js'
+import { startTracing } from './lib/tracing.js'
 import authPlugin from './plugins/auth.js'
 import contextPlugin from './plugins/context.js'
 import jobsPlugin from './plugins/jobs.js'
+import openapiPlugin from './plugins/openapi.js'
 import routeListPlugin from './plugins/route-list.js'
 import securityPlugin from './plugins/security.js'
 import sessionPlugin from './plugins/session.js'
 import staticPlugin from './plugins/static.js'
 import viewPlugin from './plugins/view.js'
-import { RegisterEvents } from './register/events.js'
 import adminRoutes from './routes/admin/index.js'
-import adminMessagesRoutes from './routes/admin-messages/index.js'
 import apiRoutes from './routes/api/index.js'
+import openapiRoutes from './routes/api/openapi.js'
 import visitsApiRoutes from './routes/api/visits.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/health/metrics.js'
 import historyRoutes from './routes/history/index.js'
+import invitationLinkRoutes from './routes/invitation-links/index.js'
+import invitationRoutes from './routes/invitations/index.js'
+import kioskRoutes from './routes/kiosk/index.js'
+import privacyRoutes from './routes/privacy/index.js'
 import profileRoutes from './routes/profile/index.js'
 import pwaRoutes from './routes/pwa/index.js'
 import receptionRoutes from './routes/reception/index.js'
 import presenceApiRoutes from './routes/reception/presence-api.js'
 import registerRoutes from './routes/register/index.js'
 import reminderRoutes from './routes/reminders/index.js'
+import scimRoutes from './routes/scim/index.js'
+import ssoRoutes from './routes/sso/index.js'
 import webhookRoutes from './routes/webhooks/index.js'
+import { SsoClients, type SsoNetwork } from './sso/sso-clients.js'
 
-/** Replaceable parts, for tests and for the worker: a database, a clock, message channels. */
-export interface AppDeps {
-  db?: Db
-  clock?: Clock
-  channels?: (log: FastifyInstance['log']) => Channel[] | Promise<Channel[]>
+/** Replaceable parts, for tests: a database, a clock, message channels, the logger. */
+export interface AppDeps extends ContextDeps {
   logger?: FastifyServerOptions['logger']
   /** Run the scheduled jobs in this process when there is no REDIS_URL (server.ts turns it on). */
   embeddedJobs?: boolean
+  /** HTTP timeouts (tests shorten them); the defaults are HTTP_TIMEOUTS. */
+  timeouts?: { requestMs: number; checkEveryMs: number }
+  /** How organisation sign-in reaches providers (tests point it at a local OpenID Provider). */
+  sso?: SsoNetwork
+  /** Called after the plugins and before the routes (tests record the API's answers here). */
+  instrument?: (app: FastifyInstance) => void
+}
+
+/**
+ * A request (headers and its at most 64 KB body) must arrive within 30 s, a phone on a poor line
+ * included; a client that trickles a body is answered 408 and disconnected rather than held for
+ * ever. An idle connection closes after 75 s (the reception board's event stream writes every
+ * 25 s, so it never idles; nginx keeps its upstream connections for 60 s). Node checks for expired
+ * requests every `checkEveryMs`.
+ */
+const HTTP_TIMEOUTS = { requestMs: 30_000, headersMs: 20_000, idleMs: 75_000, checkEveryMs: 5_000 }
+
+/**
+ * Node's server.close() drops idle keep-alive connections but waits for one that has not sent a
+ * request yet (a browser's speculative preconnect, a client that reconnected and went quiet) until
+ * the 75 s idle timeout: shutting down, and every test's teardown, waited that long. Closing drops
+ * those too.
+ */
+function closeUnusedConnectionsOnClose(app: FastifyInstance): void {
+  const unused = new Set<Socket>()
+  app.server.on('connection', (socket: Socket) => {
+    unused.add(socket)
+    socket.once('close', () => unused.delete(socket))
+  })
+  app.server.on('request', (request: IncomingMessage) => unused.delete(request.socket))
+  app.addHook('preClose', async () => {
+    for (const socket of unused) socket.destroy()
+  })
 }
 
 function wantsJson(url: string, accept: string | undefined): boolean {
@@ -52,27 +93,8 @@ function wantsJson(url: string, accept: string | undefined): boolean {
 
 /** Builds the whole web app without listening: plugins, routes, then error and 404 handlers. */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const options: FastifyServerOptions = {
-    logger: deps.logger ?? {
-      level: config.LOG_LEVEL,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-      serializers: {
-        // Sign-in, reminder and broadcast-reply links carry a token in the path: never log it.
-        req: (req: { method: string; url: string; ip?: string }) => ({
-          method: req.method,
-          url: req.url.replace(/\/(link|r|b)\/[^/?#]+/, '/$1/[redacted]'),
-          ip: req.ip,
-        }),
-      },
-      ...(config.LOG_PRETTY
-        ? {
-            transport: {
-              target: 'pino-pretty',
-              options: { ignore: 'pid,hostname,reqId', translateTime: 'HH:MM:ss' },
-            },
-          }
-        : {}),
-    },
+  const options: FastifyHttpOptions<Server> = {
+    logger: deps.logger ?? loggerOptions(config),
     // A hop count trusts that many proxies nearest to us; lists and booleans mean what Fastify says.
     trustProxy:
       typeof config.TRUST_PROXY === 'number'
@@ -82,43 +104,34 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
           )(config.TRUST_PROXY)
         : config.TRUST_PROXY,
     bodyLimit: 64 * 1024,
+    requestTimeout: deps.timeouts?.requestMs ?? HTTP_TIMEOUTS.requestMs,
+    connectionTimeout: HTTP_TIMEOUTS.idleMs,
+    http: {
+      headersTimeout: Math.min(HTTP_TIMEOUTS.headersMs, deps.timeouts?.requestMs ?? HTTP_TIMEOUTS.requestMs),
+      connectionsCheckingInterval: deps.timeouts?.checkEveryMs ?? HTTP_TIMEOUTS.checkEveryMs,
+    },
+    // Every route, hook and log line sees `/path?query`, whatever form the request line used.
+    rewriteUrl: (request) => originForm(request.url ?? '/'),
     routerOptions: { ignoreTrailingSlash: true },
   }
   const app: FastifyInstance = Fastify(options)
+  closeUnusedConnectionsOnClose(app)
 
-  let db = deps.db
-  let closeDb = async () => {}
-  if (!db) {
-    const connection = connect(config.DATABASE_PATH)
-    db = connection.db
-    closeDb = () => connection.db.destroy()
-    await migrateToLatest(db)
-  }
-  const keys = deriveKeys(config.SESSION_SECRET)
-  const clock = deps.clock ?? systemClock
-  const messenger = new Messenger(
-    (await deps.channels?.(app.log)) ?? (await channelsFromConfig(config, app.log)),
-    { siteName: config.SITE_NAME, publicUrl: config.PUBLIC_URL },
-    { db, clock, log: app.log.child({ module: 'messaging' }) },
-  )
-  const identity = {
-    db,
-    codeKey: keys.codes,
-    messenger,
-    clock,
-    defaultRegion: config.DEFAULT_PHONE_REGION,
-    adminContacts: config.ADMIN_CONTACTS,
-  }
-
-  const events = new RegisterEvents()
-  await app.register(contextPlugin, { config, db, clock, keys, messenger, identity, events, closeDb })
+  const { context, close } = await createContext(config, app.log, deps)
+  const sso = new SsoClients(config.SSO_PROVIDERS, deps.sso)
+  await app.register(contextPlugin, { context: { ...context, sso }, close })
+  // Before any route, so every request (static files, 404s) gets its span.
+  await startTracing(app, config)
+  // First, so every route (static files included) is in the list the tests enumerate.
+  await app.register(routeListPlugin)
   await app.register(securityPlugin)
   await app.register(sessionPlugin)
+  await app.register(staticPlugin)
   await app.register(viewPlugin)
   await app.register(authPlugin)
-  await app.register(staticPlugin)
   await app.register(jobsPlugin, { enabled: deps.embeddedJobs ?? false })
-  await app.register(routeListPlugin)
+  await app.register(openapiPlugin)
+  const { monitor } = context
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     // Another process (a purge, a migration, a backup) held the database past busy_timeout: a
@@ -126,6 +139,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const busy = isDatabaseBusy(error)
     const status = busy ? 503 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500) request.log.error({ err: error }, 'request failed')
+    // A busy database is a moment's wait, not a fault to report.
+    if (status >= 500 && !busy) {
+      monitor?.capture(error, {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status,
+      })
+    }
     const message = busy
       ? 'The register is busy for a moment. Nothing was changed; please try again in a few seconds.'
       : status >= 500
@@ -148,22 +169,29 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   )
 
+  deps.instrument?.(app)
   // Routes load after the handlers above, so every route context inherits them.
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(authRoutes)
+  await app.register(invitationLinkRoutes)
+  await app.register(ssoRoutes)
+  await app.register(scimRoutes, { prefix: '/scim/v2' })
   await app.register(registerRoutes)
   await app.register(profileRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
   await app.register(webhookRoutes)
-  await app.register(adminMessagesRoutes)
   await app.register(pwaRoutes)
   await app.register(reminderRoutes)
   await app.register(historyRoutes)
+  await app.register(invitationRoutes)
   await app.register(adminRoutes, { prefix: '/admin' })
   await app.register(visitsApiRoutes, { prefix: '/api/v1' })
   await app.register(receptionRoutes)
   await app.register(presenceApiRoutes, { prefix: '/api/v1' })
+  await app.register(openapiRoutes)
+  await app.register(privacyRoutes)
+  await app.register(kioskRoutes)
 
   return app
 }

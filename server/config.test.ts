@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { ConfigError, loadConfig } from './config.js'
+import { promisify } from 'node:util'
+import { ConfigError, configSchema, loadConfig } from './config.js'
+import { projectRoot } from './paths.js'
 
 test('the embedded default generates a session secret once and keeps it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'br-config-'))
@@ -18,6 +21,29 @@ test('the embedded default generates a session secret once and keeps it', () => 
   assert.equal(first.DEFAULT_PHONE_REGION, 'GB')
 })
 
+test('processes starting at once on a fresh data folder (a web process and a worker) all start, with the same secret and keys', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-config-'))
+  const script = `
+    const { loadConfig } = await import(${JSON.stringify(join(projectRoot, 'server/config.ts'))})
+    const c = loadConfig({ DATA_DIR: ${JSON.stringify(dir)} })
+    console.log(JSON.stringify([c.SESSION_SECRET, c.VAPID_PUBLIC_KEY, c.VAPID_PRIVATE_KEY]))`
+  const started = await Promise.allSettled(
+    Array.from({ length: 8 }, () =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: projectRoot,
+      }),
+    ),
+  )
+  const failures = started.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : []))
+  assert.deepEqual(failures, [], 'every process started')
+  const seen = new Set(started.map((s) => (s.status === 'fulfilled' ? s.value.stdout.trim() : '')))
+  assert.equal(seen.size, 1, 'one secret and one key pair for all')
+  const [secret, publicKey] = JSON.parse([...seen][0]!) as string[]
+  assert.equal(readFileSync(join(dir, 'session-secret'), 'utf8').trim(), secret)
+  assert.equal(JSON.parse(readFileSync(join(dir, 'vapid-keys.json'), 'utf8')).publicKey, publicKey)
+  assert.deepEqual(readdirSync(dir).sort(), ['session-secret', 'vapid-keys.json'], 'no temporary file left')
+})
+
 test('production refuses to start without a secret and a public URL', () => {
   assert.throws(
     () => loadConfig({ NODE_ENV: 'production', DATA_DIR: '/nonexistent' }),
@@ -25,6 +51,41 @@ test('production refuses to start without a secret and a public URL', () => {
       e instanceof ConfigError &&
       e.problems.some((p) => p.startsWith('SESSION_SECRET')) &&
       e.problems.some((p) => p.startsWith('PUBLIC_URL')),
+  )
+})
+
+test('production with Redis or a database server (several processes) refuses to start without Web Push keys, and writes no secret to disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-config-'))
+  const base = {
+    NODE_ENV: 'production',
+    DATA_DIR: dir,
+    SESSION_SECRET: 'production-secret-production-secret-0123456789',
+    PUBLIC_URL: 'https://register.example.org',
+  }
+  for (const extra of [
+    { REDIS_URL: 'rediss://h:p@example.org:6380' },
+    { DATABASE_URL: 'postgres://x@db/register' },
+  ]) {
+    assert.throws(
+      () => loadConfig({ ...base, ...extra }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.problems.some((p) => /^VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: required in production/.test(p)),
+    )
+  }
+  const keys = {
+    VAPID_PUBLIC_KEY: `B${'A'.repeat(86)}`,
+    VAPID_PRIVATE_KEY: 'A'.repeat(43),
+  }
+  const config = loadConfig({ ...base, REDIS_URL: 'rediss://h:p@example.org:6380', ...keys })
+  assert.equal(config.VAPID_PUBLIC_KEY, keys.VAPID_PUBLIC_KEY)
+  assert.deepEqual(readdirSync(dir), [], 'nothing written to the local disk')
+})
+
+test('an empty DATABASE_URL (the Procfile with no database add-on) means the SQLite file', () => {
+  assert.equal(
+    loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), 'br-cfg-')), DATABASE_URL: '' }).DATABASE_URL,
+    undefined,
   )
 })
 
@@ -58,4 +119,22 @@ test('TRUST_PROXY accepts booleans, hop counts and address lists', () => {
     '127.0.0.1',
   ])
   assert.equal(loadConfig(base).TRUST_PROXY, false)
+})
+
+test('app.json lists every setting the config schema accepts, and README documents each', () => {
+  const app = JSON.parse(readFileSync(join(projectRoot, 'app.json'), 'utf8')) as {
+    env: Record<string, unknown>
+  }
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8')
+  const settings = Object.keys(configSchema.shape)
+  assert.deepEqual(
+    settings.filter((name) => !(name in app.env)),
+    [],
+    'missing from app.json',
+  )
+  assert.deepEqual(
+    settings.filter((name) => !readme.includes(`\`${name}\``)),
+    [],
+    'missing from README',
+  )
 })

@@ -1,11 +1,12 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loadConfigOrExit } from './config.js'
+import { exitIfSchemaBehind } from './db/migrate.js'
 
 /** The web entry point: config → app → listen, and a graceful close on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('See README.md, "Configuration", for every setting.')
-  const app = await buildApp(config, { embeddedJobs: true })
+  const app = await buildApp(config, { embeddedJobs: true }).catch(exitIfSchemaBehind)
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     await app.close()

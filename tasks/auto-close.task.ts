@@ -1,7 +1,11 @@
 import { autoCloseOpenVisits } from '../server/register/auto-close.js'
+import { autoCloseVisitors } from '../server/visitors/visitor.service.js'
 import { type TaskContext, taskAuditContext } from './task-context.js'
 
-/** Closes every visit still open, marked auto-closed (unconfirmed). Safe to run twice. */
+/**
+ * Closes every visit still open, staff and visitors alike, marked auto-closed (unconfirmed); `closed`
+ * counts both. Safe to run twice.
+ */
 export async function autoClose(
   ctx: TaskContext,
   options: { onProgress?: (done: number, total: number) => void } = {},
@@ -12,8 +16,16 @@ export async function autoClose(
     context: taskAuditContext('auto-close'),
     onProgress: options.onProgress,
   })
-  if (result.closed) ctx.log.info(`auto-closed ${result.closed} open visit(s)`)
+  const visitors = await autoCloseVisitors(ctx.db, {
+    now: ctx.clock.now(),
+    timeZone: ctx.config.TIME_ZONE,
+    context: taskAuditContext('auto-close'),
+  })
+  if (result.closed || visitors.length)
+    ctx.log.info(`auto-closed ${result.closed} open visit(s) and ${visitors.length} visitor(s)`)
   for (const personId of result.personIds)
     ctx.events?.emit('change', { personId, action: 'closed', at: ctx.clock.now() })
-  return { closed: result.closed }
+  for (const visitorId of visitors)
+    ctx.events?.emit('change', { personId: null, visitorId, action: 'closed', at: ctx.clock.now() })
+  return { closed: result.closed + visitors.length }
 }

@@ -34,7 +34,7 @@ test('auto-close on the day clocks go forward: closes open visits at 23:59 BST, 
   await signIn(ctx.app.ctx.db, { personId: done.id, now: Date.parse('2027-03-28T08:30:00Z'), context }, site)
   await signOut(ctx.app.ctx.db, { personId: done.id, now: Date.parse('2027-03-28T16:00:00Z'), context }, site)
 
-  const announced: number[] = []
+  const announced: (number | null)[] = []
   ctx.app.ctx.events.on('change', (change) => change.action === 'closed' && announced.push(change.personId))
   ctx.clock.set('2027-03-28T22:59:00Z') // 23:59 BST
   assert.deepEqual(await autoClose(run), { closed: 2 })
@@ -89,4 +89,62 @@ test('auto-close on the day clocks go back: 23:59 GMT, and the Saturday visit cl
   const [sunVisit] = await visitsOf(ctx, sun.id)
   assert.equal(new Date(sunVisit!.signed_out_at!).toISOString(), '2027-10-31T23:59:00.000Z')
   assert.equal(sunVisit!.closed_by, 'auto')
+})
+
+test('auto-close closes visitors still signed in too (as staff: at the end of their own day), audited and announced', async (t) => {
+  const ctx = await buildTestApp(t)
+  const run = { ...ctx.app.ctx, log: ctx.app.log }
+  const { db } = ctx.app.ctx
+  const visitor = (name: string, signedIn: string, signedOut?: string) => ({
+    name,
+    company: 'Acme',
+    host_person_id: null,
+    host_text: null,
+    phone: null,
+    email: null,
+    notice_id: null,
+    notice_accepted_at: null,
+    expected_day: null,
+    invited_by: null,
+    kiosk_id: null,
+    signed_in_via: 'reception' as const,
+    signed_in_at: Date.parse(signedIn),
+    signed_out_at: signedOut ? Date.parse(signedOut) : null,
+    closed_by: signedOut ? ('visitor' as const) : null,
+    client_key: null,
+    host_notified_at: null,
+    reminded_at: null,
+    photo: null,
+    created_at: Date.parse(signedIn),
+  })
+  const rows = await db
+    .insertInto('visitor')
+    .values([
+      visitor('Sat Forgot', '2027-03-27T10:00:00Z'),
+      visitor('Sun Forgot', '2027-03-28T09:00:00Z'),
+      visitor('Left Fine', '2027-03-28T09:00:00Z', '2027-03-28T11:00:00Z'),
+    ])
+    .returning(['id', 'name'])
+    .execute()
+  const id = (name: string) => rows.find((r) => r.name === name)!.id
+  const announced: (number | undefined)[] = []
+  ctx.app.ctx.events.on('change', (c) => c.action === 'closed' && announced.push(c.visitorId))
+  ctx.clock.set('2027-03-28T22:59:00Z') // 23:59 BST
+  assert.deepEqual(await autoClose(run), { closed: 2 })
+  const after = await db.selectFrom('visitor').selectAll().orderBy('id').execute()
+  const of = (name: string) => after.find((v) => v.name === name)!
+  assert.equal(of('Sat Forgot').closed_by, 'auto')
+  assert.equal(new Date(Number(of('Sat Forgot').signed_out_at)).toISOString(), '2027-03-27T23:59:59.999Z')
+  assert.equal(of('Sun Forgot').closed_by, 'auto')
+  assert.equal(Number(of('Sun Forgot').signed_out_at), Date.parse('2027-03-28T22:59:00Z'))
+  assert.equal(of('Left Fine').closed_by, 'visitor', 'never touched')
+  assert.deepEqual(announced.sort(), [id('Sat Forgot'), id('Sun Forgot')].sort())
+  const audits = await db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('action', '=', 'visitor.auto-closed')
+    .execute()
+  assert.equal(audits.length, 2)
+  assert.equal(audits[0]!.user_agent, 'task:auto-close')
+  assert.deepEqual(await autoClose(run), { closed: 0 }, 'running again changes nothing')
 })

@@ -1,5 +1,9 @@
 import { findPersonById } from '../server/identity/person.repository.js'
-import type { DigestPayload, PresencePayload } from '../server/outbox/outbox.repository.js'
+import type {
+  DigestPayload,
+  PresencePayload,
+  VisitorArrivalPayload,
+} from '../server/outbox/outbox.repository.js'
 import { findOutbox, recordDelivery, wasDelivered } from '../server/outbox/outbox.repository.js'
 import {
   digestText,
@@ -8,15 +12,24 @@ import {
   SlackRateLimitedError,
   SlackRejectedError,
   slackUrlsByTarget,
+  visitorArrivalText,
 } from '../server/slack/slack.js'
+import { isTeamsUrl, postToTeams } from '../server/teams/teams.js'
+import { visitorArrivalFacts } from '../server/visitors/host-notice.service.js'
 import type { TaskContext } from './task-context.js'
 
-/** The text of an outbox event as posted (names only when SLACK_POST_NAMES is on). */
+/** The text of an outbox event as posted (names only when SLACK_POST_NAMES is on; a visitor's too). */
 export async function slackTextFor(
   ctx: TaskContext,
   event: { topic: string; payload: string },
 ): Promise<string> {
   if (event.topic === 'digest') return digestText((JSON.parse(event.payload) as DigestPayload).inside)
+  if (event.topic === 'visitor-arrival') {
+    const { visitorId } = JSON.parse(event.payload) as VisitorArrivalPayload
+    const facts = await visitorArrivalFacts(ctx.db, visitorId, ctx.config.SLACK_POST_NAMES)
+    // A visitor purged (or erased) before the post went out: say no more than anonymous mode does.
+    return visitorArrivalText(facts ?? { visitor: null, company: '', host: null, entrance: 'the building' })
+  }
   const payload = JSON.parse(event.payload) as PresencePayload
   let name: string | null = null
   if (ctx.config.SLACK_POST_NAMES) {
@@ -47,7 +60,9 @@ export async function deliverSlack(
   const url = slackUrlsByTarget(ctx.config).get(job.target)
   if (!url) throw new PermanentSlackError(`webhook ${job.target} is no longer configured`)
   try {
-    await postToSlack(url, await slackTextFor(ctx, event))
+    const text = await slackTextFor(ctx, event)
+    if (isTeamsUrl(ctx.config, url)) await postToTeams(url, text, ctx.config.SITE_NAME)
+    else await postToSlack(url, text)
   } catch (error) {
     if (error instanceof SlackRejectedError) throw new PermanentSlackError(error.message)
     throw error

@@ -1,7 +1,10 @@
 import { type PurgeCount, purgeExpired } from '../server/retention/retention.js'
 import { type TaskContext, taskAuditContext } from './task-context.js'
 
-/** Applies retention (RETENTION_DAYS unless `days` is given); a dry run only counts. */
+/**
+ * Applies retention (RETENTION_DAYS unless `days` is given; visitors' data after
+ * VISITOR_RETENTION_DAYS, or `days` if shorter); a dry run only counts.
+ */
 export async function purge(
   ctx: TaskContext,
   options: { days?: number; dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {},
@@ -9,6 +12,7 @@ export async function purge(
   const counts = await purgeExpired(ctx.db, {
     now: ctx.clock.now(),
     days: options.days ?? ctx.config.RETENTION_DAYS,
+    visitorDays: ctx.config.VISITOR_RETENTION_DAYS,
     dryRun: options.dryRun ?? false,
     context: taskAuditContext('purge'),
     onProgress: options.onProgress,

@@ -1,7 +1,12 @@
 import { type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { OutboxEvent } from '../server/db/database.js'
+import { redisOptions } from '../server/lib/redis.js'
+import { listBroadcastsWithPending } from '../server/reception/broadcast.repository.js'
 import { SlackRateLimitedError, slackUrlsByTarget } from '../server/slack/slack.js'
+import { HOST_NOTICE_TARGET } from '../server/visitors/host-notice.service.js'
+import { deliverBroadcastTask } from './deliver-broadcast.task.js'
+import { deliverHostNoticeTask } from './deliver-host-notice.task.js'
 import { deliverSlack, PermanentSlackError } from './deliver-slack.task.js'
 import { relayOutbox } from './relay-outbox.task.js'
 import { runScheduledTask, type ScheduledTask, schedules } from './schedules.js'
@@ -12,6 +17,10 @@ import type { TaskContext } from './task-context.js'
 export const TASKS_QUEUE = 'tasks'
 /** The rate-limited queue of reminders (one job per person per day). */
 export const REMINDERS_QUEUE = 'reminders'
+/** The queue of broadcast deliveries (one job per broadcast with recipients waiting). */
+export const BROADCASTS_QUEUE = 'broadcasts'
+/** The queue of host notices (one job per visitor arrival), retried with backoff. */
+export const HOST_NOTICES_QUEUE = 'host-notices'
 /** One Slack queue per webhook, so each is paced (and paused on 429) on its own. */
 export const slackQueueName = (target: string) => `slack-${target}`
 
@@ -30,8 +39,10 @@ export const RELAY_INTERVAL_MS = 1000
 export interface RunningQueues {
   tasks: Queue
   reminders: Queue
+  broadcasts: Queue
+  hostNotices: Queue
   slack: Map<string, Queue>
-  /** Queues outbox events now (also runs every RELAY_INTERVAL_MS). */
+  /** Queues outbox events and waiting broadcasts now (also runs every RELAY_INTERVAL_MS). */
   relayNow(): Promise<number>
   close(): Promise<void>
 }
@@ -45,8 +56,11 @@ export async function startQueues(
   ctx: TaskContext,
   options: { redisUrl: string; relayIntervalMs?: number },
 ): Promise<RunningQueues> {
-  const workerConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+  // rediss:// (Heroku Redis) needs TLS that accepts its self-signed certificate.
+  const tls = redisOptions(options.redisUrl, ctx.config.REDIS_TLS_VERIFY)
+  const workerConnection = new Redis(options.redisUrl, { ...tls, maxRetriesPerRequest: null })
   const producerConnection = new Redis(options.redisUrl, {
+    ...tls,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
   })
@@ -55,6 +69,14 @@ export async function startQueues(
   }
   const tasks = new Queue(TASKS_QUEUE, { connection: workerConnection, defaultJobOptions: jobDefaults })
   const reminders = new Queue(REMINDERS_QUEUE, {
+    connection: producerConnection,
+    defaultJobOptions: jobDefaults,
+  })
+  const broadcasts = new Queue(BROADCASTS_QUEUE, {
+    connection: producerConnection,
+    defaultJobOptions: jobDefaults,
+  })
+  const hostNotices = new Queue(HOST_NOTICES_QUEUE, {
     connection: producerConnection,
     defaultJobOptions: jobDefaults,
   })
@@ -119,6 +141,21 @@ export async function startQueues(
       },
     ),
   )
+  workers.push(
+    new Worker(
+      BROADCASTS_QUEUE,
+      async (job: Job<{ broadcastId: number }>) => deliverBroadcastTask(ctx, job.data),
+      // Each broadcast's deliveries go four at a time; a few broadcasts may be sent side by side.
+      { connection: workerConnection, concurrency: 4 },
+    ),
+  )
+  workers.push(
+    new Worker(
+      HOST_NOTICES_QUEUE,
+      async (job: Job<{ outboxId: number }>) => deliverHostNoticeTask(ctx, job.data),
+      { connection: workerConnection, concurrency: 4 },
+    ),
+  )
   for (const [target, queue] of slack) {
     const worker: Worker = new Worker(
       slackQueueName(target),
@@ -140,12 +177,26 @@ export async function startQueues(
     workers.push(worker)
   }
   for (const worker of workers) {
-    worker.on('failed', (job, err) => ctx.log.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'))
+    worker.on('failed', (job, err) => {
+      ctx.log.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed')
+      // Reported once, when it fails for good: retries that then succeed are not faults.
+      const attempts = job?.attemptsMade ?? 0
+      if (err instanceof UnrecoverableError || attempts >= (job?.opts.attempts ?? 1))
+        ctx.monitor?.captureJob(err, { queue: worker.name, task: job?.name ?? 'unknown', attempts })
+    })
     worker.on('error', (err) => ctx.log.warn({ err: err.message, queue: worker.name }, 'worker error'))
   }
 
   const handOn = async (event: OutboxEvent, targets: string[]) => {
     for (const target of targets) {
+      if (target === HOST_NOTICE_TARGET) {
+        await hostNotices.add(
+          'deliver-host-notice',
+          { outboxId: event.id },
+          { jobId: `host-notice-${event.id}` },
+        )
+        continue
+      }
       const queue = slack.get(target)
       if (!queue) continue
       await queue.add(
@@ -155,10 +206,25 @@ export async function startQueues(
       )
     }
   }
+  // A broadcast is queued under its own id while it is waiting or being sent (a second add is a
+  // no-op), and the job is removed when done, so deliveries requeued later are queued afresh.
+  // Recipients are claimed one by one, so even a duplicate job never sends a message twice.
+  const queueBroadcasts = async (): Promise<number> => {
+    const ids = await listBroadcastsWithPending(ctx.db)
+    for (const broadcastId of ids) {
+      await broadcasts.add(
+        'deliver-broadcast',
+        { broadcastId },
+        { jobId: `broadcast-${broadcastId}`, removeOnComplete: true, removeOnFail: true, attempts: 1 },
+      )
+    }
+    return ids.length
+  }
   let relaying: Promise<number> | undefined
   let redisWasDown = false
   const relayNow = (): Promise<number> => {
-    relaying ??= relayOutbox(ctx, handOn)
+    relaying ??= Promise.all([relayOutbox(ctx, handOn), queueBroadcasts()])
+      .then(([relayed]) => relayed)
       .then(
         (n) => {
           if (redisWasDown) ctx.log.info('Redis is back; outbox relay resumed')
@@ -178,19 +244,29 @@ export async function startQueues(
     return relaying
   }
   const timer = setInterval(relayNow, options.relayIntervalMs ?? RELAY_INTERVAL_MS)
+  // A web process announces a new broadcast (or a retry) on the live channel: queue it at once.
+  const onLive = (change: { topic: string }) => {
+    if (change.topic === 'broadcast') void relayNow()
+  }
+  ctx.live?.on('change', onLive)
 
   return {
     tasks,
     reminders,
+    broadcasts,
+    hostNotices,
     slack,
     relayNow,
     async close() {
       clearInterval(timer)
+      ctx.live?.off('change', onLive)
       await relaying
       // Running jobs get time to finish; with Redis unreachable we stop waiting and drop the connections.
       const graceful = (async () => {
         await Promise.all(workers.map((w) => w.close()))
-        await Promise.all([tasks, reminders, ...slack.values()].map((q) => q.close()))
+        await Promise.all(
+          [tasks, reminders, broadcasts, hostNotices, ...slack.values()].map((q) => q.close()),
+        )
       })()
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, 10_000, 'timeout').unref())
       if ((await Promise.race([graceful, timeout])) === 'timeout') {

@@ -1,16 +1,26 @@
 import type { OutboxEvent } from '../server/db/database.js'
 import { listUnrelayed, markRelayed } from '../server/outbox/outbox.repository.js'
 import { slackTarget, slackUrlsFor } from '../server/slack/slack.js'
+import { HOST_NOTICE_TARGET } from '../server/visitors/host-notice.service.js'
 import type { TaskContext } from './task-context.js'
 
-/** Hands one event on to its webhooks (queues the jobs, or delivers in-process); throws to retry later. */
+/**
+ * Hands one event on to its targets (queues the jobs, or delivers in-process); throws to retry
+ * later. A target is a chat webhook's name, or HOST_NOTICE_TARGET (tell the visitor's host).
+ */
 export type HandOn = (event: OutboxEvent, targets: string[]) => Promise<void>
+
+/** Where an outbox event goes: its chat webhooks, and a visitor's arrival to their host as well. */
+export function outboxTargets(ctx: Pick<TaskContext, 'config'>, event: Pick<OutboxEvent, 'topic'>): string[] {
+  const chat = slackUrlsFor(ctx.config, event.topic).map(slackTarget)
+  return event.topic === 'visitor-arrival' ? [HOST_NOTICE_TARGET, ...chat] : chat
+}
 
 /**
  * Hands every undelivered outbox event on, oldest first, and marks each once handed on. Stops at
  * the first failure (e.g. Redis is down) and leaves the rest for the next pass, so nothing is lost;
  * handing on twice is harmless (job ids are the outbox id, and deliveries are recorded).
- * With no webhook configured for an event, it is simply marked: nothing is queued. Each batch is
+ * With no target for an event (no webhook configured), it is simply marked: nothing is queued. Each batch is
  * marked in one write (not one commit per event: under a burst of taps that doubled the commits).
  */
 export async function relayOutbox(ctx: TaskContext, handOn: HandOn, batch = 100): Promise<number> {
@@ -20,7 +30,7 @@ export async function relayOutbox(ctx: TaskContext, handOn: HandOn, batch = 100)
     const handedOn: number[] = []
     try {
       for (const event of events) {
-        const targets = slackUrlsFor(ctx.config, event.topic).map(slackTarget)
+        const targets = outboxTargets(ctx, event)
         if (targets.length) await handOn(event, targets)
         handedOn.push(event.id)
       }

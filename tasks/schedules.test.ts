@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Cron } from 'croner'
 import { buildTestApp, loginAs } from '../server/testing/build-test-app.js'
+import { eventually } from '../server/testing/eventually.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { startQueues } from './queues.js'
 import { schedules } from './schedules.js'
@@ -28,7 +29,7 @@ test('the timetable: defaults, digest times, and "off"', async (t) => {
   )
 })
 
-test('embedded default: jobs fire at the configured local time, across both DST changes', async (t) => {
+test('embedded default: each schedule falls at the configured local time, across both DST changes', async (t) => {
   const ctx = await buildTestApp(t, { env: { SLACK_DIGEST_TIMES: '10:00' }, embeddedJobs: true })
   const jobs = ctx.app.embeddedJobs!
   const next = (id: string, from: string) => jobs.nextRun(id, new Date(from))?.toISOString()
@@ -53,6 +54,36 @@ test('embedded default: jobs fire at the configured local time, across both DST 
   assert.equal(ctx.app.embeddedJobs!.nextRun('no-such-job'), undefined)
 })
 
+test('embedded default: a schedule firing runs its task (the reminder goes out, the visit is closed), once per occurrence', async (t) => {
+  const ctx = await buildTestApp(t, {
+    env: { REMINDER_MAX_PER_MINUTE: '6000', PURGE_TIME: 'off' },
+    embeddedJobs: true,
+  })
+  const jobs = ctx.app.embeddedJobs!
+  const alice = await loginAs(ctx, 'alice@example.org')
+  await alice.post('/sign-in', { day: '2026-11-23' })
+  const reminders = () => ctx.outbox.filter((l) => l.startsWith('message to alice@example.org (reminder)'))
+  assert.equal(await jobs.holdsLease(), true, 'the only process runs the jobs')
+
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  assert.equal(await jobs.fireNow('send-reminders'), true)
+  assert.equal(reminders().length, 1, 'the 17:30 schedule sent the reminder')
+  assert.match(reminders()[0]!, /Are you still in the building\?/)
+  await jobs.fireNow('send-reminders')
+  assert.equal(reminders().length, 1, 'firing again (same minute, or a second process) sends nothing more')
+  const runs = await ctx.app.ctx.db.selectFrom('job_run').select('schedule_id').execute()
+  assert.ok(
+    runs.some((r) => r.schedule_id === 'send-reminders'),
+    `the occurrence is claimed: ${JSON.stringify(runs)}`,
+  )
+
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  await jobs.fireNow('auto-close')
+  const visit = await ctx.app.ctx.db.selectFrom('visit').selectAll().executeTakeFirstOrThrow()
+  assert.equal(visit.closed_by, 'auto', 'the 23:59 schedule closed the open visit')
+  assert.equal(await jobs.fireNow('purge'), false, 'a schedule turned off does not exist')
+})
+
 test('worker: BullMQ job schedulers in real Redis run at the local time croner computes, and run the task', async (t) => {
   const redis = await TestRedis.start(t)
   const env = { AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off', REMINDER_MAX_PER_MINUTE: '6000' }
@@ -74,11 +105,10 @@ test('worker: BullMQ job schedulers in real Redis run at the local time croner c
 
   // Bring the scheduled run forward instead of waiting for 17:30: the worker runs the real task.
   await delayed!.promote()
-  const deadline = Date.now() + 15_000
-  while (!ctx.outbox.some((l) => l.startsWith('message to alice@example.org (reminder)'))) {
-    assert.ok(Date.now() < deadline, 'the scheduled job sent the reminder')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await eventually(
+    () => ctx.outbox.some((l) => l.startsWith('message to alice@example.org (reminder)')),
+    'the scheduled job to send the reminder',
+  )
   await queues.close()
 
   // The timetable in Redis follows the code: a schedule turned off is removed on the next start.

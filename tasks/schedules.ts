@@ -1,4 +1,5 @@
 import type { Config } from '../server/config.js'
+import { hostNoticeDeps, remindHostsOfVisitorsInside } from '../server/visitors/host-notice.service.js'
 import { autoClose } from './auto-close.task.js'
 import { occupancyDigest } from './occupancy-digest.task.js'
 import { purge } from './purge.task.js'
@@ -61,6 +62,10 @@ export async function runScheduledTask(
 ): Promise<unknown> {
   switch (task) {
     case 'send-reminders': {
+      // Hosts of visitors still in are few and told from here, in every tier.
+      await remindHostsOfVisitorsInside(hostNoticeDeps(ctx)).catch((err: unknown) =>
+        ctx.log.warn({ err }, 'hosts not reminded of visitors; the next run tries again'),
+      )
       if (!options.queueReminders) return sendReminders(ctx, { signal: options.signal })
       const plan = await planReminders(ctx)
       await options.queueReminders(plan.day, plan.personIds)

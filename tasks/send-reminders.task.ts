@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { dueReminders, type ReminderOutcome, sendReminder } from '../server/reminders/reminder.service.js'
 import { reminderSendersOf, type TaskContext } from './task-context.js'
 
@@ -62,12 +63,12 @@ export async function sendReminders(
   return { ...plan, outcomes }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer)
-      resolve()
-    })
+/**
+ * Waits `ms`, or less if the signal aborts. Node's timer removes its abort listener when it fires
+ * (a hand-made one that did not left one per reminder: MaxListenersExceededWarning every day).
+ */
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await delay(ms, undefined, { signal }).catch((error: unknown) => {
+    if (!(error instanceof Error && error.name === 'AbortError')) throw error
   })
 }

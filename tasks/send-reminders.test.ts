@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { insertContact } from '../server/identity/contact.repository.js'
 import type { Channel } from '../server/messaging/channel.js'
 import { consoleChannel } from '../server/messaging/console.channel.js'
+import { fireList, fireListSettings } from '../server/reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
+import { eventually } from '../server/testing/eventually.js'
 import { startFakePushService } from '../server/testing/fake-push-service.js'
 import { TestRedis } from '../server/testing/redis-server.js'
+import { autoClose } from './auto-close.task.js'
 import { startQueues } from './queues.js'
 import { planReminders, sendOneReminder, sendReminders } from './send-reminders.task.js'
 import type { TaskContext } from './task-context.js'
@@ -20,6 +24,15 @@ async function signedIn(ctx: TestApp, contact: string, firstName: string): Promi
   await browser.post('/sign-in', { day: '2026-11-23' })
   return browser
 }
+
+/** What a browser sends when a form on a reminder page is submitted (no CSRF: the link is the key). */
+const formPost = (browser: TestBrowser, url: string, fields: Record<string, string> = {}) =>
+  browser.request({
+    method: 'POST',
+    url,
+    payload: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
 
 function links(line: string): { left: string; stillHere: string } {
   const found = [...line.matchAll(/http:\/\/register\.test(\/r\/[A-Za-z0-9_-]+)/g)].map((m) => m[1]!)
@@ -140,18 +153,12 @@ test('two workers on real Redis, both firing the schedule: one reminder per pers
   // Both the scheduled job and a manual run, on both workers.
   await one.tasks.add('send-reminders', {})
   await two.tasks.add('send-reminders', {})
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const sent = await ctx.app.ctx.db
-      .selectFrom('reminder')
-      .select('status')
-      .where('status', '=', 'sent')
-      .execute()
-    if (sent.length === 2) break
-    assert.ok(Date.now() < deadline, 'reminders sent by the workers')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // Done when both task runs have finished and no reminder job is left: nothing more can be sent.
+  await eventually(async () => {
+    const tasks = await one.tasks.getJobCounts('completed', 'failed')
+    const left = await one.reminders.getJobCounts('waiting', 'active', 'delayed', 'prioritized')
+    return tasks.completed === 2 && Object.values(left).every((n) => n === 0)
+  }, 'both schedule runs and every reminder job to finish')
   assert.equal(reminders(ctx, 'alice@example.org').length, 1)
   assert.equal(reminders(ctx, 'bob@example.org').length, 1)
   const queued = await one.reminders.getJobs(['completed', 'waiting', 'active', 'delayed'])
@@ -207,13 +214,7 @@ test('reminder links: "I left at" takes a time, refuses an impossible one, and "
   ctx.clock.set('2026-11-23T17:30:00Z')
   await sendReminders(taskCtx(ctx))
   const phone = new TestBrowser(ctx.app)
-  const post = (url: string, fields: Record<string, string> = {}) =>
-    phone.request({
-      method: 'POST',
-      url,
-      payload: new URLSearchParams(fields).toString(),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    })
+  const post = (url: string, fields: Record<string, string> = {}) => formPost(phone, url, fields)
 
   const alice = links(reminders(ctx, 'alice@example.org')[0]!)
   const early = await post(alice.left, { time: '08:00' })
@@ -242,8 +243,105 @@ test('reminder links: "I left at" takes a time, refuses an impossible one, and "
     .where('signed_out_at', 'is', null)
     .execute()
   assert.equal(open.length, 1)
+  assert.equal((await post(bob.stillHere)).statusCode, 410, '"Still here" once is enough')
+
+  // The links do not die as a pair: Bob stays, then leaves at 18:10 and says so.
+  ctx.clock.set('2026-11-23T18:10:00Z')
+  const later = await phone.get(bob.left)
+  assert.equal(later.statusCode, 200)
+  assert.match(later.body, /said you were still here at 17:30/)
+  assert.match(later.body, /I left around 18:00/)
+  const gone = await post(bob.left)
+  assert.equal(gone.statusCode, 200)
+  assert.match(gone.body, /closed at 18:10/)
+  const closed = await ctx.app.ctx.db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', bobId)
+    .executeTakeFirstOrThrow()
+  assert.equal(closed.signed_out_at, Date.parse('2026-11-23T18:10:00Z'))
+  assert.equal((await post(bob.left)).statusCode, 410, 'after "I\'ve left" both links are used')
   assert.equal((await post(bob.stillHere)).statusCode, 410)
-  assert.equal((await post(bob.left)).statusCode, 410)
+})
+
+test('reminder links: a refused time leaves no trace — the answer and its audit row are one unit with the close', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  const phone = new TestBrowser(ctx.app)
+  const alice = links(reminders(ctx, 'alice@example.org')[0]!)
+  const aliceId = await personIdOf(ctx, 'alice@example.org')
+  const db = ctx.app.ctx.db
+  const answered = () =>
+    db
+      .selectFrom('audit_event')
+      .select('detail')
+      .where('person_id', '=', aliceId)
+      .where('action', '=', 'reminder.answered')
+      .execute()
+  const reminder = () =>
+    db
+      .selectFrom('reminder')
+      .select(['answer', 'answered_at'])
+      .where('person_id', '=', aliceId)
+      .executeTakeFirstOrThrow()
+
+  // The answer is written first, then the close refuses 08:00 (before the 09:05 sign-in).
+  assert.equal((await formPost(phone, alice.left, { time: '08:00' })).statusCode, 422)
+  assert.deepEqual(await reminder(), { answer: null, answered_at: null }, 'the answer was not kept')
+  assert.deepEqual(await answered(), [], 'no audit row for an answer that did not happen')
+
+  assert.equal((await formPost(phone, alice.left, { time: '17:00' })).statusCode, 200)
+  assert.equal((await reminder()).answer, 'left')
+  assert.equal((await answered()).length, 1, 'one answer, one audit row')
+})
+
+test('reminder "I\'ve left" offers likely leaving times in one tap, and corrects a visit the night closed', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  await signedIn(ctx, 'alice@example.org', 'Alice')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  const alice = links(reminders(ctx, 'alice@example.org')[0]!)
+  const phone = new TestBrowser(ctx.app)
+  const post = (url: string, fields: Record<string, string> = {}) => formPost(phone, url, fields)
+  ctx.clock.set('2026-11-23T19:12:00Z')
+  const page = await phone.get(alice.left)
+  const offered = [...page.body.matchAll(/I left around (\d\d:\d\d)/g)].map((m) => m[1])
+  assert.deepEqual(
+    offered,
+    ['19:00', '18:30', '18:00', '17:30'],
+    'the half hours before now, and the reminder',
+  )
+
+  // Nobody answered before the nightly auto-close at 23:59.
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  await autoClose(taskCtx(ctx))
+  ctx.clock.set('2026-11-24T07:40:00Z')
+  const morning = await phone.get(alice.left)
+  assert.match(morning.body, /closed your visit at 23:59/)
+  const settings = fireListSettings(ctx.config)
+  const before = await fireList(ctx.app.ctx.db, ctx.clock.now(), settings)
+  assert.deepEqual(
+    before.unconfirmed.map((p) => p.reason?.kind),
+    ['auto-closed'],
+    'on the fire list until she says',
+  )
+  const early = await post(alice.left, { time: '08:00' })
+  assert.equal(early.statusCode, 422, 'before the sign-in')
+  const done = await post(alice.left, { time: '18:40' })
+  assert.equal(done.statusCode, 200)
+  assert.match(done.body, /closed at 18:40/)
+  const aliceId = await personIdOf(ctx, 'alice@example.org')
+  const visit = await ctx.app.ctx.db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', aliceId)
+    .executeTakeFirstOrThrow()
+  assert.equal(visit.closed_by, 'person', 'corrected by the person')
+  assert.equal(visit.signed_out_at, Date.parse('2026-11-23T18:40:00Z'))
+  const after = await fireList(ctx.app.ctx.db, ctx.clock.now(), settings)
+  assert.equal(after.counts.total, 0, 'she said she left: off the fire list')
 })
 
 test('worker: the reminder queue is rate limited, so a burst never exceeds REMINDER_MAX_PER_MINUTE', async (t) => {
@@ -254,12 +352,11 @@ test('worker: the reminder queue is rate limited, so a burst never exceeds REMIN
   const queues = redis.closeAtEnd(await startQueues(taskCtx(ctx), { redisUrl: redis.url }))
   await queues.tasks.add('send-reminders', {})
   const sent = () => ctx.outbox.filter((l) => l.includes('(reminder)')).length
-  const deadline = Date.now() + 15_000
-  while (sent() < 2) {
-    assert.ok(Date.now() < deadline, 'the first two reminders go out')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // The limiter has engaged once two went out: the third cannot run until its window of a minute ends.
+  await eventually(
+    async () => sent() === 2 && (await queues.reminders.getRateLimitTtl(2)) > 30_000,
+    () => `the first two reminders out and the limiter engaged (sent ${sent()})`,
+  )
   assert.equal(sent(), 2, 'the third waits for the next minute')
   const counts = await queues.reminders.getJobCounts('completed', 'waiting', 'delayed', 'active')
   assert.equal(counts.completed, 2)
@@ -324,7 +421,8 @@ test('the reminder goes by Web Push first; SMS or email only when push is off or
   })
   push.state.status = 410
   const bobRun = await sendOneReminder(taskCtx(ctx), { personId: bobId, day: '2026-11-23' })
-  assert.ok(aliceRun && bobRun)
+  assert.equal(aliceRun, 'sent', 'Alice is reminded')
+  assert.equal(bobRun, 'sent', 'Bob is reminded, by email once his push subscription is gone')
   assert.equal(reminders(ctx, 'alice@example.org').length, 0, 'Alice got a push, so no email')
   assert.equal(push.received.filter((r) => !bobEndpoint.endsWith(r.path)).length, 1)
   assert.equal(reminders(ctx, 'bob@example.org').length, 1, 'Bob falls back to email')
@@ -343,4 +441,14 @@ test('the reminder goes by Web Push first; SMS or email only when push is off or
     rows.map((r) => r.channel?.split(':')[0]),
     ['push', 'email'],
   )
+})
+
+test('pacing leaves no abort listener behind on the signal (no MaxListenersExceededWarning)', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  for (const name of ['Ann', 'Ben', 'Cat', 'Dev', 'Eli']) await signedIn(ctx, `${name}@example.org`, name)
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const controller = new AbortController()
+  const result = await sendReminders(taskCtx(ctx), { signal: controller.signal })
+  assert.deepEqual(result.outcomes, { sent: 5 })
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
 })

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { AppContext } from '../server/plugins/context.js'
+import type { AppContext } from '../server/context.js'
 import { vapidFromConfig } from '../server/push/push.service.js'
 import {
   contactReminderSender,
@@ -9,9 +9,13 @@ import {
 
 /** What every task needs: the app's context (database, config, clock, keys, messenger) and a log. */
 export type TaskContext = Pick<AppContext, 'db' | 'config' | 'clock' | 'keys' | 'messenger'> & {
-  /** Presence announcements of this process (live boards), when the task runs inside the web process. */
+  /** Presence announcements (live boards in every process). */
   events?: AppContext['events']
+  /** Roll-call and broadcast announcements (live reception pages in every process). */
+  live?: AppContext['live']
   log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>
+  /** Where failed jobs are reported (Sentry when SENTRY_DSN is set). */
+  monitor?: AppContext['monitor']
   /** Reminder senders, tried in order until one reaches the person (Web Push can go first). */
   reminderSenders?: readonly ReminderSender[]
 }

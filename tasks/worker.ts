@@ -1,12 +1,16 @@
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from '../server/app.js'
+import { pino } from 'pino'
 import { loadConfigOrExit } from '../server/config.js'
+import { createContext } from '../server/context.js'
+import { exitIfSchemaBehind } from '../server/db/migrate.js'
+import { loggerOptions } from '../server/lib/logger.js'
+import { startWebhookDelivery } from './deliver-webhooks.task.js'
 import { startQueues } from './queues.js'
 
 /**
  * The worker entry (`npm run worker`): runs every scheduled task and delivery through BullMQ on
- * REDIS_URL. It builds the same app context as the web process (database, channels, keys) but
- * never listens. SIGTERM/SIGINT finish running jobs, then exit.
+ * REDIS_URL. It builds the same context as the web process (database, channels, keys, live
+ * events) but no web app. SIGTERM/SIGINT finish running jobs, then exit.
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('See docs/jobs.md for every setting.')
@@ -16,16 +20,19 @@ async function main(): Promise<void> {
     )
     process.exit(1)
   }
-  const app = await buildApp(config)
-  await app.ready()
-  const queues = await startQueues({ ...app.ctx, log: app.log }, { redisUrl: config.REDIS_URL })
+  const log = pino(loggerOptions(config))
+  const { context, close } = await createContext(config, log).catch(exitIfSchemaBehind)
+  const queues = await startQueues({ ...context, log }, { redisUrl: config.REDIS_URL })
+  // Outgoing webhooks are delivered from their database outbox by a loop here (leases make several workers safe).
+  const webhooks = startWebhookDelivery({ ...context, log })
   closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
-    if (err) app.log.error({ err }, 'worker stopping after an error')
-    else app.log.info(`worker stopping (${signal ?? 'exit'})`)
+    if (err) log.error({ err }, 'worker stopping after an error')
+    else log.info(`worker stopping (${signal ?? 'exit'})`)
+    await webhooks.stop()
     await queues.close()
-    await app.close()
+    await close()
   })
-  app.log.info(`worker running ${(await queues.tasks.getJobSchedulers()).length} schedule(s)`)
+  log.info(`worker running ${(await queues.tasks.getJobSchedulers()).length} schedule(s)`)
 }
 
 await main()

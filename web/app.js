@@ -11,7 +11,21 @@
     })
   }
 
+  // Pages may come back from the back/forward cache (they are `no-cache`, not `no-store`). The
+  // home page's state may have changed since, and after a logout no signed-in page may show
+  // again: both are fetched afresh, where the server decides.
+  window.addEventListener('pageshow', (event) => {
+    if (!event.persisted) return
+    const signedOutAt = Number(localStorage.getItem('register:signed-out-at') || 0)
+    if ($('#status') || signedOutAt > performance.timeOrigin) location.reload()
+  })
+
   // The login page means nobody is signed in here: forget the last person's state and taps.
+  if ($('form[action="/login/code"]')) {
+    try {
+      localStorage.setItem('register:signed-out-at', String(Date.now()))
+    } catch {}
+  }
   if ($('form[action="/login/code"]') && Q) {
     Q.clearAll().catch(() => {})
     if (self.caches) caches.delete('pages').catch(() => {})
@@ -24,12 +38,34 @@
     }
   }
 
+  const keyboard = $('#contact-keyboard')
+  if (keyboard) keyboardSwitch(keyboard, $('#contact'))
+
   const status = $('#status')
   if (status && Q) homePage(status)
   const push = $('#push')
   if (push) pushSettings(push)
   const install = $('#install')
   if (install) installPrompt(install)
+  const offlineNote = $('#offline-note')
+  if (offlineNote) offlineCopy(offlineNote)
+
+  // The contact field takes an email or a number: a switch between the letter keyboard and the number pad.
+  function keyboardSwitch(button, input) {
+    button.parentElement.hidden = false
+    const labels = {
+      tel: 'Type an email: use the letter keyboard',
+      text: 'Type a number: use the number pad',
+    }
+    button.addEventListener('click', () => {
+      const next = input.inputMode === 'tel' ? 'text' : 'tel'
+      input.inputMode = next
+      button.textContent = labels[next]
+      // The keyboard changes when the field is focused again.
+      input.blur()
+      input.focus()
+    })
+  }
 
   function formatTime(ms) {
     return new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
@@ -146,6 +182,29 @@
     })
     await refresh()
     if (navigator.onLine) await sync()
+  }
+
+  // "Your visits" and the profile: the service worker shows the last copy when the network is gone;
+  // the page says so, with the time of that copy, and reloads when the network is back.
+  function offlineCopy(note) {
+    const rendered = Number(note.dataset.renderedAt || 0)
+    const say = () => {
+      const when = new Date(rendered).toLocaleString('en-GB', {
+        weekday: 'short',
+        day: 'numeric',
+        month: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+      })
+      note.textContent = `You are offline. This is a copy from ${when}; it may be out of date.`
+      note.hidden = false
+    }
+    window.addEventListener('offline', say)
+    window.addEventListener('online', () => {
+      if (!note.hidden) location.reload()
+    })
+    // The service worker marks a copy it answered from its cache because the network failed.
+    if (!navigator.onLine || 'fromCache' in note.dataset) say()
   }
 
   function installPrompt(section) {

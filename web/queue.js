@@ -36,9 +36,12 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   }
 
-  /** Saves a tap with its real time, the day of the page it was made on, and a fresh idempotency key. */
-  async function addTap(action, personId, pageDay) {
-    const tap = { key: newKey(), action, at: Date.now(), personId, pageDay }
+  /**
+   * Saves a tap with its real time, the day of the page it was made on, and a fresh idempotency key.
+   * A kiosk saves its own requests the same way: `request` names the URL and the fields to send.
+   */
+  async function addTap(action, personId, pageDay, request) {
+    const tap = { key: newKey(), action, at: Date.now(), personId, pageDay, ...(request || {}) }
     await run('taps', 'readwrite', (s) => s.put(tap))
     return tap
   }
@@ -69,12 +72,13 @@
     for (const tap of await pendingTaps(personId)) {
       let response
       try {
-        response = await fetch('/taps', {
+        response = await fetch(tap.url || '/taps', {
           method: 'POST',
           credentials: 'same-origin',
           redirect: 'manual',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify({
+            ...(tap.body || {}),
             action: tap.action,
             at: tap.at,
             sentAt: Date.now(),
@@ -90,7 +94,10 @@
       if (response.type === 'opaqueredirect' || response.status === 401 || response.status === 403) {
         return { results, stopped: 'auth' }
       }
-      if (response.status === 429 || response.status >= 500) return { results, stopped: 'server' }
+      // 409: the same tap is being applied by another request right now; ask again later.
+      if (response.status === 409 || response.status === 429 || response.status >= 500) {
+        return { results, stopped: 'server' }
+      }
       let body = {}
       try {
         body = await response.json()

@@ -1,8 +1,14 @@
 // Reception pages: live updates over server-sent events, with a periodic refresh when the stream
 // is down. The page is complete without this script; it only keeps it fresh. Nothing on the page
 // is ever removed unless a fresh copy arrived, so a dropped network leaves the last list readable.
+// On a roll call, marks are saved on the phone first (queue.js, the same queue as offline taps) and
+// sent from there, so a marshal with no signal keeps working; the page says what is not yet sent.
 ;(() => {
+  const Q = self.RegisterQueue
   const region = document.querySelector('[data-live-region]')
+  const rollCallId = region?.getAttribute('data-roll-call')
+  // The queue keeps each roll call's marks apart from the person's own taps.
+  const owner = rollCallId ? `roll-call:${rollCallId}` : null
   const topics = (region?.getAttribute('data-live') ?? '').split(/\s+/).filter(Boolean)
   const pollMs = 30000
   let timer = null
@@ -17,11 +23,19 @@
     if (!region) return
     try {
       const response = await fetch(location.href, {
-        headers: { accept: 'text/html' },
+        headers: { accept: 'text/html', 'x-live-refresh': '1' },
         credentials: 'same-origin',
         cache: 'no-store',
       })
       if (!response.ok || response.redirected) return
+      // The service worker serves the roll call from this cache with no signal: keep it current.
+      if (owner && self.caches) {
+        const copy = response.clone()
+        caches
+          .open('pages')
+          .then((cache) => cache.put(location.href, copy))
+          .catch(() => {})
+      }
       const doc = new DOMParser().parseFromString(await response.text(), 'text/html')
       const fresh = doc.querySelector('[data-live-region]')
       if (!fresh) return
@@ -30,6 +44,7 @@
       region.innerHTML = fresh.innerHTML
       lastFresh = fresh.getAttribute('data-updated') ?? lastFresh
       bindForms()
+      document.dispatchEvent(new Event('live:refreshed'))
       if (focusedRow) {
         const row = document.getElementById(focusedRow)
         const again = row?.querySelector(`button[value="${focusedValue}"]`) ?? row?.querySelector('button')
@@ -60,8 +75,9 @@
     source.addEventListener('open', () => {
       stopPolling()
       status(`Live · updated ${lastFresh}`)
-      // Anything may have changed while we were disconnected.
+      // Anything may have changed while we were disconnected; marks saved meanwhile go now.
       soon()
+      sendMarks()
     })
     source.addEventListener('error', () => {
       status(`Reconnecting… showing the list as of ${lastFresh}`)
@@ -78,7 +94,111 @@
     startPolling()
   }
 
-  // Marks are sent without leaving the page; if the network is down the marshal is told it was not saved.
+  const statusWords = { safe: 'safe', missing: 'missing', help: 'needs help', unaccounted: 'unaccounted' }
+  const clock = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
+  const csrfToken = () => document.querySelector('input[name="_csrf"]')?.value
+  // Marks the server refused for good (e.g. made after the roll call ended), to say so.
+  let refused = []
+  let stoppedBy = null
+
+  /** Shows a line as marked (Undo after "safe", Safe and Missing otherwise), as the server renders it. */
+  function showMark(row, mark) {
+    row.className = row.className.replace(/\bmark-\w+/, `mark-${mark.status}`)
+    row.classList.add('pending')
+    const words = row.querySelector('[data-status]')
+    if (words) words.textContent = statusWords[mark.status] || mark.status
+    const marked = row.querySelector('[data-marked]')
+    if (marked) marked.textContent = ` · marked on this phone at ${clock(mark.at)}, not sent yet`
+    for (const b of row.querySelectorAll('button[name="status"]')) {
+      b.hidden =
+        b.value === 'unaccounted'
+          ? mark.status !== 'safe'
+          : b.value === 'safe'
+            ? mark.status === 'safe'
+            : mark.status === 'safe' || mark.status === 'missing'
+    }
+  }
+
+  /** Lays the marks saved on this phone over the list, and says how many are not sent yet. */
+  async function showPending() {
+    const banner = document.querySelector('[data-pending-marks]')
+    if (!owner || !Q || !banner) return
+    const pending = await Q.pendingTaps(owner).catch(() => [])
+    const latest = new Map()
+    for (const mark of pending) latest.set(mark.body.person, mark)
+    for (const [person, mark] of latest) {
+      const row = document.querySelector(`li[data-person="${person}"]`)
+      if (row) showMark(row, { status: mark.body.status, at: mark.at })
+    }
+    const lines = []
+    if (pending.length) {
+      const n = pending.length
+      lines.push(
+        `${n} ${n === 1 ? 'mark' : 'marks'} not sent yet: saved on this phone, ${
+          stoppedBy === 'auth'
+            ? 'but this phone is no longer signed in. Sign in again to send them.'
+            : 'and sent by themselves when there is signal. Keep this page open.'
+        }`,
+      )
+    }
+    for (const r of refused) lines.push(`Not applied: ${r.message}`)
+    banner.textContent = lines.join(' ')
+    banner.hidden = lines.length === 0
+  }
+
+  /** Sends the marks saved on this phone, oldest first; each counts once however often it is sent. */
+  let sending = null
+  function sendMarks() {
+    if (!owner || !Q) return Promise.resolve()
+    sending ??= (async () => {
+      try {
+        if ((await Q.pendingTaps(owner)).length === 0) return
+        const { results, stopped } = await Q.replay(owner, csrfToken())
+        stoppedBy = stopped
+        refused = refused.concat(results.filter((r) => !r.ok))
+        if (results.length) await refresh()
+      } catch {
+        // No storage or no network: the marks stay saved and the banner says so.
+      } finally {
+        sending = null
+        await showPending()
+      }
+    })()
+    return sending
+  }
+
+  /** Sends a mark straight away (no storage on this phone, e.g. a private window). */
+  async function sendNow(form, body) {
+    for (const b of form.querySelectorAll('button')) b.disabled = true
+    try {
+      const response = await fetch(form.action, {
+        method: 'POST',
+        body,
+        headers: { accept: 'application/json' },
+        credentials: 'same-origin',
+      })
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}))
+        throw new Error(problem.error || 'Not saved.')
+      }
+      await refresh()
+    } catch (error) {
+      for (const b of form.querySelectorAll('button')) b.disabled = false
+      let note = form.querySelector('.error')
+      if (!note) {
+        note = document.createElement('p')
+        note.className = 'error'
+        note.setAttribute('role', 'alert')
+        form.append(note)
+      }
+      note.textContent =
+        error instanceof TypeError
+          ? 'Not saved: no connection. Tap again when you are back online.'
+          : error.message
+    }
+  }
+
+  // Marks are made without leaving the page: saved on the phone, shown at once, sent when possible.
   function bindForms() {
     for (const form of document.querySelectorAll('form[data-mark-form]')) {
       if (form.dataset.bound) continue
@@ -87,37 +207,61 @@
         event.preventDefault()
         const body = new URLSearchParams(new FormData(form))
         if (event.submitter?.name) body.set(event.submitter.name, event.submitter.value)
-        for (const b of form.querySelectorAll('button')) b.disabled = true
+        const mark = { person: body.get('person'), status: body.get('status') }
         try {
-          const response = await fetch(form.action, {
-            method: 'POST',
-            body,
-            headers: { accept: 'application/json' },
-            credentials: 'same-origin',
-          })
-          if (!response.ok) {
-            const problem = await response.json().catch(() => ({}))
-            throw new Error(problem.error || 'Not saved.')
-          }
-          await refresh()
-        } catch (error) {
-          for (const b of form.querySelectorAll('button')) b.disabled = false
-          let note = form.querySelector('.error')
-          if (!note) {
-            note = document.createElement('p')
-            note.className = 'error'
-            note.setAttribute('role', 'alert')
-            form.append(note)
-          }
-          note.textContent =
-            error instanceof TypeError
-              ? 'Not saved: no connection. Tap again when you are back online.'
-              : error.message
+          if (!Q || !owner) throw new Error('no queue')
+          await Q.addTap('mark', owner, undefined, { url: form.getAttribute('action'), body: mark })
+        } catch {
+          return sendNow(form, body)
         }
+        await showPending()
+        // The tapped button is hidden now: keep the focus on the line's other button.
+        form.querySelector('button:not([hidden])')?.focus()
+        await sendMarks()
       })
     }
   }
   bindForms()
+  document.addEventListener('live:refreshed', () => {
+    showPending()
+  })
+  if (owner) {
+    window.addEventListener('online', () => {
+      sendMarks()
+    })
+    // Signal at an assembly point comes and goes, often without an `online` event.
+    setInterval(sendMarks, 15000)
+    showPending().then(sendMarks)
+  }
+
+  // When a roll call starts, the board keeps a copy of it on this phone at once, so it opens
+  // with no signal at the assembly point even if nobody opened it here before leaving.
+  async function keepRollCall() {
+    const link = document.querySelector('a[data-roll-call-link]')
+    if (!link || !self.caches) return
+    try {
+      const cache = await caches.open('pages')
+      if (await cache.match(link.href, { ignoreVary: true })) return
+      const response = await fetch(link.href, { credentials: 'same-origin' })
+      if (response.ok && !response.redirected) await cache.put(link.href, response)
+    } catch {}
+  }
+  if (!owner) {
+    keepRollCall()
+    document.addEventListener('live:refreshed', keepRollCall)
+  }
+
+  // Roll call: find a name as you type (200 people on a phone); the form also works without JS.
+  const search = document.querySelector('[data-roll-call-search] input[type="search"]')
+  function filterNames() {
+    if (!search) return
+    const q = search.value.trim().toLocaleLowerCase()
+    for (const row of document.querySelectorAll('li[data-name]')) {
+      row.hidden = q !== '' && !row.getAttribute('data-name').includes(q)
+    }
+  }
+  search?.addEventListener('input', filterNames)
+  document.addEventListener('live:refreshed', filterNames)
 
   for (const button of document.querySelectorAll('[data-print]')) {
     button.addEventListener('click', () => window.print())

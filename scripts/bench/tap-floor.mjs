@@ -23,7 +23,7 @@ const sql = {
   audit: sqlite.prepare(
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values (?, ?, ?, ?, ?, ?)',
   ),
-  inside: sqlite.prepare('select inside from occupancy where id = 1'),
+  inside: sqlite.prepare('select sum(inside) as inside from occupancy_slot'),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
   commit: sqlite.prepare('commit'),

@@ -9,13 +9,15 @@ export function webNodeFlags(): string[] {
     .split('\n')
     .find((l) => l.startsWith('web:'))
   const words = line?.slice('web:'.length).trim().split(/\s+/) ?? []
+  // Leading VAR=value assignments (the runtime database URL on Heroku) are the shell's, not node's.
+  while (words[0] !== undefined && /^[A-Z_]+=/.test(words[0])) words.shift()
   if (words[0] !== 'node') throw new Error('Procfile: expected "web: node [flags] dist/server/server.js"')
   return words.slice(1, -1)
 }
 
-/** Waits until the web process at `url` answers /healthz (it migrates and loads first). */
+/** Waits (up to a minute: a loaded machine starts it slowly) until the web process at `url` answers /healthz. */
 export async function waitUntilHealthy(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(`${url}/healthz`)).ok) return
     } catch {}
@@ -25,6 +27,9 @@ export async function waitUntilHealthy(url: string): Promise<void> {
 }
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'
+
+/** The bearer token the bench reads the web process's /metrics with (production serves none without one). */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789'
 
 /** The site's time zone in every benchmark (the seed signs people in on this zone's today). */
 export const BENCH_TIME_ZONE = 'Europe/London'
@@ -41,6 +46,7 @@ export function benchEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
     SESSION_SECRET: SECRET,
     RATE_LIMIT_PER_MINUTE: '1000000',
     LOG_LEVEL: 'warn',
+    METRICS_TOKEN: BENCH_METRICS_TOKEN,
     TIME_ZONE: BENCH_TIME_ZONE,
     // The benchmark triggers work itself; no timers of the embedded scheduler.
     REMINDER_TIME: 'off',

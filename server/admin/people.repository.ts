@@ -18,6 +18,8 @@ export async function searchPeople(
   limit: number,
   /** The query read as a canonical contact (E.164, lower-case email), when it is one. */
   contact?: string,
+  /** A LIKE pattern of digits (and +) for part of a phone number, e.g. `+447911%`. */
+  phonePattern?: string,
 ): Promise<PersonSummary[]> {
   const like = `%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
   let q = db
@@ -51,6 +53,7 @@ export async function searchPeople(
               c.or([
                 sql<boolean>`contact.value like ${like} escape '\\'`,
                 ...(contact ? [c('contact.value', '=', contact)] : []),
+                ...(phonePattern ? [c('contact.value', 'like', phonePattern)] : []),
               ]),
             ),
         ),
@@ -58,7 +61,7 @@ export async function searchPeople(
     )
     q = q.orderBy('person.last_name').orderBy('person.first_name')
   } else {
-    q = q.orderBy(sql`last_signed_in_at is null`).orderBy('last_signed_in_at', 'desc')
+    q = q.orderBy('last_signed_in_at', (ob) => ob.desc().nullsLast())
   }
   const rows = await q.orderBy('person.id').limit(limit).execute()
   return rows.map((r) => ({

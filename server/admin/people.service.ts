@@ -1,22 +1,130 @@
-import { recordAudit } from '../audit/audit.repository.js'
+import { getCountryCallingCode, isSupportedCountry } from 'libphonenumber-js'
+import { listAuditForPerson, recordAudit } from '../audit/audit.repository.js'
+import { type DetailLine, readableDetail } from '../audit/audit-detail.js'
 import type { Db } from '../db/connect.js'
-import type { Person, Role, Visit } from '../db/database.js'
+import type { AuditEvent, ClosedBy, Device, Person, Role, Visit } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
+import { maskContact, parseContact } from '../identity/contact.js'
+import { findContactByValue, listContacts } from '../identity/contact.repository.js'
 import { NameError, parseName } from '../identity/person.js'
 import { findPersonById, updatePerson } from '../identity/person.repository.js'
 import { hasRole } from '../identity/roles.js'
 import { countActiveAdmins } from '../identity/roles.repository.js'
 import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
+import { formatDateTime } from '../lib/site-time.js'
 import { closeVisit, findOpenVisit } from '../register/visit.repository.js'
-import { findVisitOf, moveBelongings, revokeAllDevices } from './people.repository.js'
+import {
+  findVisitOf,
+  listAllDevices,
+  listRecentVisits,
+  moveBelongings,
+  type PersonSummary,
+  revokeAllDevices,
+  searchPeople,
+} from './people.repository.js'
 
-async function requirePerson(db: Db, id: number): Promise<Person> {
+/** The person with this id; a 404 UserError when there is none. */
+export async function requirePerson(db: Db, id: number): Promise<Person> {
   const person = await findPersonById(db, id)
   if (!person) throw new UserError(404, 'There is no such person.')
   return person
 }
 
-async function refuseLastAdmin(db: Db, person: Person, what: string): Promise<void> {
+/**
+ * Part of a phone number as typed ("07911", "+44 7911", "7911 123") → a LIKE pattern on stored
+ * E.164 numbers: a national number starts after the country code, an international one is a
+ * prefix, bare digits match anywhere. Undefined when the query is not a number fragment.
+ */
+export function phonePattern(query: string, defaultRegion: string): string | undefined {
+  if (!/^\+?[\d\s().-]+$/.test(query)) return undefined
+  const digits = query.replace(/\D/g, '')
+  if (digits.length < 3) return undefined
+  if (query.startsWith('+')) return `+${digits}%`
+  if (digits.startsWith('0') && isSupportedCountry(defaultRegion))
+    return `+${getCountryCallingCode(defaultRegion)}${digits.slice(1)}%`
+  return `%${digits}%`
+}
+
+/** At most this many people are listed by a search. */
+const searchLimit = 100
+
+/**
+ * The admin's people search: by name or contact, or everyone most recently active first. Contacts
+ * come masked; `more` says there were more than the page shows.
+ */
+export async function findPeople(
+  db: Db,
+  query: string,
+  defaultRegion: string,
+): Promise<{ people: PersonSummary[]; more: boolean }> {
+  const q = query.trim()
+  const parsed = q ? parseContact(q, defaultRegion) : undefined
+  const people = await searchPeople(
+    db,
+    q,
+    searchLimit + 1,
+    parsed?.ok ? parsed.contact.value : undefined,
+    phonePattern(q, defaultRegion),
+  )
+  return {
+    more: people.length > searchLimit,
+    people: people
+      .slice(0, searchLimit)
+      .map((p) => ({ ...p, contact: p.contact ? maskContact(p.contact) : '' })),
+  }
+}
+
+/** Everything the admin's page about a person shows: contacts (masked), visits, devices, audit. */
+export interface PersonDetails {
+  person: Person
+  contacts: { kind: string; masked: string }[]
+  visits: Visit[]
+  devices: Device[]
+  /** The latest audit entries about them, each detail as labelled lines. */
+  audit: (AuditEvent & { details: DetailLine[] })[]
+}
+
+/** The admin's view of one person; a 404 UserError when there is no such person. */
+export async function personDetails(db: Db, id: number, timeZone: string): Promise<PersonDetails> {
+  const person = await requirePerson(db, id)
+  const [contacts, visits, devices, audit] = await Promise.all([
+    listContacts(db, id),
+    listRecentVisits(db, id, 30),
+    listAllDevices(db, id, 30),
+    listAuditForPerson(db, id, 50),
+  ])
+  return {
+    person,
+    contacts: contacts.map((c) => ({ kind: c.kind, masked: maskContact(c.value) })),
+    visits,
+    devices,
+    audit: audit.map((a) => ({
+      ...a,
+      details: readableDetail(a.detail, (ms) => formatDateTime(ms, timeZone)),
+    })),
+  }
+}
+
+/**
+ * Finds the person an admin refers to by number ("#12" or "12") or by one of their contacts;
+ * undefined when nobody matches.
+ */
+export async function findPersonByReference(
+  db: Db,
+  text: string,
+  defaultRegion: string,
+): Promise<Person | undefined> {
+  const value = text.trim().replace(/^#/, '')
+  if (/^\d{1,15}$/.test(value)) return findPersonById(db, Number(value))
+  const parsed = parseContact(value, defaultRegion)
+  if (!parsed.ok) return undefined
+  const contact = await findContactByValue(db, parsed.contact.value)
+  return contact ? findPersonById(db, contact.person_id) : undefined
+}
+
+/** Refuses (409) a change that would leave no active administrator. */
+export async function refuseLastAdmin(db: Db, person: Person, what: string): Promise<void> {
   if (person.role === 'admin' && person.deactivated_at === null && (await countActiveAdmins(db)) <= 1) {
     throw new UserError(409, `${what} would leave nobody able to administer the site.`)
   }
@@ -31,7 +139,7 @@ export async function adminRename(
 ): Promise<void> {
   const name = parseName(input.firstName, input.lastName)
   if (!name.ok) throw new NameError(name.errors)
-  await db.transaction().execute(async (trx) => {
+  await unitOfWork(db, async (trx) => {
     const person = await requirePerson(trx, personId)
     await updatePerson(trx, personId, {
       first_name: name.firstName,
@@ -53,6 +161,25 @@ export async function adminRename(
   })
 }
 
+/**
+ * The part of deactivation every path shares (an admin, the directory): every device revoked, an
+ * open visit closed now with `closedBy`, the person marked deactivated. The caller audits.
+ */
+export async function stopPerson(
+  db: Db,
+  personId: number,
+  at: number,
+  closedBy: ClosedBy,
+): Promise<DeactivateResult> {
+  const devicesRevoked = await revokeAllDevices(db, personId, at)
+  const open = await findOpenVisit(db, personId)
+  const closedVisit = open
+    ? await closeVisit(db, open.id, Math.max(at, open.signed_in_at), closedBy)
+    : undefined
+  await updatePerson(db, personId, { deactivated_at: at, updated_at: at })
+  return { devicesRevoked, closedVisit }
+}
+
 /** What deactivation did. */
 export interface DeactivateResult {
   devicesRevoked: number
@@ -69,16 +196,11 @@ export async function deactivatePerson(
   personId: number,
 ): Promise<DeactivateResult> {
   if (actor.personId === personId) throw new UserError(409, 'You cannot deactivate yourself.')
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const person = await requirePerson(trx, personId)
     if (person.deactivated_at !== null) throw new UserError(409, 'This person is already deactivated.')
     await refuseLastAdmin(trx, person, 'Deactivating the only administrator')
-    const devicesRevoked = await revokeAllDevices(trx, personId, actor.at)
-    const open = await findOpenVisit(trx, personId)
-    const closedVisit = open
-      ? await closeVisit(trx, open.id, Math.max(actor.at, open.signed_in_at), 'admin')
-      : undefined
-    await updatePerson(trx, personId, { deactivated_at: actor.at, updated_at: actor.at })
+    const { devicesRevoked, closedVisit } = await stopPerson(trx, personId, actor.at, 'admin')
     await recordAudit(trx, {
       at: actor.at,
       personId,
@@ -92,9 +214,12 @@ export async function deactivatePerson(
 
 /** Lets a deactivated person sign in again (with a new code; their old devices stay revoked). */
 export async function reactivatePerson(db: Db, actor: AdminActor, personId: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await unitOfWork(db, async (trx) => {
     const person = await requirePerson(trx, personId)
     if (person.deactivated_at === null) throw new UserError(409, 'This person is already active.')
+    if (person.erased_at !== null) {
+      throw new UserError(409, 'An erased person cannot come back. They can sign up again as someone new.')
+    }
     await updatePerson(trx, personId, { deactivated_at: null, updated_at: actor.at })
     await recordAudit(trx, {
       at: actor.at,
@@ -132,7 +257,7 @@ export async function mergePeople(
   if (actor.personId === removeId) {
     throw new UserError(409, 'You cannot merge your own account away. Merge the other account into yours.')
   }
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const keep = await requirePerson(trx, keepId)
     const remove = await requirePerson(trx, removeId)
     const openKeep = await findOpenVisit(trx, keepId)
@@ -186,7 +311,7 @@ export async function adminCloseVisit(
   request: { personId: number; visitId: number; leftAt: number | null; note: string },
 ): Promise<Visit> {
   const note = request.note.trim().replace(/\s+/g, ' ').slice(0, 200)
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const visit = await findVisitOf(trx, request.personId, request.visitId)
     if (!visit) throw new UserError(404, 'That visit does not exist.')
     if (visit.signed_out_at !== null) throw new UserError(409, 'That visit is already closed.')

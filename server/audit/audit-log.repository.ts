@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { AuditEvent } from '../db/database.js'
+import { jsonNumber } from '../db/dialect-sql.js'
 
 /** Filters for the audit log viewer; instants are epoch ms, `to` exclusive. */
 export interface AuditFilter {
@@ -26,12 +27,11 @@ export async function searchAudit(
   filter: AuditFilter,
   page: { offset: number; limit: number },
 ): Promise<{ rows: AuditRow[]; more: boolean }> {
+  const by = jsonNumber(db, 'audit_event.detail', 'by')
   let q = db
     .selectFrom('audit_event')
     .leftJoin('person', 'person.id', 'audit_event.person_id')
-    .leftJoin('person as by', (join) =>
-      join.on(sql`by.id`, '=', sql`json_extract(audit_event.detail, '$.by')`),
-    )
+    .leftJoin('person as by', (join) => join.on(sql`by.id`, '=', by))
     .selectAll('audit_event')
     .select([
       'person.first_name',
@@ -41,12 +41,7 @@ export async function searchAudit(
     ])
   if (filter.personId !== undefined) {
     const id = filter.personId
-    q = q.where((eb) =>
-      eb.or([
-        eb('audit_event.person_id', '=', id),
-        eb(sql`json_extract(audit_event.detail, '$.by')`, '=', id),
-      ]),
-    )
+    q = q.where((eb) => eb.or([eb('audit_event.person_id', '=', id), eb(by, '=', id)]))
   }
   if (filter.action) {
     const action = filter.action

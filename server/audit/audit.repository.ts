@@ -2,6 +2,8 @@ import type { Insertable } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { AuditEvent, AuditEventTable } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
+import { EVENT_FOR_AUDIT_ACTION } from '../outgoing-webhooks/events.js'
+import { insertWebhookEvent } from '../outgoing-webhooks/webhook.repository.js'
 
 /** Where a request came from, as recorded in the audit trail. */
 export interface RequestContext {
@@ -21,7 +23,10 @@ const insertAuditQuery = preparedQuery((db, v: Required<Omit<Insertable<AuditEve
   }),
 )
 
-/** Writes one audit row. Detail must never hold codes or tokens. */
+/**
+ * Writes one audit row. Detail must never hold codes or tokens. Actions that outgoing webhooks
+ * announce (sign-in, roll call started, …) also record a webhook event in the same transaction.
+ */
 export async function recordAudit(
   db: Db,
   event: { at: number; personId: number | null; action: string; context: RequestContext; detail?: object },
@@ -34,6 +39,10 @@ export async function recordAudit(
     user_agent: event.context.userAgent.slice(0, 512),
     detail: JSON.stringify(event.detail ?? {}),
   })
+  const type = EVENT_FOR_AUDIT_ACTION[event.action]
+  if (type) {
+    await insertWebhookEvent(db, { type, personId: event.personId, data: event.detail ?? {}, at: event.at })
+  }
 }
 
 /** A person's audit trail, newest first. */

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect } from './connect.js'
-import { migrateToLatest } from './migrate.js'
+import { testDb } from '../testing/test-database.js'
 import { preparedQuery } from './prepared-query.js'
-
-async function memoryDb(t: { after(fn: () => unknown): void }) {
-  const { db } = connect(':memory:')
-  await migrateToLatest(db)
-  t.after(() => db.destroy())
-  return db
-}
 
 const person = (first: string, last: string) => ({
   first_name: first,
@@ -20,7 +12,7 @@ const person = (first: string, last: string) => ({
 })
 
 test('a prepared query runs with each call’s values, the same as building it each time', async (t) => {
-  const db = await memoryDb(t)
+  const db = await testDb(t)
   await db
     .insertInto('person')
     .values([person('Ann', 'Lee'), person('Ben', 'Lee'), person('Ann', 'Roe')])
@@ -45,7 +37,7 @@ test('a prepared query runs with each call’s values, the same as building it e
 })
 
 test('a value used twice, literals kept, and inserts and updates with returning', async (t) => {
-  const db = await memoryDb(t)
+  const db = await testDb(t)
   const insert = preparedQuery((db, v: { name: string; at: number }) =>
     db
       .insertInto('person')
@@ -84,7 +76,7 @@ test('a value used twice, literals kept, and inserts and updates with returning'
 })
 
 test('a prepared query runs inside the caller’s transaction', async (t) => {
-  const db = await memoryDb(t)
+  const db = await testDb(t)
   const insert = preparedQuery((db, v: { name: string }) =>
     db
       .insertInto('person')

@@ -1,5 +1,5 @@
 import { type Compilable, type CompiledQuery, createQueryId } from 'kysely'
-import type { Db } from './connect.js'
+import { type Db, type Dialect, dialectOf } from './connect.js'
 
 /** Stands in for a value while the query is built; replaced by the real value on every run. */
 class Slot {
@@ -17,9 +17,15 @@ type Template = { compiled: CompiledQuery; slots: (Slot | unknown)[] }
 export function preparedQuery<P extends Record<string, unknown>, R>(
   build: (db: Db, values: P) => Compilable<R>,
 ): (db: Db, values: P) => Promise<R[]> {
-  let template: Template | undefined
+  // Compiled SQL differs by dialect (`?` or `$1`); a process normally uses one.
+  const templates = new Map<Dialect, Template>()
   return async (db, values) => {
-    template ??= compileOnce(db, build)
+    const dialect = dialectOf(db)
+    let template = templates.get(dialect)
+    if (!template) {
+      template = compileOnce(db, build)
+      templates.set(dialect, template)
+    }
     const { compiled, slots } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))
     // Each run is a query of its own to Kysely (plugins may keep state per query id).

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
 import { UserError } from '../lib/errors.js'
 import { connect } from './connect.js'
@@ -117,12 +118,25 @@ test('more units than one commit takes are all committed, in order', async (t) =
 test('inside a transaction, a unit of work is simply part of it', async (t) => {
   const { db, other } = await fileDb(t)
   await assert.rejects(
-    db.transaction().execute(async (trx) => {
+    unitOfWork(db, async (trx) => {
       await unitOfWork(trx, async (inner) => {
         await inner.insertInto('person').values(person('Ann')).execute()
       })
-      throw new Error('the outer transaction fails')
+      throw new Error('the outer unit fails')
     }),
   )
   assert.deepEqual(names(other), [])
+})
+
+test('one idiom: no code outside unit-of-work.ts opens a transaction of its own', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  const offenders: string[] = []
+  for (const dir of ['server', 'tasks', 'scripts']) {
+    for (const file of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.endsWith('unit-of-work.ts')) continue
+      const text = readFileSync(join(root, dir, file), 'utf8')
+      if (/\.transaction\(\s*\)/.test(text)) offenders.push(join(dir, file))
+    }
+  }
+  assert.deepEqual(offenders, [], 'open units of work with unitOfWork(db, …) and pass trx down')
 })

@@ -19,6 +19,12 @@ export const MAX_SHARED_COMMIT = 100
 const pending = new WeakMap<Db, Job[]>()
 
 /**
+ * The one way this code base opens a transaction (a test forbids `.transaction()` anywhere else).
+ * Whoever owns the unit of work — a route's top-level domain function, a task, a CLI — calls it;
+ * the functions it calls take `trx` as their `db` and never open their own. When `db` is already
+ * a transaction, `work` simply runs in it: the caller owns the unit, so two domain functions can be
+ * made atomic together by calling both inside one `unitOfWork`.
+ *
  * Runs `work` as one all-or-nothing unit, and resolves only once it is committed. Units started in
  * the same event-loop turn (08:55: a queue at the door) share one transaction and one commit, each
  * inside its own savepoint: a unit that throws is rolled back alone and rejects with its own error,

@@ -1,17 +1,23 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { CodePurpose, Person } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { TooManyRequestsError, UserError } from '../lib/errors.js'
 import type { Clock } from '../lib/site-time.js'
 import { DeliveryError } from '../messaging/channel.js'
 import type { Messenger } from '../messaging/messenger.js'
 import {
+  adminContactsForAlerts,
+  type CodeCount,
+  claimBudgetAlert,
   consumeCode,
   findLiveCode,
-  recentCodeTimes,
+  findNewestCode,
+  newestCodeTimes,
   recordWrongAttempt,
   replaceCode,
 } from './code.repository.js'
+import { checkTextDestination } from './code-destination.js'
 import { maskContact, type NormalisedContact, parseContact } from './contact.js'
 import { findContactByValue, insertContact } from './contact.repository.js'
 import { NameError, parseName } from './person.js'
@@ -25,8 +31,15 @@ export const CODE_TTL_MS = 10 * 60_000
 export const MAX_CODE_ATTEMPTS = 5
 /** Codes one contact may request per window (so nobody runs up an SMS bill on someone's phone). */
 export const CONTACT_CODE_LIMIT = { max: 3, windowMs: 10 * 60_000 }
-/** Codes one IP address may request per window, across all contacts (an office shares one IP, so not too few). */
-export const IP_CODE_LIMIT = { max: 30, windowMs: 10 * 60_000 }
+/**
+ * Codes one IP address may request per window for contacts nobody has verified yet. A whole office
+ * behind one address onboards on roll-out day (200 people in 15 minutes fit); people already
+ * known are held only by their own per-contact limit. What protects the SMS bill is the per-contact
+ * limit, the destination rules and the site-wide hourly budget (docs/messaging.md).
+ */
+export const IP_UNKNOWN_CODE_LIMIT = { max: 300, windowMs: 60 * 60_000 }
+/** The window of the site-wide budget of texted codes (SMS_CODES_PER_HOUR). */
+const TEXT_BUDGET_WINDOW_MS = 60 * 60_000
 
 /** What the identity functions need from the app. */
 export interface IdentityDeps {
@@ -37,6 +50,10 @@ export interface IdentityDeps {
   defaultRegion: string
   /** ADMIN_CONTACTS: canonical contacts that become admin when first verified. */
   adminContacts?: readonly string[]
+  /** SMS_ALLOWED_COUNTRIES: where codes may be texted (default: the default region only). */
+  smsAllowedCountries?: readonly string[]
+  /** SMS_CODES_PER_HOUR: codes texted site-wide per hour before texts to unknown numbers pause. */
+  smsCodesPerHour?: number
 }
 
 /** Reads a contact or throws a 400 with the reason. */
@@ -46,15 +63,50 @@ export function requireContact(input: unknown, defaultRegion: string): Normalise
   return parsed.contact
 }
 
-function rateLimit(
-  times: number[],
+/** Throws a 429 when `max` codes of a kind were requested within the window. */
+async function rateLimit(
+  db: Db,
+  by: CodeCount,
   limit: { max: number; windowMs: number },
   now: number,
   what: string,
-): void {
-  if (times.length < limit.max) return
-  const oldestCounted = times[times.length - limit.max]!
-  throw new TooManyRequestsError(what, oldestCounted + limit.windowMs - now)
+): Promise<number> {
+  const times = await newestCodeTimes(db, by, now - limit.windowMs, limit.max)
+  if (times.length < limit.max) return times.length
+  // The limit frees up when the oldest code counted leaves the window.
+  throw new TooManyRequestsError(what, times[limit.max - 1]! + limit.windowMs - now)
+}
+
+/**
+ * The site-wide hourly budget of texted codes ran out: tell the admins, once per hour across every
+ * process (only the request that claims the hour waits for the messages).
+ */
+async function alertAdminsOfBudget(
+  deps: IdentityDeps,
+  now: number,
+  perHour: number,
+  context: RequestContext,
+): Promise<void> {
+  const { db, messenger } = deps
+  const hourStart = Math.floor(now / TEXT_BUDGET_WINDOW_MS) * TEXT_BUDGET_WINDOW_MS
+  await (async () => {
+    if (!(await claimBudgetAlert(db, { hourStart, at: now, codesSent: perHour }))) return
+    await recordAudit(db, {
+      at: now,
+      personId: null,
+      action: 'code.text-budget-reached',
+      context,
+      detail: { perHour },
+    })
+    const told = new Set<number>()
+    for (const contact of await adminContactsForAlerts(db)) {
+      if (told.has(contact.person_id) || !messenger.kinds.includes(contact.kind)) continue
+      told.add(contact.person_id)
+      await messenger.send(contact, 'sms-budget', { perHour }).catch(() => told.delete(contact.person_id))
+    }
+  })().catch(() => {
+    // Best effort: the refusal itself is what protects the bill; a failed alert is in the message log.
+  })
 }
 
 /**
@@ -75,22 +127,41 @@ export async function requestCode(
         : 'Use your mobile number: this site cannot send emails.',
     )
   }
+  checkTextDestination(contact, deps.smsAllowedCountries ?? [deps.defaultRegion])
   const now = clock.now()
-  rateLimit(
-    await recentCodeTimes(db, { contactValue: contact.value }, now - CONTACT_CODE_LIMIT.windowMs),
+  await rateLimit(
+    db,
+    { contactValue: contact.value },
     CONTACT_CODE_LIMIT,
     now,
     'Too many codes have been requested for this contact.',
   )
-  rateLimit(
-    await recentCodeTimes(db, { ip: request.context.ip }, now - IP_CODE_LIMIT.windowMs),
-    IP_CODE_LIMIT,
-    now,
-    'Too many codes have been requested from your network.',
-  )
-  const code = newCode()
   const owner = await findContactByValue(db, contact.value)
-  const stored = await db.transaction().execute(async (trx) => {
+  if (!owner) {
+    await rateLimit(
+      db,
+      { unknownFromIp: request.context.ip },
+      IP_UNKNOWN_CODE_LIMIT,
+      now,
+      'Too many codes have been requested from your network.',
+    )
+  }
+  if (!owner && contact.kind === 'phone' && deps.smsCodesPerHour !== undefined) {
+    const perHour = deps.smsCodesPerHour
+    await rateLimit(
+      db,
+      { texts: true },
+      { max: perHour, windowMs: TEXT_BUDGET_WINDOW_MS },
+      now,
+      'Texts to new numbers are paused: this site has sent as many codes as it allows in an hour. Use your email address, or ask reception.',
+    ).catch(async (error: unknown) => {
+      if (error instanceof TooManyRequestsError)
+        await alertAdminsOfBudget(deps, now, perHour, request.context)
+      throw error
+    })
+  }
+  const code = newCode()
+  const stored = await unitOfWork(db, async (trx) => {
     const row = await replaceCode(trx, {
       contactValue: contact.value,
       purpose: request.purpose,
@@ -152,7 +223,16 @@ export async function verifyCode(
   const now = clock.now()
   const live = await findLiveCode(db, contact.value, request.purpose)
   const expired = new UserError(401, 'That code has expired or was already used. Ask for a new code.')
-  if (!live || (request.purpose === 'add-contact' && live.person_id !== request.personId)) throw expired
+  const tooManyTries = new UserError(
+    429,
+    'Too many wrong codes. That code no longer works: ask for a new one.',
+  )
+  if (!live) {
+    // Say why there is no code: five wrong tries killed it, or it expired or was used.
+    const newest = await findNewestCode(db, contact.value, request.purpose)
+    throw newest && newest.attempts >= MAX_CODE_ATTEMPTS ? tooManyTries : expired
+  }
+  if (request.purpose === 'add-contact' && live.person_id !== request.personId) throw expired
   if (live.expires_at <= now) {
     await consumeCode(db, live.id, now)
     throw expired
@@ -168,7 +248,7 @@ export async function verifyCode(
     })
     if (attempts >= MAX_CODE_ATTEMPTS) {
       await consumeCode(db, live.id, now)
-      throw new UserError(429, 'Too many wrong codes. That code no longer works: ask for a new one.')
+      throw tooManyTries
     }
     const left = MAX_CODE_ATTEMPTS - attempts
     throw new UserError(401, `That code is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.`)
@@ -205,7 +285,7 @@ export async function verifyCode(
         new UserError(409, 'That contact already belongs to another account. Ask an admin to merge the two.'),
       )
     }
-    return db.transaction().execute(async (trx) => {
+    return unitOfWork(db, async (trx) => {
       if (!(await consumeCode(trx, live.id, now))) throw expired
       if (!existing) await insertContact(trx, { personId, kind: contact.kind, value: contact.value, at: now })
       await audit(trx, personId, 'contact.added')
@@ -218,7 +298,7 @@ export async function verifyCode(
     if (person.deactivated_at !== null) {
       await refuse(new UserError(403, 'This account has been deactivated. Please speak to reception.'))
     }
-    return db.transaction().execute(async (trx) => {
+    return unitOfWork(db, async (trx) => {
       if (!(await consumeCode(trx, live.id, now))) throw expired
       await audit(trx, person.id, 'code.verified')
       return { contact, person: await promote(trx, person), created: false }
@@ -233,7 +313,7 @@ export async function verifyCode(
       given ? 'Please check your name.' : 'Welcome! Tell us your name to finish.',
     )
   }
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     if (!(await consumeCode(trx, live.id, now))) throw expired
     const person = await insertPerson(trx, {
       first_name: name.firstName,

@@ -1,5 +1,5 @@
 import type { Db } from '../db/connect.js'
-import type { Device, DeviceKind, Person } from '../db/database.js'
+import type { Device, DeviceKind, Person, SignInMethod } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
 
 /** Stores a new device token hash for a person. */
@@ -12,6 +12,7 @@ export async function insertDevice(
     name: string
     userAgent: string
     at: number
+    signedInWith?: SignInMethod
   },
 ): Promise<Device> {
   return db
@@ -24,6 +25,7 @@ export async function insertDevice(
       user_agent: device.userAgent,
       created_at: device.at,
       last_used_at: device.at,
+      signed_in_with: device.signedInWith ?? 'code',
     })
     .returningAll()
     .executeTakeFirstOrThrow()
@@ -66,6 +68,8 @@ export async function findActiveDevice(
       created_at: person_created_at,
       updated_at: person_updated_at,
       deactivated_at,
+      // Erasure deactivates: an active person was never erased.
+      erased_at: null,
     },
   }
 }

@@ -1,7 +1,8 @@
 import Bowser from 'bowser'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import type { Device, DeviceKind, Person } from '../db/database.js'
+import type { Device, DeviceKind, Person, SignInMethod } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { findActiveDevice, insertDevice, revokeDevicesOfKind, touchDevice } from './device.repository.js'
 import { hashToken, looksLikeToken, newToken } from './secrets.js'
 
@@ -22,10 +23,17 @@ export function deviceName(userAgent: string, kind: DeviceKind): string {
  */
 export async function issueDevice(
   db: Db,
-  request: { personId: number; kind: DeviceKind; at: number; context: RequestContext },
+  request: {
+    personId: number
+    kind: DeviceKind
+    at: number
+    context: RequestContext
+    /** Organisation sign-in marks the device so roles that require it accept it (default: code). */
+    signedInWith?: SignInMethod
+  },
 ): Promise<{ token: string; device: Device }> {
   const token = newToken()
-  const device = await db.transaction().execute(async (trx) => {
+  const device = await unitOfWork(db, async (trx) => {
     if (request.kind === 'link') await revokeDevicesOfKind(trx, request.personId, 'link', request.at)
     const row = await insertDevice(trx, {
       personId: request.personId,
@@ -34,13 +42,14 @@ export async function issueDevice(
       name: deviceName(request.context.userAgent, request.kind),
       userAgent: request.context.userAgent.slice(0, 512),
       at: request.at,
+      signedInWith: request.signedInWith,
     })
     await recordAudit(trx, {
       at: request.at,
       personId: request.personId,
       action: request.kind === 'link' ? 'link.created' : 'device.created',
       context: request.context,
-      detail: { deviceId: row.id, name: row.name, kind: row.kind },
+      detail: { deviceId: row.id, name: row.name, kind: row.kind, signedInWith: row.signed_in_with },
     })
     return row
   })

@@ -1,10 +1,17 @@
 import type { Db } from '../db/connect.js'
-import type { IntegrationToken, Role } from '../db/database.js'
+import type { IntegrationToken, Role, TokenPurpose } from '../db/database.js'
 
 /** Stores a new integration token's hash. */
 export async function insertIntegrationToken(
   db: Db,
-  token: { name: string; role: Role; tokenHash: string; createdBy: number | null; at: number },
+  token: {
+    name: string
+    role: Role
+    tokenHash: string
+    createdBy: number | null
+    at: number
+    purpose?: TokenPurpose
+  },
 ): Promise<IntegrationToken> {
   return db
     .insertInto('integration_token')
@@ -16,21 +23,24 @@ export async function insertIntegrationToken(
       created_at: token.at,
       last_used_at: null,
       revoked_at: null,
+      purpose: token.purpose ?? 'api',
     })
     .returningAll()
     .executeTakeFirstOrThrow()
 }
 
-/** The live (not revoked) integration token with this hash. */
+/** The live (not revoked) integration token with this hash, for this purpose. */
 export async function findLiveIntegrationToken(
   db: Db,
   tokenHash: string,
+  purpose: TokenPurpose = 'api',
 ): Promise<IntegrationToken | undefined> {
   return db
     .selectFrom('integration_token')
     .selectAll()
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
+    .where('purpose', '=', purpose)
     .executeTakeFirst()
 }
 
@@ -44,12 +54,14 @@ export async function touchIntegrationToken(db: Db, id: number, at: number): Pro
     .execute()
 }
 
-/** Every integration token, live ones first, newest first, with the creator's name. */
+/** Every integration token for a purpose, live ones first, newest first, with the creator's name. */
 export async function listIntegrationTokens(
   db: Db,
+  purpose: TokenPurpose = 'api',
 ): Promise<(IntegrationToken & { creator_first: string | null; creator_last: string | null })[]> {
   return db
     .selectFrom('integration_token')
+    .where('integration_token.purpose', '=', purpose)
     .leftJoin('person', 'person.id', 'integration_token.created_by')
     .selectAll('integration_token')
     .select(['person.first_name as creator_first', 'person.last_name as creator_last'])
@@ -59,16 +71,18 @@ export async function listIntegrationTokens(
     .execute()
 }
 
-/** Revokes a token; returns it if it was live. */
+/** Revokes a token of a purpose; returns it if it was live. */
 export async function revokeIntegrationToken(
   db: Db,
   id: number,
   at: number,
+  purpose: TokenPurpose = 'api',
 ): Promise<IntegrationToken | undefined> {
   return db
     .updateTable('integration_token')
     .set({ revoked_at: at })
     .where('id', '=', id)
+    .where('purpose', '=', purpose)
     .where('revoked_at', 'is', null)
     .returningAll()
     .executeTakeFirst()

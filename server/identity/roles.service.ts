@@ -1,6 +1,7 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Person, Role } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { maskContact } from './contact.js'
 import { findPersonById, updatePerson } from './person.repository.js'
@@ -23,7 +24,7 @@ export function cliContext(command: string): RequestContext {
  * admin. Audited as `role.granted` or `role.revoked` on the person, with who did it.
  */
 export async function setRole(db: Db, actor: AdminActor, personId: number, role: Role): Promise<Person> {
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const person = await findPersonById(trx, personId)
     if (!person) throw new UserError(404, 'There is no such person.')
     if (person.role === role) return person

@@ -8,13 +8,23 @@ export interface Keys {
   codes: Buffer
   /** HMAC key for signed links (reminders, replies). */
   links: Buffer
+  /** HMAC key for kiosk pairing codes and the rotating door codes. */
+  kiosk: Buffer
+  /** AES-256-GCM key for the outgoing webhooks' signing secrets at rest. */
+  webhooks: Buffer
 }
 
 /** Derives every key from the one configured secret with HKDF-SHA256. */
 export function deriveKeys(secret: string): Keys {
   const derive = (info: string) =>
     Buffer.from(hkdfSync('sha256', secret, 'building-register', `building-register:${info}`, 32))
-  return { session: derive('session'), codes: derive('codes'), links: derive('links') }
+  return {
+    session: derive('session'),
+    codes: derive('codes'),
+    links: derive('links'),
+    kiosk: derive('kiosk'),
+    webhooks: derive('webhooks'),
+  }
 }
 
 /** Six digits from the CSPRNG, zero-padded. */

@@ -58,8 +58,19 @@ export function clientMessage(error: FastifyError): string {
   return error.message || 'That request could not be handled.'
 }
 
-/** True for SQLite's "database is locked" (SQLITE_BUSY and its extended codes). */
+/**
+ * PostgreSQL's "try again" errors: serialization failure, deadlock (one side is rolled back), lock
+ * not available (lock_timeout), statement timeout (also raised by a cancelled query).
+ */
+const POSTGRES_RETRYABLE = new Set(['40001', '40P01', '55P03', '57014'])
+
+/**
+ * True when the database could not do it right now but will in a moment: SQLite's "database is
+ * locked" (SQLITE_BUSY and its extended codes), or a PostgreSQL error that means "try again".
+ * Nothing was changed: the transaction was rolled back.
+ */
 export function isDatabaseBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+  if (typeof code !== 'string') return false
+  return code.startsWith('SQLITE_BUSY') || POSTGRES_RETRYABLE.has(code)
 }

@@ -1,7 +1,17 @@
 import type { ContactKind } from '../db/database.js'
 
 /** Why a message is sent; recorded with it and used to pick its template. */
-export type MessagePurpose = 'login-code' | 'add-contact-code' | 'reminder' | 'broadcast'
+export type MessagePurpose =
+  | 'login-code'
+  | 'add-contact-code'
+  | 'reminder'
+  | 'broadcast'
+  | 'webhook-disabled'
+  | 'sms-budget'
+  | 'visitor-arrived'
+  | 'visitor-still-in'
+  | 'invitation'
+  | 'visitor-invitation'
 
 /** One rendered message to one contact. */
 export interface OutgoingMessage {

@@ -5,6 +5,7 @@ import { buildApp } from '../app.js'
 import { TestBrowser, TestClock, testConfig } from '../testing/build-test-app.js'
 import { FAKE_GRAPH, FakeGraph } from '../testing/fake-graph.js'
 import { FAKE_TWILIO, FakeTwilio } from '../testing/fake-twilio.js'
+import { testDatabase } from '../testing/test-database.js'
 
 test('logs show masked contacts and never a secret, a token or a code', async (t) => {
   const twilio = await FakeTwilio.start(t)
@@ -17,11 +18,15 @@ test('logs show masked contacts and never a secret, a token or a code', async (t
       done()
     },
   })
-  const app = await buildApp(testConfig({ ...twilio.env(), ...graph.env() }), {
+  const database = await testDatabase()
+  const app = await buildApp(testConfig({ ...database.env, ...twilio.env(), ...graph.env() }), {
     clock: new TestClock(),
     logger: { level: 'trace', stream },
   })
-  t.after(() => app.close())
+  t.after(async () => {
+    await app.close()
+    await database.drop()
+  })
   const browser = new TestBrowser(app)
   await browser.get('/login')
   await browser.post('/login/code', { contact: '07400 123456' })

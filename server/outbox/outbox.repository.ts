@@ -12,6 +12,13 @@ export interface PresencePayload {
   inside: number
 }
 
+/** A visitor signed in (kiosk, reception or invitation): their id only, read at delivery. */
+export interface VisitorArrivalPayload {
+  visitorId: number
+  /** When they signed in. */
+  at: number
+}
+
 /** A scheduled occupancy count. */
 export interface DigestPayload {
   at: number
@@ -30,7 +37,10 @@ const insertOutboxQuery = preparedQuery(
 /** Writes an outbox row; call it inside the transaction that makes the change. */
 export async function insertOutbox(
   db: Db,
-  event: { topic: 'presence'; payload: PresencePayload } | { topic: 'digest'; payload: DigestPayload },
+  event:
+    | { topic: 'presence'; payload: PresencePayload }
+    | { topic: 'digest'; payload: DigestPayload }
+    | { topic: 'visitor-arrival'; payload: VisitorArrivalPayload },
   at: number,
 ): Promise<void> {
   await insertOutboxQuery(db, { topic: event.topic, payload: JSON.stringify(event.payload), at })

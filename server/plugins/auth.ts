@@ -6,6 +6,7 @@ import { authenticateToken } from '../identity/device.service.js'
 import { authenticateIntegrationToken } from '../identity/integration-token.service.js'
 import { hasRole } from '../identity/roles.js'
 import { UserError } from '../lib/errors.js'
+import { SsoRequiredError, ssoRequiredFor } from '../sso/sso.service.js'
 
 /** The cookie that recognises a device: a random token, HttpOnly, ~400 days (the browser maximum). */
 export const DEVICE_COOKIE = 'br_device'
@@ -56,7 +57,7 @@ declare module 'fastify' {
 /** Who is asking: device cookie for pages, bearer token for the API. */
 export default fp(
   async (app) => {
-    const { db, clock } = app.ctx
+    const { db, clock, config, sso } = app.ctx
     app.decorateRequest('person', null)
     app.decorateRequest('device', null)
     app.decorateRequest('principal', null)
@@ -85,6 +86,7 @@ export default fp(
           reply.clearDeviceCookie()
           request.flash('info', 'This device is no longer signed in. Confirm who you are to continue.')
         }
+        if (request.method === 'GET') request.session.set('returnTo', request.url)
         return reply.redirect('/login', 303)
       }
       request.person = found.person
@@ -131,6 +133,15 @@ export default fp(
           403,
           `This page is for ${role === 'admin' ? 'administrators' : 'reception and fire marshals'}. Ask an administrator if you need access.`,
         )
+      }
+      // SSO_REQUIRED_FOR_ROLES: a device recognised by a code (before the rule, or before the
+      // role was granted) does not open these pages.
+      if (
+        principal.kind === 'person' &&
+        ssoRequiredFor(principal.role, config.SSO_REQUIRED_FOR_ROLES) &&
+        request.device?.signed_in_with !== 'sso'
+      ) {
+        throw new SsoRequiredError(sso.providers.map((p) => p.label))
       }
     })
   },

@@ -4,11 +4,13 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 import { hashToken } from '../identity/secrets.js'
+import { UserError } from '../lib/errors.js'
 import { DEVICE_COOKIE } from './auth.js'
 
 /**
  * Security headers with a strict CSP (no inline script or style, nothing third-party) and a
- * per-IP rate limit on every route; routes may tighten it with `config.rateLimit`.
+ * per-IP rate limit on every route, counted in Redis when there is one; routes may tighten it with
+ * `config.rateLimit`.
  */
 export default fp(
   async (app) => {
@@ -41,12 +43,15 @@ export default fp(
       crossOriginEmbedderPolicy: false,
     })
     const headers = headersSetBy(securityHeaders)
-    app.addHook('onRequest', (_request, reply, done) => {
+    app.addHook('onRequest', (request, reply, done) => {
       reply.headers(headers)
-      done()
+      done(jsonApiRefusal(request))
     })
     await app.register(rateLimit, {
       global: true,
+      // With REDIS_URL every web process counts in Redis, so a limit of N is N across all of them.
+      // If Redis is unreachable the request is served (uncounted): a sign-in never waits on Redis.
+      ...(app.ctx.redis ? { redis: app.ctx.redis, nameSpace: 'register:rate:', skipOnError: true } : {}),
       max: app.ctx.config.RATE_LIMIT_PER_MINUTE,
       keyGenerator: rateLimitKey,
       timeWindow: '1 minute',
@@ -81,6 +86,25 @@ function headersSetBy(middleware: ReturnType<typeof helmet>): Record<string, str
   })
   if (!finished) throw new Error('helmet did not finish synchronously; its headers cannot be worked out once')
   return headers
+}
+
+const jsonMediaType = /^application\/json\s*(;|$)/i
+
+/**
+ * The JSON API takes JSON only. A form or text/plain body is what any web page can make a visitor's
+ * browser send without a preflight; refusing every other media type (before the body is even read)
+ * keeps the API out of reach of cross-site pages, on every route under /api/, present and future.
+ */
+function jsonApiRefusal(request: FastifyRequest): UserError | undefined {
+  if (!request.url.startsWith('/api/')) return undefined
+  const type = request.headers['content-type']
+  const hasBody =
+    request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+  if (type === undefined ? !hasBody : jsonMediaType.test(type)) return undefined
+  return new UserError(
+    415,
+    'The API accepts only JSON bodies: send them with Content-Type: application/json.',
+  )
 }
 
 /**

@@ -12,6 +12,8 @@ declare module '@fastify/secure-session' {
     pendingAddContact: string
     /** A freshly created personal sign-in link, shown once. */
     newLink: string
+    /** The page a signed-out person asked for, to return to after signing in. */
+    returnTo: string
   }
 }
 

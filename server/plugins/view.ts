@@ -11,12 +11,16 @@ declare module 'fastify' {
   }
 }
 
+/** What a search engine or a shared link shows under the page title (pages may give their own). */
+const DESCRIPTION = 'Sign in and out of the building with one tap, and see who is inside.'
+
 /** Eta templates from server/views with a `reply.page()` helper that fills the layout. */
 export default fp(
   async (app) => {
     const { config } = app.ctx
     const eta = new Eta({ views: viewsDir, cache: config.NODE_ENV === 'production', autoEscape: true })
     await app.register(view, { engine: { eta }, templates: viewsDir })
+    const assets = (file: string) => app.assets.url(file)
     const tz = config.TIME_ZONE
     const fmt = {
       time: (ms: number) => time.formatTime(ms, tz),
@@ -25,18 +29,25 @@ export default fp(
     }
     app.decorateReply('page', async function (template: string, data: Record<string, unknown> = {}) {
       this.type('text/html; charset=utf-8')
-      const flash = this.flash() as Record<string, string[] | undefined>
+      // Reading flash messages rewrites the session (a fresh Set-Cookie); read them only when there are some.
+      const pending = this.request.session.get('flash') as Record<string, unknown> | undefined
+      const flash = (pending && Object.keys(pending).length > 0 ? this.flash() : {}) as Record<
+        string,
+        string[] | undefined
+      >
       return this.viewAsync(`pages/${template}.eta`, {
         siteName: config.SITE_NAME,
         person: this.request.person ?? null,
         csrfToken: this.generateCsrf(),
         flash: { info: flash.info ?? [], error: flash.error ?? [] },
         fmt,
+        asset: assets,
+        description: DESCRIPTION,
         errors: {},
         values: {},
         ...data,
       })
     })
   },
-  { name: 'view', dependencies: ['context', 'session'] },
+  { name: 'view', dependencies: ['context', 'session', 'static'] },
 )

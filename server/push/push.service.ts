@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/connect.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
@@ -9,10 +10,16 @@ import { findOpenVisit } from '../register/visit.repository.js'
 import {
   deletePushSubscription,
   deletePushSubscriptionById,
+  hasPushSubscriptionForDevice,
   listPushSubscriptions,
   markPushSuccess,
   upsertPushSubscription,
 } from './push-subscription.repository.js'
+
+/** Whether this device of this person receives push notifications. */
+export async function pushEnabled(db: Db, personId: number, deviceId: number): Promise<boolean> {
+  return hasPushSubscriptionForDevice(db, personId, deviceId)
+}
 
 /** The VAPID identity the app signs pushes with. */
 export interface Vapid {
@@ -90,7 +97,7 @@ export async function subscribePush(
   },
 ): Promise<void> {
   const { subscription } = request
-  await db.transaction().execute(async (trx) => {
+  await unitOfWork(db, async (trx) => {
     await upsertPushSubscription(trx, {
       personId: request.personId,
       deviceId: request.deviceId,
@@ -114,7 +121,7 @@ export async function unsubscribePush(
   db: Db,
   request: { personId: number; endpoint: string; at: number; context: RequestContext },
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const removed = await deletePushSubscription(trx, request.personId, request.endpoint)
     if (removed) {
       await recordAudit(trx, {

@@ -68,9 +68,9 @@ export async function listBroadcasts(
     .selectAll('b')
     .select([
       sql<number>`count(r.id)`.as('recipients'),
-      sql<number>`coalesce(sum(r.status = 'sent'), 0)`.as('sent'),
-      sql<number>`coalesce(sum(r.status = 'failed'), 0)`.as('failed'),
-      sql<number>`coalesce(sum(r.answer is not null), 0)`.as('answered'),
+      sql<number>`count(case when r.status = 'sent' then 1 end)`.as('sent'),
+      sql<number>`count(case when r.status = 'failed' then 1 end)`.as('failed'),
+      sql<number>`count(r.answer)`.as('answered'),
     ])
     .groupBy('b.id')
     .orderBy('b.created_at', 'desc')
@@ -250,4 +250,17 @@ export async function listRecentAnswers(
   for (const r of rows)
     latest.set(r.personId, { personId: r.personId, answer: r.answer!, answeredAt: r.answeredAt! })
   return [...latest.values()]
+}
+
+/** Broadcasts with recipients still waiting to be sent, oldest first (the worker's to-do list). */
+export async function listBroadcastsWithPending(db: Db, limit = 20): Promise<number[]> {
+  const rows = await db
+    .selectFrom('broadcast_recipient')
+    .select('broadcast_id')
+    .distinct()
+    .where('status', '=', 'pending')
+    .orderBy('broadcast_id')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => r.broadcast_id)
 }

@@ -1,6 +1,7 @@
 import { recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Broadcast, BroadcastAudience, BroadcastTemplate, ContactKind } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { listContacts } from '../identity/contact.repository.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
@@ -14,11 +15,14 @@ import {
   insertBroadcast,
   insertRecipients,
   listActivePersonIds,
+  listBroadcasts,
   listPendingRecipientIds,
+  listRecipients,
+  type RecipientLine,
   recordAnswer,
   requeueUndelivered,
 } from './broadcast.repository.js'
-import { peopleInside } from './presence.service.js'
+import { type FireListSettings, fireList, staffOnFireList } from './presence.service.js'
 import { readReplyToken, replyLinks, type SafetyAnswer } from './reply-links.js'
 import { findActiveRollCall } from './roll-call.repository.js'
 import { type Actor, recordSelfAnswer } from './roll-call.service.js'
@@ -68,11 +72,11 @@ export interface BroadcastDeps {
 }
 
 /**
- * Saves a broadcast and its recipients (everyone inside now, or every active person), all pending.
+ * Saves a broadcast and its recipients (everyone on the fire list now, or every active person), all pending.
  * Sending happens afterwards, in `deliverBroadcast`, so the page answers at once.
  */
 export async function createBroadcast(
-  deps: Pick<BroadcastDeps, 'db' | 'timeZone'>,
+  deps: Pick<BroadcastDeps, 'db'> & { fireList: FireListSettings },
   request: Actor & {
     template: BroadcastTemplate
     audience: BroadcastAudience
@@ -88,10 +92,11 @@ export async function createBroadcast(
       `Keep the message under ${maxBroadcastLength} characters (it has ${message.length}).`,
     )
   }
-  return deps.db.transaction().execute(async (trx) => {
+  return unitOfWork(deps.db, async (trx) => {
     const personIds =
       request.audience === 'inside'
-        ? (await peopleInside(trx, request.at, deps.timeZone)).map((p) => p.personId)
+        ? // Everyone on the fire list, unconfirmed too: a possible presence must hear the alarm.
+          staffOnFireList(await fireList(trx, request.at, deps.fireList)).map((p) => p.personId)
         : await listActivePersonIds(trx)
     if (personIds.length === 0) {
       throw new UserError(
@@ -280,7 +285,7 @@ export async function answerBroadcast(
   request: { linksKey: Buffer; token: string; at: number; context: Actor['context'] },
 ): Promise<{ recorded: boolean; answer: SafetyAnswer; broadcastId: number; rollCallId: number | null }> {
   const reply = await readReply(db, request.linksKey, request.token, request.at)
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const updated = await recordAnswer(trx, reply.recipientId, reply.answer, request.at)
     if (!updated)
       return { recorded: false, answer: reply.answer, broadcastId: reply.broadcastId, rollCallId: null }
@@ -300,4 +305,40 @@ export async function answerBroadcast(
     })
     return { recorded: true, answer: reply.answer, broadcastId: reply.broadcastId, rollCallId }
   })
+}
+
+/** The most recent broadcasts, newest first, with their delivery and answer counts. */
+export async function recentBroadcasts(db: Db, limit: number): ReturnType<typeof listBroadcasts> {
+  return listBroadcasts(db, limit)
+}
+
+/** How a broadcast's deliveries and answers stand. */
+export interface BroadcastCounts {
+  total: number
+  /** Not yet handed to a channel (pending or being sent). */
+  waiting: number
+  sent: number
+  failed: number
+  safe: number
+  help: number
+}
+
+/** A broadcast with each recipient's delivery and answer, and the counts; 404 when there is none. */
+export async function broadcastReport(
+  db: Db,
+  id: number,
+): Promise<{ broadcast: Broadcast; recipients: RecipientLine[]; counts: BroadcastCounts }> {
+  const broadcast = await findBroadcast(db, id)
+  if (!broadcast) throw new UserError(404, 'There is no such message.')
+  const recipients = await listRecipients(db, broadcast.id)
+  const count = (s: string) => recipients.filter((r) => r.status === s).length
+  const counts = {
+    total: recipients.length,
+    waiting: count('pending') + count('sending'),
+    sent: count('sent'),
+    failed: count('failed'),
+    safe: recipients.filter((r) => r.answer === 'safe').length,
+    help: recipients.filter((r) => r.answer === 'help').length,
+  }
+  return { broadcast, recipients, counts }
 }

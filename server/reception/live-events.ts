@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { LiveTopic, type LiveTransport } from '../lib/live-topic.js'
 
 /** Something on a reception page changed: a roll call's marks or a broadcast's deliveries. */
 export interface LiveChange {
@@ -7,13 +7,11 @@ export interface LiveChange {
 }
 
 /**
- * In-process announcements for reception pages (roll call marks, broadcast deliveries), sent to
- * browsers over server-sent events next to the register's presence changes.
+ * Announcements for reception pages (roll call marks, broadcast deliveries), heard by every
+ * process and sent to browsers over server-sent events next to the register's presence changes.
  */
-export class ReceptionEvents extends EventEmitter<{ change: [LiveChange] }> {
-  constructor() {
-    super()
-    // Every open reception page holds a listener.
-    this.setMaxListeners(0)
+export class ReceptionEvents extends LiveTopic<LiveChange> {
+  constructor(transport?: LiveTransport) {
+    super('reception', transport)
   }
 }

@@ -1,8 +1,16 @@
 import type { Db } from '../db/connect.js'
-import type { ClosedBy } from '../db/database.js'
+import type { ClosedBy, ReminderAnswer, ReminderStatus } from '../db/database.js'
 
-/** A person with an open visit. */
-export interface InsideRow {
+/** The reminder sent about a visit, as the fire list reads it. */
+export interface VisitReminder {
+  reminderStatus: ReminderStatus | null
+  remindedAt: number | null
+  answer: ReminderAnswer | null
+  answeredAt: number | null
+}
+
+/** A person with an open visit, and the reminder about that visit (if any). */
+export interface InsideRow extends VisitReminder {
   personId: number
   firstName: string
   lastName: string
@@ -20,20 +28,67 @@ export interface DepartureRow {
   closedBy: ClosedBy
 }
 
+/** A visit the system closed, with its person and reminder. */
+export interface AutoClosedRow extends VisitReminder {
+  personId: number
+  firstName: string
+  lastName: string
+  visitId: number
+  signedInAt: number
+  signedOutAt: number
+  /** The nightly auto-close, or the directory when they left the organisation. */
+  closedBy: ClosedBy
+}
+
+// A visit, its person and the reminder about it: what the fire list reads for each row.
+const visitWithReminder = [
+  'person.id as personId',
+  'person.first_name as firstName',
+  'person.last_name as lastName',
+  'visit.id as visitId',
+  'visit.signed_in_at as signedInAt',
+  'reminder.status as reminderStatus',
+  'reminder.sent_at as remindedAt',
+  'reminder.answer as answer',
+  'reminder.answered_at as answeredAt',
+] as const
+
 /** Everyone with an open visit (any day), in no particular order (the service sorts by name). */
 export async function listOpenVisitsWithPeople(db: Db): Promise<InsideRow[]> {
   return db
     .selectFrom('visit')
     .innerJoin('person', 'person.id', 'visit.person_id')
-    .select([
-      'person.id as personId',
-      'person.first_name as firstName',
-      'person.last_name as lastName',
-      'visit.id as visitId',
-      'visit.signed_in_at as signedInAt',
-    ])
+    .leftJoin('reminder', 'reminder.visit_id', 'visit.id')
+    .select(visitWithReminder)
     .where('visit.signed_out_at', 'is', null)
     .execute()
+}
+
+/**
+ * Visits the system closed at or after an instant that are still their person's latest visit
+ * (nobody saw them come back or leave since), with the reminder about each.
+ */
+export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClosedRow[]> {
+  const rows = await db
+    .selectFrom('visit')
+    .innerJoin('person', 'person.id', 'visit.person_id')
+    .leftJoin('reminder', 'reminder.visit_id', 'visit.id')
+    .select([...visitWithReminder, 'visit.signed_out_at as signedOutAt', 'visit.closed_by as closedBy'])
+    // Closed by nobody who saw them leave: the auto-close, or the directory deprovisioning a leaver.
+    .where('visit.closed_by', 'in', ['auto', 'directory'])
+    .where('visit.signed_out_at', '>=', from)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('visit as later')
+            .select('later.id')
+            .whereRef('later.person_id', '=', 'visit.person_id')
+            .whereRef('later.signed_in_at', '>', 'visit.signed_in_at'),
+        ),
+      ),
+    )
+    .execute()
+  return rows.map((r) => ({ ...r, signedOutAt: r.signedOutAt!, closedBy: r.closedBy! }))
 }
 
 /** Visits closed at or after an instant, latest first. */
@@ -54,4 +109,43 @@ export async function listVisitsClosedSince(db: Db, from: number): Promise<Depar
     .orderBy('visit.id', 'desc')
     .execute()
   return rows.map((r) => ({ ...r, signedOutAt: r.signedOutAt!, closedBy: r.closedBy! }))
+}
+
+/** The verified phone numbers of some people (newest first per person), read in batches. */
+export async function listPhonesOf(db: Db, personIds: readonly number[]): Promise<Map<number, string>> {
+  const phones = new Map<number, string>()
+  // SQLite limits bound parameters per statement; 500 stays well inside.
+  for (let i = 0; i < personIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('contact')
+      .select(['person_id', 'value'])
+      .where('kind', '=', 'phone')
+      .where('person_id', 'in', personIds.slice(i, i + 500))
+      .orderBy('person_id')
+      .orderBy('id', 'desc')
+      .execute()
+    for (const row of rows) if (!phones.has(row.person_id)) phones.set(row.person_id, row.value)
+  }
+  return phones
+}
+
+/** One contact per person (phone first, then email), to tell people with the same name apart. */
+export async function listContactHintsOf(
+  db: Db,
+  personIds: readonly number[],
+): Promise<Map<number, { kind: 'phone' | 'email'; value: string }>> {
+  const hints = new Map<number, { kind: 'phone' | 'email'; value: string }>()
+  for (let i = 0; i < personIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('contact')
+      .select(['person_id', 'kind', 'value'])
+      .where('person_id', 'in', personIds.slice(i, i + 500))
+      // 'phone' sorts after 'email': descending puts phones first.
+      .orderBy('person_id')
+      .orderBy('kind', 'desc')
+      .orderBy('id')
+      .execute()
+    for (const row of rows) if (!hints.has(row.person_id)) hints.set(row.person_id, row)
+  }
+  return hints
 }

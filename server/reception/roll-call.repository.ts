@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
-import type { RollCall, RollCallKind, RollCallStatus } from '../db/database.js'
+import type { RollCall, RollCallKind, RollCallStatus, UnconfirmedReasonKind } from '../db/database.js'
+import type { FireListPerson } from './presence.service.js'
 
 /** The running roll call, if any. */
 export async function findActiveRollCall(db: Db): Promise<RollCall | undefined> {
@@ -42,24 +43,24 @@ export async function insertRollCall(
     .executeTakeFirst()
 }
 
-/** Copies who is inside into the roll call's snapshot. */
-export async function insertSnapshot(
-  db: Db,
-  rollCallId: number,
-  people: { personId: number; firstName: string; lastName: string; since: number; confirmed: boolean }[],
-): Promise<void> {
-  // SQLite limits bound parameters per statement; 100 rows × 6 values stays well inside.
-  for (let i = 0; i < people.length; i += 100) {
+/** Copies the fire list's staff into the roll call's snapshot, with why each was unconfirmed. */
+export async function insertSnapshot(db: Db, rollCallId: number, people: FireListPerson[]): Promise<void> {
+  // SQLite limits bound parameters per statement; 50 rows × 10 values stays well inside.
+  for (let i = 0; i < people.length; i += 50) {
     await db
       .insertInto('roll_call_person')
       .values(
-        people.slice(i, i + 100).map((p) => ({
+        people.slice(i, i + 50).map((p) => ({
           roll_call_id: rollCallId,
           person_id: p.personId,
           first_name: p.firstName,
           last_name: p.lastName,
-          signed_in_at: p.since,
-          confirmed: p.confirmed ? 1 : 0,
+          signed_in_at: p.signedInAt,
+          confirmed: p.group === 'in' ? 1 : 0,
+          reason: p.reason?.kind ?? null,
+          reason_at: p.reason?.at ?? null,
+          last_activity_at: p.lastActivityAt,
+          still_here_at: p.stillHereAt,
         })),
       )
       .execute()
@@ -83,7 +84,8 @@ export async function endRollCall(
 
 /**
  * Records a mark: one row per (roll call, person), so concurrent marks never lose each other;
- * the later write for the same person wins and keeps who made it and when.
+ * the mark made latest (by its own time, so a mark replayed from a phone that was offline does
+ * not overwrite a newer one) wins and keeps who made it and when. False when a newer mark stood.
  */
 export async function upsertMark(
   db: Db,
@@ -95,8 +97,8 @@ export async function upsertMark(
     by: number | null
     at: number
   },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const result = await db
     .insertInto('roll_call_mark')
     .values({
       roll_call_id: mark.rollCallId,
@@ -107,14 +109,42 @@ export async function upsertMark(
       marked_at: mark.at,
     })
     .onConflict((oc) =>
-      oc.columns(['roll_call_id', 'person_id']).doUpdateSet({
-        status: mark.status,
-        via: mark.via,
-        marked_by: mark.by,
-        marked_at: mark.at,
-      }),
+      oc
+        .columns(['roll_call_id', 'person_id'])
+        .doUpdateSet({ status: mark.status, via: mark.via, marked_by: mark.by, marked_at: mark.at })
+        .where('roll_call_mark.marked_at', '<=', mark.at),
     )
-    .execute()
+    .executeTakeFirst()
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
+}
+
+/** A person's mark on a roll call, if any. */
+export async function findMark(
+  db: Db,
+  rollCallId: number,
+  personId: number,
+): Promise<{ status: RollCallStatus; markedAt: number } | undefined> {
+  const row = await db
+    .selectFrom('roll_call_mark')
+    .select(['status', 'marked_at'])
+    .where('roll_call_id', '=', rollCallId)
+    .where('person_id', '=', personId)
+    .executeTakeFirst()
+  return row && { status: row.status, markedAt: Number(row.marked_at) }
+}
+
+/** Claims an offline mark's key; false when that mark was already received (a replay). */
+export async function claimMarkReceipt(
+  db: Db,
+  receipt: { key: string; rollCallId: number; at: number },
+): Promise<boolean> {
+  const row = await db
+    .insertInto('roll_call_mark_receipt')
+    .values({ key: receipt.key, roll_call_id: receipt.rollCallId, received_at: receipt.at })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .returning('key')
+    .executeTakeFirst()
+  return row !== undefined
 }
 
 /** One line of a roll call: the snapshot (if they were on it) and the latest mark (if any). */
@@ -126,6 +156,10 @@ export interface RollCallLine {
   signedInAt: number | null
   onSnapshot: boolean
   confirmed: boolean
+  reason: UnconfirmedReasonKind | null
+  reasonAt: number | null
+  lastActivityAt: number | null
+  stillHereAt: number | null
   status: RollCallStatus
   via: 'marshal' | 'self' | null
   markedAt: number | null
@@ -147,6 +181,10 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
       'p.last_name as lastName',
       'p.signed_in_at as signedInAt',
       'p.confirmed as confirmed',
+      'p.reason as reason',
+      'p.reason_at as reasonAt',
+      'p.last_activity_at as lastActivityAt',
+      'p.still_here_at as stillHereAt',
       'm.status as status',
       'm.via as via',
       'm.marked_at as markedAt',
@@ -188,7 +226,16 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
       confirmed: r.confirmed === 1,
       status: r.status ?? ('unaccounted' as const),
     })),
-    ...extra.map((r) => ({ ...r, signedInAt: null, onSnapshot: false, confirmed: true })),
+    ...extra.map((r) => ({
+      ...r,
+      signedInAt: null,
+      onSnapshot: false,
+      confirmed: true,
+      reason: null,
+      reasonAt: null,
+      lastActivityAt: null,
+      stillHereAt: null,
+    })),
   ]
 }
 

@@ -3,18 +3,38 @@ import { DateTime } from 'luxon'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { RollCall, RollCallKind, RollCallStatus } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
-import { listRecentAnswers } from './broadcast.repository.js'
-import { byName, peopleInside } from './presence.service.js'
+import { formatTime } from '../lib/site-time.js'
 import {
+  markVisitorOnRollCall,
+  snapshotVisitors,
+  type VisitorRollCallLine,
+  visitorCounts,
+  visitorRollCallLines,
+} from '../visitors/visitor-roll-call.service.js'
+import { listRecentAnswers } from './broadcast.repository.js'
+import { listPhonesOf } from './presence.repository.js'
+import {
+  byName,
+  describeReason,
+  type FireListSettings,
+  fireList,
+  staffOnFireList,
+  tellApart,
+} from './presence.service.js'
+import {
+  claimMarkReceipt,
   endRollCall as closeRollCall,
   findActiveRollCall,
+  findMark,
   findRollCall,
   insertRollCall,
   insertSnapshot,
   isOnSnapshot,
   listRollCallLines,
+  listRollCalls,
   type RollCallLine,
   upsertMark,
 } from './roll-call.repository.js'
@@ -36,31 +56,43 @@ export interface RollCallCounts {
   unmarked: number
 }
 
+/** A line of a roll call as marshals see it: what tells same-named people apart, how to call them. */
+export interface RollCallViewLine extends RollCallLine {
+  tellApart: string | null
+  /** The person's phone number (E.164), for the reception role's tap-to-call; null when none. */
+  phone: string | null
+}
+
 /** A roll call as the marshals' page and the report show it. */
 export interface RollCallView {
   rollCall: RollCall
   startedByName: string | null
   endedByName: string | null
-  lines: RollCallLine[]
+  lines: RollCallViewLine[]
+  /** Visitors inside when it started (server/visitors/), with their host and phone. */
+  visitors: VisitorRollCallLine[]
+  /** Everyone on the list, staff and visitors. */
   counts: RollCallCounts
 }
 
 /**
- * Starts a roll call (a drill or the real thing) with a snapshot of everyone inside, including
- * visits left open on earlier days (marked unconfirmed). A roll call already running is returned
- * instead, so two marshals tapping "start" at once end up on the same list.
+ * Starts a roll call (a drill or the real thing) with a snapshot of the fire list: everyone in,
+ * and everyone unconfirmed with the reason. A roll call already running is returned instead, so
+ * two marshals tapping "start" at once end up on the same list.
  */
 export async function startRollCall(
   db: Db,
-  request: Actor & { kind: RollCallKind; timeZone: string },
+  request: Actor & { kind: RollCallKind; fireList: FireListSettings },
 ): Promise<{ rollCall: RollCall; started: boolean }> {
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     const running = await findActiveRollCall(trx)
     if (running) return { rollCall: running, started: false }
     const rollCall = await insertRollCall(trx, { kind: request.kind, at: request.at, by: request.personId })
     if (!rollCall) return { rollCall: (await findActiveRollCall(trx))!, started: false }
-    const inside = await peopleInside(trx, request.at, request.timeZone)
+    const list = await fireList(trx, request.at, request.fireList)
+    const inside = staffOnFireList(list)
     await insertSnapshot(trx, rollCall.id, inside)
+    await snapshotVisitors(trx, rollCall.id, list.visitors)
     // Answers to a broadcast sent just before the roll call count: people may answer first.
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
       await upsertMark(trx, {
@@ -77,7 +109,7 @@ export async function startRollCall(
       personId: request.personId,
       action: 'roll-call.started',
       context: request.context,
-      detail: { rollCallId: rollCall.id, kind: rollCall.kind, inside: inside.length },
+      detail: { rollCallId: rollCall.id, kind: rollCall.kind, inside: inside.length, ...list.counts },
     })
     return { rollCall, started: true }
   })
@@ -91,31 +123,134 @@ async function requireRunning(db: Db, rollCallId: number): Promise<RollCall> {
   return rollCall
 }
 
-/** A marshal marks someone on the list safe, missing, or back to unaccounted. */
-export async function markPerson(
-  db: Db,
-  request: Actor & { rollCallId: number; subjectId: number; status: 'safe' | 'missing' | 'unaccounted' },
-): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await requireRunning(trx, request.rollCallId)
-    if (!(await isOnSnapshot(trx, request.rollCallId, request.subjectId))) {
-      throw new UserError(404, 'That person is not on this roll call.')
+/** Who a mark is for: a person on the list (staff) or a visitor. */
+export type MarkSubject = { person: number } | { visitor: number }
+
+/** A marshal's mark, perhaps made on a phone with no signal and sent later. */
+export interface MarkRequest extends Actor {
+  rollCallId: number
+  subject: MarkSubject
+  status: 'safe' | 'missing' | 'unaccounted'
+  /**
+   * The phone's key for a mark saved on it: a mark arriving again with the same key (the answer
+   * to the first send was lost) changes nothing. With a key, `at` is when the mark was made.
+   */
+  key?: string
+  /** When the server received it; `at` when absent. */
+  receivedAt?: number
+}
+
+/** What became of a mark. */
+export interface MarkOutcome {
+  /** False when a mark made later was already there (it stays), or when this one came twice. */
+  applied: boolean
+  /** True when this key had already been received: the first one counted, this one did nothing. */
+  duplicate: boolean
+}
+
+/**
+ * A marshal marks someone on the list (or a visitor) safe, missing, or back to unaccounted. Marks
+ * are merged by the time they were made, so a mark replayed from a phone that was offline never
+ * overwrites a later one; every mark, applied or overtaken, is in the audit trail. A replayed mark
+ * (with a key) counts once however often it arrives, and one made before the roll call ended still
+ * counts when it arrives after the end.
+ */
+export async function markOnRollCall(db: Db, request: MarkRequest): Promise<MarkOutcome> {
+  return unitOfWork(db, async (trx) => {
+    const rollCall = await findRollCall(trx, request.rollCallId)
+    if (!rollCall) throw new UserError(404, 'There is no such roll call.')
+    const replayed = request.key !== undefined
+    if (rollCall.ended_at !== null && (!replayed || request.at > rollCall.ended_at)) {
+      // 422, not 409: a phone's queue drops a mark refused for good rather than retrying it.
+      throw new UserError(
+        replayed ? 422 : 409,
+        replayed
+          ? 'This roll call had ended before that mark was made, so it was not applied.'
+          : 'This roll call has ended, so marks can no longer change.',
+      )
     }
-    await upsertMark(trx, {
-      rollCallId: request.rollCallId,
-      personId: request.subjectId,
-      status: request.status,
-      via: 'marshal',
-      by: request.personId,
-      at: request.at,
+    // A phone's clock a little behind the server's must not date a mark before the start.
+    const at = Math.max(request.at, rollCall.started_at)
+    if (
+      replayed &&
+      !(await claimMarkReceipt(trx, {
+        key: `${request.personId}:${request.key}`,
+        rollCallId: rollCall.id,
+        at: request.receivedAt ?? request.at,
+      }))
+    ) {
+      return { applied: false, duplicate: true }
+    }
+    const subject = request.subject
+    let applied: boolean
+    if ('visitor' in subject) {
+      applied = await markVisitorOnRollCall(trx, {
+        ...request,
+        at,
+        visitorId: subject.visitor,
+        offline: replayed,
+      })
+    } else {
+      if (!(await isOnSnapshot(trx, rollCall.id, subject.person))) {
+        throw new UserError(404, 'That person is not on this roll call.')
+      }
+      applied = await upsertMark(trx, {
+        rollCallId: rollCall.id,
+        personId: subject.person,
+        status: request.status,
+        via: 'marshal',
+        by: request.personId,
+        at,
+      })
+      await recordAudit(trx, {
+        at: request.receivedAt ?? at,
+        personId: request.personId,
+        action: 'roll-call.marked',
+        context: request.context,
+        detail: {
+          rollCallId: rollCall.id,
+          subjectId: subject.person,
+          status: request.status,
+          ...(replayed ? { markedAt: at, offline: true } : {}),
+          ...(applied ? {} : { overtaken: true }),
+        },
+      })
+    }
+    return { applied, duplicate: false }
+  })
+}
+
+/** Where a person stands on the running roll call, for the muster-point page. */
+export interface MusterState {
+  rollCall: RollCall
+  /** Their mark, if any (their own or a marshal's). */
+  mark: { status: RollCallStatus; markedAt: number } | undefined
+}
+
+/** The running roll call and the person's mark on it; undefined when none is running. */
+export async function musterState(db: Db, personId: number): Promise<MusterState | undefined> {
+  const rollCall = await findActiveRollCall(db)
+  if (!rollCall) return undefined
+  return { rollCall, mark: await findMark(db, rollCall.id, personId) }
+}
+
+/**
+ * A person at the assembly point scans its poster and says they are safe: marked safe on the
+ * running roll call by "self" (whether or not they were on the list: someone who never tapped in
+ * is better found here than searched for), audited with the point. Undefined when none is running.
+ */
+export async function checkInAtMusterPoint(
+  db: Db,
+  request: Actor & { point: string | null },
+): Promise<RollCall | undefined> {
+  return unitOfWork(db, async (trx) => {
+    const rollCall = await findActiveRollCall(trx)
+    if (!rollCall) return undefined
+    await markSelf(trx, rollCall.id, request, 'safe', {
+      action: 'roll-call.muster-check-in',
+      detail: { point: request.point },
     })
-    await recordAudit(trx, {
-      at: request.at,
-      personId: request.personId,
-      action: 'roll-call.marked',
-      context: request.context,
-      detail: { rollCallId: request.rollCallId, subjectId: request.subjectId, status: request.status },
-    })
+    return rollCall
   })
 }
 
@@ -145,22 +280,36 @@ export async function recordSelfAnswer(
 ): Promise<number | null> {
   const running = await findActiveRollCall(db)
   if (!running || !answersBelongTo(request.broadcast, running)) return null
-  await upsertMark(db, {
-    rollCallId: running.id,
-    personId: request.personId,
-    status: request.answer,
-    via: 'self',
-    by: request.personId,
-    at: request.at,
-  })
-  await recordAudit(db, {
-    at: request.at,
-    personId: request.personId,
+  await markSelf(db, running.id, request, request.answer, {
     action: 'roll-call.self-reported',
-    context: request.context,
-    detail: { rollCallId: running.id, status: request.answer },
+    detail: { status: request.answer },
   })
   return running.id
+}
+
+/** A person's own mark on a roll call ("self"), audited with what they did. */
+async function markSelf(
+  db: Db,
+  rollCallId: number,
+  actor: Actor,
+  status: 'safe' | 'help',
+  audit: { action: string; detail: Record<string, unknown> },
+): Promise<void> {
+  await upsertMark(db, {
+    rollCallId,
+    personId: actor.personId,
+    status,
+    via: 'self',
+    by: actor.personId,
+    at: actor.at,
+  })
+  await recordAudit(db, {
+    at: actor.at,
+    personId: actor.personId,
+    action: audit.action,
+    context: actor.context,
+    detail: { rollCallId, ...audit.detail },
+  })
 }
 
 const nameOf = async (db: Db, id: number | null) => {
@@ -184,18 +333,50 @@ export function countLines(lines: RollCallLine[]): RollCallCounts {
   }
 }
 
-/** A roll call with its lines sorted by name and its counts. */
+/** A roll call with its lines sorted by name (same names told apart, phones attached) and its counts. */
 export async function rollCallView(db: Db, rollCallId: number): Promise<RollCallView> {
   const rollCall = await findRollCall(db, rollCallId)
   if (!rollCall) throw new UserError(404, 'There is no such roll call.')
-  const lines = (await listRollCallLines(db, rollCallId)).sort(byName)
+  const rows = (await listRollCallLines(db, rollCallId)).sort(byName)
+  const phones = await listPhonesOf(
+    db,
+    rows.map((l) => l.personId),
+  )
+  const lines = await tellApart(
+    db,
+    rows.map((l) => ({ ...l, tellApart: null, phone: phones.get(l.personId) ?? null })),
+  )
+  const visitors = await visitorRollCallLines(db, rollCallId)
   return {
     rollCall,
     startedByName: await nameOf(db, rollCall.started_by),
     endedByName: await nameOf(db, rollCall.ended_by),
     lines,
-    counts: countLines(lines),
+    visitors,
+    counts: withVisitors(countLines(lines), visitors),
   }
+}
+
+/** Adds the visitors to a roll call's tally: they are on the fire list like everyone else. */
+function withVisitors(counts: RollCallCounts, visitors: VisitorRollCallLine[]): RollCallCounts {
+  const v = visitorCounts(visitors)
+  return {
+    total: counts.total + v.total,
+    accounted: counts.accounted + v.accounted,
+    unaccounted: counts.unaccounted + v.total - v.accounted,
+    missing: counts.missing + v.missing,
+    help: counts.help + v.help,
+    unmarked: counts.unmarked + v.unmarked,
+  }
+}
+
+/**
+ * Why a line was unconfirmed when the roll call started, in the fire list's words
+ * ("reminded 17:30, no answer"); null for people who were plainly in.
+ */
+export function lineReason(line: RollCallLine, rollCall: RollCall, timeZone: string): string | null {
+  if (line.reason === null || line.reasonAt === null) return line.confirmed ? null : 'unconfirmed'
+  return describeReason({ kind: line.reason, at: line.reasonAt }, line, rollCall.started_at, timeZone)
 }
 
 /** One row of the report: who, where they stood at the end, who marked them and when. */
@@ -206,11 +387,12 @@ export interface ReportRow {
   status: RollCallStatus
   onSnapshot: boolean
   confirmed: boolean
+  reason: string | null
   markedBy: string | null
   markedAt: number | null
 }
 
-function reportRows(lines: RollCallLine[]): ReportRow[] {
+function reportRows(lines: RollCallLine[], rollCall: RollCall, timeZone: string): ReportRow[] {
   return lines.map((l) => ({
     personId: l.personId,
     firstName: l.firstName,
@@ -218,18 +400,23 @@ function reportRows(lines: RollCallLine[]): ReportRow[] {
     status: l.status,
     onSnapshot: l.onSnapshot,
     confirmed: l.confirmed,
+    reason: lineReason(l, rollCall, timeZone),
     markedBy: l.via === 'self' ? 'self' : l.markedByName,
     markedAt: l.markedAt,
   }))
 }
 
 /** Ends a roll call and keeps its report (every line, who marked it, when) in the audit trail. */
-export async function endRollCall(db: Db, request: Actor & { rollCallId: number }): Promise<RollCall> {
-  return db.transaction().execute(async (trx) => {
+export async function endRollCall(
+  db: Db,
+  request: Actor & { rollCallId: number; timeZone: string },
+): Promise<RollCall> {
+  return unitOfWork(db, async (trx) => {
     await requireRunning(trx, request.rollCallId)
     const ended = await closeRollCall(trx, request.rollCallId, { at: request.at, by: request.personId })
     if (!ended) throw new UserError(409, 'This roll call has already ended.')
     const lines = (await listRollCallLines(trx, request.rollCallId)).sort(byName)
+    const visitors = await visitorRollCallLines(trx, request.rollCallId)
     await recordAudit(trx, {
       at: request.at,
       personId: request.personId,
@@ -239,8 +426,14 @@ export async function endRollCall(db: Db, request: Actor & { rollCallId: number 
         rollCallId: ended.id,
         kind: ended.kind,
         startedAt: ended.started_at,
-        counts: countLines(lines),
-        report: reportRows(lines),
+        counts: withVisitors(countLines(lines), visitors),
+        report: reportRows(lines, ended, request.timeZone),
+        visitors: visitors.map((v) => ({
+          visitorId: v.visitorId,
+          status: v.status,
+          markedBy: v.markedByName,
+          markedAt: v.markedAt,
+        })),
       },
     })
     return ended
@@ -265,30 +458,112 @@ const localIso = (ms: number | null, timeZone: string) =>
 /** The roll call report as CSV (times in the site's time zone, ISO 8601 with offset). */
 export function rollCallCsv(view: RollCallView, timeZone: string): string {
   return stringify(
-    reportRows(view.lines).map((r, i) => [
-      r.firstName,
-      r.lastName,
-      statusLabel[r.status],
-      r.markedBy ?? '',
-      localIso(r.markedAt, timeZone),
-      localIso(view.lines[i]!.signedInAt, timeZone),
-      r.confirmed ? 'yes' : 'no',
-      r.onSnapshot ? 'yes' : 'no',
-    ]),
+    reportRows(view.lines, view.rollCall, timeZone)
+      .map((r, i) => [
+        r.firstName,
+        r.lastName,
+        view.lines[i]!.tellApart ?? '',
+        statusLabel[r.status],
+        r.markedBy ?? '',
+        localIso(r.markedAt, timeZone),
+        localIso(view.lines[i]!.signedInAt, timeZone),
+        localIso(view.lines[i]!.lastActivityAt, timeZone),
+        r.confirmed ? 'yes' : 'no',
+        r.reason ?? '',
+        r.onSnapshot ? 'yes' : 'no',
+      ])
+      .concat(
+        // Visitors, marked as such where staff rows say what tells same-named people apart.
+        view.visitors.map((v) => [
+          v.name,
+          '',
+          ['visitor', v.company, v.hostName ? `visiting ${v.hostName}` : '', v.phone ?? '']
+            .filter(Boolean)
+            .join(' · '),
+          statusLabel[v.status],
+          v.markedByName ?? '',
+          localIso(v.markedAt, timeZone),
+          localIso(v.signedInAt, timeZone),
+          '',
+          'yes',
+          '',
+          'yes',
+        ]),
+      ),
     {
       header: true,
       columns: [
         'First name',
         'Last name',
+        'Told apart by',
         'Status',
         'Marked by',
         'Marked at',
         'Signed in at',
+        'Last activity',
         'Confirmed',
+        'Why unconfirmed',
         'On list',
       ],
       // Names come from people: never let a spreadsheet read one as a formula.
       cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
     },
   )
+}
+
+/** The roll call running now, if any. */
+export async function activeRollCall(db: Db): Promise<RollCall | undefined> {
+  return findActiveRollCall(db)
+}
+
+/** The most recent roll calls, newest first. */
+export async function recentRollCalls(db: Db, limit: number): Promise<RollCall[]> {
+  return listRollCalls(db, limit)
+}
+
+/** The one-page drill report of an ended (or running) roll call. */
+export interface DrillReport {
+  view: RollCallView
+  /** When the last person on the list was marked safe, if everyone was. */
+  allAccountedAt: number | null
+  /** People on the list never marked safe. */
+  neverAccounted: RollCallViewLine[]
+  /** Who marked people, with how many each ("self" for people's own answers). */
+  markers: { name: string; count: number }[]
+  /** Everyone unconfirmed at the start, with the reason and how it was resolved. */
+  unconfirmed: { line: RollCallViewLine; reason: string; resolution: string }[]
+}
+
+/** Builds the drill report: how long until everyone was accounted for, by whom, and the doubtful. */
+export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
+  const view = await rollCallView(db, rollCallId)
+  const listed = view.lines.filter((l) => l.onSnapshot)
+  const neverAccounted = listed.filter((l) => l.status !== 'safe')
+  const allAccountedAt =
+    neverAccounted.length === 0
+      ? Math.max(view.rollCall.started_at, ...listed.map((l) => l.markedAt ?? 0))
+      : null
+  const tally = new Map<string, number>()
+  for (const l of view.lines) {
+    if (l.markedAt === null || l.status === 'unaccounted') continue
+    const name = l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')
+    tally.set(name, (tally.get(name) ?? 0) + 1)
+  }
+  const resolution = (l: RollCallViewLine) =>
+    l.status === 'unaccounted' || l.markedAt === null
+      ? 'never accounted for'
+      : `${describeStatus(l.status)}, ${l.via === 'self' ? 'said so themselves' : `marked by ${l.markedByName ?? 'a former marshal'}`} at ${formatTime(l.markedAt, timeZone)}`
+  return {
+    view,
+    allAccountedAt,
+    neverAccounted,
+    markers: [...tally].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count),
+    unconfirmed: listed
+      .filter((l) => !l.confirmed)
+      .map((line) => ({
+        line,
+        reason: lineReason(line, view.rollCall, timeZone) ?? 'unconfirmed',
+        resolution: resolution(line),
+      })),
+  }
 }

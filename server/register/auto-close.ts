@@ -1,5 +1,6 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { endOfLocalDay, localDay } from '../lib/site-time.js'
 import { closeVisit, countPeopleInside, listOpenVisitsBefore } from './visit.repository.js'
 
@@ -30,7 +31,7 @@ export async function autoCloseOpenVisits(
       seen.add(visit.id)
       const end = endOfLocalDay(localDay(visit.signed_in_at, request.timeZone), request.timeZone)
       const at = Math.min(request.now, end)
-      const closed = await db.transaction().execute(async (trx) => {
+      const closed = await unitOfWork(db, async (trx) => {
         const done = await closeVisit(trx, visit.id, at, 'auto')
         if (done) {
           await recordAudit(trx, {

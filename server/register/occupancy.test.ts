@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { mergePeople } from '../admin/people.service.js'
-import { connect } from '../db/connect.js'
+import { sql } from 'kysely'
+import { adminCloseVisit, mergePeople } from '../admin/people.service.js'
+import { connectPostgres, type Db } from '../db/connect.js'
 import { migrateToLatest, migrator } from '../db/migrate.js'
+import { purgeExpired } from '../retention/retention.js'
+import { scimCreateUser, scimDeleteUser } from '../scim/scim.service.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
+import { freshPostgresDatabase, testDb, testDialect } from '../testing/test-database.js'
+import { autoCloseOpenVisits } from './auto-close.js'
 import { signIn, signOut } from './register.service.js'
 import { closeVisit, countPeopleInside, findOpenVisit } from './visit.repository.js'
 
@@ -26,12 +31,11 @@ const step = (people: number): fc.Arbitrary<Step> => {
   ) as fc.Arbitrary<Step>
 }
 
-test('the people-inside counter always equals the number of open visits, whatever changes them', async () => {
+test('the people-inside counter always equals the number of open visits, whatever changes them', async (t) => {
+  const db = await testDb(t)
   await fc.assert(
     fc.asyncProperty(fc.array(step(4), { maxLength: 40 }), async (steps) => {
-      const { db } = connect(':memory:')
       try {
-        await migrateToLatest(db)
         const ids: number[] = []
         for (let i = 0; i < 4; i++) {
           ids.push(await makePerson(db, { firstName: `P${i}`, lastName: 'X', email: `p${i}@example.com` }))
@@ -109,7 +113,8 @@ test('the people-inside counter always equals the number of open visits, whateve
           assert.equal(await countPeopleInside(db), Number(n), `after ${JSON.stringify(s)}`)
         }
       } finally {
-        await db.destroy()
+        // The next run starts from nobody (the cascade empties visit through the triggers too).
+        await db.deleteFrom('person').execute()
       }
     }),
     { numRuns: 60 },
@@ -117,8 +122,7 @@ test('the people-inside counter always equals the number of open visits, whateve
 })
 
 test('the counter starts from the open visits already recorded when the migration runs', async (t) => {
-  const { db } = connect(':memory:')
-  t.after(() => db.destroy())
+  const db = await testDb(t, { migrated: false })
   const before = await migrator(db).migrateTo('202611232310_index_visit_references')
   assert.equal(before.error, undefined)
   const a = await makePerson(db, { firstName: 'A', lastName: 'X', email: 'a@example.com' })
@@ -128,4 +132,118 @@ test('the counter starts from the open visits already recorded when the migratio
   await makeVisit(db, b, { in: '2026-11-23T08:30:00Z' })
   await migrateToLatest(db)
   assert.equal(await countPeopleInside(db), 2)
+})
+
+/** Open visits counted the slow, sure way. */
+async function openVisits(db: Db): Promise<number> {
+  const { n } = await db
+    .selectFrom('visit')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('signed_out_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  return Number(n)
+}
+
+test('taps on many connections at once, with every other path beside them, leave the count exact', async (t) => {
+  // PostgreSQL: a pool of 8, so taps really run in parallel transactions on different backends.
+  let db: Db
+  let connections = 1
+  if (testDialect === 'postgres') {
+    const database = await freshPostgresDatabase()
+    const opened = connectPostgres(database.url, { poolSize: 8 })
+    db = opened.db
+    connections = 0
+    opened.pool.on('connect', () => connections++)
+    t.after(async () => {
+      await db.destroy()
+      await database.drop()
+    })
+  } else {
+    db = await testDb(t)
+  }
+  const DAY = 86_400_000
+  const today = Date.parse('2026-11-23T08:00:00Z')
+  const make = async (group: string, n: number) => {
+    const ids: number[] = []
+    for (let i = 0; i < n; i++) {
+      ids.push(
+        await makePerson(db, { firstName: `${group}${i}`, lastName: 'X', email: `${group}${i}@example.com` }),
+      )
+    }
+    return ids
+  }
+  const tappers = await make('tap', 16)
+  // Open since yesterday: the auto-close's.
+  const forgotten = await make('forgot', 4)
+  for (const id of forgotten) await makeVisit(db, id, { in: '2026-11-22T09:00:00Z' })
+  // Open today: an admin closes these, the directory those, merges join pairs of these.
+  const corrected = await make('admin', 4)
+  const leavers = await make('leaver', 4)
+  const merged = await make('merge', 6)
+  for (const id of [...corrected, ...leavers, ...merged])
+    await makeVisit(db, id, { in: '2026-11-23T08:30:00Z' })
+  // Two years old: the purge's (closed ones go; an open one would stay).
+  for (const id of tappers.slice(0, 4)) {
+    await makeVisit(db, id, { in: '2024-11-01T08:00:00Z', out: '2024-11-01T17:00:00Z' })
+  }
+  const actor = { personId: null, at: today + 3_600_000, context }
+  const directory = { tokenId: 0, at: actor.at, context, defaultRegion: 'GB' }
+  for (const id of leavers) {
+    const email = `leaver${leavers.indexOf(id)}@example.com`
+    await scimCreateUser(db, directory, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: email,
+      emails: [{ value: email, primary: true }],
+    })
+  }
+  const before = await openVisits(db)
+  assert.equal(await countPeopleInside(db), before)
+
+  const tapStorm = tappers.map(async (personId, i) => {
+    for (let round = 0; round < 8; round++) {
+      const now = today + 3_600_000 + round * 60_000 + i
+      await (round % 2 === 0 ? signIn : signOut)(db, { personId, now, context }, site)
+    }
+    // Half of them stay in.
+    if (i % 2 === 0) await signIn(db, { personId, now: today + 4 * 3_600_000 + i, context }, site)
+  })
+  const others = [
+    autoCloseOpenVisits(db, { now: today, timeZone: site.timeZone, context }),
+    ...corrected.map(async (personId) => {
+      const open = (await findOpenVisit(db, personId))!
+      await adminCloseVisit(db, actor, { personId, visitId: open.id, leftAt: actor.at, note: 'forgot' })
+    }),
+    ...leavers.map((personId) => scimDeleteUser(db, directory, personId)),
+    mergePeople(db, actor, merged[0]!, merged[1]!),
+    mergePeople(db, actor, merged[2]!, merged[3]!),
+    mergePeople(db, actor, merged[4]!, merged[5]!),
+    purgeExpired(db, { now: today, days: 365, dryRun: false, context }),
+  ]
+  await Promise.all([...tapStorm, ...others])
+
+  const after = await openVisits(db)
+  // 8 taps stay in, the 6 merged become 3, the rest were closed.
+  assert.equal(after, 8 + 3)
+  assert.equal(await countPeopleInside(db), after, 'the counter equals the open visits')
+  const closedBy = await db
+    .selectFrom('visit')
+    .select(['closed_by', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('closed_by', 'in', ['auto', 'admin', 'directory'])
+    .groupBy('closed_by')
+    .orderBy('closed_by')
+    .execute()
+  assert.deepEqual(
+    closedBy.map((r) => [r.closed_by, Number(r.n)]),
+    [
+      ['admin', 4 + 3],
+      ['auto', 4],
+      ['directory', 4],
+    ],
+    'every path ran',
+  )
+  const old = await sql<{
+    n: number
+  }>`select count(*) as n from visit where signed_in_at < ${today - 365 * DAY}`.execute(db)
+  assert.equal(Number(old.rows[0]!.n), 0, 'the purge ran')
+  if (testDialect === 'postgres') assert.ok(connections > 1, `taps ran on ${connections} connections`)
 })

@@ -33,8 +33,50 @@ export interface ReplayedTap {
 /** What became of a replayed tap: applied, or not applied because it no longer fits. */
 export interface ReplayResult {
   applied: boolean
+  /** True when a later change overtook the tap (it changed nothing). */
+  superseded?: boolean
   presence: Presence
   message: string
+}
+
+/**
+ * Reads a client's tap time: ISO-8601 with a date, a time and a zone (Z or ±hh:mm); a 422 with
+ * an example otherwise.
+ */
+export function parseClientTime(text: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+    ? Date.parse(text)
+    : Number.NaN
+  if (!Number.isFinite(ms)) {
+    throw new UserError(422, '`at` must be an ISO-8601 time with a zone, like 2026-12-01T08:55:00Z.')
+  }
+  return ms
+}
+
+/**
+ * When something saved on a device (a phone's tap, a kiosk's sign-in) really happened, by the
+ * server's clock: its age (`sentAt - at`, both by the device's clock) back from now. Refused when
+ * dated in the future beyond a little clock skew, or older than 12 hours.
+ */
+export function replayedAt(
+  saved: { at: number; sentAt?: number; now: number },
+  site: RegisterSite,
+): { at: number; age: number } {
+  const age = (saved.sentAt ?? saved.now) - saved.at
+  if (age < -CLOCK_SKEW_MS) {
+    throw new UserError(
+      422,
+      'That tap is dated in the future, so it was not applied. Check the clock on this device.',
+    )
+  }
+  const at = saved.now - Math.max(age, 0)
+  if (age > REPLAY_WINDOW_MS) {
+    throw new UserError(
+      422,
+      `That tap was saved at ${formatTime(at, site.timeZone)}, more than 12 hours ago, so it was not applied. Tell reception if the register is wrong.`,
+    )
+  }
+  return { at, age }
 }
 
 /**
@@ -44,22 +86,10 @@ export interface ReplayResult {
  * register never goes back in time; taps should be replayed oldest first.
  */
 export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): Promise<ReplayResult> {
-  const age = (tap.sentAt ?? tap.now) - tap.at
-  if (age < -CLOCK_SKEW_MS) {
-    throw new UserError(
-      422,
-      'That tap is dated in the future, so it was not applied. Check the clock on this device.',
-    )
-  }
-  const at = tap.now - Math.max(age, 0)
-  if (age > REPLAY_WINDOW_MS) {
-    throw new UserError(
-      422,
-      `That tap was saved at ${formatTime(at, site.timeZone)}, more than 12 hours ago, so it was not applied. Tell reception if the register is wrong.`,
-    )
-  }
+  const { at, age } = replayedAt(tap, site)
   const superseded = async (): Promise<ReplayResult> => ({
     applied: false,
+    superseded: true,
     presence: await presenceOf(db, tap.personId, tap.now, site),
     message: `Your ${tap.action === 'sign-in' ? 'sign-in' : 'sign-out'} from ${formatTime(at, site.timeZone)} was overtaken by a later change, so it was not applied.`,
   })

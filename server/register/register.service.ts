@@ -5,7 +5,14 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
 import { insertOutbox } from '../outbox/outbox.repository.js'
-import { closeVisit, countPeopleInside, findOpenVisit, insertOpenVisit } from './visit.repository.js'
+import {
+  closeVisit,
+  correctAutoClosedVisit,
+  countPeopleInside,
+  findOpenVisit,
+  findVisit,
+  insertOpenVisit,
+} from './visit.repository.js'
 
 /**
  * Where a person stands: `in` since a time today, `out`, or `stale` — a visit left open on an
@@ -143,33 +150,43 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
   })
 }
 
+/** What a close request needs: whose visit, when they say they left, and who asks from where. */
+interface CloseRequest {
+  personId: number
+  visitId: number
+  leftAt: number | null
+  now: number
+  context: RequestContext
+}
+
+const alreadyClosed = async (trx: Db, request: CloseRequest, site: RegisterSite): Promise<TapResult> => ({
+  changed: false,
+  presence: await presenceOf(trx, request.personId, request.now, site),
+  message: 'That visit is already closed.',
+})
+
+/** The time a person says they left, checked against their sign-in; throws a 422 to show them. */
+function leftAfterSignIn(leftAt: number | null, signedInAt: number, site: RegisterSite): number {
+  if (leftAt === null) throw new UserError(422, 'Enter the time you left, like 17:30.')
+  if (leftAt < signedInAt) {
+    throw new UserError(
+      422,
+      `You signed in at ${formatTime(signedInAt, site.timeZone)}, so you left after that.`,
+    )
+  }
+  return leftAt
+}
+
 /**
  * Closes the person's visit left open on an earlier day, at the time they say they left. The time
  * must fall after the sign-in and before the end of that day (and not in the future).
  */
-export async function closeStaleVisit(
-  db: Db,
-  request: { personId: number; visitId: number; leftAt: number | null; now: number; context: RequestContext },
-  site: RegisterSite,
-): Promise<TapResult> {
+export async function closeStaleVisit(db: Db, request: CloseRequest, site: RegisterSite): Promise<TapResult> {
   return unitOfWork(db, async (trx) => {
     const open = await findOpenVisit(trx, request.personId)
-    if (!open || open.id !== request.visitId) {
-      return {
-        changed: false,
-        presence: await presenceOf(trx, request.personId, request.now, site),
-        message: 'That visit is already closed.',
-      }
-    }
+    if (!open || open.id !== request.visitId) return alreadyClosed(trx, request, site)
     const day = localDay(open.signed_in_at, site.timeZone)
-    const { leftAt } = request
-    if (leftAt === null) throw new UserError(422, 'Enter the time you left, like 17:30.')
-    if (leftAt < open.signed_in_at) {
-      throw new UserError(
-        422,
-        `You signed in at ${formatTime(open.signed_in_at, site.timeZone)}, so you left after that.`,
-      )
-    }
+    const leftAt = leftAfterSignIn(request.leftAt, open.signed_in_at, site)
     if (leftAt > endOfLocalDay(day, site.timeZone) || leftAt > request.now) {
       throw new UserError(422, 'That time is after the end of that day. Enter the time you left that day.')
     }
@@ -194,6 +211,43 @@ export async function closeStaleVisit(
       changed: true,
       presence: await presenceOf(trx, request.personId, request.now, site),
       message: `Thanks. Your visit on ${formatDay(open.signed_in_at, site.timeZone)} is closed at ${formatTime(leftAt, site.timeZone)}.`,
+    }
+  })
+}
+
+/**
+ * Corrects a visit the nightly auto-close closed, with the time the person says they left: after
+ * the sign-in and not after the auto-close (nor in the future). Closed by the person from then on.
+ */
+export async function correctAutoClose(
+  db: Db,
+  request: CloseRequest,
+  site: RegisterSite,
+): Promise<TapResult> {
+  return unitOfWork(db, async (trx) => {
+    const visit = await findVisit(trx, request.visitId)
+    if (!visit || visit.person_id !== request.personId || visit.closed_by !== 'auto') {
+      return alreadyClosed(trx, request, site)
+    }
+    const leftAt = leftAfterSignIn(request.leftAt, visit.signed_in_at, site)
+    if (leftAt > (visit.signed_out_at ?? request.now) || leftAt > request.now) {
+      throw new UserError(
+        422,
+        `The register closed that visit at ${formatTime(visit.signed_out_at ?? request.now, site.timeZone)}: enter a time before that.`,
+      )
+    }
+    await correctAutoClosedVisit(trx, visit.id, leftAt)
+    await recordAudit(trx, {
+      at: request.now,
+      personId: request.personId,
+      action: 'visit.closed-late',
+      context: request.context,
+      detail: { visitId: visit.id, leftAt, wasAutoClosedAt: visit.signed_out_at },
+    })
+    return {
+      changed: true,
+      presence: await presenceOf(trx, request.personId, request.now, site),
+      message: `Thanks. Your visit on ${formatDay(visit.signed_in_at, site.timeZone)} is closed at ${formatTime(leftAt, site.timeZone)}.`,
     }
   })
 }

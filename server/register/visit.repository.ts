@@ -77,17 +77,20 @@ export async function listVisitsForPerson(
 }
 
 const peopleInsideQuery = preparedQuery((db) =>
-  db.selectFrom('occupancy').select('inside').where('id', '=', 1),
+  db.selectFrom('occupancy_slot').select((eb) => eb.fn.sum<number | null>('inside').as('inside')),
 )
 
 /**
  * How many people (not records) are in the building now: one open visit per person (the unique
- * index), counted by triggers on every change to `visit` into a one-row table.
+ * index), counted by triggers on every change to `visit` into the slots of `occupancy_slot`
+ * (several, so concurrent taps on PostgreSQL do not queue on one row), summed here.
  */
 export async function countPeopleInside(db: Db): Promise<number> {
   const [row] = await peopleInsideQuery(db, {})
-  if (!row) throw new Error('the occupancy row is missing (migrations not run?)')
-  return row.inside
+  if (row?.inside === null || row?.inside === undefined) {
+    throw new Error('the occupancy slots are missing (migrations not run?)')
+  }
+  return Number(row.inside)
 }
 
 /** Open visits that started before an instant, oldest first (for the nightly auto-close). */
@@ -101,4 +104,24 @@ export async function listOpenVisitsBefore(db: Db, before: number, limit: number
     .orderBy('id')
     .limit(limit)
     .execute()
+}
+
+/** The person corrects a visit the system auto-closed: it ends when they say, closed by them. */
+export async function correctAutoClosedVisit(
+  db: Db,
+  visitId: number,
+  at: number,
+): Promise<Visit | undefined> {
+  return db
+    .updateTable('visit')
+    .set({ signed_out_at: at, closed_by: 'person' })
+    .where('id', '=', visitId)
+    .where('closed_by', '=', 'auto')
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** A visit by id. */
+export async function findVisit(db: Db, visitId: number): Promise<Visit | undefined> {
+  return db.selectFrom('visit').selectAll().where('id', '=', visitId).executeTakeFirst()
 }

@@ -2,7 +2,7 @@ import type { Db } from '../db/connect.js'
 import type { ContactKind, Person } from '../db/database.js'
 import { listContacts } from '../identity/contact.repository.js'
 import { type Clock, formatTime } from '../lib/site-time.js'
-import { DeliveryError } from '../messaging/channel.js'
+import { DeliveryError, type MessagePurpose } from '../messaging/channel.js'
 import type { Messenger } from '../messaging/messenger.js'
 import { reminderPushPayload, sendPushToPerson, type Vapid } from '../push/push.service.js'
 
@@ -24,41 +24,57 @@ export interface ReminderSender {
   send(content: ReminderContent): Promise<string | undefined>
 }
 
-/**
- * Reminders by a verified contact (SMS or email), in the configured order of kinds: by default the
- * phone first, because at the end of the day a text is read in minutes and an email maybe tomorrow.
- * Only kinds an enabled channel can send are used; a permanently failing contact falls through to
- * the person's next one.
- */
-export function contactReminderSender(deps: {
+/** Which contacts to try, in order: only kinds an enabled channel can send (REMINDER_CONTACT_ORDER). */
+export interface ContactRoute {
   db: Db
   messenger: Messenger
   contactOrder: readonly ContactKind[]
-  timeZone: string
-}): ReminderSender {
+}
+
+/**
+ * Sends one message to a person by their verified contacts, in the configured order of kinds
+ * (kinds no enabled channel can send are skipped). A permanently failing contact falls through to
+ * the next; a transient failure throws. Resolves to `<kind>:<channel>`, or undefined when no
+ * contact could take it. Reminders and host notices share it.
+ */
+export async function sendByContact(
+  route: ContactRoute,
+  person: Pick<Person, 'id' | 'first_name'>,
+  purpose: MessagePurpose,
+  data: Record<string, unknown>,
+): Promise<string | undefined> {
+  const usable = new Set(route.messenger.kinds)
+  const contacts = (await listContacts(route.db, person.id))
+    .filter((c) => usable.has(c.kind) && route.contactOrder.includes(c.kind))
+    .sort((a, b) => route.contactOrder.indexOf(a.kind) - route.contactOrder.indexOf(b.kind))
+  for (const contact of contacts) {
+    try {
+      const sent = await route.messenger.send({ kind: contact.kind, value: contact.value }, purpose, {
+        firstName: person.first_name,
+        ...data,
+      })
+      return `${contact.kind}:${sent.channel}`
+    } catch (error) {
+      if (error instanceof DeliveryError && error.permanent) continue
+      throw error
+    }
+  }
+  return undefined
+}
+
+/**
+ * Reminders by a verified contact (SMS or email), in the configured order of kinds: by default the
+ * phone first, because at the end of the day a text is read in minutes and an email maybe tomorrow.
+ */
+export function contactReminderSender(deps: ContactRoute & { timeZone: string }): ReminderSender {
   return {
     name: 'contact',
-    async send(content) {
-      const usable = new Set(deps.messenger.kinds)
-      const contacts = (await listContacts(deps.db, content.person.id))
-        .filter((c) => usable.has(c.kind) && deps.contactOrder.includes(c.kind))
-        .sort((a, b) => deps.contactOrder.indexOf(a.kind) - deps.contactOrder.indexOf(b.kind))
-      for (const contact of contacts) {
-        try {
-          const sent = await deps.messenger.send({ kind: contact.kind, value: contact.value }, 'reminder', {
-            firstName: content.person.first_name,
-            since: formatTime(content.signedInAt, deps.timeZone),
-            leftUrl: content.links.left,
-            stillHereUrl: content.links.stillHere,
-          })
-          return `${contact.kind}:${sent.channel}`
-        } catch (error) {
-          if (error instanceof DeliveryError && error.permanent) continue
-          throw error
-        }
-      }
-      return undefined
-    },
+    send: (content) =>
+      sendByContact(deps, content.person, 'reminder', {
+        since: formatTime(content.signedInAt, deps.timeZone),
+        leftUrl: content.links.left,
+        stillHereUrl: content.links.stillHere,
+      }),
   }
 }
 

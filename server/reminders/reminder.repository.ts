@@ -75,7 +75,10 @@ export async function findReminder(db: Db, id: number): Promise<Reminder | undef
   return db.selectFrom('reminder').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
-/** Records the answer if none was given yet; false when the links were already used. */
+/**
+ * Records the answer if none was given yet, or "I've left" after "Still here" (the person stayed,
+ * then left); false when the links were already used for that.
+ */
 export async function answerReminder(
   db: Db,
   id: number,
@@ -86,12 +89,11 @@ export async function answerReminder(
     .updateTable('reminder')
     .set({ answer, answered_at: at })
     .where('id', '=', id)
-    .where('answered_at', 'is', null)
+    .where((eb) =>
+      answer === 'left'
+        ? eb.or([eb('answered_at', 'is', null), eb('answer', '=', 'still-here')])
+        : eb('answered_at', 'is', null),
+    )
     .executeTakeFirst()
   return Number(result.numUpdatedRows) === 1
-}
-
-/** Undoes an answer that could not be applied (e.g. an impossible time), so the link works again. */
-export async function unanswerReminder(db: Db, id: number): Promise<void> {
-  await db.updateTable('reminder').set({ answer: null, answered_at: null }).where('id', '=', id).execute()
 }

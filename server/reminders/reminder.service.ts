@@ -1,11 +1,12 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Reminder } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
-import { localDay, startOfLocalDay } from '../lib/site-time.js'
-import { closeStaleVisit, type RegisterSite } from '../register/register.service.js'
-import { findOpenVisit } from '../register/visit.repository.js'
+import { localDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { closeStaleVisit, correctAutoClose, type RegisterSite } from '../register/register.service.js'
+import { findOpenVisit, findVisit } from '../register/visit.repository.js'
 import {
   answerReminder,
   claimReminder,
@@ -13,7 +14,6 @@ import {
   finishReminder,
   listDueReminders,
   releaseReminder,
-  unanswerReminder,
 } from './reminder.repository.js'
 import { type ReminderAction, readReminderToken, reminderLinks } from './reminder-links.js'
 import type { ReminderSender } from './reminder-senders.js'
@@ -86,52 +86,117 @@ export interface ReminderLink {
   reminder: Reminder
   action: ReminderAction
   firstName: string
+  /** The reminded visit's sign-in while it is still open; null once closed. */
   signedInAt: number | null
+  /** The reminded visit, when the nightly auto-close closed it: "I've left" corrects it. */
+  autoClosed: { signedInAt: number; closedAt: number } | null
+  /** When the person said "Still here", if they did. */
+  stillHereAt: number | null
+  /** Likely leaving times for one-tap answers (latest first), after the sign-in and not later than now. */
+  leavingTimes: number[]
 }
 
-/** Reads a link's token; a 404 for anything forged or purged, a 410 once it has been used. */
-export async function openReminderLink(db: Db, key: Buffer, token: string): Promise<ReminderLink> {
+const halfHourMs = 30 * 60_000
+
+/**
+ * Likely leaving times to offer as one tap: the half hours before `until` (the latest possible
+ * moment) and the moment the reminder came, after the sign-in, latest first, at most four.
+ */
+export function likelyLeavingTimes(signedInAt: number, until: number, remindedAt: number | null): number[] {
+  const times = new Set<number>()
+  if (remindedAt !== null && remindedAt > signedInAt && remindedAt < until) times.add(remindedAt)
+  for (
+    let t = Math.floor(until / halfHourMs) * halfHourMs;
+    times.size < 4 && t > signedInAt;
+    t -= halfHourMs
+  ) {
+    // "Just now" covers the last few minutes; a half hour within them would say the same.
+    if (until - t >= 5 * 60_000) times.add(t)
+  }
+  return [...times].sort((a, b) => b - a).slice(0, 4)
+}
+
+const usedLink = () =>
+  new UserError(410, 'This reminder link has already been used. Open the register to sign in or out.')
+
+/**
+ * Reads a link's token; a 404 for anything forged or purged, a 410 once it has been used. The two
+ * links do not die as a pair: after "Still here", "I've left" still works (people stay, then leave).
+ */
+export async function openReminderLink(
+  db: Db,
+  key: Buffer,
+  token: string,
+  now: number,
+): Promise<ReminderLink> {
   const parsed = readReminderToken(key, token)
   const reminder = parsed && (await findReminder(db, parsed.reminderId))
   if (!parsed || !reminder) {
     throw new UserError(404, 'This reminder link is not valid. Open the register to sign in or out.')
   }
-  if (reminder.answered_at !== null) {
-    throw new UserError(410, 'This reminder link has already been used. Open the register to sign in or out.')
-  }
+  const stillHere = reminder.answer === 'still-here'
+  if (reminder.answered_at !== null && !(stillHere && parsed.action === 'left')) throw usedLink()
   const person = await findPersonById(db, reminder.person_id)
-  const open = await findOpenVisit(db, reminder.person_id)
+  const visit = await findVisit(db, reminder.visit_id)
+  const open = visit && visit.signed_out_at === null ? visit : undefined
+  const autoClosed =
+    visit && visit.closed_by === 'auto' && visit.signed_out_at !== null
+      ? { signedInAt: visit.signed_in_at, closedAt: visit.signed_out_at }
+      : null
+  const from = open?.signed_in_at ?? autoClosed?.signedInAt
   return {
     reminder,
     action: parsed.action,
     firstName: person?.first_name ?? '',
-    signedInAt: open && open.id === reminder.visit_id ? open.signed_in_at : null,
+    signedInAt: open ? open.signed_in_at : null,
+    autoClosed,
+    stillHereAt: stillHere ? reminder.answered_at : null,
+    leavingTimes:
+      from === undefined
+        ? []
+        : likelyLeavingTimes(from, autoClosed ? Math.min(autoClosed.closedAt, now) : now, reminder.sent_at),
   }
 }
 
 /**
- * Answers a reminder through its link, once. "I've left" closes the reminded visit at the time
- * given (default: now, the moment of the tap); "Still here" only records the answer.
+ * Answers a reminder through its link. "I've left" closes the reminded visit at the time given
+ * (HH:mm on the visit's day; default: now, the moment of the tap) — or, if the nightly auto-close
+ * already closed it, corrects it to that time (default: the auto-close), so the fire list stops
+ * listing the person as possibly inside. "Still here" only records the answer; "I've left" can
+ * follow it later.
  */
 export async function answerReminderLink(
   db: Db,
-  request: { key: Buffer; token: string; leftAt?: number | null; now: number; context: RequestContext },
+  request: { key: Buffer; token: string; time?: string; now: number; context: RequestContext },
   site: RegisterSite,
 ): Promise<{ signedOut: boolean; message: string; personId: number }> {
-  const link = await openReminderLink(db, request.key, request.token)
+  // One unit: an impossible time (a 422 from the close) undoes the answer and its audit row too,
+  // so the link stays usable and the trail shows only what happened.
+  return unitOfWork(db, (trx) => answerLink(trx, request, site))
+}
+
+async function answerLink(
+  trx: Db,
+  request: { key: Buffer; token: string; time?: string; now: number; context: RequestContext },
+  site: RegisterSite,
+): Promise<{ signedOut: boolean; message: string; personId: number }> {
+  const link = await openReminderLink(trx, request.key, request.token, request.now)
   const { reminder, action } = link
-  if (action === 'left' && link.signedInAt === null) {
-    await answerReminder(db, reminder.id, 'left', request.now)
+  const visitStart = link.signedInAt ?? link.autoClosed?.signedInAt
+  let leftAt: number | null | undefined
+  if (request.time !== undefined && visitStart !== undefined) {
+    leftAt = localDateTime(localDay(visitStart, site.timeZone), request.time, site.timeZone)
+  }
+  if (action === 'left' && visitStart === undefined) {
+    await answerReminder(trx, reminder.id, 'left', request.now)
     return {
       signedOut: false,
       message: 'You were already signed out, so nothing changed.',
       personId: reminder.person_id,
     }
   }
-  if (!(await answerReminder(db, reminder.id, action, request.now))) {
-    throw new UserError(410, 'This reminder link has already been used. Open the register to sign in or out.')
-  }
-  await recordAudit(db, {
+  if (!(await answerReminder(trx, reminder.id, action, request.now))) throw usedLink()
+  await recordAudit(trx, {
     at: request.now,
     personId: reminder.person_id,
     action: 'reminder.answered',
@@ -141,26 +206,33 @@ export async function answerReminderLink(
   if (action === 'still-here') {
     return {
       signedOut: false,
-      message: 'Thanks. You are still signed in: remember to sign out when you leave.',
+      message:
+        'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).',
       personId: reminder.person_id,
     }
   }
-  try {
-    const result = await closeStaleVisit(
-      db,
-      {
-        personId: reminder.person_id,
-        visitId: reminder.visit_id,
-        leftAt: request.leftAt === undefined ? request.now : request.leftAt,
-        now: request.now,
-        context: request.context,
-      },
-      site,
-    )
-    return { signedOut: result.changed, message: result.message, personId: reminder.person_id }
-  } catch (error) {
-    // An impossible time leaves the link usable, so the person can correct it.
-    await unanswerReminder(db, reminder.id)
-    throw error
-  }
+  const result = link.autoClosed
+    ? await correctAutoClose(
+        trx,
+        {
+          personId: reminder.person_id,
+          visitId: reminder.visit_id,
+          leftAt: leftAt === undefined ? link.autoClosed.closedAt : leftAt,
+          now: request.now,
+          context: request.context,
+        },
+        site,
+      )
+    : await closeStaleVisit(
+        trx,
+        {
+          personId: reminder.person_id,
+          visitId: reminder.visit_id,
+          leftAt: leftAt === undefined ? request.now : leftAt,
+          now: request.now,
+          context: request.context,
+        },
+        site,
+      )
+  return { signedOut: result.changed, message: result.message, personId: reminder.person_id }
 }

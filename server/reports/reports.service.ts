@@ -1,13 +1,15 @@
 import { DateTime } from 'luxon'
 import type { Db } from '../db/connect.js'
 import { endOfLocalDay, isoUtc } from '../lib/site-time.js'
+import { listVisitorsSignedInBetween } from '../visitors/visitor.repository.js'
+import { hostLabel } from '../visitors/visitor.service.js'
 import { type DateRange, daysOf } from './date-range.js'
 import type { ExportColumn } from './export.js'
 import { LocalTime } from './local-time.js'
 import { iterateVisitPages, iterateVisits, PersonNames, type ReportVisit } from './visit-report.repository.js'
 
 /** How a visit ended, as exports show it. */
-export type VisitStatus = 'open' | 'signed-out' | 'auto-closed' | 'closed-by-admin'
+export type VisitStatus = 'open' | 'signed-out' | 'auto-closed' | 'closed-by-admin' | 'closed-by-directory'
 
 /** One exported visit. Local times are in the site's time zone; the day is the day of sign-in. */
 export interface VisitExportRow {
@@ -40,6 +42,77 @@ export const visitColumns: ExportColumn<VisitExportRow>[] = [
   { key: 'signedOutUtc', header: 'signed_out_utc' },
 ]
 
+/** One exported visitor's visit, marked as a visitor (`kind`), in the site's time zone like visits. */
+export interface VisitorExportRow {
+  kind: 'visitor'
+  visitorId: number
+  name: string
+  company: string
+  /** The host's name, or what the visitor typed when it matched no one (marked "as typed"). */
+  host: string
+  via: string
+  kiosk: string
+  date: string
+  signedIn: string
+  signedOut: string
+  minutes: number | null
+  status: 'open' | 'signed-out' | 'signed-out-by-reception' | 'auto-closed'
+  noticeVersion: number | null
+  signedInUtc: string
+  signedOutUtc: string
+}
+
+/** Column headers for the visitors export, in order (no contact details or photos). */
+export const visitorColumns: ExportColumn<VisitorExportRow>[] = [
+  { key: 'kind', header: 'kind' },
+  { key: 'visitorId', header: 'visitor_id' },
+  { key: 'name', header: 'name' },
+  { key: 'company', header: 'company' },
+  { key: 'host', header: 'host' },
+  { key: 'via', header: 'signed_in_via' },
+  { key: 'kiosk', header: 'kiosk' },
+  { key: 'date', header: 'date' },
+  { key: 'signedIn', header: 'signed_in' },
+  { key: 'signedOut', header: 'signed_out' },
+  { key: 'minutes', header: 'minutes' },
+  { key: 'status', header: 'status' },
+  { key: 'noticeVersion', header: 'site_notice_version' },
+  { key: 'signedInUtc', header: 'signed_in_utc' },
+  { key: 'signedOutUtc', header: 'signed_out_utc' },
+]
+
+const visitorStatus = {
+  visitor: 'signed-out',
+  reception: 'signed-out-by-reception',
+  auto: 'auto-closed',
+} as const
+
+/** Every visitor who signed in within the range, oldest first, as export rows. */
+export async function visitorExportRows(
+  db: Db,
+  range: DateRange,
+  site: ReportSite,
+): Promise<VisitorExportRow[]> {
+  const local = new LocalTime(site.timeZone)
+  return (await listVisitorsSignedInBetween(db, range)).map((v) => ({
+    kind: 'visitor',
+    visitorId: v.id,
+    name: v.name,
+    company: v.company,
+    host: hostLabel(v),
+    via: v.via ?? '',
+    kiosk: v.kioskName ?? '',
+    date: local.day(v.signedInAt),
+    signedIn: local.stamp(v.signedInAt),
+    signedOut: v.signedOutAt === null ? '' : local.stamp(v.signedOutAt),
+    minutes: v.signedOutAt === null ? null : Math.round((v.signedOutAt - v.signedInAt) / 60_000),
+    status: v.signedOutAt === null ? 'open' : visitorStatus[v.closedBy ?? 'visitor'],
+    noticeVersion: v.noticeId,
+    signedInUtc: isoUtc(v.signedInAt),
+    signedOutUtc: v.signedOutAt === null ? '' : isoUtc(v.signedOutAt),
+  }))
+}
+
 /** One person's line of the summary (as the old `visits --summary`). */
 export interface SummaryRow {
   personId: number
@@ -71,15 +144,20 @@ export function visitStatus(v: Pick<ReportVisit, 'signed_out_at' | 'closed_by'>)
   if (v.signed_out_at === null) return 'open'
   if (v.closed_by === 'auto') return 'auto-closed'
   if (v.closed_by === 'admin') return 'closed-by-admin'
+  if (v.closed_by === 'directory') return 'closed-by-directory'
   return 'signed-out'
 }
+
+/** Closed by nobody who saw them leave: the nightly auto-close, or the directory (a leaver). */
+const closedUnseen = (v: Pick<ReportVisit, 'closed_by'>): boolean =>
+  v.closed_by === 'auto' || v.closed_by === 'directory'
 
 /**
  * True when a visit was not signed out by anyone who knew the time: auto-closed, or still open
  * from an earlier day. A visit open today is not counted (they may still be inside).
  */
 function notSignedOut(v: ReportVisit, local: LocalTime, today: string): boolean {
-  if (v.closed_by === 'auto') return true
+  if (closedUnseen(v)) return true
   return v.signed_out_at === null && local.day(v.signed_in_at) !== today
 }
 
@@ -238,7 +316,7 @@ export async function buildStats(db: Db, range: DateRange, site: ReportSite): Pr
     }
     d.people.add(v.person_id)
     if (notSignedOut(v, local, today)) d.notOut.add(v.person_id)
-    const known = v.signed_out_at !== null && v.closed_by !== 'auto'
+    const known = v.signed_out_at !== null && !closedUnseen(v)
     if (known) {
       const minutes = (v.signed_out_at! - v.signed_in_at) / 60_000
       d.stay += minutes

@@ -5,9 +5,10 @@ import { createIntegrationToken } from '../identity/integration-token.service.js
 import { cliContext } from '../identity/roles.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
+import { kioskAdmin, pairedKiosk } from '../testing/kiosk.js'
 import { personIdOf } from '../testing/roles.js'
 import { parseDateRange } from './date-range.js'
-import { buildStats } from './reports.service.js'
+import { buildStats, visitExportRows } from './reports.service.js'
 
 /** A small RFC 4180 reader for the test: quoted fields, doubled quotes, CRLF or LF. */
 function parseCsv(text: string): string[][] {
@@ -201,7 +202,7 @@ test('the statistics page renders accessible SVG charts with table alternatives'
   assert.match(page.body, /<title id="chart-heatmap">Busiest days and hours<\/title>/)
   assert.match(page.body, /<summary>Visitors per day as a table<\/summary>/)
   assert.match(page.body, /<strong>3<\/strong> people made <strong>7<\/strong> visits/)
-  assert.match(page.body, /Baker<\/a><\/td><td>2<\/td><td>2<\/td><td>100<\/td>/)
+  assert.match(page.body, /Baker<\/a><\/td><td[^>]*>2<\/td><td[^>]*>2<\/td><td[^>]*>100<\/td>/)
 })
 
 test('GET /api/v1/visits answers JSON or CSV by Accept, for admins and admin integration tokens', async (t) => {
@@ -288,4 +289,120 @@ test('a year of a large office exports page by page', async (t) => {
   assert.equal(ids.length, rows.length)
   assert.equal(new Set(ids).size, rows.length)
   assert.equal(await personIdOf(ctx, 'p0@example.org'), people[0])
+})
+
+test('the visitors export lists visitors in the range, marked as visitors, with host, kiosk and how they left; no contacts', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const zoe = await makePerson(db, { firstName: 'Zoë', lastName: 'Hôst', email: 'zoe@example.org' })
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'Main entrance')
+  ctx.clock.set('2026-11-23T08:30:00Z')
+  await tablet.api('GET', '/kiosk/api/state')
+  const vera = (
+    await tablet.api('POST', '/kiosk/api/visitors', {
+      name: '=Vera Visitor',
+      company: 'Acme, Ltd',
+      hostId: zoe,
+      phone: '07400 123456',
+    })
+  ).json().visitorId
+  ctx.clock.set('2026-11-23T10:00:00Z')
+  await tablet.api('POST', `/kiosk/api/visitors/${vera}/sign-out`, {})
+  await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Olly Offline',
+    company: '',
+    hostText: 'nobody here',
+    key: 'k1',
+    at: ctx.clock.now() - 20 * 60_000,
+    sentAt: ctx.clock.now(),
+  })
+  ctx.clock.set('2026-11-25T09:00:00Z')
+  await tablet.api('POST', '/kiosk/api/visitors', { name: 'Late Larry', company: 'Later', hostId: zoe })
+
+  const response = await admin.get('/admin/export?report=visitors&format=csv&from=2026-11-23&to=2026-11-24')
+  assert.equal(response.statusCode, 200)
+  assert.match(String(response.headers['content-disposition']), /visitors-2026-11-23-to-2026-11-24\.csv/)
+  const [header, ...rows] = parseCsv(response.body)
+  assert.deepEqual(header, [
+    'kind',
+    'visitor_id',
+    'name',
+    'company',
+    'host',
+    'signed_in_via',
+    'kiosk',
+    'date',
+    'signed_in',
+    'signed_out',
+    'minutes',
+    'status',
+    'site_notice_version',
+    'signed_in_utc',
+    'signed_out_utc',
+  ])
+  assert.deepEqual(
+    rows.map((r) => [r[0], r[2], r[3], r[4], r[5], r[6], r[8], r[9], r[10], r[11]]),
+    [
+      [
+        'visitor',
+        "'=Vera Visitor",
+        'Acme, Ltd',
+        'Zoë Hôst',
+        'kiosk',
+        'Main entrance',
+        '2026-11-23 08:30',
+        '2026-11-23 10:00',
+        '90',
+        'signed-out',
+      ],
+      [
+        'visitor',
+        'Olly Offline',
+        '',
+        'nobody here (as typed)',
+        'kiosk',
+        'Main entrance',
+        '2026-11-23 09:40',
+        '',
+        '',
+        'open',
+      ],
+    ],
+  )
+  assert.doesNotMatch(response.body, /7400|@/, 'no contact details')
+  assert.match(
+    (await admin.get('/admin/stats')).body,
+    /report=visitors&amp;format=csv|report=visitors&format=csv/,
+  )
+
+  const xlsx = await admin.request({
+    method: 'GET',
+    url: '/admin/export?report=visitors&format=xlsx&from=2026-11-25&to=2026-11-25',
+  })
+  const book = new ExcelJS.Workbook()
+  await book.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer)
+  const names: unknown[] = []
+  book.getWorksheet('Visitors')!.eachRow((row) => {
+    names.push((row.values as unknown[])[3])
+  })
+  assert.deepEqual(names, ['name', 'Late Larry'])
+})
+
+test('a visit the directory closed is reported as closed by it, and not as a known stay', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const lee = await makePerson(db, { firstName: 'Lee', lastName: 'Ver', email: 'lee@example.org' })
+  await makeVisit(db, lee, { in: '2026-06-02T08:00:00Z', out: '2026-06-02T13:00:00Z', closedBy: 'directory' })
+  const site = { timeZone: 'Europe/London', now: ctx.clock.now() }
+  const range = parseDateRange({ from: '2026-06-02', to: '2026-06-02' }, site)
+  const rows = []
+  for await (const row of visitExportRows(db, range, site)) rows.push(row)
+  assert.deepEqual(
+    rows.map((r) => [r.firstName, r.status, r.minutes]),
+    [['Lee', 'closed-by-directory', 300]],
+  )
+  const stats = await buildStats(db, range, site)
+  assert.equal(stats.days[0]!.notSignedOut, 1, 'a leaver did not sign out')
+  assert.equal(stats.days[0]!.averageStayMinutes, null, 'nobody knows when they left')
 })

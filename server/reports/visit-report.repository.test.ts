@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect } from '../db/connect.js'
-import { migrateToLatest } from '../db/migrate.js'
 import { makePerson } from '../testing/factories.js'
+import { testDb } from '../testing/test-database.js'
 import { PersonNames } from './visit-report.repository.js'
 
-test('PersonNames reads each name once, in batches past the bound-value limit, and has none for a missing person', async () => {
-  const { db } = connect(':memory:')
-  await migrateToLatest(db)
+test('PersonNames reads each name once, in batches past the bound-value limit, and has none for a missing person', async (t) => {
+  const db = await testDb(t)
   const ids: number[] = []
   for (let i = 0; i < 1_200; i++)
     ids.push(await makePerson(db, { firstName: `F${i}`, lastName: `L${i}`, email: `p${i}@example.org` }))
@@ -20,5 +18,4 @@ test('PersonNames reads each name once, in batches past the bound-value limit, a
   await db.updateTable('person').set({ first_name: 'Renamed' }).where('id', '=', ids[0]!).execute()
   await names.load([ids[0]!])
   assert.equal(names.get(ids[0]!)?.first_name, 'F0')
-  await db.destroy()
 })

@@ -1,10 +1,11 @@
 import { type RawBuilder, sql } from 'kysely'
-import type { Db } from '../db/connect.js'
+import { type Db, dialectOf } from '../db/connect.js'
+import { rowIdentity } from '../db/dialect-sql.js'
 
 /** The column names of a table; empty when the table does not exist. */
 export async function tableColumns(db: Db, table: string): Promise<string[]> {
-  const result = await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(db)
-  return result.rows.map((r) => r.name)
+  const tables = await db.introspection.getTables()
+  return tables.find((t) => t.name === table && !t.isView)?.columns.map((c) => c.name) ?? []
 }
 
 /** How many rows of a table match a condition. */
@@ -23,19 +24,23 @@ export async function deleteBatchWhere(
   limit: number,
 ): Promise<number> {
   const t = sql.table(table)
+  const row = rowIdentity(db)
+  const batch = sql`select ${row} from ${t} where ${where} limit ${limit}`
+  // PostgreSQL finds rows by ctid fast only through `= any(array(...))`, not `in (select ...)`.
   const result =
-    await sql`delete from ${t} where rowid in (select rowid from ${t} where ${where} limit ${limit})`.execute(
-      db,
-    )
+    dialectOf(db) === 'postgres'
+      ? await sql`delete from ${t} where ${row} = any(array(${batch}))`.execute(db)
+      : await sql`delete from ${t} where ${row} in (${batch})`.execute(db)
   return Number(result.numAffectedRows ?? 0)
 }
 
 /**
- * Copies what the WAL holds into the database file without waiting for anyone (PASSIVE), so the WAL
- * restarts small. A no-op for a database not in WAL mode.
+ * SQLite: copies what the WAL holds into the database file without waiting for anyone (PASSIVE),
+ * so the WAL restarts small; a no-op for a database not in WAL mode. PostgreSQL manages its own
+ * WAL and vacuums deleted rows by itself: nothing to do.
  */
 export async function checkpointWal(db: Db): Promise<void> {
-  await sql`pragma wal_checkpoint(PASSIVE)`.execute(db)
+  if (dialectOf(db) === 'sqlite') await sql`pragma wal_checkpoint(PASSIVE)`.execute(db)
 }
 
 /** The instants rows are compared with: the retention horizon, and "a day ago" for short-lived rows. */
@@ -46,6 +51,8 @@ export interface Cutoffs {
   day: number
   /** now − 7 days */
   week: number
+  /** now − VISITOR_RETENTION_DAYS: visitors' personal data has its own, shorter period. */
+  visitor: number
 }
 
 /**
@@ -66,6 +73,16 @@ export interface RetentionRule {
  */
 export const retentionRules: readonly RetentionRule[] = [
   {
+    // With the visit go its photo, contacts, notice acceptance and roll-call copies (cascade).
+    table: 'visitor',
+    label:
+      'visitors (and their photos) whose visit ended, or invitation lapsed, before the visitor retention period',
+    columns: ['signed_in_at', 'signed_out_at', 'created_at', 'expected_day'],
+    // An invitation lapses once its day (UTC is close enough for a period of days) is past the period.
+    where: (c) =>
+      sql`(signed_out_at is not null and signed_out_at < ${c.visitor}) or (signed_in_at is null and created_at < ${c.visitor} and (expected_day is null or expected_day < ${new Date(c.visitor).toISOString().slice(0, 10)}))`,
+  },
+  {
     table: 'visit',
     label: 'closed visits older than the retention period',
     columns: ['signed_in_at', 'signed_out_at'],
@@ -85,9 +102,12 @@ export const retentionRules: readonly RetentionRule[] = [
   },
   {
     table: 'message',
-    label: 'message log rows older than the retention period',
-    columns: ['created_at'],
-    where: (c) => sql`created_at < ${c.retention}`,
+    label:
+      'message log rows older than the retention period (visitor invitations: the visitor retention period)',
+    columns: ['created_at', 'purpose'],
+    // An invitation's row holds the visitor's contact: it goes with the visitor's other data.
+    where: (c) =>
+      sql`created_at < ${c.retention} or (purpose = 'visitor-invitation' and created_at < ${c.visitor})`,
   },
   {
     table: 'login_code',
@@ -100,6 +120,13 @@ export const retentionRules: readonly RetentionRule[] = [
     label: 'devices revoked longer ago than the retention period',
     columns: ['revoked_at'],
     where: (c) => sql`revoked_at is not null and revoked_at < ${c.retention}`,
+  },
+  {
+    // Names and contacts of people invited in bulk: gone once the link has been dead a retention period.
+    table: 'invitation',
+    label: 'invitations expired longer ago than the retention period',
+    columns: ['expires_at'],
+    where: (c) => sql`expires_at < ${c.retention}`,
   },
   {
     table: 'idempotency_key',

@@ -47,9 +47,14 @@ export function nextBatchSize(batch: number, elapsedMs: number): number {
   return Math.max(PURGE_MIN_BATCH, Math.min(PURGE_BATCH, 2 * batch, scaled))
 }
 
-/** The cut-off instants for a retention period at `now`. */
-export function cutoffs(now: number, days: number): Cutoffs {
-  return { retention: now - days * DAY_MS, day: now - DAY_MS, week: now - 7 * DAY_MS }
+/** The cut-off instants for a retention period (and the visitors' own period) at `now`. */
+export function cutoffs(now: number, days: number, visitorDays = days): Cutoffs {
+  return {
+    retention: now - days * DAY_MS,
+    day: now - DAY_MS,
+    week: now - 7 * DAY_MS,
+    visitor: now - Math.min(days, visitorDays) * DAY_MS,
+  }
 }
 
 /**
@@ -63,13 +68,15 @@ export async function purgeExpired(
   options: {
     now: number
     days: number
+    /** VISITOR_RETENTION_DAYS (never longer than `days`); `days` when not given. */
+    visitorDays?: number
     dryRun: boolean
     context: RequestContext
     rules?: readonly RetentionRule[]
     onProgress?: (done: number, total: number) => void
   },
 ): Promise<PurgeCount[]> {
-  const c = cutoffs(options.now, options.days)
+  const c = cutoffs(options.now, options.days, options.visitorDays)
   const rules = options.rules ?? retentionRules
   const counts: PurgeCount[] = []
   const plans: { rule: RetentionRule; rows: number }[] = []
@@ -118,6 +125,7 @@ export async function purgeExpired(
       context: options.context,
       detail: {
         days: options.days,
+        visitorDays: Math.min(options.days, options.visitorDays ?? options.days),
         deleted: Object.fromEntries(counts.filter((x) => !x.skipped).map((x) => [x.table, x.rows])),
       },
     })

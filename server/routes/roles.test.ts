@@ -20,7 +20,7 @@ function need(url: string): Need {
   const api = /^\/api\/v1\/(.*)$/.exec(url)
   if (api) {
     const rest = api[1]!
-    if (/^auth(\/|$)/.test(rest)) return 'public'
+    if (/^(auth(\/|$)|openapi\.json$)/.test(rest)) return 'public'
     if (/^(admin|visits|tokens|stats|people|audit)(\/|$)/.test(rest)) return 'admin'
     if (/^(presence|reception|roll-?calls?|broadcasts?)(\/|$)/.test(rest)) return 'reception'
     return 'signed-in'

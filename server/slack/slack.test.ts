@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { presenceText, retryAfterMs, slackTarget } from './slack.js'
+import { presenceText, retryAfterMs, slackTarget, visitorArrivalText } from './slack.js'
 
 test('Retry-After is read in seconds or as an HTTP date, with a safe default', () => {
   const now = Date.parse('2026-11-23T10:00:00Z')
@@ -23,4 +23,20 @@ test('texts and targets', () => {
   )
   assert.match(slackTarget('https://hooks.slack.com/services/T/B/secret'), /^[0-9a-f]{16}$/)
   assert.doesNotMatch(slackTarget('https://hooks.slack.com/services/T/B/secret'), /secret/)
+})
+
+test('a visitor arrival post names the entrance, or none for a check-in by invitation link; anonymous mode names nobody', () => {
+  const facts = { visitor: 'Vera Visitor', company: 'Acme Ltd', host: 'Zoë Hôst' }
+  assert.equal(
+    visitorArrivalText({ ...facts, entrance: 'North door' }),
+    'Vera Visitor (Acme Ltd) arrived for Zoë Hôst at North door',
+  )
+  assert.equal(
+    visitorArrivalText({ ...facts, entrance: null }),
+    'Vera Visitor (Acme Ltd) arrived for Zoë Hôst',
+  )
+  assert.equal(
+    visitorArrivalText({ visitor: null, company: '', host: null, entrance: null }),
+    'A visitor arrived',
+  )
 })

@@ -7,23 +7,33 @@ export function slackTarget(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 16)
 }
 
-/** The webhooks an outbox topic goes to: every event to SLACK_WEBHOOK_URLS, digests to their own list. */
-export function slackUrlsFor(
-  config: Pick<Config, 'SLACK_WEBHOOK_URLS' | 'SLACK_DIGEST_WEBHOOK_URLS'>,
-  topic: OutboxTopic,
-): string[] {
-  if (topic === 'presence') return config.SLACK_WEBHOOK_URLS
-  return config.SLACK_DIGEST_WEBHOOK_URLS.length
-    ? config.SLACK_DIGEST_WEBHOOK_URLS
-    : config.SLACK_WEBHOOK_URLS
+/** The chat webhook settings: Slack's and Microsoft Teams' (same posts, their own payloads). */
+type ChatConfig = Pick<
+  Config,
+  'SLACK_WEBHOOK_URLS' | 'SLACK_DIGEST_WEBHOOK_URLS' | 'TEAMS_WEBHOOK_URLS' | 'TEAMS_DIGEST_WEBHOOK_URLS'
+>
+
+/**
+ * The webhooks an outbox topic goes to: every event (sign-ins and outs, visitors' arrivals) to
+ * SLACK_WEBHOOK_URLS, digests to their own list (or the first when it is empty); the same for Teams.
+ */
+export function slackUrlsFor(config: ChatConfig, topic: OutboxTopic): string[] {
+  const pick = (all: string[], digest: string[]) => (topic !== 'digest' ? all : digest.length ? digest : all)
+  return [
+    ...pick(config.SLACK_WEBHOOK_URLS, config.SLACK_DIGEST_WEBHOOK_URLS),
+    ...pick(config.TEAMS_WEBHOOK_URLS, config.TEAMS_DIGEST_WEBHOOK_URLS),
+  ]
 }
 
-/** Every configured webhook by target name. */
-export function slackUrlsByTarget(
-  config: Pick<Config, 'SLACK_WEBHOOK_URLS' | 'SLACK_DIGEST_WEBHOOK_URLS'>,
-): Map<string, string> {
+/** Every configured chat webhook (Slack and Teams) by target name. */
+export function slackUrlsByTarget(config: ChatConfig): Map<string, string> {
   return new Map(
-    [...config.SLACK_WEBHOOK_URLS, ...config.SLACK_DIGEST_WEBHOOK_URLS].map((url) => [slackTarget(url), url]),
+    [
+      ...config.SLACK_WEBHOOK_URLS,
+      ...config.SLACK_DIGEST_WEBHOOK_URLS,
+      ...config.TEAMS_WEBHOOK_URLS,
+      ...config.TEAMS_DIGEST_WEBHOOK_URLS,
+    ].map((url) => [slackTarget(url), url]),
   )
 }
 
@@ -37,6 +47,26 @@ export function presenceText(
   const count = `${people(event.inside)} in the building`
   if (name === null) return `Someone ${event.action === 'signed-in' ? 'signed in' : 'signed out'} · ${count}`
   return `${name} ${event.action === 'signed-in' ? 'signed in' : 'signed out'} · ${count}`
+}
+
+/** A visitor's arrival as posted: who, from where, for whom, at which entrance; null names in anonymous mode. */
+export interface VisitorArrivalFacts {
+  visitor: string | null
+  company: string
+  host: string | null
+  /** The kiosk, reception, or null (checked in by their invitation link). */
+  entrance: string | null
+}
+
+/**
+ * "Vera Visitor (Acme Ltd) arrived for Zoë Hôst at North door"; in anonymous mode (no names) only
+ * "A visitor arrived at North door", like "Someone signed in".
+ */
+export function visitorArrivalText(facts: VisitorArrivalFacts): string {
+  const where = facts.entrance ? ` at ${facts.entrance}` : ''
+  if (facts.visitor === null) return `A visitor arrived${where}`
+  const who = facts.company ? `${facts.visitor} (${facts.company})` : facts.visitor
+  return `${who} arrived${facts.host ? ` for ${facts.host}` : ''}${where}`
 }
 
 /** "12 people in the building". */

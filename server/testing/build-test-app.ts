@@ -1,10 +1,13 @@
 import type { TestContext } from 'node:test'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../app.js'
+import { type AppDeps, buildApp } from '../app.js'
 import { type Config, loadConfig } from '../config.js'
 import type { Clock } from '../lib/site-time.js'
 import type { Channel } from '../messaging/channel.js'
 import { consoleChannel } from '../messaging/console.channel.js'
+import type { SsoNetwork } from '../sso/sso-clients.js'
+import { type ApiExchange, checkApiExchanges, recordApiExchanges } from './openapi-check.js'
+import { testDatabase } from './test-database.js'
 
 /** A clock tests can set and move. */
 export class TestClock implements Clock {
@@ -43,7 +46,10 @@ export interface TestApp {
   lastCode(contact: string): string
 }
 
-/** Builds the real app on a fresh in-memory database, migrated; closed when the test ends. */
+/**
+ * Builds the real app on a fresh migrated database (in-memory SQLite, or a PostgreSQL database of
+ * its own when TEST_DATABASE=postgres); closed when the test ends.
+ */
 export async function buildTestApp(
   t: TestContext,
   options: {
@@ -53,11 +59,17 @@ export async function buildTestApp(
     channelsFromConfig?: boolean
     /** Start the in-process scheduler (off by default: tests start no timers unless they ask). */
     embeddedJobs?: boolean
+    /** Shorter HTTP timeouts, for tests of slow clients. */
+    timeouts?: AppDeps['timeouts']
+    /** How organisation sign-in reaches providers (e.g. a fake Entra's fetch). */
+    sso?: SsoNetwork
   } = {},
 ): Promise<TestApp> {
   const clock = new TestClock()
   const outbox: string[] = []
-  const config = testConfig(options.env)
+  const database = await testDatabase()
+  const config = testConfig({ ...database.env, ...options.env })
+  let exchanges: ApiExchange[] = []
   const app = await buildApp(config, {
     clock,
     logger: { level: process.env.TEST_LOG_LEVEL ?? 'error' },
@@ -65,8 +77,23 @@ export async function buildTestApp(
       ? undefined
       : (options.channels ?? (() => [consoleChannel({ info: (line: string) => outbox.push(line) })])),
     embeddedJobs: options.embeddedJobs,
+    timeouts: options.timeouts,
+    sso: options.sso,
+    instrument: (app) => {
+      exchanges = recordApiExchanges(app)
+    },
   })
-  t.after(() => app.close())
+  // Every answer the API gave in this test must match the OpenAPI document (server/testing/openapi-check.ts).
+  t.after(() => {
+    if (exchanges.length === 0) return
+    const problems = checkApiExchanges(app.swagger(), exchanges)
+    if (problems.length > 0)
+      throw new Error(`API answers do not match /api/v1/openapi.json:\n${problems.join('\n')}`)
+  })
+  t.after(async () => {
+    await app.close()
+    await database.drop()
+  })
   return {
     app,
     clock,
@@ -171,7 +198,7 @@ export async function loginAs(
   const sent = await browser.post('/login/code', { contact })
   if (sent.statusCode !== 303) throw new Error(`code request failed: ${sent.statusCode} ${sent.body}`)
   await browser.get('/login/verify')
-  const shown = /sent a 6-digit code to (.+?)\. It can take/.exec(browser.lastHtml)?.[1]
+  const shown = /sent a 6-digit code to <strong>(.+?)<\/strong>/.exec(browser.lastHtml)?.[1]
   const code = test.lastCode(shown ? shown.replace(/\s/g, '') : contact)
   let response = await browser.post('/login/verify', { code })
   if (response.statusCode === 422 && browser.lastHtml.includes('name="firstName"')) {

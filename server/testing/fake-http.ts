@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -6,16 +7,22 @@ export interface ScriptedReply {
   status: number
   body?: unknown
   headers?: Record<string, string>
-  /** Wait this long before answering (to make the client time out). */
+  /** Wait this long before answering. */
   delayMs?: number
+  /** Never answer (until the client gives up or the fake closes): a hang, whatever the machine's load. */
+  hang?: boolean
 }
 
-/** Gives a scripted reply after its delay (unless the client gave up); `errorBody` when it has none. */
+/** Gives a scripted reply after its delay (unless the client gave up, or it hangs); `errorBody` when it has none. */
 export async function sendScripted(
   response: ServerResponse,
   reply: ScriptedReply,
   errorBody: unknown,
 ): Promise<void> {
+  if (reply.hang) {
+    if (!response.destroyed) await once(response, 'close')
+    return
+  }
   await new Promise((resolve) => setTimeout(resolve, reply.delayMs ?? 0))
   if (response.destroyed) return
   sendJson(response, reply.status, reply.body ?? errorBody, reply.headers)

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../app.js'
 import { consoleChannel } from '../messaging/console.channel.js'
 import { testConfig } from './build-test-app.js'
+import { testDatabase } from './test-database.js'
 
 /** The real app listening on a free port of 127.0.0.1 (a secure context for service workers). */
 export interface LiveApp {
@@ -19,15 +20,19 @@ export interface LiveApp {
 export async function startLiveApp(t: TestContext, env: Record<string, string> = {}): Promise<LiveApp> {
   const outbox: string[] = []
   const hits: string[] = []
-  const app = await buildApp(testConfig(env), {
+  const database = await testDatabase()
+  const app = await buildApp(testConfig({ ...database.env, ...env }), {
     logger: { level: process.env.TEST_LOG_LEVEL ?? 'error' },
     channels: () => [consoleChannel({ info: (line: string) => outbox.push(line) })],
   })
   app.addHook('onRequest', async (request) => {
     hits.push(request.url.split('?')[0]!)
   })
-  t.after(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.after(async () => {
+    await app.close()
+    await database.drop()
+  })
+  await app.listen({ host: '127.0.0.1', port: Number(env.PORT ?? 0) })
   const { port } = app.server.address() as AddressInfo
   return {
     app,

@@ -58,16 +58,21 @@ export async function tapSignOut(browser: TestBrowser): Promise<void> {
   await browser.follow(r)
 }
 
-/** Waits until a condition holds (for work the app finishes in the background), or fails. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  throw new Error(`timed out waiting for ${what}`)
+export { eventually } from './eventually.js'
+
+/** Rita Desk, the receptionist most reception tests sign in as. */
+export function deskReceptionist(ctx: TestApp) {
+  return personWithRole(ctx, 'desk@example.org', { firstName: 'Rita', lastName: 'Desk' }, 'reception')
+}
+
+/** Anna and Ben, two fire marshals (reception role) working the same roll call. */
+export async function twoMarshals(ctx: TestApp) {
+  const marshal = (first: string) =>
+    personWithRole(
+      ctx,
+      `${first.toLowerCase()}@example.org`,
+      { firstName: first, lastName: 'Marshal' },
+      'reception',
+    )
+  return { anna: await marshal('Anna'), ben: await marshal('Ben') }
 }

@@ -63,6 +63,22 @@ test('an admin searches by name or contact and sees contacts masked', async (t) 
   assert.equal((await admin.get('/admin/people/99999')).statusCode, 404)
 })
 
+test('an admin finds someone by part of their phone number, typed as people type it', async (t) => {
+  const { ctx, admin } = await setup(t)
+  await loginAs(ctx, '07400 555123', { firstName: 'Pat', lastName: 'Phone' })
+  await loginAs(ctx, 'pat.other@example.org', { firstName: 'Pam', lastName: 'Mail' })
+  for (const q of ['07400', '07400 555', '+44 7400', '+447400555123', '555123', '(07400) 555-123']) {
+    const found = await admin.get(`/admin/people?q=${encodeURIComponent(q)}`)
+    assert.match(found.body, /Pat Phone<\/a>/, q)
+    assert.doesNotMatch(found.body, /Pam Mail<\/a>/, q)
+  }
+  // Another country's code, or another number's start, finds someone else.
+  assert.doesNotMatch((await admin.get('/admin/people?q=%2B1%207400')).body, /Pat Phone<\/a>/)
+  const boss = (await admin.get('/admin/people?q=07911')).body
+  assert.match(boss, /Bea Boss<\/a>/)
+  assert.doesNotMatch(boss, /Pat Phone<\/a>/)
+})
+
 test('rename, roles and the last-admin guard are audited with who did it', async (t) => {
   const { ctx, admin, adminId } = await setup(t)
   await loginAs(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Smith' })
@@ -295,10 +311,13 @@ test('the audit log filters by person, action and local dates, and pages', async
     await admin.post('/admin/tokens', { name: `Screen ${i}`, role: 'reception' })
   }
   const first = await admin.get('/admin/audit?action=token')
-  assert.equal((first.body.match(/<td>token\.created<\/td>/g) ?? []).length, 50)
+  assert.equal((first.body.match(/<td data-label="Action">token\.created<\/td>/g) ?? []).length, 50)
+  // Details read as labelled lines, not JSON.
+  assert.doesNotMatch(first.body, /\{(&quot;|&#34;|")/)
+  assert.match(first.body, /<dt>Role<\/dt><dd>/)
   assert.match(first.body, /href="\/admin\/audit\?action=token&amp;page=2">Older/)
   const second = await admin.get('/admin/audit?action=token&page=2')
-  assert.equal((second.body.match(/<td>token\.created<\/td>/g) ?? []).length, 5)
+  assert.equal((second.body.match(/<td data-label="Action">token\.created<\/td>/g) ?? []).length, 5)
   assert.match(
     (await admin.get('/admin/audit?person=boss@example.org&action=role.granted')).body,
     /role\.granted/,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { parseDateRange } from '../../reports/date-range.js'
 import { contentTypes, writeCsvPages } from '../../reports/export.js'
 import { type VisitExportRow, visitColumns, visitExportPages } from '../../reports/reports.service.js'
+import { visitsSchema } from './api.schemas.js'
 
 const visitJson = (v: VisitExportRow) => ({
   id: v.visitId,
@@ -39,12 +40,7 @@ export default async function visitsApiRoutes(app: FastifyInstance): Promise<voi
       // Compressing a year of visits (100+ MB) costs the web process more CPU than producing it;
       // integrations fetch this over the network they already trust with the data.
       compress: false,
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 } },
-        },
-      },
+      schema: visitsSchema,
     },
     async (request, reply) => {
       const site = { timeZone: config.TIME_ZONE, now: clock.now() }

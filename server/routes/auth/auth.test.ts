@@ -10,7 +10,7 @@ test('a new person verifies by email, gives a name, and lands on the home page s
   assert.equal(sent.statusCode, 303)
   assert.equal(sent.headers.location, '/login/verify')
   const page = await browser.get('/login/verify')
-  assert.match(page.body, /sent a 6-digit code to alice\.smith@example\.org/)
+  assert.match(page.body, /sent a 6-digit code to <strong>alice\.smith@example\.org<\/strong>/)
   assert.match(ctx.outbox.at(-1)!, /^message to alice\.smith@example\.org \(login-code\): .*code is \d{6}/)
 
   const code = ctx.lastCode('alice.smith@example.org')
@@ -121,8 +121,8 @@ test('a wrong code counts down, then the code dies after five wrong guesses', as
   assert.equal(last.statusCode, 429)
   assert.match(last.body, /no longer works/)
   const tooLate = await browser.post('/login/verify', { code: right })
-  assert.equal(tooLate.statusCode, 422)
-  assert.match(tooLate.body, /expired or was already used/)
+  assert.equal(tooLate.statusCode, 429)
+  assert.match(tooLate.body, /Too many wrong codes/, 'the right code too late is told why, not "expired"')
 })
 
 test('forms without a valid CSRF token are refused with a clear message', async (t) => {
@@ -184,4 +184,103 @@ test('a personal sign-in link recognises a new device in one tap, and stops work
   await owner.get('/profile')
   await owner.post('/profile/link')
   assert.equal((await new TestBrowser(ctx.app).get(link)).statusCode, 404, 'the old link is dead')
+})
+
+test('a name over 60 characters re-renders the form with the error by the field and the input kept', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = new TestBrowser(ctx.app)
+  await browser.get('/login')
+  await browser.post('/login/code', { contact: 'long@example.org' })
+  await browser.get('/login/verify')
+  const code = ctx.lastCode('long@example.org')
+  await browser.post('/login/verify', { code })
+  const long = 'Maximiliana'.repeat(6)
+  const refused = await browser.post('/login/verify', { code, firstName: long, lastName: 'Tanaka (Ken)' })
+  assert.equal(refused.statusCode, 422)
+  assert.match(
+    refused.body,
+    /id="firstName-error">Your first name must be 60 characters or fewer \(this is 66\)/,
+  )
+  assert.match(refused.body, new RegExp(`id="firstName" name="firstName" type="text" value="${long}"`))
+  assert.match(refused.body, /value="Tanaka \(Ken\)"/, 'the other field is kept too')
+  assert.match(refused.body, /maxlength="60"/)
+  // A real name with brackets, digits and a non-breaking hyphen is accepted.
+  const done = await browser.post('/login/verify', {
+    code,
+    firstName: 'Mary\u2011Jane 2nd',
+    lastName: 'Tanaka (Ken)',
+  })
+  assert.equal(done.statusCode, 303)
+  const person = await ctx.app.ctx.db.selectFrom('person').selectAll().executeTakeFirstOrThrow()
+  assert.equal(`${person.first_name} ${person.last_name}`, 'Mary\u2011Jane 2nd Tanaka (Ken)')
+})
+
+test('the back button after finishing sign-up does not say the sign-in expired over a signed-in page', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'back@example.org', { firstName: 'Bea', lastName: 'Back' })
+  // Back to the code page (its form still on screen), and the form sent again.
+  const reopened = await browser.get('/login/verify')
+  assert.equal(reopened.statusCode, 303)
+  assert.equal(reopened.headers.location, '/')
+  const resent = await browser.post('/login/verify', { code: '123456', firstName: 'Bea', lastName: 'Back' })
+  assert.equal(resent.statusCode, 303)
+  assert.equal(resent.headers.location, '/')
+  const home = await browser.follow(resent)
+  assert.doesNotMatch(home.body, /expired/)
+  assert.match(home.body, /You are <strong>signed out<\/strong>/)
+  // Someone not signed in still learns that the sign-in expired.
+  const stranger = new TestBrowser(ctx.app)
+  await stranger.get('/login')
+  const expired = await stranger.post('/login/verify', { code: '123456' })
+  assert.equal(expired.headers.location, '/login')
+  assert.match((await stranger.follow(expired)).body, /That sign-in has expired/)
+})
+
+test('after signing in, the page asked for opens; only paths on this site are followed', async (t) => {
+  const ctx = await buildTestApp(t)
+  const cases: [asked: string, landing: string][] = [
+    ['/history?x=1', '/history?x=1'],
+    ['/profile', '/profile'],
+  ]
+  let n = 0
+  for (const [asked, landing] of cases) {
+    const browser = new TestBrowser(ctx.app, `198.51.100.${++n}`)
+    const bounced = await browser.get(asked)
+    assert.equal(bounced.headers.location, '/login')
+    await browser.get('/login')
+    const contact = `return${n}@example.org`
+    await browser.post('/login/code', { contact })
+    await browser.get('/login/verify')
+    const code = ctx.lastCode(contact)
+    await browser.post('/login/verify', { code })
+    const done = await browser.post('/login/verify', { code, firstName: 'Ray', lastName: 'Turn' })
+    assert.equal(done.statusCode, 303)
+    assert.equal(done.headers.location, landing, asked)
+  }
+})
+
+test('the contact field does not force the email keyboard on people typing a phone number', async (t) => {
+  const ctx = await buildTestApp(t)
+  const page = (await new TestBrowser(ctx.app).get('/login')).body
+  assert.match(page, /Email address or mobile number/)
+  assert.doesNotMatch(page, /id="contact"[^>]*inputmode=/, 'the full keyboard has letters, @ and digits')
+  assert.match(page, /id="contact-keyboard"[^>]*>Type a number: use the number pad</)
+  assert.match(page, /id="contact"[^>]*maxlength="254"/)
+})
+
+test('after five wrong codes the page says so, even for the right code; the contact is stated once', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = new TestBrowser(ctx.app)
+  await browser.get('/login')
+  await browser.post('/login/code', { contact: 'alice@example.org' })
+  const page = await browser.get('/login/verify')
+  assert.equal(page.body.match(/alice@example\.org/g)?.length, 1, 'the code page names the contact once')
+  const code = ctx.lastCode('alice@example.org')
+  const wrong = code === '000000' ? '111111' : '000000'
+  for (let i = 0; i < 5; i++) await browser.post('/login/verify', { code: wrong })
+  for (const attempt of [wrong, code]) {
+    const after = await browser.post('/login/verify', { code: attempt })
+    assert.match(after.body, /Too many wrong codes/, attempt)
+    assert.doesNotMatch(after.body, /expired or was already used/)
+  }
 })

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Role } from '../../db/database.js'
 import { requestCode, verifyCode } from '../../identity/code.service.js'
 import { displayContact, parseContact } from '../../identity/contact.js'
 import { authenticateToken, issueDevice } from '../../identity/device.service.js'
 import { NameError } from '../../identity/person.js'
 import { UserError } from '../../lib/errors.js'
 import { DEVICE_COOKIE } from '../../plugins/auth.js'
+import { assertCodeSignInAllowed, SsoRequiredError, safeReturnTo } from '../../sso/sso.service.js'
 import { textFields } from '../schemas.js'
 
 type CodeBody = { contact: string }
@@ -17,12 +19,21 @@ function formStatus(error: UserError): number {
 
 /** Public pages: request a code, type it in, give a name the first time; personal sign-in links. */
 export default async function authRoutes(app: FastifyInstance): Promise<void> {
-  const { identity, config, db, clock } = app.ctx
+  const { identity, config, db, clock, sso } = app.ctx
   const csrf = { preValidation: app.csrfProtection }
   const strict = (max: number) => ({ rateLimit: { max, timeWindow: '1 minute' } })
+  // Code requests and checks keep the site-wide per-address limit (RATE_LIMIT_PER_MINUTE), not a
+  // tighter one: a whole office behind one address signs up on roll-out day. What stops abuse is
+  // in requestCode/verifyCode (per contact, per address for unknown contacts, a text budget, five
+  // tries per code).
 
   const loginPage = (reply: FastifyReply, data: Record<string, unknown> = {}) =>
-    reply.page('auth/login', { kinds: identity.messenger.kinds, ...data })
+    reply.page('auth/login', {
+      kinds: identity.messenger.kinds,
+      ssoProviders: sso.providers.map((p) => ({ id: p.id, label: p.label })),
+      ...data,
+    })
+  const refuseCodeOnly = (role: Role) => assertCodeSignInAllowed(role, config.SSO_REQUIRED_FOR_ROLES, sso)
 
   app.get('/login', async (request, reply) => {
     if (await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now()))
@@ -32,7 +43,7 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
 
   app.post<{ Body: CodeBody }>(
     '/login/code',
-    { ...csrf, schema: { body: textFields(['contact']) }, config: strict(10) },
+    { ...csrf, schema: { body: textFields(['contact']) } },
     async (request, reply) => {
       try {
         const contact = await requestCode(identity, {
@@ -41,10 +52,8 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
           context: request.auditContext,
         })
         request.session.set('pendingContact', contact.value)
-        request.flash(
-          'info',
-          `We sent a 6-digit code to ${displayContact(contact)}. It can take a minute to arrive.`,
-        )
+        // The code page names the contact; the flash does not repeat it.
+        request.flash('info', 'Your code is on its way. It can take a minute to arrive.')
         return reply.redirect('/login/verify', 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
@@ -60,18 +69,24 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     return parsed?.ok ? parsed.contact : undefined
   }
 
+  const signedIn = async (request: FastifyRequest) =>
+    Boolean(await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now()))
+
   app.get('/login/verify', async (request, reply) => {
     const contact = pendingContact(request)
-    if (!contact) return reply.redirect('/login', 303)
+    // Back to this page after finishing: this device is signed in already, nothing has expired.
+    if (!contact) return reply.redirect((await signedIn(request)) ? '/' : '/login', 303)
     return reply.page('auth/verify', { contact: displayContact(contact), askName: false })
   })
 
   app.post<{ Body: VerifyBody }>(
     '/login/verify',
-    { ...csrf, schema: { body: textFields(['code'], ['firstName', 'lastName'], 60) }, config: strict(20) },
+    { ...csrf, schema: { body: textFields(['code'], ['firstName', 'lastName'], 300) } },
     async (request, reply) => {
       const contact = pendingContact(request)
       if (!contact) {
+        // The form sent again from the back button after signing in: nothing to do, nothing expired.
+        if (await signedIn(request)) return reply.redirect('/', 303)
         request.flash('error', 'That sign-in has expired. Enter your email or mobile number again.')
         return reply.redirect('/login', 303)
       }
@@ -85,6 +100,7 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
           purpose: 'login',
           context: request.auditContext,
         })
+        refuseCodeOnly(verified.person.role)
         const { token } = await issueDevice(db, {
           personId: verified.person.id,
           kind: 'browser',
@@ -97,9 +113,16 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
           'info',
           `Welcome${verified.created ? '' : ' back'}, ${verified.person.first_name}. This device will remember you.`,
         )
-        return reply.redirect('/', 303)
+        const returnTo = safeReturnTo(request.session.get('returnTo'))
+        request.session.set('returnTo', undefined)
+        return reply.redirect(returnTo, 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
+        if (error instanceof SsoRequiredError) {
+          request.session.set('pendingContact', undefined)
+          reply.code(403)
+          return reply.page('sso/refused', { message: error.message, reason: 'sso-required' })
+        }
         reply.code(formStatus(error)).headers(error.headers)
         const askName = error instanceof NameError
         return reply.page('auth/verify', {
@@ -113,12 +136,12 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
     },
   )
 
-  app.post('/login/resend', { ...csrf, config: strict(10) }, async (request, reply) => {
+  app.post('/login/resend', csrf, async (request, reply) => {
     const contact = pendingContact(request)
     if (!contact) return reply.redirect('/login', 303)
     try {
       await requestCode(identity, { contact: contact.value, purpose: 'login', context: request.auditContext })
-      request.flash('info', `We sent a new code to ${displayContact(contact)}. Earlier codes no longer work.`)
+      request.flash('info', 'We sent a new code. Earlier codes no longer work.')
     } catch (error) {
       if (!(error instanceof UserError)) throw error
       request.flash('error', error.message)
@@ -167,6 +190,7 @@ export default async function authRoutes(app: FastifyInstance): Promise<void> {
           message: 'This sign-in link no longer works. Ask for a code instead.',
         })
       }
+      refuseCodeOnly(found.person.role)
       const { token } = await issueDevice(db, {
         personId: found.person.id,
         kind: 'browser',

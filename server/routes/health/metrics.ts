@@ -8,7 +8,9 @@ const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
 
 /**
  * GET /metrics in Prometheus text format: memory, event-loop delay since the last scrape, people
- * inside. Served to loopback callers, or to anyone presenting METRICS_TOKEN as a bearer token.
+ * inside. With METRICS_TOKEN set, served to whoever presents it as a bearer token. Without one,
+ * served only outside production and only when the client address (as TRUST_PROXY yields it, so a
+ * visitor relayed by nginx on the same machine is not "local") is loopback.
  */
 export default async function metricsRoutes(app: FastifyInstance): Promise<void> {
   const { config, db } = app.ctx
@@ -19,12 +21,17 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
   const allowed = (request: FastifyRequest) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
     if (config.METRICS_TOKEN) return bearer !== undefined && sameHash(bearer, config.METRICS_TOKEN)
-    return loopback.has(request.socket.remoteAddress ?? '')
+    return config.NODE_ENV !== 'production' && loopback.has(request.ip)
   }
+  const refusal =
+    config.NODE_ENV === 'production' && !config.METRICS_TOKEN
+      ? 'Metrics are not served: set METRICS_TOKEN and scrape with it as a bearer token.'
+      : config.METRICS_TOKEN
+        ? 'Metrics need the METRICS_TOKEN as a bearer token.'
+        : 'Metrics are only served to this machine, or with METRICS_TOKEN.'
 
   app.get('/metrics', { config: { rateLimit: false } }, async (request, reply) => {
-    if (!allowed(request))
-      throw new UserError(403, 'Metrics are only served to this machine, or with METRICS_TOKEN.')
+    if (!allowed(request)) throw new UserError(403, refusal)
     const memory = process.memoryUsage()
     const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0)
     const lines = [

@@ -1,18 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestCode, verifyCode } from '../../identity/code.service.js'
 import { displayContact, parseContact } from '../../identity/contact.js'
-import { listContacts } from '../../identity/contact.repository.js'
-import { listActiveDevices } from '../../identity/device.repository.js'
 import { issueDevice } from '../../identity/device.service.js'
 import { NameError } from '../../identity/person.js'
 import {
+  ownProfile,
   removeOwnContact,
   renamePerson,
   revokeOwnDevice,
   revokeOwnLinks,
 } from '../../identity/profile.service.js'
+import { PRIVATE_PAGE } from '../../lib/cache-policy.js'
 import { UserError } from '../../lib/errors.js'
-import { hasPushSubscriptionForDevice } from '../../push/push-subscription.repository.js'
+import { pushEnabled as hasPush } from '../../push/push.service.js'
 import { idParams, textFields } from '../schemas.js'
 
 /** The person's own profile: name, contacts, devices, personal sign-in link. */
@@ -32,14 +32,14 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
     data: Record<string, unknown> = {},
   ) => {
     const person = request.person!
-    const [contacts, devices, pushEnabled] = await Promise.all([
-      listContacts(db, person.id),
-      listActiveDevices(db, person.id),
-      hasPushSubscriptionForDevice(db, person.id, request.device!.id),
+    const [{ contacts, devices }, pushEnabled] = await Promise.all([
+      ownProfile(db, person.id),
+      hasPush(db, person.id, request.device!.id),
     ])
     const newLink = request.session.get('newLink')
-    request.session.set('newLink', undefined)
-    reply.header('cache-control', 'no-store')
+    // Shown once; clearing it only when it is there keeps an unchanged session from being re-sent.
+    if (newLink) request.session.set('newLink', undefined)
+    reply.header('cache-control', PRIVATE_PAGE)
     return reply.page('profile/profile', {
       contacts: contacts.map((c) => ({ ...c, display: displayContact(c) })),
       devices: devices
@@ -57,6 +57,7 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
       kinds: identity.messenger.kinds,
       pushEnabled,
       pushPublicKey: config.VAPID_PUBLIC_KEY,
+      renderedAt: clock.now(),
       ...data,
     })
   }
@@ -65,7 +66,7 @@ export default async function profileRoutes(app: FastifyInstance): Promise<void>
 
   app.post<{ Body: { firstName: string; lastName: string } }>(
     '/profile/name',
-    { ...csrf, schema: { body: textFields(['firstName', 'lastName'], [], 60) } },
+    { ...csrf, schema: { body: textFields(['firstName', 'lastName'], [], 300) } },
     async (request, reply) => {
       try {
         await renamePerson(db, actor(request), request.body)

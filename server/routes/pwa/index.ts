@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
+import { refuseSelfSignIn } from '../../kiosk/door.service.js'
 import { UserError } from '../../lib/errors.js'
 import {
   answerPushAction,
   checkSubscription,
   type PushAction,
+  pushEnabled,
   type SubscriptionInput,
   subscribePush,
   unsubscribePush,
 } from '../../push/push.service.js'
-import { hasPushSubscriptionForDevice } from '../../push/push-subscription.repository.js'
 import { buildServiceWorker, serviceWorkerPath } from '../../pwa/build-service-worker.js'
 import { idempotent } from '../../register/idempotency.js'
 import { replayTap } from '../../register/offline-replay.js'
@@ -33,7 +34,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
   app.get('/manifest.webmanifest', async (_request, reply) => {
     reply.type('application/manifest+json').header('cache-control', 'public, max-age=3600')
     const icon = (file: string, size: number, purpose: string) => ({
-      src: `/static/icons/${file}`,
+      src: app.assets.url(`icons/${file}`),
       sizes: `${size}x${size}`,
       type: 'image/png',
       purpose,
@@ -142,9 +143,20 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
       async (request) => {
         const now = clock.now()
         const person = request.person!
+        if (request.body.action === 'sign-in') refuseSelfSignIn(config.REQUIRE_DOOR_CODE, 422)
         return idempotent(
           db,
-          { deviceId: request.device!.id, key: `tap:${request.body.key}`, at: now },
+          {
+            deviceId: request.device!.id,
+            key: `tap:${request.body.key}`,
+            at: now,
+            // A resend of the same tap carries a fresh page token and send time; the tap is the rest.
+            request: {
+              method: request.method,
+              path: request.url,
+              body: { action: request.body.action, at: request.body.at, pageDay: request.body.pageDay },
+            },
+          },
           async () => {
             const result = await replayTap(
               db,
@@ -243,7 +255,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
     )
 
     signedIn.get('/push/status', async (request) => ({
-      enabled: await hasPushSubscriptionForDevice(db, request.person!.id, request.device!.id),
+      enabled: await pushEnabled(db, request.person!.id, request.device!.id),
       publicKey: config.VAPID_PUBLIC_KEY,
     }))
   })

@@ -8,7 +8,8 @@ import { projectRoot } from '../../paths.js'
 import { sendPushToPerson, vapidFromConfig } from '../../push/push.service.js'
 import { listPushSubscriptions } from '../../push/push-subscription.repository.js'
 import { buildServiceWorker } from '../../pwa/build-service-worker.js'
-import { hasChromium, launchChromiumProfile } from '../../testing/chromium.js'
+import { launchChromiumProfile } from '../../testing/chromium.js'
+import { eventually } from '../../testing/eventually.js'
 import { startFakePushService, verifyVapid } from '../../testing/fake-push-service.js'
 import { startLiveApp } from '../../testing/live-app.js'
 
@@ -34,15 +35,15 @@ async function expectNoAxeViolations(page: Page, name: string): Promise<void> {
   assert.deepEqual(violations, [], `axe violations on ${name}`)
 }
 
-test('the installable offline app, in a real browser', {
-  skip: !hasChromium() && 'no /usr/bin/chromium',
-}, async (t) => {
+test('the installable offline app, in a real browser', async (t) => {
   await buildServiceWorker()
   const live = await startLiveApp(t)
   const { db, config } = live.app.ctx
   // A persistent profile: Chromium does not offer to install apps from an incognito context.
   const context = await launchChromiumProfile({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 })
   t.after(() => context.close())
+  // A step that fails while offline must not leave the next steps offline too.
+  t.afterEach(() => context.setOffline(false))
   const page = context.pages()[0] ?? (await context.newPage())
   const cspErrors: string[] = []
   page.on('console', (m) => {
@@ -112,17 +113,21 @@ test('the installable offline app, in a real browser', {
       await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
       const after = Date.now()
       assert.equal(await page.locator('body.state-in').count(), 1, 'the page shows the person as signed in')
+      // Stay offline for more than a second after the tap, so the tap's time and the sync's time
+      // are told apart below however fast this machine is (a gap we make, not a wait for an effect).
+      const goOnlineAt = after + 1500
       await snap(page, 'home-offline-will-sync.png')
       // Reloading while offline still shows the last known state and the pending tap.
       await page.reload()
       await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
-      await new Promise((resolve) => setTimeout(resolve, 1500))
+      // Offline, nothing can reach the server: the tap waits on the device (checked once online).
       assert.equal(
         (await db.selectFrom('visit').selectAll().execute()).length,
         0,
         'nothing reached the server',
       )
 
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, goOnlineAt - Date.now())))
       const online = Date.now()
       await context.setOffline(false)
       // Chromium fires `online` itself; dispatching it too covers browsers that are slow to. The
@@ -130,8 +135,17 @@ test('the installable offline app, in a real browser', {
       await page.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
       await page.getByRole('button', { name: 'Sign out' }).waitFor()
       await page.locator('.flash', { hasText: 'You have signed in' }).waitFor()
-      // Give any second replay (Background Sync and the page racing) time to arrive.
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // Background Sync may replay the tap too, racing the page: wait until it has nothing left to
+      // replay (its registration is gone once its replay succeeded), so no second replay can follow.
+      await eventually(
+        async () =>
+          Boolean(
+            await page.evaluate(
+              `navigator.serviceWorker.ready.then((r) => r.sync.getTags()).then((tags) => tags.length === 0)`,
+            ),
+          ),
+        'Background Sync to have nothing left to replay',
+      )
       const visits = await db.selectFrom('visit').selectAll().execute()
       assert.equal(visits.length, 1, 'exactly one visit')
       const signedInAt = visits[0]!.signed_in_at
@@ -156,6 +170,58 @@ test('the installable offline app, in a real browser', {
     await snap(page, 'offline-last-known-state.png')
     await context.setOffline(false)
   })
+
+  await t.test(
+    'offline, "Your visits" and the profile show the last copy and say it is offline',
+    async () => {
+      for (const path of ['/history', '/profile']) {
+        await page.goto(url(path))
+        assert.equal(await page.locator('#offline-note').isHidden(), true, `${path} online: no offline note`)
+        // The service worker stores its copy after answering: wait for it.
+        await eventually(
+          async () =>
+            Boolean(
+              await page.evaluate(`caches.open('pages').then((c) => c.match('${path}')).then(Boolean)`),
+            ),
+          `the service worker's copy of ${path}`,
+        )
+      }
+      await context.setOffline(true)
+      // The open page hears the network go, and says so.
+      await page.locator('#offline-note', { hasText: 'You are offline' }).waitFor()
+      for (const [path, heading] of [
+        ['/history', 'Your visits'],
+        ['/profile', 'Your name'],
+      ] as const) {
+        // Known and not yet understood: on PostgreSQL's pass, about one first offline navigation in
+        // three resolves with no response and the old page still showing (as if the tap did
+        // nothing). Asked again, the copy shows. The test asks until the address changes, so what it
+        // checks is the copy; the dropped navigation is noted on issue 20.
+        await eventually(async () => {
+          await page.goto(url(path))
+          return new URL(page.url()).pathname === path
+        }, `an offline navigation to ${path}`)
+        // The last copy, not the browser's error page (on failure, say what was shown instead).
+        await page
+          .locator('h1', { hasText: heading })
+          .waitFor()
+          .catch(async (error) => {
+            const shown = await page.evaluate(
+              `document.title + ' | ' + (document.querySelector('h1')?.textContent ?? 'no h1')`,
+            )
+            throw new Error(`${path} offline showed "${shown}" instead of "${heading}"`, { cause: error })
+          })
+        await page.locator('#offline-note', { hasText: 'You are offline. This is a copy from' }).waitFor()
+        await expectNoAxeViolations(page, `${path} offline`)
+      }
+      await context.setOffline(false)
+      // Back online, the page fetches itself afresh and the note goes (Chromium fires `online`
+      // itself; dispatching it too covers browsers that are slow to).
+      await page.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
+      await page.waitForFunction(`!document.querySelector('#offline-note')?.dataset.fromCache`)
+      assert.equal(await page.locator('#offline-note').isHidden(), true)
+    },
+  )
 
   await t.test(
     'push: subscription stored, a push delivered through the push service, 410 removes it',
@@ -204,10 +270,18 @@ test('the installable offline app, in a real browser', {
         )
       })
       await cdp.send('ServiceWorker.deliverPushMessage', { origin: live.base, registrationId, data: text })
-      const shown = await page.waitForFunction(`navigator.serviceWorker.ready
-      .then((reg) => reg.getNotifications())
-      .then((notes) => notes.map((n) => n.title).join(','))`)
-      assert.equal(await shown.jsonValue(), 'Test reminder')
+      // The service worker shows it a moment later: poll what is shown (waitForFunction does not
+      // wait on a promise's value, it takes the promise itself as the answer).
+      let titles = ''
+      await eventually(async () => {
+        titles = String(
+          await page.evaluate(`navigator.serviceWorker.ready
+              .then((reg) => reg.getNotifications())
+              .then((notes) => notes.map((n) => n.title).join(','))`),
+        )
+        return titles !== ''
+      }, 'the notification to be shown')
+      assert.equal(titles, 'Test reminder')
 
       fake.state.status = 410
       assert.equal(await sendPushToPerson(db, person.id, payload, options), false)

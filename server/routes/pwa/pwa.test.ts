@@ -56,7 +56,11 @@ test('the service worker is served from the root with no-cache and precaches the
   ]) {
     assert.ok(response.body.includes(`"${asset}"`), `precaches ${asset}`)
   }
-  assert.match(response.body, /importScripts\("\/static\/queue\.js","\/static\/sw-extra\.js"\)/)
+  // Fingerprinted like the pages' links, so the browser's update check finds them in its HTTP cache.
+  assert.match(
+    response.body,
+    /importScripts\("\/static\/queue\.js\?v=[\w-]{12}","\/static\/sw-extra\.js\?v=[\w-]{12}"\)/,
+  )
 })
 
 test('a tap saved offline is applied at its original time, once, and audited as a replay', async (t) => {
@@ -366,4 +370,17 @@ test('a live tap from a page rendered on an earlier day is refused like a stale 
   })
   assert.equal(queued.statusCode, 200)
   assert.equal(queued.json().applied, false, 'older than the sign-in above, so superseded — but not refused')
+})
+
+test('an offline tap key reused for a different tap is refused with 422; the same tap resent is not', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'alice@example.org')
+  const at = ctx.clock.now()
+  const first = await postJson(browser, '/taps', { action: 'sign-in', at, key: 'k-1', sentAt: at })
+  assert.equal(first.statusCode, 200, first.body)
+  const resent = await postJson(browser, '/taps', { action: 'sign-in', at, key: 'k-1', sentAt: at + 5000 })
+  assert.deepEqual(resent.json(), first.json(), 'a resend (new sentAt, new page token) is the same tap')
+  const reused = await postJson(browser, '/taps', { action: 'sign-out', at: at + 1000, key: 'k-1' })
+  assert.equal(reused.statusCode, 422, reused.body)
+  assert.equal((await visitsOf(ctx))[0]!.signed_out_at, null)
 })

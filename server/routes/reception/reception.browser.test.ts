@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { buildTestApp } from '../../testing/build-test-app.js'
-import { hasChromium, launchChromium } from '../../testing/chromium.js'
-import { personWithRole, tapSignIn } from '../../testing/reception.js'
+import { launchChromium } from '../../testing/chromium.js'
+import { deskReceptionist, personWithRole, tapSignIn } from '../../testing/reception.js'
 
 // The bits of the DOM the page functions below use (the project's TypeScript has no DOM library).
 declare const document: { querySelector(selector: string): { textContent: string | null } | null }
@@ -24,14 +24,8 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
 }
 
 test('in a real browser, the board updates live and a marshal marks without leaving the page', async (t) => {
-  if (!hasChromium()) return t.skip('chromium is not installed')
   const ctx = await buildTestApp(t)
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as AddressInfo

@@ -7,17 +7,19 @@ import { channelsFromConfig } from '../../messaging/channels.js'
 import { consoleChannel } from '../../messaging/console.channel.js'
 import { buildTestApp, type TestApp, TestBrowser, testConfig } from '../../testing/build-test-app.js'
 import { FakeTwilio } from '../../testing/fake-twilio.js'
-import { eventually, personWithRole, tapSignIn, tapSignOut } from '../../testing/reception.js'
+import {
+  deskReceptionist,
+  eventually,
+  personWithRole,
+  tapSignIn,
+  tapSignOut,
+  twoMarshals,
+} from '../../testing/reception.js'
 
-test('the presence board counts people, sorts by name, flags unconfirmed visits and greys departures', async (t) => {
+test('the presence board groups people in and unconfirmed (with the reason), counts people, greys departures', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   // Zoe left a visit open yesterday: she may or may not be inside.
   ctx.clock.set('2026-11-22T09:00:00Z')
   const zoe = await personWithRole(ctx, 'zoe@example.org', { firstName: 'Zoe', lastName: 'Adams' })
@@ -66,39 +68,42 @@ test('the presence board counts people, sorts by name, flags unconfirmed visits 
 
   const page = await desk.browser.get('/reception')
   assert.equal(page.statusCode, 200)
+  assert.match(page.body, /<span class="count">5<\/span> people on the fire list/)
   assert.match(
     page.body,
-    /<span class="count">3<\/span> people in the building/,
-    'Amy counts once despite two visits',
+    /<strong>2<\/strong> in<\/a> · <a href="#unconfirmed"><strong>3<\/strong> unconfirmed/,
   )
-  const inside = page.body.slice(
-    page.body.indexOf('aria-label="In the building"'),
-    page.body.indexOf('Left today'),
+  const section = (label: string, next: string) =>
+    page.body.slice(page.body.indexOf(`aria-label="${label}"`), page.body.indexOf(next))
+  const namesIn = (html: string) => [...html.matchAll(/<span class="name">([^<]+)<\/span>/g)].map((m) => m[1])
+  const inside = section('In', 'id="unconfirmed"')
+  assert.deepEqual(namesIn(inside), ['Amy Clark', 'bob Brown'], 'Amy counts once despite two visits')
+  const unconfirmed = section('Unconfirmed', 'id="visitors"')
+  assert.deepEqual(namesIn(unconfirmed), ['Dan Evans', 'Eve Night', 'Zoe Adams'])
+  assert.match(
+    unconfirmed,
+    /Zoe Adams[\s\S]*unconfirmed<\/strong> <span class="reason">open since Sun 22 Nov 09:00/,
   )
-  const names = [...inside.matchAll(/<span class="name">([^<]+)<\/span>/g)].map((m) => m[1])
-  assert.deepEqual(names, ['Amy Clark', 'bob Brown', 'Zoe Adams'])
-  assert.match(inside, /class="unconfirmed">\s*<span class="name">Zoe Adams/)
-  assert.match(inside, /unconfirmed<\/strong> open since/)
+  assert.match(unconfirmed, /Dan Evans[\s\S]*auto-closed 08:30, last tap 07:00/)
+  assert.match(unconfirmed, /Eve Night[\s\S]*auto-closed Sun 22 Nov 23:59, last tap Sun 22 Nov 09:00/)
   const left = page.body.slice(page.body.indexOf('aria-label="Left today"'))
-  assert.match(left, /Carl Dean<\/span>\s*<span class="when">\s*left at/)
   assert.match(
     left,
-    /Dan Evans<\/span>\s*<span class="when">\s*<strong class="tag">unconfirmed<\/strong> closed by the system/,
+    /Carl Dean<\/span>\s*<\/span>?\s*<span class="when">\s*left at|Carl Dean<\/span>\s*<span class="when">\s*left at/,
   )
   assert.doesNotMatch(left, /Amy Clark/, 'back inside, so not among departures')
-  assert.match(
-    left,
-    /Eve Night<\/span>\s*<span class="when">\s*<strong class="tag">unconfirmed<\/strong> closed by the system at Sun 22 Nov 2026, 23:59/,
-  )
-  assert.doesNotMatch(left, /Fay Gone/)
+  assert.doesNotMatch(left, /Fay Gone|Eve Night|Dan Evans/, 'on the fire list or gone yesterday')
+  assert.doesNotMatch(page.body, /Fay Gone/)
   assert.match(page.body, /<noscript><meta http-equiv="refresh" content="30"><\/noscript>/)
-  assert.match(page.body, /<script src="\/static\/reception.js" defer><\/script>/)
+  // The script is linked by its content hash (cached for a year), and that URL serves it.
+  const script = /<script src="(\/static\/reception\.js\?v=[\w-]+)" defer><\/script>/.exec(page.body)
+  assert.ok(script, 'the board loads its script')
 
   const display = await desk.browser.get('/reception/display')
   assert.equal(display.statusCode, 200)
   assert.match(display.body, /class="display"/)
-  assert.match(display.body, /<span class="count">3<\/span> people in the building/)
-  const js = await ctx.app.inject({ method: 'GET', url: '/static/reception.js' })
+  assert.match(display.body, /<span class="count">5<\/span> on the fire list · 2 in · 3 unconfirmed/)
+  const js = await ctx.app.inject({ method: 'GET', url: script[1] })
   assert.equal(js.statusCode, 200)
   assert.match(String(js.headers['content-type']), /javascript/)
 })
@@ -106,12 +111,7 @@ test('the presence board counts people, sorts by name, flags unconfirmed visits 
 test('reception routes: not recognised → login, staff → a clear 403 page, reception and admin → allowed', async (t) => {
   const ctx = await buildTestApp(t)
   const staff = await personWithRole(ctx, 'staff@example.org', { firstName: 'Sam', lastName: 'Staff' })
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   const admin = await personWithRole(
     ctx,
     'boss@example.org',
@@ -228,24 +228,35 @@ test('GET /api/v1/presence: reception bearer only; count of people, not records'
   assert.equal(ok.statusCode, 200)
   const visits = await db.selectFrom('visit').select('id').where('person_id', '=', amy.id).execute()
   assert.equal(visits.length, 4, 'Amy has four visit records today')
+  const since = new Date(ctx.clock.now()).toISOString()
   assert.deepEqual(ok.json(), {
     count: 2,
+    counts: { in: 1, unconfirmed: 1, visitors: 0, total: 2 },
     people: [
       {
         id: amy.id,
         firstName: 'Amy',
         lastName: 'Clark',
-        since: new Date(ctx.clock.now()).toISOString(),
+        group: 'in',
+        since,
+        lastActivity: since,
         confirmed: true,
+        reason: null,
+        tellApart: null,
       },
       {
         id: zoe.id,
         firstName: 'Zoe',
         lastName: 'Adams',
+        group: 'unconfirmed',
         since: '2026-11-22T10:00:00.000Z',
+        lastActivity: '2026-11-22T10:00:00.000Z',
         confirmed: false,
+        reason: { kind: 'earlier-day', at: '2026-11-22T10:00:00.000Z', text: 'open since Sun 22 Nov 10:00' },
+        tellApart: null,
       },
     ],
+    visitors: [],
   })
 })
 
@@ -275,12 +286,7 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
   const ctx = await buildTestApp(t)
   // Other parts of the app (the presence API's cache) listen too; the board adds exactly one.
   const listenersBefore = ctx.app.ctx.events.listenerCount('change')
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = ctx.app.server.address() as AddressInfo
@@ -316,18 +322,6 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
     'the stream to let go when the board closes',
   )
 })
-
-/** Anna and Ben, two fire marshals (reception role) working the same roll call. */
-async function twoMarshals(ctx: TestApp) {
-  const marshal = (first: string) =>
-    personWithRole(
-      ctx,
-      `${first.toLowerCase()}@example.org`,
-      { firstName: first, lastName: 'Marshal' },
-      'reception',
-    )
-  return { anna: await marshal('Anna'), ben: await marshal('Ben') }
-}
 
 test('two marshals marking at the same time never lose a mark; the later mark of one person wins, keeping who', async (t) => {
   const ctx = await buildTestApp(t)
@@ -418,7 +412,9 @@ test('a mark is announced to the other marshals over the event stream', async (t
   await tapSignIn(amy.browser)
   const { anna, ben } = await twoMarshals(ctx)
   await anna.browser.get('/reception')
-  const url = String((await anna.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location)
+  const url = String(
+    (await anna.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
+  )
   const id = Number(url.split('/').at(-1))
   await anna.browser.get(url)
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
@@ -504,7 +500,10 @@ test('ending a roll call keeps its report in the audit trail, and the CSV matche
     .execute()
   assert.equal(rows.length, 3)
   const lines = csv.body.trim().split('\n')
-  assert.equal(lines[0], 'First name,Last name,Status,Marked by,Marked at,Signed in at,Confirmed,On list')
+  assert.equal(
+    lines[0],
+    'First name,Last name,Told apart by,Status,Marked by,Marked at,Signed in at,Last activity,Confirmed,Why unconfirmed,On list',
+  )
   assert.equal(lines.length, 4)
   const local = (ms: number) => {
     const d = new Date(ms)
@@ -517,11 +516,14 @@ test('ending a roll call keeps its report in the audit trail, and the CSV matche
       return [
         r.first_name,
         r.last_name,
+        '',
         status,
         r.kf ? `${r.kf} ${r.kl}` : '',
         r.marked_at ? local(r.marked_at) : '',
         local(r.signed_in_at),
+        local(r.signed_in_at),
         'yes',
+        '',
         'yes',
       ].join(',')
     })
@@ -559,12 +561,7 @@ test('a broadcast reaches everyone inside through their verified contact and rec
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   const pat = await personWithRole(ctx, '07400 123456', { firstName: 'Pat', lastName: 'Phone' })
   const olga = await personWithRole(ctx, 'olga@example.org', { firstName: 'Olga', lastName: 'Out' })
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   await tapSignIn(amy.browser)
   await tapSignIn(pat.browser)
   await tapSignIn(olga.browser)
@@ -709,15 +706,10 @@ test('"I\'m safe" / "I need help" links: opening changes nothing, each answers o
   const { db } = ctx.app.ctx
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   await tapSignIn(amy.browser)
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   await desk.browser.get('/reception')
   const rollCall = String(
-    (await desk.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location,
+    (await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
   )
   const rollCallId = Number(rollCall.split('/').at(-1))
   await desk.browser.get('/reception/broadcasts/new?template=evacuation')
@@ -767,6 +759,13 @@ test('"I\'m safe" / "I need help" links: opening changes nothing, each answers o
   assert.equal(now.status, 'help')
   assert.match((await desk.browser.get(rollCall)).body, /1 need help/)
   assert.match((await desk.browser.get(board)).body, /NEEDS HELP/)
+  assert.doesNotMatch((await desk.browser.get(board)).body, /href="tel:/, 'Amy has no phone number')
+  await insertContact(db, { personId: amy.id, kind: 'phone', value: '+447400111222', at: ctx.clock.now() })
+  assert.match(
+    (await desk.browser.get(board)).body,
+    /NEEDS HELP.*<a class="call" href="tel:\+447400111222">Call \+44 7400 111222<\/a>/,
+    'who asked for help can be called in one tap',
+  )
   assert.match(
     (await phone.post(safe, {}, false)).body,
     /We already have this answer/,
@@ -791,12 +790,7 @@ test('answers count on a roll call started just after the message, never on a la
   const { db } = ctx.app.ctx
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   await tapSignIn(amy.browser)
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   await desk.browser.get('/reception/broadcasts/new?template=drill')
   await desk.browser.post('/reception/broadcasts', {
     template: 'drill',
@@ -827,7 +821,9 @@ test('answers count on a roll call started just after the message, never on a la
   ctx.clock.advance(24 * 60 * 60_000)
   await tapSignIn(amy.browser)
   await desk.browser.get('/reception')
-  const second = String((await desk.browser.post('/reception/roll-calls', { kind: 'real' })).headers.location)
+  const second = String(
+    (await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
+  )
   const secondId = Number(second.split('/').at(-1))
   assert.match((await phone.post(help, {}, false)).body, /Reception knows you need help/)
   const marks = await db
@@ -859,12 +855,7 @@ test('the delivery board shows what the provider reported: a text marked deliver
   const { db } = ctx.app.ctx
   const pat = await personWithRole(ctx, 'pat@example.org', { firstName: 'Pat', lastName: 'Phone' })
   await insertContact(db, { personId: pat.id, kind: 'phone', value: '+447400123456', at: ctx.clock.now() })
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   await tapSignIn(pat.browser)
 
   await desk.browser.get('/reception/broadcasts/new?template=drill')
@@ -891,12 +882,7 @@ test('the delivery board shows what the provider reported: a text marked deliver
 
 /** Rita at the reception desk (with an API token for the presence API) and Amy, a member of staff. */
 async function deskWithApiTokenAndAmy(ctx: TestApp) {
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
+  const desk = await deskReceptionist(ctx)
   const deskToken = await apiToken(ctx, 'desk@example.org')
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
   return { desk, deskToken, amy }
@@ -955,4 +941,53 @@ test('the presence API is gzipped for clients that ask, and answers 304 while no
   assert.equal(changed.statusCode, 200, 'a sign-in changes the answer, so the old tag no longer matches')
   assert.notEqual(changed.headers.etag, etag)
   assert.equal(changed.json().count, 2)
+})
+
+test('"Start real evacuation" asks to confirm: one tap starts nothing, the confirmation starts it', async (t) => {
+  const ctx = await buildTestApp(t)
+  const desk = await deskReceptionist(ctx)
+  const countRollCalls = async () =>
+    (await ctx.app.ctx.db.selectFrom('roll_call').select('id').execute()).length
+  await desk.browser.get('/reception')
+  const asked = await desk.browser.post('/reception/roll-calls', { kind: 'real' })
+  assert.equal(asked.statusCode, 200)
+  assert.match(asked.body, /Start a real evacuation roll call\?/)
+  assert.match(asked.body, /name="confirm" value="yes"/)
+  assert.match(asked.body, /href="\/reception">Cancel</)
+  assert.equal(await countRollCalls(), 0, 'one tap starts nothing')
+
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })
+  assert.equal(started.statusCode, 303)
+  assert.equal(await countRollCalls(), 1)
+  const kind = await ctx.app.ctx.db.selectFrom('roll_call').select('kind').executeTakeFirstOrThrow()
+  assert.equal(kind.kind, 'real')
+  // A drill stays one tap: it alarms nobody.
+  await desk.browser.get('/reception')
+  const again = await desk.browser.post('/reception/roll-calls', { kind: 'real' })
+  assert.equal(again.statusCode, 303, 'while one runs, asking again opens the running one')
+  assert.equal(again.headers.location, String(started.headers.location))
+})
+
+test('presence requests that find the answer out of date together get one answer; a change meanwhile still shows next', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { desk, deskToken, amy } = await deskWithApiTokenAndAmy(ctx)
+  const get = () =>
+    ctx.app.inject({
+      method: 'GET',
+      url: '/api/v1/presence',
+      headers: { authorization: `Bearer ${deskToken}` },
+    })
+  await tapSignIn(desk.browser)
+  await get()
+  // The sign-in drops the built answer: the screens asking together all wait on one new build.
+  await tapSignIn(amy.browser)
+  const together = await Promise.all([get(), get(), get(), get(), get()])
+  assert.deepEqual(
+    together.map((r) => [r.statusCode, r.json().count]),
+    together.map(() => [200, 2]),
+  )
+  assert.equal(new Set(together.map((r) => r.headers.etag)).size, 1)
+  // A sign-out racing a build: whichever finishes first, the next answer has Amy out.
+  await Promise.all([get(), tapSignOut(amy.browser), get()])
+  assert.equal((await get()).json().count, 1)
 })

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { revokeOwnDevice } from '../../identity/profile.service.js'
+import { gateSelfSignIn } from '../../kiosk/door.service.js'
+import { PRIVATE_PAGE } from '../../lib/cache-policy.js'
 import { UserError } from '../../lib/errors.js'
 import { localDateTime, localDay } from '../../lib/site-time.js'
 import {
@@ -36,7 +38,7 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
   }
 
   app.get('/', async (request, reply) => {
-    reply.header('cache-control', 'no-store')
+    reply.header('cache-control', PRIVATE_PAGE)
     return home(request, reply)
   })
 
@@ -69,7 +71,11 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
       return reply.redirect('/', 303)
     }
   const tapSchema = { schema: { body: textFields([], ['day'], 10) } }
-  app.post<{ Body: { day?: string } }>('/sign-in', { ...csrf, ...tapSchema }, tap(signIn))
+  app.post<{ Body: { day?: string } }>(
+    '/sign-in',
+    { ...csrf, ...tapSchema },
+    tap(gateSelfSignIn(config.REQUIRE_DOOR_CODE, signIn)),
+  )
   app.post<{ Body: { day?: string } }>('/sign-out', { ...csrf, ...tapSchema }, tap(signOut))
 
   app.post<{ Params: { id: number }; Body: { time: string } }>(

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import SQLite from 'better-sqlite3'
 import { buildTestApp, loginAs, TestBrowser } from '../../testing/build-test-app.js'
+import { holdWriteLock } from '../../testing/test-database.js'
 
 const countVisits = async (ctx: Awaited<ReturnType<typeof buildTestApp>>) =>
   (await ctx.app.ctx.db.selectFrom('visit').selectAll().execute()).length
@@ -217,14 +217,12 @@ test('while another process holds the database past the busy timeout, a tap gets
   const alice = await loginAs(ctx, 'alice@example.org')
   await alice.get('/')
   // A purge or a backup in another process, holding the write lock (for longer than busy_timeout).
-  const other = new SQLite(path)
-  t.after(() => other.close())
-  other.exec('begin immediate')
+  const release = await holdWriteLock(t, ctx.config)
   const refused = await alice.post('/sign-in', { day: '2026-11-23' })
   assert.equal(refused.statusCode, 503)
   assert.equal(refused.headers['retry-after'], '5')
   assert.match(refused.body, /busy for a moment\. Nothing was changed/)
-  other.exec('commit')
+  await release()
 
   await alice.get('/')
   const retried = await alice.post('/sign-in', { day: '2026-11-23' })

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { UserError } from '../../lib/errors.js'
-import { localDateTime, localDay } from '../../lib/site-time.js'
 import { answerReminderLink, openReminderLink } from '../../reminders/reminder.service.js'
 import { textFields } from '../schemas.js'
 
@@ -11,8 +10,8 @@ const tokenParams = {
 } as const
 
 /**
- * The reminder's one-tap links, /r/<token>. The token itself is the credential (signed, single
- * use), so no sign-in or CSRF token is needed. Opening the link shows one button: mail scanners
+ * The reminder's one-tap links, /r/<token>. The token itself is the credential (signed; used once,
+ * except that "I've left" still works after "Still here"), so no sign-in or CSRF token is needed. Opening the link shows one button: mail scanners
  * that fetch links must not sign anyone out, so only the POST changes anything.
  */
 export default async function reminderRoutes(app: FastifyInstance): Promise<void> {
@@ -25,7 +24,7 @@ export default async function reminderRoutes(app: FastifyInstance): Promise<void
     reply: FastifyReply,
     extra: Record<string, unknown> = {},
   ) => {
-    const link = await openReminderLink(db, keys.links, request.params.token)
+    const link = await openReminderLink(db, keys.links, request.params.token, clock.now())
     reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer')
     return reply.page('reminders/answer', { link, token: request.params.token, ...extra })
   }
@@ -42,12 +41,16 @@ export default async function reminderRoutes(app: FastifyInstance): Promise<void
     async (request, reply) => {
       const now = clock.now()
       const time = request.body?.time?.trim() ?? ''
-      const leftAt =
-        time === '' ? undefined : localDateTime(localDay(now, config.TIME_ZONE), time, config.TIME_ZONE)
       try {
         const result = await answerReminderLink(
           db,
-          { key: keys.links, token: request.params.token, leftAt, now, context: request.auditContext },
+          {
+            key: keys.links,
+            token: request.params.token,
+            time: time === '' ? undefined : time,
+            now,
+            context: request.auditContext,
+          },
           site,
         )
         if (result.signedOut)

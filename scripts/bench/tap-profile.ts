@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { projectRoot } from '../../server/paths.js'
+import { benchEnv, tapRequests, waitUntilHealthy, webNodeFlags } from './web-process.js'
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string }
+  children?: number[]
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+/**
+ * The parts of a tap, each recognised by the code a sample is in (its file, or a function name).
+ * A sample counts for the innermost frame that matches one of these, so the SQL that authentication
+ * or idempotency runs is SQL; samples in none of them fall to the generic parts below.
+ */
+const PARTS: { part: string; matches: (url: string, name: string) => boolean }[] = [
+  {
+    part: 'SQL (Kysely, driver, unit of work)',
+    matches: (url) =>
+      /\/kysely\/|\/better-sqlite3\/|\/node_modules\/pg(-[a-z]+)?\/|\/server\/db\/|\.repository\.js$/.test(url),
+  },
+  { part: 'rate limit', matches: (url) => /\/@fastify\/rate-limit\/|\/toad-cache\//.test(url) },
+  { part: 'headers', matches: (url) => /\/server\/plugins\/security\.js$|\/helmet\//.test(url) },
+  {
+    part: 'auth (token hash, device)',
+    matches: (url) => /\/server\/plugins\/auth\.js$|\/server\/identity\//.test(url),
+  },
+  { part: 'idempotency', matches: (url) => /\/server\/register\/idempotency/.test(url) },
+  {
+    part: 'events (live topic, outbox)',
+    matches: (url) => /\/server\/register\/events\.js$|\/server\/lib\/live-topic\.js$|\/server\/outbox\//.test(url),
+  },
+  {
+    part: 'serialisation',
+    matches: (url, name) =>
+      /\/fast-json-stringify\/|\/fastify\/lib\/error-serializer/.test(url) ||
+      /^(stringify|serialize|JSON\.stringify)$/.test(name),
+  },
+  {
+    part: 'session, cookies',
+    matches: (url) => /\/@fastify\/(secure-session|cookie|flash|csrf-protection)\/|\/sodium-native\//.test(url),
+  },
+  { part: 'tracing, metrics', matches: (url) => /\/@opentelemetry\/|\/prom-client\/|\/server\/lib\/(tracing|monitoring)\.js$/.test(url) },
+  { part: 'the tap itself (register service, route)', matches: (url) => /\/server\/(register|routes)\//.test(url) },
+]
+const GENERIC: { part: string; matches: (url: string, name: string) => boolean }[] = [
+  { part: 'garbage collection', matches: (_url, name) => name === '(garbage collector)' },
+  {
+    part: 'HTTP, Fastify routing, body parsing',
+    matches: (url) => /\/fastify\/|\/find-my-way\/|\/ajv\/|node:_http|node:net|node:internal\/(http|stream|streams)/.test(url),
+  },
+]
+
+/** Shares of a CPU profile's busy time (idle excluded) by part of the tap, largest first. */
+export function tapShares(profile: CpuProfile): { part: string; share: number }[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const partOf = new Map<number, string>()
+  const classify = (id: number): string => {
+    const known = partOf.get(id)
+    if (known) return known
+    const stack: ProfileNode[] = []
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.push(byId.get(at)!)
+    const find = (parts: typeof PARTS) =>
+      stack
+        .map((n) => parts.find((p) => p.matches(n.callFrame.url, n.callFrame.functionName))?.part)
+        .find((p) => p !== undefined)
+    const part = find(PARTS) ?? find(GENERIC) ?? 'other (Node internals, native)'
+    partOf.set(id, part)
+    return part
+  }
+  // Only the load counts, not start-up: from the first sample in a tap route to the last.
+  const inRoute = (id: number) => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      if (byId.get(at)!.callFrame.url.includes('/server/routes/api/')) return true
+    return false
+  }
+  const first = profile.samples.findIndex(inRoute)
+  const last = profile.samples.findLastIndex(inRoute)
+  const time = new Map<string, number>()
+  let busy = 0
+  profile.samples.forEach((id, i) => {
+    if (i < first || i > last || byId.get(id)!.callFrame.functionName === '(idle)') return
+    const dt = profile.timeDeltas[i] ?? 0
+    const part = classify(id)
+    time.set(part, (time.get(part) ?? 0) + dt)
+    busy += dt
+  })
+  return [...time].map(([part, t]) => ({ part, share: t / (busy || 1) })).sort((a, b) => b.share - a.share)
+}
+
+/**
+ * Runs the production web process under V8's CPU profiler on `dataDir` while `tokens` tap for
+ * `seconds`, and splits its busy time by part of the tap; the profile is kept in bench/tap.cpuprofile.
+ */
+export async function profileTaps(
+  dataDir: string,
+  port: number,
+  tokens: string[],
+  seconds: number,
+): Promise<{ shares: { part: string; share: number }[]; reqPerSec: number }> {
+  const profileDir = mkdtempSync(join(tmpdir(), 'br-bench-prof-'))
+  try {
+    const child = spawn(
+      process.execPath,
+      ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...webNodeFlags(), join(projectRoot, 'dist', 'server', 'server.js')],
+      { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'], env: benchEnv(dataDir, port) },
+    )
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    await waitUntilHealthy(`http://127.0.0.1:${port}`)
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: 50,
+      duration: seconds,
+      requests: tapRequests(tokens),
+    })
+    // The profile is written when the process exits (graceful close on SIGINT).
+    child.kill('SIGINT')
+    await exited
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
+    if (!file) throw new Error('the web process wrote no CPU profile')
+    const text = readFileSync(join(profileDir, file), 'utf8')
+    // Kept for the next person (open it in Chrome's DevTools, Performance tab).
+    mkdirSync(join(projectRoot, 'bench'), { recursive: true })
+    writeFileSync(join(projectRoot, 'bench', 'tap.cpuprofile'), text)
+    const profile = JSON.parse(text) as CpuProfile
+    return { shares: tapShares(profile), reqPerSec: result.requests.average }
+  } finally {
+    rmSync(profileDir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,11 @@
+/** Where the fingerprint of the inputs of the last successful build is kept. */
+export function stampPath(root: string): string
+/** A SHA-256 over every build input's path and content, in a stable order. */
+export function inputsFingerprint(root: string): string
+/** True when dist/ was built from exactly the inputs on disk now. */
+export function isBuildCurrent(root: string): boolean
+/** Builds when out of date and records the inputs it built from; returns whether it built. */
+export function buildIfChanged(
+  root: string,
+  run?: (cmd: string, args: string[]) => { status: number | null },
+): boolean

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// `npm start` runs this before the server: it rebuilds (`npm run build`) only when a build input
+// changed since the last build, so a start with nothing changed goes straight to the built server.
+// Plain JavaScript on purpose: it runs before anything is compiled, and without dev dependencies.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Folders whose files are build inputs, and single files that are too. */
+const INPUT_DIRS = ['server', 'tasks', 'scripts', 'migrations', 'web']
+const INPUT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']
+/** Outputs and generated folders inside the input folders, never inputs themselves. */
+const SKIP = new Set(['node_modules', 'dist'])
+
+/** Where the fingerprint of the inputs of the last successful build is kept (inside dist/, so a clean build forgets it). */
+export const stampPath = (root) => join(root, 'dist', '.inputs-fingerprint')
+
+function* inputFiles(root, dir) {
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    if (SKIP.has(entry.name)) continue
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) yield* inputFiles(root, path)
+    else if (entry.isFile()) yield path
+  }
+}
+
+/** A SHA-256 over every build input's path and content, in a stable order. */
+export function inputsFingerprint(root) {
+  const files = INPUT_FILES.filter((f) => existsSync(join(root, f)))
+  for (const dir of INPUT_DIRS) if (existsSync(join(root, dir))) files.push(...inputFiles(root, dir))
+  files.sort()
+  const hash = createHash('sha256')
+  for (const file of files) {
+    hash.update(relative(root, join(root, file)))
+    hash.update('\0')
+    hash.update(readFileSync(join(root, file)))
+    hash.update('\0')
+  }
+  return hash.digest('hex')
+}
+
+/** True when dist/ was built from exactly the inputs on disk now (and the service worker exists). */
+export function isBuildCurrent(root) {
+  const stamp = stampPath(root)
+  if (!existsSync(stamp) || !existsSync(join(root, 'web', 'dist', 'sw.js'))) return false
+  return readFileSync(stamp, 'utf8').trim() === inputsFingerprint(root)
+}
+
+/** Builds when out of date and records the inputs it built from; returns whether it built. */
+export function buildIfChanged(
+  root,
+  run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' }),
+) {
+  if (isBuildCurrent(root)) return false
+  const fingerprint = inputsFingerprint(root)
+  const result = run('npm', ['run', 'build', '--silent'])
+  if (result.status !== 0) {
+    process.exitCode = result.status ?? 1
+    throw new Error('npm run build failed')
+  }
+  writeFileSync(stampPath(root), `${fingerprint}\n`)
+  return true
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = join(fileURLToPath(import.meta.url), '..', '..')
+  try {
+    if (!buildIfChanged(root)) console.log('Build is up to date.')
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error)
+    process.exit(process.exitCode || 1)
+  }
+}

@@ -1,0 +1,50 @@
+import type { Db } from '../db/connect.js'
+import type { JobLease } from '../db/database.js'
+
+/**
+ * Takes the lease `name` for `holder` (when it is free or expired) or renews it (when the holder
+ * already has it), until `now + ttlMs`. True when the holder has the lease afterwards. One
+ * conditional write decides, so two processes can never both hold it.
+ */
+export async function acquireLease(
+  db: Db,
+  lease: { name: string; holder: string; now: number; ttlMs: number },
+): Promise<boolean> {
+  const expiresAt = lease.now + lease.ttlMs
+  const inserted = await db
+    .insertInto('job_lease')
+    .values({ name: lease.name, holder: lease.holder, expires_at: expiresAt })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .executeTakeFirst()
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return true
+  const updated = await db
+    .updateTable('job_lease')
+    .set({ holder: lease.holder, expires_at: expiresAt })
+    .where('name', '=', lease.name)
+    .where((eb) => eb.or([eb('holder', '=', lease.holder), eb('expires_at', '<', lease.now)]))
+    .executeTakeFirst()
+  return Number(updated.numUpdatedRows) === 1
+}
+
+/** The lease as it stands (who holds it, until when). */
+export async function findLease(db: Db, name: string): Promise<JobLease | undefined> {
+  return db.selectFrom('job_lease').selectAll().where('name', '=', name).executeTakeFirst()
+}
+
+/** Gives the lease up at once (a clean shutdown), so another process need not wait for it to expire. */
+export async function releaseLease(db: Db, lease: { name: string; holder: string }): Promise<void> {
+  await db.deleteFrom('job_lease').where('name', '=', lease.name).where('holder', '=', lease.holder).execute()
+}
+
+/** Claims one occurrence of a schedule for a holder; false when some process already claimed it. */
+export async function claimJobRun(
+  db: Db,
+  run: { scheduleId: string; dueAt: number; holder: string; now: number },
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('job_run')
+    .values({ schedule_id: run.scheduleId, due_at: run.dueAt, holder: run.holder, started_at: run.now })
+    .onConflict((oc) => oc.columns(['schedule_id', 'due_at']).doNothing())
+    .executeTakeFirst()
+  return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1
+}

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { autoClose } from '../../tasks/auto-close.task.js'
+import { sendReminders } from '../../tasks/send-reminders.task.js'
+import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
+import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
+import { apiTokenFor, giveRole } from '../testing/roles.js'
+
+const fast = { REMINDER_MAX_PER_MINUTE: '6000' }
+
+/** The two links of the reminder sent to a contact: "I've left" then "Still here". */
+function reminderLinks(ctx: TestApp, to: string): { left: string; stillHere: string } {
+  const line = ctx.outbox.find((l) => l.startsWith(`message to ${to} (reminder)`))
+  assert.ok(line, `a reminder went to ${to}`)
+  const [left, stillHere] = [...line.matchAll(/http:\/\/register\.test(\/r\/[\w-]+)/g)].map((m) => m[1]!)
+  return { left: left!, stillHere: stillHere! }
+}
+
+const answer = (browser: TestBrowser, url: string, fields: Record<string, string> = {}) =>
+  browser.request({
+    method: 'POST',
+    url,
+    payload: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+
+/** Names in a section of the board (between its list and the next heading). */
+function namesIn(html: string, label: string): string[] {
+  const start = html.indexOf(`aria-label="${label}"`)
+  if (start < 0) return []
+  const section = html.slice(start, html.indexOf('</ul>', start))
+  return [...section.matchAll(/<span class="name">([^<]+)<\/span>/g)].map((m) => m[1]!)
+}
+
+test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people are on the 00:30 roll call as unconfirmed, who signed out never appears; the drill report', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  ctx.clock.set('2026-11-23T08:55:00Z') // Europe/London: UTC in November.
+  const marshal = await personWithRole(ctx, 'marshal@example.org', { firstName: 'Mo', lastName: 'Marshal' })
+  await giveRole(ctx, 'marshal@example.org', 'reception')
+  const people: Record<string, { browser: TestBrowser; id: number }> = {}
+  for (const name of ['Ann', 'Ben', 'Cat', 'Dan', 'Eve', 'Fay']) {
+    people[name] = await personWithRole(ctx, `${name.toLowerCase()}@example.org`, {
+      firstName: name,
+      lastName: 'Test',
+    })
+    await tapSignIn(people[name]!.browser)
+  }
+  ctx.clock.set('2026-11-23T16:00:00Z')
+  await tapSignOut(people.Fay!.browser)
+
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  const sent = await sendReminders({ ...ctx.app.ctx, log: ctx.app.log })
+  assert.deepEqual(sent.outcomes, { sent: 5 }, 'everyone still in is reminded; Fay left')
+  const phone = people.Ann!.browser
+  ctx.clock.set('2026-11-23T17:31:00Z')
+  assert.equal((await answer(phone, reminderLinks(ctx, 'ann@example.org').stillHere)).statusCode, 200)
+  assert.equal((await answer(phone, reminderLinks(ctx, 'eve@example.org').stillHere)).statusCode, 200)
+  assert.equal(
+    (await answer(phone, reminderLinks(ctx, 'ben@example.org').left, { time: '17:00' })).statusCode,
+    200,
+    'Ben left around 17:00, in one tap',
+  )
+  // Cat and Dan never answer.
+
+  ctx.clock.set('2026-11-23T19:30:00Z')
+  const board = await marshal.browser.get('/reception')
+  assert.deepEqual(namesIn(board.body, 'In'), ['Ann Test', 'Eve Test'], '"Still here" two hours ago')
+  assert.deepEqual(namesIn(board.body, 'Unconfirmed'), ['Cat Test', 'Dan Test'])
+  assert.match(board.body, /Cat Test[\s\S]*?reminded 17:30, no answer/)
+  const fireList = board.body.slice(0, board.body.indexOf('Left today'))
+  assert.doesNotMatch(fireList, /Ben Test|Fay Test/, 'they signed out: greyed under "Left today" only')
+  assert.deepEqual(namesIn(board.body, 'Left today'), ['Ben Test', 'Fay Test'])
+  const token = await apiTokenFor(ctx, 'marshal@example.org')
+  const api = await ctx.app.inject({
+    method: 'GET',
+    url: '/api/v1/presence',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  const listed = api.json().people as { firstName: string; group: string; reason: { text: string } | null }[]
+  assert.deepEqual(
+    listed.map((p) => [p.firstName, p.group, p.reason?.text ?? null]),
+    [
+      ['Ann', 'in', null],
+      ['Cat', 'unconfirmed', 'reminded 17:30, no answer'],
+      ['Dan', 'unconfirmed', 'reminded 17:30, no answer'],
+      ['Eve', 'in', null],
+    ],
+    'the API says what the board says',
+  )
+
+  ctx.clock.set('2026-11-23T20:00:00Z')
+  const later = await marshal.browser.get('/reception')
+  assert.deepEqual(namesIn(later.body, 'In'), [], '"Still here" is older than FIRE_LIST_STILL_HERE_HOURS')
+  assert.match(later.body, /Ann Test[\s\S]*?answered Still here at 17:31/)
+
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 4 })
+
+  // The alarm rings at 00:30: nobody who tapped in and never out has disappeared.
+  ctx.clock.set('2026-11-24T00:30:00Z')
+  const started = await marshal.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })
+  assert.equal(started.statusCode, 303)
+  const url = String(started.headers.location)
+  const page = await marshal.browser.get(url)
+  assert.equal(page.statusCode, 200)
+  const unconfirmed = page.body.slice(
+    page.body.indexOf('id="unconfirmed"'),
+    page.body.indexOf('id="visitors"'),
+  )
+  const names = [...unconfirmed.matchAll(/<span class="name">([A-Za-z]+ Test)/g)].map((m) => m[1])
+  assert.deepEqual(names, ['Ann Test', 'Cat Test', 'Dan Test', 'Eve Test'])
+  assert.match(
+    unconfirmed,
+    /Ann Test[\s\S]*?auto-closed Mon 23 Nov 23:59, said Still here at Mon 23 Nov 17:31/,
+  )
+  assert.match(unconfirmed, /Cat Test[\s\S]*?auto-closed Mon 23 Nov 23:59, last tap Mon 23 Nov 08:55/)
+  assert.doesNotMatch(page.body, /Ben Test|Fay Test/, 'who signed out never appears')
+
+  const csv = await marshal.browser.get(`${url}/report.csv`)
+  const rows = csv.body.trim().split('\n').slice(1)
+  assert.deepEqual(
+    rows.map((r) => r.split(',').slice(0, 2).join(' ')).sort(),
+    ['Ann Test', 'Cat Test', 'Dan Test', 'Eve Test'],
+    'the CSV lists the same people',
+  )
+  assert.ok(rows.every((r) => r.includes(',no,"auto-closed Mon 23 Nov 23:59, ')))
+
+  // The drill report: who was never accounted for, then how long it took, and how each doubt ended.
+  const mark = async (name: string, time: string) => {
+    ctx.clock.set(`2026-11-24T${time}:00Z`)
+    await marshal.browser.get(url)
+    const r = await marshal.browser.post(`${url}/marks`, { person: String(people[name]!.id), status: 'safe' })
+    assert.equal(r.statusCode, 303)
+  }
+  await mark('Ann', '00:35')
+  await mark('Eve', '00:40')
+  await mark('Dan', '00:41')
+  const midway = await marshal.browser.get(`${url}/report`)
+  assert.match(midway.body, /no: 1 never accounted for/)
+  assert.match(midway.body, /Never accounted for \(1\)[\s\S]*Cat Test/)
+  await mark('Cat', '00:45')
+  ctx.clock.set('2026-11-24T00:50:00Z')
+  await marshal.browser.get(url)
+  assert.equal((await marshal.browser.post(`${url}/end`)).statusCode, 303)
+  const report = await marshal.browser.get(`${url}/report`)
+  assert.equal(report.statusCode, 200)
+  assert.match(report.body, /Everyone accounted for<\/dt><dd>after <strong>15 min 0 s<\/strong> \(00:45\)/)
+  assert.match(report.body, /Marked by<\/dt><dd>Mo Marshal \(4\)/)
+  assert.match(
+    report.body,
+    /<td>Ann Test<\/td><td>auto-closed Mon 23 Nov 23:59, said Still here at Mon 23 Nov 17:31<\/td><td>safe, marked by Mo Marshal at 00:35<\/td>/,
+  )
+  assert.match(report.body, /class="print-table"/)
+  const history = await marshal.browser.get('/reception/roll-calls')
+  assert.match(history.body, new RegExp(`href="${url}/report">Drill report`))
+})

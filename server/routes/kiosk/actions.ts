@@ -1,0 +1,247 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { auditKiosk } from '../../kiosk/kiosk.service.js'
+import { searchPeopleByName } from '../../kiosk/name-search.js'
+import { signInOrOutWithPin } from '../../kiosk/staff-pin.service.js'
+import { UserError } from '../../lib/errors.js'
+import { formatDay, formatTime } from '../../lib/site-time.js'
+import { replayedAt } from '../../register/offline-replay.js'
+import { currentSiteNotice } from '../../visitors/site-notice.service.js'
+import {
+  findVisitorsInsideByName,
+  signInVisitor,
+  signOutVisitor,
+  type VisitorInput,
+  type VisitorSource,
+  visitorById,
+  visitorsInside,
+} from '../../visitors/visitor.service.js'
+import { readVisitorToken, visitorLink } from '../../visitors/visitor-links.js'
+import { idParams } from '../schemas.js'
+import { qrDataUrl } from './qr.js'
+
+const str = (maxLength: number) => ({ type: 'string', maxLength }) as const
+const instant = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 } as const
+const searchQuery = {
+  type: 'object',
+  required: ['q'],
+  properties: { q: str(100) },
+} as const
+
+/** A replayable kiosk action's envelope: its key, and when it happened by the tablet's clock. */
+const replayFields = {
+  _csrf: str(200),
+  key: { type: 'string', minLength: 1, maxLength: 100 },
+  at: instant,
+  sentAt: instant,
+}
+
+/** What a paired kiosk can do: visitors in and out, host and name searches, badges. */
+export default async function kioskActionRoutes(app: FastifyInstance): Promise<void> {
+  const { db, clock, config, keys, events } = app.ctx
+  const tz = config.TIME_ZONE
+  const site = { timeZone: tz, defaultRegion: config.DEFAULT_PHONE_REGION }
+  const csrf = { preValidation: app.csrfProtection }
+  const source = (request: FastifyRequest): VisitorSource => ({
+    via: 'kiosk',
+    kiosk: { id: request.kiosk!.id, name: request.kiosk!.name },
+    personId: null,
+    context: request.auditContext,
+  })
+
+  // Host search: names only (never contacts), at most a few, after 3 letters.
+  app.get<{ Querystring: { q: string } }>(
+    '/kiosk/api/hosts',
+    { schema: { querystring: searchQuery } },
+    async (request) => {
+      const { matches, more } = await searchPeopleByName(db, request.query.q)
+      return { matches: matches.map((m) => ({ id: m.personId, name: `${m.firstName} ${m.lastName}` })), more }
+    },
+  )
+
+  app.post<{ Body: VisitorInput & { key?: string; at?: number; sentAt?: number; accept?: number } }>(
+    '/kiosk/api/visitors',
+    {
+      ...csrf,
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            ...replayFields,
+            name: str(200),
+            company: str(200),
+            hostId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            hostText: str(200),
+            phone: str(100),
+            email: str(300),
+            accept: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            photo: str(60_000),
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const now = clock.now()
+      const body = request.body
+      const at = body.at === undefined ? now : replayedAt({ at: body.at, sentAt: body.sentAt, now }, site).at
+      const notice = await currentSiteNotice(db)
+      const { visitor, changed } = await signInVisitor(
+        db,
+        {
+          input: { ...body, acceptNotice: body.accept },
+          source: source(request),
+          at,
+          now,
+          clientKey: body.key,
+          timed: body.at !== undefined,
+          noticeId: notice?.id ?? null,
+        },
+        site,
+      )
+      events.announceVisitor(visitor.id, { changed, in: true }, now)
+      reply.code(changed ? 201 : 200)
+      const host = visitor.host_person_id
+        ? (await visitorsInside(db, now, tz)).find((v) => v.visitorId === visitor.id)?.hostName
+        : undefined
+      return {
+        visitorId: visitor.id,
+        message: `Welcome, ${visitor.name}. You signed in at ${formatTime(visitor.signed_in_at ?? at, tz)}.${
+          host ? ` We are letting ${host} know you are here.` : ' Reception will let your host know.'
+        }`,
+        badge: `/kiosk/badge/${visitor.id}`,
+      }
+    },
+  )
+
+  // Visitors find their own name to sign out: a few matches after 3 letters, names and companies only.
+  app.get<{ Querystring: { q: string } }>(
+    '/kiosk/api/visitors/inside',
+    { schema: { querystring: searchQuery } },
+    async (request) => {
+      const { matches, more } = await findVisitorsInsideByName(db, request.query.q, clock.now(), tz)
+      return { matches: matches.map((m) => ({ id: m.visitorId, name: m.name, company: m.company })), more }
+    },
+  )
+
+  const signOut = async (request: FastifyRequest, visitorId: number, at: number) => {
+    const { visitor, changed } = await signOutVisitor(db, {
+      visitorId,
+      at,
+      now: clock.now(),
+      closedBy: 'visitor',
+      source: source(request),
+    })
+    events.announceVisitor(visitor.id, { changed, in: false }, clock.now())
+    return {
+      changed,
+      message: changed
+        ? `Goodbye, ${visitor.name}. You signed out at ${formatTime(visitor.signed_out_at!, tz)}. Thank you for visiting.`
+        : `${visitor.name}, you were already signed out.`,
+    }
+  }
+
+  app.post<{ Params: { id: number }; Body: { at?: number; sentAt?: number } }>(
+    '/kiosk/api/visitors/:id/sign-out',
+    { ...csrf, schema: { params: idParams, body: { type: 'object', properties: replayFields } } },
+    async (request) => {
+      const now = clock.now()
+      const body = request.body ?? {}
+      const at = body.at === undefined ? now : replayedAt({ at: body.at, sentAt: body.sentAt, now }, site).at
+      return signOut(request, request.params.id, at)
+    },
+  )
+
+  // The badge's QR code read by the kiosk camera: the signed link names the visit.
+  app.post<{ Body: { link: string } }>(
+    '/kiosk/api/visitors/sign-out-by-badge',
+    {
+      ...csrf,
+      schema: {
+        body: { type: 'object', required: ['link'], properties: { _csrf: str(200), link: str(500) } },
+      },
+    },
+    async (request) => {
+      const token = /\/v\/([^/?#]+)\s*$/.exec(request.body.link)?.[1] ?? request.body.link.trim()
+      const visitorId = readVisitorToken(keys.links, token, 'out')
+      if (visitorId === undefined) throw new UserError(422, 'That is not a visitor badge from this building.')
+      return signOut(request, visitorId, clock.now())
+    },
+  )
+
+  app.get<{ Params: { id: number }; Querystring: { size?: string } }>(
+    '/kiosk/badge/:id',
+    {
+      schema: {
+        params: idParams,
+        querystring: { type: 'object', properties: { size: { type: 'string', enum: ['label', 'a6'] } } },
+      },
+    },
+    async (request, reply) => {
+      const visitor = await visitorById(db, request.params.id)
+      // Only a visitor this kiosk signed in, still inside: a kiosk cannot print anyone else's details.
+      if (
+        !visitor ||
+        visitor.kiosk_id !== request.kiosk!.id ||
+        visitor.signed_in_at === null ||
+        visitor.signed_out_at !== null
+      )
+        throw new UserError(404, 'That badge is not available here.')
+      const inside = (await visitorsInside(db, clock.now(), tz)).find((v) => v.visitorId === visitor.id)
+      const link = visitorLink(keys.links, config.PUBLIC_URL, visitor.id, 'out')
+      await auditKiosk(db, request.kiosk!, {
+        at: clock.now(),
+        action: 'visitor.badge-printed',
+        context: request.auditContext,
+        detail: { visitorId: visitor.id },
+      })
+      return reply.page('kiosk/badge', {
+        visitor,
+        hostName: inside?.hostName ?? '',
+        day: formatDay(visitor.signed_in_at, tz),
+        qr: await qrDataUrl(link),
+        size: request.query.size ?? 'label',
+      })
+    },
+  )
+
+  // Staff without their phone: their own name (3+ letters, only people who set a PIN), then the PIN.
+  app.get<{ Querystring: { q: string } }>(
+    '/kiosk/api/staff',
+    { schema: { querystring: searchQuery } },
+    async (request) => {
+      const { matches, more } = await searchPeopleByName(db, request.query.q, { withPin: true })
+      return { matches: matches.map((m) => ({ id: m.personId, name: `${m.firstName} ${m.lastName}` })), more }
+    },
+  )
+
+  app.post<{ Params: { id: number }; Body: { pin: string } }>(
+    '/kiosk/api/staff/:id/pin',
+    {
+      ...csrf,
+      schema: {
+        params: idParams,
+        body: { type: 'object', required: ['pin'], properties: { _csrf: str(200), pin: str(20) } },
+      },
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+    },
+    async (request) => {
+      const now = clock.now()
+      const result = await signInOrOutWithPin(
+        db,
+        {
+          kiosk: request.kiosk!,
+          personId: request.params.id,
+          pin: request.body.pin,
+          now,
+          context: request.auditContext,
+        },
+        { timeZone: tz },
+      )
+      events.announceTap(
+        request.params.id,
+        { changed: result.changed, in: result.presence.state === 'in' },
+        now,
+      )
+      return { changed: result.changed, state: result.presence.state, message: result.message }
+    },
+  )
+}

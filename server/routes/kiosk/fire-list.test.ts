@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { buildTestApp } from '../../testing/build-test-app.js'
+import { makePerson } from '../../testing/factories.js'
+import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
+import { deskReceptionist, tapSignIn } from '../../testing/reception.js'
+import { apiTokenFor, giveRole } from '../../testing/roles.js'
+import { visitorLink } from '../../visitors/visitor-links.js'
+
+test('visitors are on the fire list: the board (marked, host, phone, sign-out), the presence API, the roll call with marks, and its CSV', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const host = await makePerson(db, { firstName: 'Hana', lastName: 'Host', email: 'hana@example.org' })
+  const desk = await deskReceptionist(ctx)
+  await tapSignIn(desk.browser)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const vera = (
+    await tablet.api('POST', '/kiosk/api/visitors', {
+      name: 'Vera Visitor',
+      company: 'Acme Ltd',
+      hostId: host,
+      phone: '07400 123456',
+    })
+  ).json().visitorId
+  await tablet.api('POST', '/kiosk/api/visitors', { name: 'Gus Gone', hostId: host })
+  const gus = (
+    await db.selectFrom('visitor').select('id').where('name', '=', 'Gus Gone').executeTakeFirstOrThrow()
+  ).id
+  await tablet.api('POST', `/kiosk/api/visitors/${gus}/sign-out`, {})
+
+  const board = await desk.browser.get('/reception')
+  assert.match(board.body, /<span class="count">2<\/span> people on the fire list/, 'Rita and Vera')
+  assert.match(board.body, /<strong>1<\/strong> visitor</)
+  const visitors = board.body.slice(board.body.indexOf('id="visitors"'))
+  assert.match(
+    visitors,
+    /Vera Visitor<\/span> <strong class="tag">visitor<\/strong> <span class="company">Acme Ltd/,
+  )
+  assert.match(visitors, /visiting Hana Host/)
+  assert.match(visitors, /href="tel:\+447400123456"/)
+  assert.doesNotMatch(visitors.slice(0, visitors.indexOf('</ul>')), /Gus Gone/, 'signed out: not on the list')
+
+  // The presence API.
+  const token = await apiTokenFor(ctx, 'api-desk@example.org')
+  await giveRole(ctx, 'api-desk@example.org', 'reception')
+  const api = await ctx.app.inject({
+    method: 'GET',
+    url: '/api/v1/presence',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  assert.equal(api.statusCode, 200)
+  assert.deepEqual(api.json().visitors, [
+    {
+      id: vera,
+      name: 'Vera Visitor',
+      company: 'Acme Ltd',
+      host: 'Hana Host',
+      since: new Date(ctx.clock.now()).toISOString(),
+      confirmed: true,
+    },
+  ])
+  assert.equal(api.json().counts.visitors, 1)
+
+  // The roll call: Vera on the snapshot with host and phone, marked safe by a marshal.
+  await desk.browser.get('/reception/roll-calls')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'drill' })
+  const rollCall = String(started.headers.location)
+  const page = await desk.browser.get(rollCall)
+  const section = page.body.slice(page.body.indexOf('<h2 id="visitors">'))
+  assert.match(section, /Visitors \(1\)/)
+  assert.match(section, /Vera Visitor/)
+  assert.match(section, /visiting Hana Host/)
+  assert.match(section, /href="tel:\+447400123456"/)
+  assert.match(page.body, /<span class="count">0<\/span> safe/)
+  assert.match(page.body, /<span class="count">2<\/span> not accounted for/)
+  const marked = await desk.browser.post(`${rollCall}/marks`, { person: `v${vera}`, status: 'safe' })
+  assert.equal(marked.statusCode, 303)
+  assert.match(String(marked.headers.location), new RegExp(`#v-${vera}$`))
+  const after = await desk.browser.get(rollCall)
+  assert.match(after.body, /<span class="count">1<\/span> safe/)
+  const unknown = await desk.browser.post(`${rollCall}/marks`, { person: 'v999', status: 'safe' })
+  assert.equal(unknown.statusCode, 303)
+  await desk.browser.get(rollCall)
+  await desk.browser.post(`${rollCall}/end`)
+  const csv = await desk.browser.get(`${rollCall}/report.csv`)
+  assert.match(
+    csv.body,
+    /Vera Visitor,,visitor · Acme Ltd · visiting Hana Host · \+447400123456,safe,Rita Desk/,
+  )
+})
+
+test('reception signs a visitor out from the board', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const host = await makePerson(db, { firstName: 'Hana', lastName: 'Host', email: 'hana@example.org' })
+  const desk = await deskReceptionist(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const id = (await tablet.api('POST', '/kiosk/api/visitors', { name: 'Vera Visitor', hostId: host })).json()
+    .visitorId
+  await desk.browser.get('/reception')
+  const out = await desk.browser.post(`/reception/visitors/${id}/sign-out`)
+  const board = await desk.browser.follow(out)
+  assert.match(board.body, /Vera Visitor is signed out/)
+  assert.match(board.body, /Visitors \(0\)/)
+})
+
+test('every visitor arrival and departure is announced live with the visitor, never as a person (kiosk, badge link, reception)', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db, events, keys } = ctx.app.ctx
+  const host = await makePerson(db, { firstName: 'Hana', lastName: 'Host', email: 'hana@example.org' })
+  const desk = await deskReceptionist(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const heard: { personId: number | null; visitorId?: number; action: string }[] = []
+  events.on('change', (c) => heard.push({ personId: c.personId, visitorId: c.visitorId, action: c.action }))
+
+  const vera = (
+    await tablet.api('POST', '/kiosk/api/visitors', { name: 'Vera Visitor', hostId: host })
+  ).json().visitorId
+  await tablet.api('POST', `/kiosk/api/visitors/${vera}/sign-out`, {})
+  await tablet.api('POST', `/kiosk/api/visitors/${vera}/sign-out`, {}) // already out: nothing to announce
+  const lee = (await tablet.api('POST', '/kiosk/api/visitors', { name: 'Lee Link', hostId: host })).json()
+    .visitorId
+  const link = new URL(visitorLink(keys.links, ctx.config.PUBLIC_URL, lee, 'out')).pathname
+  await ctx.app.inject({ method: 'POST', url: link })
+  await desk.browser.get('/reception/visitors/new')
+  await desk.browser.post('/reception/visitors', { name: 'Walk In', host: 'Hana Host' })
+  const walkIn = (
+    await db.selectFrom('visitor').select('id').where('name', '=', 'Walk In').executeTakeFirstOrThrow()
+  ).id
+  await desk.browser.post(`/reception/visitors/${walkIn}/sign-out`)
+
+  assert.deepEqual(heard, [
+    { personId: null, visitorId: vera, action: 'signed-in' },
+    { personId: null, visitorId: vera, action: 'signed-out' },
+    { personId: null, visitorId: lee, action: 'signed-in' },
+    { personId: null, visitorId: lee, action: 'signed-out' },
+    { personId: null, visitorId: walkIn, action: 'signed-in' },
+    { personId: null, visitorId: walkIn, action: 'signed-out' },
+  ])
+})

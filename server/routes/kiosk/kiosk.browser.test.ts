@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { Page } from 'playwright-core'
+import { createKiosk } from '../../kiosk/kiosk.service.js'
+import { setStaffPin } from '../../kiosk/staff-pin.service.js'
+import { projectRoot } from '../../paths.js'
+import { buildServiceWorker } from '../../pwa/build-service-worker.js'
+import { fakeCameraArgs, fakeCameraFilming, launchChromium } from '../../testing/chromium.js'
+import { makePerson } from '../../testing/factories.js'
+import { startLiveApp } from '../../testing/live-app.js'
+import { axeProblems, prepareAudit, visualProblems } from '../../testing/page-audit.js'
+import { eventually } from '../../testing/reception.js'
+import { setSiteNotice } from '../../visitors/site-notice.service.js'
+import { visitorLink } from '../../visitors/visitor-links.js'
+
+const screenshots = join(projectRoot, 'docs', 'screenshots')
+const system = { ip: '127.0.0.1', userAgent: 'test' }
+
+/** Saves a screenshot for docs/kiosk.md, only when asked (SCREENSHOTS=1), so test runs leave git clean. */
+async function snap(page: Page, name: string): Promise<void> {
+  if (!process.env.SCREENSHOTS) return
+  await mkdir(screenshots, { recursive: true })
+  await page.screenshot({ path: join(screenshots, name) })
+}
+
+/** Axe (WCAG A/AA and best practice) and the project's own contrast, naming and overflow checks. */
+async function expectAccessible(page: Page, name: string): Promise<void> {
+  assert.deepEqual([...(await axeProblems(page)), ...(await visualProblems(page))], [], name)
+}
+
+test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with photo) and out, offline queue replayed once with real times, staff PIN; accessible', async (t) => {
+  await buildServiceWorker()
+  const live = await startLiveApp(t)
+  const { db, keys } = live.app.ctx
+  const at = Date.now()
+  const zoe = await makePerson(db, { firstName: 'Zoë', lastName: 'Hôst', email: 'zoe@example.org' })
+  const pat = await makePerson(db, { firstName: 'Pat', lastName: 'Noph', email: 'pat@example.org' })
+  await setStaffPin(db, { personId: pat, at, context: system }, '4826')
+  await setSiteNotice(db, { personId: null, at, context: system }, 'Wear your badge at all times.')
+  const { code } = await createKiosk(db, keys.kiosk, { personId: null, at, context: system }, 'Main entrance')
+
+  const browser = await launchChromium(fakeCameraArgs)
+  t.after(() => browser.close())
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true })
+  await context.grantPermissions(['camera'], { origin: live.base })
+  await prepareAudit(context)
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('console', (m) => {
+    // Offline fetches fail, and a wrong code or PIN is a 4xx answer: expected, not script errors.
+    if (m.type() === 'error' && !/ERR_INTERNET_DISCONNECTED|Failed to fetch|status of 4\d\d/.test(m.text()))
+      problems.push(m.text())
+  })
+  page.on('pageerror', (e) => problems.push(e.message))
+  const url = (path: string) => `${live.base}${path}`
+  const visitors = () => db.selectFrom('visitor').selectAll().orderBy('id').execute()
+
+  await t.test('pairing with the code an admin was given', async () => {
+    await page.goto(url('/kiosk'))
+    await expectAccessible(page, 'pairing page')
+    await snap(page, 'kiosk-pair.png')
+    await page.getByLabel('Pairing code').fill('WRONG-123')
+    await page.getByRole('button', { name: 'Pair' }).click()
+    await page.locator('.field-error, [id$="-error"]', { hasText: /code/i }).first().waitFor()
+    await page.getByLabel('Pairing code').fill(code.toLowerCase())
+    await page.getByRole('button', { name: 'Pair' }).click()
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor()
+    // The start screen: the door code, three choices, nobody's details.
+    await page.locator('#door-qr:not([hidden])').waitFor()
+    assert.doesNotMatch((await page.locator('body').textContent()) ?? '', /Zoë|Pat|@/)
+    await expectAccessible(page, 'kiosk start screen')
+    await snap(page, 'kiosk-home.png')
+  })
+
+  await t.test('a visitor signs in: host search, site notice, photo; badge print view', async () => {
+    await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+    await page.getByLabel('Your full name').fill('Vera Visitor')
+    await page.getByLabel('Company').fill('Acme Ltd')
+    await page.getByLabel('Who are you visiting?').fill('zo')
+    await page.getByLabel('Who are you visiting?').fill('zoe h')
+    await page.getByRole('button', { name: 'Zoë Hôst' }).click()
+    assert.equal(await page.getByRole('button', { name: 'Zoë Hôst' }).getAttribute('aria-pressed'), 'true')
+    await page.getByRole('button', { name: /Add a photo/ }).click()
+    await page.getByRole('button', { name: 'Take it' }).click()
+    await page.getByRole('img', { name: 'Your badge photo' }).waitFor()
+    // The docs' picture: the form filled in and the notice accepted, before any error is shown.
+    await page.getByLabel(/I have read and accept/).check()
+    await snap(page, 'kiosk-visitor-form.png')
+    await page.getByLabel(/I have read and accept/).uncheck()
+    // The notice must be accepted: the kiosk says so and sends nothing.
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.locator('#visitor-error', { hasText: 'site notice' }).waitFor()
+    assert.equal((await visitors()).length, 0)
+    await expectAccessible(page, 'visitor sign-in form')
+    await page.getByLabel(/I have read and accept/).check()
+    const before = Date.now()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.locator('#visitor-done-text', { hasText: 'Welcome, Vera Visitor' }).waitFor()
+    const [vera] = await visitors()
+    assert.ok(vera)
+    assert.equal(vera.host_person_id, zoe)
+    assert.equal(vera.company, 'Acme Ltd')
+    assert.ok(vera.notice_id !== null, 'the notice version is kept')
+    assert.match(vera.photo ?? '', /^data:image\/jpeg;base64,/)
+    assert.ok(Number(vera.signed_in_at) >= before)
+    await expectAccessible(page, 'visitor welcome')
+    await snap(page, 'kiosk-visitor-done.png')
+
+    await page.getByRole('link', { name: 'Print your badge' }).click()
+    await page.getByRole('heading', { name: 'Vera Visitor' }).waitFor()
+    assert.match((await page.locator('.badge').textContent()) ?? '', /Acme Ltd[\s\S]*Zoë Hôst/)
+    assert.equal(await page.getByRole('img', { name: 'Photo of Vera Visitor' }).count(), 1)
+    await expectAccessible(page, 'badge')
+    await page.emulateMedia({ media: 'print' })
+    // Only the badge prints: the buttons around it do not.
+    assert.equal(await page.locator('.badge-controls').isVisible(), false)
+    assert.equal(await page.locator('.badge').isVisible(), true)
+    await snap(page, 'kiosk-badge.png')
+    await page.emulateMedia({ media: 'screen' })
+  })
+
+  let offlineFrom = 0
+  let offlineTo = 0
+  await t.test('offline: the kiosk says so, keeps a sign-in with its time, and sends it once', async () => {
+    await page.goto(url('/kiosk'))
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor()
+    await page.evaluate('navigator.serviceWorker.ready')
+    await context.setOffline(true)
+    await page.locator('#kiosk-offline').waitFor()
+    await page.locator('#door-qr').waitFor({ state: 'hidden' })
+    await expectAccessible(page, 'offline start screen')
+    await snap(page, 'kiosk-offline.png')
+
+    await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+    await page.getByLabel('Your full name').fill('Olly Offline')
+    await page.getByLabel('Company').fill('Nettless plc')
+    await page.getByLabel('Who are you visiting?').fill('Zoë Hôst')
+    await page.locator('#v-host-results', { hasText: 'needs the network' }).waitFor()
+    await page.getByLabel(/I have read and accept/).check()
+    offlineFrom = Date.now()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+    offlineTo = Date.now()
+    await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
+    // A reload with no network still shows the kiosk (the service worker's copy) and the queue.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor()
+    await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
+    assert.equal((await visitors()).length, 1, 'nothing reached the server')
+
+    // Back online more than a minute later (by the tablet's clock is what counts, not the sending time).
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const online = Date.now()
+    await context.setOffline(false)
+    await page.evaluate(`window.dispatchEvent(new Event('online'))`)
+    await eventually(async () => (await visitors()).length === 2, 'the offline sign-in arrives')
+    await page.locator('#kiosk-offline').waitFor({ state: 'hidden' })
+    assert.equal(await page.locator('#kiosk-pending').textContent(), '')
+    // A second replay (the 30-second timer, another `online`) sends nothing more.
+    await page.evaluate(`window.dispatchEvent(new Event('online'))`)
+    await page.reload()
+    await page.locator('#door-qr:not([hidden])').waitFor()
+    const all = await visitors()
+    assert.equal(all.length, 2, 'applied exactly once')
+    const olly = all[1]!
+    assert.equal(olly.name, 'Olly Offline')
+    assert.equal(olly.host_person_id, zoe, 'the typed host matched one person')
+    const signedIn = Number(olly.signed_in_at)
+    assert.ok(signedIn >= offlineFrom - 1000 && signedIn <= offlineTo + 1000, 'the time it was made')
+    assert.ok(signedIn < online - 1000, 'not the time it was sent')
+  })
+
+  await t.test('a visitor signs out by finding their name', async () => {
+    await page.getByRole('button', { name: /I’m visiting — sign out/ }).click()
+    await page.getByRole('textbox', { name: 'Your name' }).fill('oll')
+    await page.getByRole('button', { name: /Olly Offline/ }).click()
+    await page.locator('#result-text', { hasText: 'Goodbye, Olly Offline' }).waitFor()
+    const olly = (await visitors())[1]!
+    assert.ok(olly.signed_out_at !== null)
+    await page.getByRole('button', { name: 'Done' }).click()
+  })
+
+  // The kiosk's QR scanner (also the invitation's): Chromium on Linux has no BarcodeDetector, so
+  // this goes through the jsQR library the app serves, reading real camera frames.
+  await t.test('a visitor signs out by holding their badge up to the kiosk camera', async () => {
+    const [vera] = await visitors()
+    assert.ok(vera && vera.signed_out_at === null)
+    // The badge's QR code, filmed by the tablet's camera (a second browser whose camera shows it).
+    const dir = mkdtempSync(join(tmpdir(), 'register-camera-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const filming = await launchChromium(
+      fakeCameraFilming(visitorLink(keys.links, live.app.ctx.config.PUBLIC_URL, vera.id, 'out'), dir),
+    )
+    t.after(() => filming.close())
+    const tablet = await filming.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true })
+    await tablet.grantPermissions(['camera'], { origin: live.base })
+    await tablet.addCookies(await context.cookies())
+    const kiosk = await tablet.newPage()
+    kiosk.on('pageerror', (e) => problems.push(e.message))
+    await kiosk.goto(url('/kiosk'))
+    await kiosk.getByRole('button', { name: /I’m visiting — sign out/ }).click()
+    await kiosk.getByRole('button', { name: 'Scan the QR code on your badge' }).click()
+    await kiosk.locator('#result-text', { hasText: 'Goodbye, Vera Visitor' }).waitFor()
+    assert.ok((await visitors())[0]!.signed_out_at !== null)
+  })
+
+  await t.test('staff without their phone: name, PIN, signed in', async () => {
+    await page.getByRole('button', { name: 'Staff without your phone' }).click()
+    await page.getByRole('textbox', { name: 'Your name' }).fill('pat n')
+    await page.getByRole('button', { name: 'Pat Noph' }).click()
+    await page.getByLabel('Your PIN').fill('0000')
+    await page.getByRole('button', { name: 'Sign in or out' }).click()
+    await page.locator('#staff-error', { hasText: /PIN/ }).waitFor()
+    await expectAccessible(page, 'staff PIN screen')
+    await snap(page, 'kiosk-staff-pin.png')
+    await page.getByLabel('Your PIN').fill('4826')
+    await page.getByRole('button', { name: 'Sign in or out' }).click()
+    await page.locator('#result-text', { hasText: /signed in/i }).waitFor()
+    const visits = await db.selectFrom('visit').selectAll().where('person_id', '=', pat).execute()
+    assert.equal(visits.length, 1)
+    assert.equal(visits[0]!.signed_out_at, null)
+    await expectAccessible(page, 'staff result')
+  })
+
+  await t.test('no script errors or CSP violations', () => {
+    assert.deepEqual(problems, [])
+  })
+})

@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { runScheduledTask } from '../../../tasks/schedules.js'
+import { buildTestApp, type TestApp } from '../../testing/build-test-app.js'
+import { makePerson } from '../../testing/factories.js'
+import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
+import { deskReceptionist, eventually, personWithRole } from '../../testing/reception.js'
+import { visitorLink } from '../../visitors/visitor-links.js'
+
+async function staff(ctx: TestApp) {
+  const { db } = ctx.app.ctx
+  const zoe = await makePerson(db, { firstName: 'Zoë', lastName: 'Hôst', email: 'zoe.host@example.org' })
+  for (const [first, last] of [
+    ['Sam', 'Able'],
+    ['Sam', 'Baker'],
+    ['Sam', 'Cole'],
+    ['Sam', 'Dyer'],
+    ['Sam', 'Eden'],
+    ['Sam', 'Frost'],
+  ] as const) {
+    await makePerson(db, {
+      firstName: first,
+      lastName: last,
+      email: `${first}.${last}@example.org`.toLowerCase(),
+    })
+  }
+  return { zoe }
+}
+
+test('a visitor signs in at the kiosk: host found by 3+ letters ignoring accents and case, at most 5 names, no contacts; notice version kept; audited with the kiosk', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const { zoe } = await staff(ctx)
+  const admin = await kioskAdmin(ctx)
+  await admin.get('/admin/kiosks')
+  await admin.post('/admin/site-notice', { text: 'Wear the visitor badge at all times.\nNo photos.' })
+  const tablet = await pairedKiosk(ctx, admin, 'Main entrance')
+  const notice = (await db.selectFrom('site_notice').select('id').executeTakeFirstOrThrow()).id
+  assert.match((await tablet.get('/kiosk')).body, /Wear the visitor badge at all times/)
+  await tablet.refresh()
+
+  assert.equal((await tablet.api('GET', '/kiosk/api/hosts?q=zo')).statusCode, 422, 'fewer than 3 letters')
+  const found = await tablet.api('GET', '/kiosk/api/hosts?q=ZOE%20ho')
+  assert.equal(found.statusCode, 200)
+  assert.deepEqual(found.json(), { matches: [{ id: zoe, name: 'Zoë Hôst' }], more: false })
+  assert.doesNotMatch(found.body, /@/, 'never a contact')
+  const many = (await tablet.api('GET', '/kiosk/api/hosts?q=sam')).json()
+  assert.equal(many.matches.length, 5)
+  assert.equal(many.more, true)
+
+  // Without accepting the notice: refused, nothing stored.
+  const refused = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Vera Visitor',
+    company: 'Acme',
+    hostId: zoe,
+  })
+  assert.equal(refused.statusCode, 422)
+  assert.match(refused.json().error, /site notice/)
+  const bad = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Vera',
+    hostId: zoe,
+    accept: notice,
+    phone: '12',
+  })
+  assert.equal(bad.statusCode, 422)
+  assert.match(bad.json().error, /mobile number/)
+
+  const signedIn = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: ' Vera   Visitor ',
+    company: 'Acme Ltd',
+    hostId: zoe,
+    phone: '07400 123456',
+    accept: notice,
+    key: 'k-1',
+  })
+  assert.equal(signedIn.statusCode, 201)
+  assert.match(
+    signedIn.json().message,
+    /Welcome, Vera Visitor\. You signed in at 09:\d\d\. We are letting Zoë Hôst know you are here\./,
+  )
+  const row = await db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(row.name, 'Vera Visitor')
+  assert.equal(row.phone, '+447400123456')
+  assert.equal(row.notice_id, notice, 'the accepted version is kept with the visit')
+  assert.equal(row.signed_in_at, ctx.clock.now())
+  const audit = await db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('action', '=', 'visitor.signed-in')
+    .executeTakeFirstOrThrow()
+  const detail = JSON.parse(audit.detail)
+  assert.equal(detail.kiosk, 'Main entrance')
+  assert.doesNotMatch(audit.detail, /Vera|7400/, 'no visitor details in the audit trail')
+
+  // The badge: only this kiosk's visitor, with a QR code for signing out.
+  const badge = await tablet.get(`/kiosk/badge/${row.id}`)
+  assert.equal(badge.statusCode, 200)
+  assert.match(badge.body, /Vera Visitor/)
+  assert.match(badge.body, /Visiting <strong>Zoë Hôst<\/strong>/)
+  assert.match(badge.body, /src="data:image\/svg\+xml;base64,/)
+  assert.match(badge.body, /badge-label\.css/)
+  assert.match((await tablet.get(`/kiosk/badge/${row.id}?size=a6`)).body, /badge-a6\.css/)
+  const other = await pairedKiosk(ctx, admin, 'Side door')
+  assert.equal((await other.get(`/kiosk/badge/${row.id}`)).statusCode, 404)
+
+  // Signing out at the kiosk: find the name (3+ letters), tap it.
+  ctx.clock.advance(2 * 60 * 60_000)
+  const search = await tablet.api('GET', '/kiosk/api/visitors/inside?q=ver')
+  assert.deepEqual(search.json(), {
+    matches: [{ id: row.id, name: 'Vera Visitor', company: 'Acme Ltd' }],
+    more: false,
+  })
+  const out = await tablet.api('POST', `/kiosk/api/visitors/${row.id}/sign-out`, {})
+  assert.equal(out.statusCode, 200)
+  assert.match(out.json().message, /Goodbye, Vera Visitor\. You signed out at 11:\d\d/)
+  const again = await tablet.api('POST', `/kiosk/api/visitors/${row.id}/sign-out`, {})
+  assert.match(again.json().message, /already signed out/)
+  assert.deepEqual((await tablet.api('GET', '/kiosk/api/visitors/inside?q=ver')).json().matches, [])
+  const closed = await db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(closed.closed_by, 'visitor')
+  assert.equal(closed.signed_out_at, ctx.clock.now())
+})
+
+test('a kiosk sign-in sent twice (an offline replay) is applied once, at the time it was made', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const madeAt = ctx.clock.now() - 40 * 60_000
+  const body = {
+    name: 'Olly Offline',
+    company: '',
+    hostText: 'zoe host',
+    key: '5a1e2f0c-offline',
+    at: madeAt - 5_000, // the tablet's clock is 5 s slow: its age decides, not its clock
+    sentAt: ctx.clock.now() - 5_000,
+  }
+  const first = await tablet.api('POST', '/kiosk/api/visitors', body)
+  assert.equal(first.statusCode, 201)
+  const second = await tablet.api('POST', '/kiosk/api/visitors', body)
+  assert.equal(second.statusCode, 200)
+  assert.equal(second.json().visitorId, first.json().visitorId)
+  const rows = await db.selectFrom('visitor').selectAll().execute()
+  assert.equal(rows.length, 1)
+  assert.equal(rows[0]!.signed_in_at, madeAt, 'the real time of the sign-in')
+  assert.ok(rows[0]!.host_person_id, 'the typed host matched exactly one person')
+  // A replay too old is refused with a message, not applied.
+  const old = await tablet.api('POST', '/kiosk/api/visitors', {
+    ...body,
+    key: 'too-old',
+    at: ctx.clock.now() - 13 * 60 * 60_000,
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(old.statusCode, 422)
+  assert.match(old.json().error, /more than 12 hours ago/)
+  // Offline for only a few seconds: the typed host still counts (the kiosk could not pick one).
+  const brief = await tablet.api('POST', '/kiosk/api/visitors', {
+    ...body,
+    name: 'Bree Brief',
+    key: 'brief',
+    at: ctx.clock.now() - 10_000,
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(brief.statusCode, 201, brief.body)
+  // Online (no time of its own), a typed host without a pick is refused: pick from the list.
+  const typed = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Nia',
+    hostText: 'zoe',
+    key: 'online',
+  })
+  assert.equal(typed.statusCode, 422)
+})
+
+test('the visitor’s own link signs them out once; a forged link does nothing', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { zoe } = await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const id = (await tablet.api('POST', '/kiosk/api/visitors', { name: 'Lee Link', hostId: zoe })).json()
+    .visitorId
+  const link = visitorLink(ctx.app.ctx.keys.links, ctx.config.PUBLIC_URL, id, 'out')
+  const path = new URL(link).pathname
+  const opened = await ctx.app.inject({ method: 'GET', url: path })
+  assert.equal(opened.statusCode, 200)
+  assert.match(opened.body, /Leaving\? Tap below/)
+  const row = () => ctx.app.ctx.db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal((await row()).signed_out_at, null, 'opening the link changes nothing')
+  const tapped = await ctx.app.inject({ method: 'POST', url: path })
+  assert.equal(tapped.statusCode, 200)
+  assert.match(tapped.body, /You signed out at/)
+  assert.equal((await row()).closed_by, 'visitor')
+  const forged = path.slice(0, -3) + (path.endsWith('AAA') ? 'BBB' : 'AAA')
+  assert.equal((await ctx.app.inject({ method: 'GET', url: forged })).statusCode, 404)
+  // The badge QR read at the kiosk signs out too (here: already out, says so).
+  const byBadge = await tablet.api('POST', '/kiosk/api/visitors/sign-out-by-badge', { link })
+  assert.match(byBadge.json().message, /already signed out/)
+  const junk = await tablet.api('POST', '/kiosk/api/visitors/sign-out-by-badge', {
+    link: 'https://evil.example/v/1oAAAA',
+  })
+  assert.equal(junk.statusCode, 422)
+})
+
+test('reception signs a walk-in visitor in by hand (picking among hosts with the same name) and signs them out', async (t) => {
+  const ctx = await buildTestApp(t)
+  await staff(ctx)
+  const desk = await deskReceptionist(ctx)
+  await desk.browser.get('/reception/visitors/new')
+  const ambiguous = await desk.browser.post('/reception/visitors', {
+    name: 'Walk In',
+    company: 'Co',
+    host: 'sam',
+  })
+  assert.equal(ambiguous.statusCode, 422)
+  assert.match(ambiguous.body, /Several people match/)
+  assert.match(ambiguous.body, /value="Walk In"/, 'input kept')
+  const samId = /name="hostId" value="(\d+)"> Sam Able/.exec(ambiguous.body)![1]!
+  const picked = await desk.browser.post('/reception/visitors', {
+    name: 'Walk In',
+    company: 'Co',
+    host: 'sam',
+    hostId: samId,
+  })
+  assert.equal(picked.statusCode, 303)
+  const row = await ctx.app.ctx.db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(row.signed_in_via, 'reception')
+  assert.equal(row.host_person_id, Number(samId))
+  await desk.browser.get('/reception/visitors/new')
+  const out = await desk.browser.post(`/reception/visitors/${row.id}/sign-out`)
+  assert.equal(out.statusCode, 303)
+  const closed = await ctx.app.ctx.db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(closed.closed_by, 'reception')
+  // Staff without the role cannot.
+  const staffer = await personWithRole(ctx, 'plain@example.org', { firstName: 'Pat', lastName: 'Plain' })
+  assert.equal((await staffer.browser.get('/reception/visitors/new')).statusCode, 403)
+})
+
+test('nothing typed at the kiosk produces a 500', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { zoe } = await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const value = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.integer(),
+    fc.constant(null),
+    fc.boolean(),
+    fc.double(),
+  )
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record(
+        {
+          name: value,
+          company: value,
+          hostId: fc.oneof(value, fc.constant(zoe)),
+          hostText: value,
+          phone: value,
+          email: value,
+          accept: value,
+          photo: value,
+          key: value,
+          at: value,
+          sentAt: value,
+        },
+        { requiredKeys: [] },
+      ),
+      fc.string({ maxLength: 120 }),
+      async (body, q) => {
+        const posted = await tablet.api('POST', '/kiosk/api/visitors', body)
+        assert.ok(
+          (posted.statusCode < 500 && posted.json().error !== undefined) || posted.statusCode < 300,
+          `${posted.statusCode} ${posted.body}`,
+        )
+        for (const url of ['/kiosk/api/hosts', '/kiosk/api/visitors/inside', '/kiosk/api/staff']) {
+          const searched = await tablet.api('GET', `${url}?q=${encodeURIComponent(q)}`)
+          assert.ok(searched.statusCode < 500, `${url} ${searched.statusCode}`)
+        }
+      },
+    ),
+    { numRuns: 60 },
+  )
+})
+
+test('the host is told once when their visitor arrives (kiosk or reception), with the visitor and the entrance; no host, no message', async (t) => {
+  // The notice goes out from the outbox, sent by the in-process scheduler here (the worker with Redis).
+  const ctx = await buildTestApp(t, { embeddedJobs: true })
+  const { db } = ctx.app.ctx
+  const { zoe } = await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx), 'North door')
+  const toZoe = () => ctx.outbox.filter((line) => line.startsWith('message to zoe.host@example.org '))
+  const body = { name: 'Vera Visitor', company: 'Acme Ltd', hostId: zoe, key: 'arrive-1' }
+  assert.equal((await tablet.api('POST', '/kiosk/api/visitors', body)).statusCode, 201)
+  await eventually(async () => toZoe().length === 1, 'the host is told')
+  assert.match(toZoe()[0]!, /Vera Visitor \(Acme Ltd\) signed in at North door at 09:05/)
+  const row = await db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(row.host_notified_at, ctx.clock.now())
+  // The same sign-in replayed tells nobody again.
+  assert.equal((await tablet.api('POST', '/kiosk/api/visitors', body)).statusCode, 200)
+  const desk = await deskReceptionist(ctx)
+  await desk.browser.get('/reception/visitors/new')
+  await desk.browser.post('/reception/visitors', { name: 'Walk In', host: 'zoe host' })
+  await eventually(async () => toZoe().length === 2, 'told of the walk-in too')
+  assert.match(toZoe()[1]!, /Walk In signed in at reception/)
+  assert.equal(toZoe().length, 2)
+  const sent = await db
+    .selectFrom('message')
+    .select('purpose')
+    .where('purpose', '=', 'visitor-arrived')
+    .execute()
+  assert.equal(sent.length, 2, 'in the message log')
+})
+
+test('at the reminder time the host is told, once, that their visitor is still signed in; not for visitors who left', async (t) => {
+  const ctx = await buildTestApp(t)
+  const run = { ...ctx.app.ctx, log: ctx.app.log }
+  const { zoe } = await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  await tablet.api('POST', '/kiosk/api/visitors', { name: 'Stay Late', hostId: zoe })
+  const gone = (await tablet.api('POST', '/kiosk/api/visitors', { name: 'Gone Early', hostId: zoe })).json()
+    .visitorId
+  await tablet.api('POST', `/kiosk/api/visitors/${gone}/sign-out`, {})
+  const stillIn = () =>
+    ctx.outbox.filter((l) => l.startsWith('message to zoe.host@example.org ') && /not signed out/.test(l))
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await runScheduledTask(run, 'send-reminders')
+  assert.equal(stillIn().length, 1)
+  assert.match(stillIn()[0]!, /Stay Late signed in at 09:05 today and has not signed out/)
+  assert.doesNotMatch(stillIn().join('\n'), /Gone Early/)
+  await runScheduledTask(run, 'send-reminders')
+  assert.equal(stillIn().length, 1, 'once per visitor')
+})

@@ -1,0 +1,99 @@
+import { sql } from 'kysely'
+import type { Db } from '../db/connect.js'
+import type { RollCallStatus } from '../db/database.js'
+
+/** A visitor on a roll call: copied when it started, with the latest mark. */
+export interface VisitorRollCallLine {
+  visitorId: number
+  name: string
+  company: string
+  hostName: string
+  phone: string | null
+  signedInAt: number
+  status: RollCallStatus
+  markedAt: number | null
+  markedByName: string | null
+}
+
+/** Copies the visitors inside into a roll call's snapshot. */
+export async function insertVisitorSnapshot(
+  db: Db,
+  rollCallId: number,
+  visitors: {
+    visitorId: number
+    name: string
+    company: string
+    hostName: string | null
+    phone: string | null
+    signedInAt: number
+  }[],
+): Promise<void> {
+  for (let i = 0; i < visitors.length; i += 100) {
+    await db
+      .insertInto('roll_call_visitor')
+      .values(
+        visitors.slice(i, i + 100).map((v) => ({
+          roll_call_id: rollCallId,
+          visitor_id: v.visitorId,
+          name: v.name,
+          company: v.company,
+          host_name: v.hostName ?? '',
+          phone: v.phone,
+          signed_in_at: v.signedInAt,
+          marked_by: null,
+          marked_at: null,
+        })),
+      )
+      .execute()
+  }
+}
+
+/** A roll call's visitors with their marks, by name order left to the caller. */
+export async function listVisitorRollCallLines(db: Db, rollCallId: number): Promise<VisitorRollCallLine[]> {
+  const rows = await db
+    .selectFrom('roll_call_visitor as v')
+    .leftJoin('person as marker', 'marker.id', 'v.marked_by')
+    .select([
+      'v.visitor_id as visitorId',
+      'v.name as name',
+      'v.company as company',
+      'v.host_name as hostName',
+      'v.phone as phone',
+      'v.signed_in_at as signedInAt',
+      'v.status as status',
+      'v.marked_at as markedAt',
+      sql<string | null>`marker.first_name || ' ' || marker.last_name`.as('markedByName'),
+    ])
+    .where('v.roll_call_id', '=', rollCallId)
+    .execute()
+  return rows.map((r) => ({
+    ...r,
+    signedInAt: Number(r.signedInAt),
+    markedAt: r.markedAt === null ? null : Number(r.markedAt),
+  }))
+}
+
+/**
+ * Sets a visitor's mark on a roll call unless a mark made later stands (a mark replayed from a
+ * phone that was offline never overwrites a newer one): 'absent' when they are not on it.
+ */
+export async function setVisitorMark(
+  db: Db,
+  mark: { rollCallId: number; visitorId: number; status: RollCallStatus; by: number; at: number },
+): Promise<'marked' | 'overtaken' | 'absent'> {
+  const result = await db
+    .updateTable('roll_call_visitor')
+    .set({ status: mark.status, marked_by: mark.by, marked_at: mark.at })
+    .where('roll_call_id', '=', mark.rollCallId)
+    .where('visitor_id', '=', mark.visitorId)
+    .where((eb) => eb.or([eb('marked_at', 'is', null), eb('marked_at', '<=', mark.at)]))
+    .executeTakeFirst()
+  if (Number(result.numUpdatedRows) > 0) return 'marked'
+  const listed = await db
+    .selectFrom('roll_call_visitor')
+    .select('visitor_id')
+    .where('roll_call_id', '=', mark.rollCallId)
+    .where('visitor_id', '=', mark.visitorId)
+    .executeTakeFirst()
+  return listed ? 'overtaken' : 'absent'
+}

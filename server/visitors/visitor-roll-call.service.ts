@@ -1,0 +1,82 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import type { RollCallStatus } from '../db/database.js'
+import { compareNames } from '../kiosk/name-search.js'
+import { UserError } from '../lib/errors.js'
+import {
+  insertVisitorSnapshot,
+  listVisitorRollCallLines,
+  setVisitorMark,
+  type VisitorRollCallLine,
+} from './visitor-roll-call.repository.js'
+
+export type { VisitorRollCallLine }
+export { insertVisitorSnapshot as snapshotVisitors }
+
+/** A roll call's visitors, by name. */
+export async function visitorRollCallLines(db: Db, rollCallId: number): Promise<VisitorRollCallLine[]> {
+  return (await listVisitorRollCallLines(db, rollCallId)).sort(
+    (a, b) => compareNames(a.name, b.name) || a.visitorId - b.visitorId,
+  )
+}
+
+/** The visitors' share of a roll call's tally. */
+export function visitorCounts(lines: VisitorRollCallLine[]): {
+  total: number
+  accounted: number
+  missing: number
+  help: number
+  unmarked: number
+} {
+  const count = (s: RollCallStatus) => lines.filter((l) => l.status === s).length
+  return {
+    total: lines.length,
+    accounted: count('safe'),
+    missing: count('missing'),
+    help: count('help'),
+    unmarked: count('unaccounted'),
+  }
+}
+
+/**
+ * A marshal marks a visitor on a roll call (the caller checks it may still be marked, in the same
+ * transaction); merged by the time of the mark like staff marks. Audited, applied or overtaken;
+ * false when a later mark stood.
+ */
+export async function markVisitorOnRollCall(
+  trx: Db,
+  request: {
+    rollCallId: number
+    visitorId: number
+    status: 'safe' | 'missing' | 'unaccounted'
+    personId: number
+    at: number
+    /** When the server received it, for a mark made offline and sent later. */
+    receivedAt?: number
+    offline?: boolean
+    context: RequestContext
+  },
+): Promise<boolean> {
+  const marked = await setVisitorMark(trx, {
+    rollCallId: request.rollCallId,
+    visitorId: request.visitorId,
+    status: request.status,
+    by: request.personId,
+    at: request.at,
+  })
+  if (marked === 'absent') throw new UserError(404, 'That visitor is not on this roll call.')
+  await recordAudit(trx, {
+    at: request.receivedAt ?? request.at,
+    personId: request.personId,
+    action: 'roll-call.visitor-marked',
+    context: request.context,
+    detail: {
+      rollCallId: request.rollCallId,
+      visitorId: request.visitorId,
+      status: request.status,
+      ...(request.offline ? { markedAt: request.at, offline: true } : {}),
+      ...(marked === 'overtaken' ? { overtaken: true } : {}),
+    },
+  })
+  return marked === 'marked'
+}

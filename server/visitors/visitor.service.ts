@@ -1,0 +1,351 @@
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import type { Visitor, VisitorClosedBy, VisitorVia } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
+import { parseContact } from '../identity/contact.js'
+import { findPersonById } from '../identity/person.repository.js'
+import {
+  compareNames,
+  MAX_MATCHES,
+  nameMatches,
+  searchPeopleByName,
+  searchWords,
+} from '../kiosk/name-search.js'
+import { UserError } from '../lib/errors.js'
+import { endOfLocalDay, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { recordVisitorArrival } from './host-notice.service.js'
+import { siteNoticeExists } from './site-notice.repository.js'
+import {
+  closeVisitor,
+  findVisitor,
+  findVisitorByClientKey,
+  insertVisitor,
+  listVisitorsInside,
+} from './visitor.repository.js'
+
+/** A visitor form that needs correcting: a message per field, shown next to it. */
+export class VisitorFormError extends UserError {
+  constructor(public readonly errors: Record<string, string>) {
+    super(422, Object.values(errors)[0] ?? 'Please check the details.')
+  }
+}
+
+/** What a visitor (or reception, for a walk-in) types. Every field is text as it arrived. */
+export interface VisitorInput {
+  name?: string
+  company?: string
+  /** The host picked from the name search. */
+  hostId?: number
+  /** The host's name as typed, when no pick was possible (a kiosk offline). */
+  hostText?: string
+  phone?: string
+  email?: string
+  /** The id of the site notice version the visitor accepted. */
+  acceptNotice?: number
+  /** A JPEG data URL from the kiosk camera. */
+  photo?: string
+}
+
+/** The settings visitor sign-in needs. */
+export interface VisitorSite {
+  timeZone: string
+  defaultRegion: string
+}
+
+/** Where a visitor's sign-in comes from: a kiosk (with its key for replays), reception, or an invitation. */
+export interface VisitorSource {
+  via: VisitorVia
+  kiosk: { id: number; name: string } | null
+  /** The member of staff who did it (reception), or null. */
+  personId: number | null
+  context: RequestContext
+}
+
+/** Someone from outside in the building now: the fire list's Visitors. */
+export interface VisitorInside {
+  visitorId: number
+  name: string
+  company: string
+  /** The host's name, or what the visitor typed when no one matched. */
+  hostName: string
+  hostPersonId: number | null
+  phone: string | null
+  since: number
+  /** False when the visit began on an earlier day: they may well have gone. */
+  confirmed: boolean
+  kioskName: string | null
+}
+
+const text = (value: string | undefined) => (value ?? '').normalize('NFC').trim().replace(/\s+/g, ' ')
+const MAX_PHOTO = 60_000
+
+/** Checks and cleans a visitor's details; throws VisitorFormError with a message per field. */
+export async function readVisitorInput(
+  db: Db,
+  input: VisitorInput,
+  site: VisitorSite,
+  options: { noticeId: number | null; allowHostText: boolean },
+): Promise<{
+  name: string
+  company: string
+  hostPersonId: number | null
+  hostText: string | null
+  phone: string | null
+  email: string | null
+  noticeId: number | null
+  photo: string | null
+}> {
+  const errors: Record<string, string> = {}
+  const name = text(input.name)
+  if (!/\p{L}/u.test(name)) errors.name = 'Enter your full name.'
+  else if (name.length > 100) errors.name = 'Keep your name under 100 characters.'
+  const company = text(input.company)
+  if (company.length > 100) errors.company = 'Keep the company under 100 characters.'
+
+  let hostPersonId: number | null = null
+  let hostText: string | null = null
+  if (input.hostId !== undefined) {
+    const host = await findPersonById(db, input.hostId)
+    if (!host || host.deactivated_at !== null) errors.host = 'Pick the person you are visiting from the list.'
+    else hostPersonId = host.id
+  } else if (options.allowHostText && text(input.hostText) !== '') {
+    hostText = text(input.hostText).slice(0, 100)
+    // Typed without a list to pick from: one clear match is the host, otherwise reception reads the text.
+    const found = await searchPeopleByName(db, hostText).catch(() => undefined)
+    if (found && found.matches.length === 1 && !found.more) {
+      hostPersonId = found.matches[0]!.personId
+      hostText = null
+    }
+  } else {
+    errors.host = 'Type the name of the person you are visiting, then pick them.'
+  }
+
+  let phone: string | null = null
+  if (text(input.phone) !== '') {
+    const parsed = parseContact(text(input.phone), site.defaultRegion)
+    if (!parsed.ok || parsed.contact.kind !== 'phone')
+      errors.phone = 'That does not look like a mobile number.'
+    else phone = parsed.contact.value
+  }
+  let email: string | null = null
+  if (text(input.email) !== '') {
+    const parsed = parseContact(text(input.email), site.defaultRegion)
+    if (!parsed.ok || parsed.contact.kind !== 'email')
+      errors.email = 'That does not look like an email address.'
+    else email = parsed.contact.value
+  }
+
+  let noticeId: number | null = null
+  if (options.noticeId !== null) {
+    const accepted = input.acceptNotice
+    const exists = accepted !== undefined && (await siteNoticeExists(db, accepted))
+    if (!exists) errors.accept = 'Please read the site notice and tick that you accept it.'
+    else noticeId = accepted
+  }
+
+  let photo: string | null = null
+  if (input.photo) {
+    if (input.photo.length > MAX_PHOTO || !/^data:image\/jpeg;base64,[A-Za-z0-9+/]+=*$/.test(input.photo)) {
+      errors.photo = 'The photo could not be used. Take it again, or sign in without one.'
+    } else photo = input.photo
+  }
+  if (Object.keys(errors).length > 0) throw new VisitorFormError(errors)
+  return { name, company, hostPersonId, hostText, phone, email, noticeId, photo }
+}
+
+/**
+ * Signs a visitor in at an instant (`at`: now, or when a kiosk that was offline saw them). A
+ * kiosk's sign-in carries a key: the same sign-in sent again returns the first one, unchanged.
+ */
+export async function signInVisitor(
+  db: Db,
+  request: {
+    input: VisitorInput
+    source: VisitorSource
+    at: number
+    now: number
+    clientKey?: string
+    /**
+     * The sign-in carries its own time (a kiosk's queue): a host typed without a pick is then
+     * accepted, since the kiosk may have had no network to look names up, however briefly.
+     */
+    timed?: boolean
+    /** The current site notice version, if any: then the visitor must have accepted one. */
+    noticeId: number | null
+  },
+  site: VisitorSite,
+): Promise<{ visitor: Visitor; changed: boolean }> {
+  const { source } = request
+  const kioskId = source.kiosk?.id ?? null
+  if (request.clientKey !== undefined && kioskId !== null) {
+    const earlier = await findVisitorByClientKey(db, kioskId, request.clientKey)
+    if (earlier) return { visitor: earlier, changed: false }
+  }
+  const clean = await readVisitorInput(db, request.input, site, {
+    noticeId: request.noticeId,
+    allowHostText: request.clientKey !== undefined && request.timed === true,
+  })
+  return unitOfWork(db, async (trx) => {
+    const visitor = await insertVisitor(trx, {
+      name: clean.name,
+      company: clean.company,
+      host_person_id: clean.hostPersonId,
+      host_text: clean.hostText,
+      phone: clean.phone,
+      email: clean.email,
+      notice_id: clean.noticeId,
+      notice_accepted_at: clean.noticeId === null ? null : request.at,
+      expected_day: null,
+      invited_by: null,
+      kiosk_id: kioskId,
+      signed_in_via: source.via,
+      signed_in_at: request.at,
+      signed_out_at: null,
+      closed_by: null,
+      client_key: kioskId !== null ? (request.clientKey ?? null) : null,
+      host_notified_at: null,
+      reminded_at: null,
+      photo: clean.photo,
+      created_at: request.now,
+    })
+    if (!visitor) {
+      // The same sign-in, committed by a concurrent copy of the request.
+      return { visitor: (await findVisitorByClientKey(trx, kioskId!, request.clientKey!))!, changed: false }
+    }
+    await auditVisitor(trx, visitor, source, request.now, 'visitor.signed-in', {
+      at: request.at,
+      ...(request.at < request.now - 60_000 ? { replayed: true } : {}),
+    })
+    // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
+    await recordVisitorArrival(trx, visitor.id, request.at, request.now)
+    return { visitor, changed: true }
+  })
+}
+
+/** Ends a visitor's visit. Idempotent: an already ended visit changes nothing and says so. */
+export async function signOutVisitor(
+  db: Db,
+  request: { visitorId: number; at: number; now: number; closedBy: VisitorClosedBy; source: VisitorSource },
+): Promise<{ visitor: Visitor; changed: boolean }> {
+  return unitOfWork(db, async (trx) => {
+    const existing = await findVisitor(trx, request.visitorId)
+    if (!existing || existing.signed_in_at === null)
+      throw new UserError(404, 'There is no such visitor signed in.')
+    if (existing.signed_out_at !== null) return { visitor: existing, changed: false }
+    const at = Math.max(request.at, existing.signed_in_at)
+    const closed = await closeVisitor(trx, existing.id, at, request.closedBy)
+    if (!closed) return { visitor: (await findVisitor(trx, existing.id))!, changed: false }
+    await auditVisitor(trx, closed, request.source, request.now, 'visitor.signed-out', {
+      closedBy: request.closedBy,
+    })
+    return { visitor: closed, changed: true }
+  })
+}
+
+/** Writes a visitor's audit row: ids and the kiosk's name, never the visitor's details. */
+export async function auditVisitor(
+  db: Db,
+  visitor: Pick<Visitor, 'id'>,
+  source: VisitorSource,
+  at: number,
+  action: string,
+  detail: object = {},
+): Promise<void> {
+  await recordAudit(db, {
+    at,
+    personId: source.personId,
+    action,
+    context: source.context,
+    detail: {
+      visitorId: visitor.id,
+      via: source.via,
+      ...(source.kiosk ? { kioskId: source.kiosk.id, kiosk: source.kiosk.name } : {}),
+      ...detail,
+    },
+  })
+}
+
+/** The host as people read it: their name, or what the visitor typed (marked), or empty. */
+export function hostLabel(r: {
+  hostFirstName: string | null
+  hostLastName: string | null
+  hostText: string | null
+}): string {
+  if (r.hostFirstName !== null) return `${r.hostFirstName} ${r.hostLastName}`
+  return r.hostText ? `${r.hostText} (as typed)` : ''
+}
+
+/**
+ * Every visitor in the building now, by name: the Visitors group of the fire list (board, presence
+ * API, roll call, exports). Visits begun on an earlier day are listed, unconfirmed.
+ */
+export async function visitorsInside(db: Db, now: number, timeZone: string): Promise<VisitorInside[]> {
+  const startOfToday = startOfLocalDay(localDay(now, timeZone), timeZone)
+  const rows = await listVisitorsInside(db)
+  return rows
+    .map((r) => ({
+      visitorId: r.visitorId,
+      name: r.name,
+      company: r.company,
+      hostName: hostLabel(r),
+      hostPersonId: r.hostPersonId,
+      phone: r.phone,
+      since: r.signedInAt,
+      confirmed: r.signedInAt >= startOfToday,
+      kioskName: r.kioskName,
+    }))
+    .sort((a, b) => compareNames(a.name, b.name) || a.visitorId - b.visitorId)
+}
+
+/** Visitors inside whose name matches a search (3+ letters), at most a few, for signing out at the kiosk. */
+export async function findVisitorsInsideByName(
+  db: Db,
+  typed: string,
+  now: number,
+  timeZone: string,
+): Promise<{ matches: { visitorId: number; name: string; company: string }[]; more: boolean }> {
+  const words = searchWords(typed)
+  const found = (await visitorsInside(db, now, timeZone)).filter((v) => nameMatches(words, v.name, ''))
+  return {
+    matches: found
+      .slice(0, MAX_MATCHES)
+      .map((v) => ({ visitorId: v.visitorId, name: v.name, company: v.company })),
+    more: found.length > MAX_MATCHES,
+  }
+}
+
+/** A visitor's visit by id. */
+export async function visitorById(db: Db, id: number): Promise<Visitor | undefined> {
+  return findVisitor(db, id)
+}
+
+/**
+ * Closes every visitor still signed in, as `auto` (not confirmed), like staff visits: at `now`, or
+ * at the end of their own day if they signed in on an earlier day. Audited; safe to run twice.
+ */
+export async function autoCloseVisitors(
+  db: Db,
+  request: { now: number; timeZone: string; context: RequestContext },
+): Promise<number[]> {
+  const closed: number[] = []
+  for (const v of await listVisitorsInside(db)) {
+    const at = Math.min(
+      request.now,
+      endOfLocalDay(localDay(v.signedInAt, request.timeZone), request.timeZone),
+    )
+    const done = await unitOfWork(db, async (trx) => {
+      const row = await closeVisitor(trx, v.visitorId, at, 'auto')
+      if (row)
+        await recordAudit(trx, {
+          at: request.now,
+          personId: null,
+          action: 'visitor.auto-closed',
+          context: request.context,
+          detail: { visitorId: v.visitorId, closedAt: at },
+        })
+      return row
+    })
+    if (done) closed.push(v.visitorId)
+  }
+  return closed
+}
