@@ -63,7 +63,15 @@ export const pagesToSee: PageToSee[] = [
     },
   },
   { name: 'not-found', as: 'anon', path: '/no-such-page', status: 404 },
-  { name: 'api-docs', as: 'anon', path: '/docs/api' },
+  // Organisation sign-in refused (here: a callback this browser never started).
+  {
+    name: 'sso-refused',
+    as: 'anon',
+    path: '/login/sso/microsoft/callback?code=x&state=y',
+    status: 400,
+  },
+  { name: 'staff-invitation', as: 'anon', path: (s) => s.staffInvitation },
+  { name: 'visitor-invitation', as: 'anon', path: (s) => s.visitorInvitation },
   { name: 'privacy', as: 'anon', path: '/privacy' },
   { name: 'api-reference', as: 'anon', path: '/docs/api' },
   { name: 'broadcast-reply', as: 'anon', path: (s) => s.replyLink },
@@ -75,6 +83,7 @@ export const pagesToSee: PageToSee[] = [
   { name: 'visits', as: 'staff-in', path: '/history' },
   { name: 'profile', as: 'staff-in', path: '/profile' },
   { name: 'profile-pin', as: 'staff-in', path: '/profile/pin' },
+  { name: 'visitors-expected', as: 'staff-in', path: '/visitors' },
   { name: 'muster-check-in', as: 'staff-in', path: '/muster?point=Car%20park%20B' },
   { name: 'forbidden', as: 'staff-in', path: '/reception', status: 403 },
 
@@ -101,6 +110,7 @@ export const pagesToSee: PageToSee[] = [
   { name: 'admin-messages', as: 'admin', path: '/admin/messages' },
   { name: 'admin-kiosks', as: 'admin', path: '/admin/kiosks' },
   { name: 'admin-webhooks', as: 'admin', path: '/admin/webhooks' },
+  { name: 'admin-invitations', as: 'admin', path: '/admin/invitations' },
 
   // Kiosk: a tablet not yet paired, then the paired tablet's start screen and visitor form.
   { name: 'kiosk-pair', as: 'anon', path: '/kiosk' },

@@ -1,4 +1,6 @@
+import { deliverInvitationsTask } from '../../tasks/deliver-invitations.task.js'
 import { sendReminders } from '../../tasks/send-reminders.task.js'
+import { importInvitations, invitationDepsOf } from '../invitations/invitation.service.js'
 import type { TestApp, TestBrowser } from './build-test-app.js'
 import { makePerson, makeVisit } from './factories.js'
 import { pairedKiosk } from './kiosk.js'
@@ -19,6 +21,10 @@ export interface Showcase {
   replyLink: string
   /** The first link of an end-of-day reminder (/r/…, "I've left"). */
   reminderLink: string
+  /** A new colleague's invitation link (/invite/…), as the admin's bulk import sends it. */
+  staffInvitation: string
+  /** A pre-registered visitor's check-in link (/i/…) for today, as their host's invitation sends it. */
+  visitorInvitation: string
 }
 
 /**
@@ -93,6 +99,29 @@ export async function seedShowcase(ctx: TestApp): Promise<Showcase> {
   const reminderLink = /(\/r\/[\w-]+)/.exec(reminder ?? '')?.[1]
   if (!reminderLink) throw new Error(`no reminder link in ${reminder}`)
 
+  // Alice expects a visitor today: their check-in link, and her own "Visitors" list.
+  await staffIn.browser.get('/visitors')
+  const invited = await staffIn.browser.post('/visitors', {
+    name: 'Vera Visitor',
+    company: 'Acme Ltd',
+    day: '2026-11-23',
+    time: '10:30',
+    contact: 'vera@example.com',
+  })
+  if (invited.statusCode !== 303) throw new Error(`pre-registering a visitor answered ${invited.statusCode}`)
+  const visitorInvitation = linkTo(ctx, 'vera@example.com', /\/i\/[\w-]{43}/)
+
+  // A new colleague invited by the admin's import: their welcome page.
+  const deps = invitationDepsOf(ctx.app.ctx)
+  const context = { ip: '127.0.0.1', userAgent: 'showcase' }
+  await importInvitations(
+    deps,
+    { personId: admin.id, at: ctx.clock.now(), context },
+    { csv: 'Nia Newstart,nia.newstart@example.org', sendBy: 'email' },
+  )
+  await deliverInvitationsTask({ ...ctx.app.ctx, log: ctx.app.log })
+  const staffInvitation = linkTo(ctx, 'nia.newstart@example.org', /\/invite\/[\w-]{43}/)
+
   // A tablet paired at the main entrance: the kiosk's own screens.
   const tablet = await pairedKiosk(ctx, admin.browser, 'Main entrance')
   const kioskToken = tablet.cookies.get('br_kiosk')
@@ -101,6 +130,8 @@ export async function seedShowcase(ctx: TestApp): Promise<Showcase> {
   return {
     kioskToken,
     reminderLink,
+    staffInvitation,
+    visitorInvitation,
     browsers: {
       'staff-in': staffIn.browser,
       'staff-out': staffOut.browser,
@@ -112,6 +143,14 @@ export async function seedShowcase(ctx: TestApp): Promise<Showcase> {
     broadcast,
     replyLink,
   }
+}
+
+/** The path of the link in the last message to `contact`. */
+function linkTo(ctx: TestApp, contact: string, pattern: RegExp): string {
+  const line = ctx.outbox.findLast((l) => l.startsWith(`message to ${contact} `))
+  const link = pattern.exec(line ?? '')?.[0]
+  if (!link) throw new Error(`no link to ${contact} in: ${line}`)
+  return link
 }
 
 /** The cookie that says who a browser is (the device token), for a real browser to carry. */

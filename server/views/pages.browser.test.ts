@@ -23,7 +23,16 @@ const out = join(projectRoot, 'test-results', 'pages')
 test('every page at 390, 320 and 1366 px wide, light and dark: readable, labelled, no sideways scroll, no axe violations', async (t) => {
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
-  const ctx = await buildTestApp(t)
+  // One organisation sign-in provider, for its button on the login page and its refusal page
+  // (the provider itself is never contacted).
+  const ctx = await buildTestApp(t, {
+    env: {
+      SSO_1_TYPE: 'entra',
+      SSO_1_TENANT: '8eaef023-2b34-4da1-9baa-8bc8c9d6a490',
+      SSO_1_CLIENT_ID: 'register',
+      SSO_1_CLIENT_SECRET: 'secret',
+    },
+  })
   const showcase = await seedShowcase(ctx)
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const origin = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`

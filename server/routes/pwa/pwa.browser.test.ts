@@ -259,16 +259,17 @@ test('the installable offline app, in a real browser', async (t) => {
 
       // Hand the decrypted message to the service worker as the browser's push service would.
       const cdp = await context.newCDPSession(page)
+      // Deliver once the service worker's version is activated, as a browser does.
+      let registrationId = ''
+      cdp.on(
+        'ServiceWorker.workerVersionUpdated',
+        (event: { versions: { registrationId: string; status: string }[] }) => {
+          const active = event.versions.find((v) => v.status === 'activated')
+          if (active) registrationId = active.registrationId
+        },
+      )
       await cdp.send('ServiceWorker.enable')
-      const registrationId = await new Promise<string>((resolve) => {
-        cdp.on(
-          'ServiceWorker.workerRegistrationUpdated',
-          (event: { registrations: { registrationId: string }[] }) => {
-            const first = event.registrations[0]
-            if (first) resolve(first.registrationId)
-          },
-        )
-      })
+      await eventually(() => registrationId !== '', 'an activated service worker')
       await cdp.send('ServiceWorker.deliverPushMessage', { origin: live.base, registrationId, data: text })
       // The service worker shows it a moment later: poll what is shown (waitForFunction does not
       // wait on a promise's value, it takes the promise itself as the answer).
