@@ -89,6 +89,9 @@ echo "== Tests on PostgreSQL ($TEST_POSTGRES_URL)"
 start=$SECONDS
 TEST_POSTGRES_TEMPLATE="$(node --import tsx server/testing/postgres-run.ts setup)"
 export TEST_POSTGRES_TEMPLATE
-TEST_DATABASE=postgres run_suite "${files[@]}" || status=1
+# The page test's screenshots (test-results/pages) come from the SQLite run when there was one.
+screenshots=1
+[ "$want" = both ] && screenshots=0
+TEST_SCREENSHOTS=$screenshots TEST_DATABASE=postgres run_suite "${files[@]}" || status=1
 echo "== PostgreSQL run: $((SECONDS - start)) s"
 exit $status

@@ -115,7 +115,7 @@ export async function deliverHostNotice(
   outboxId: number,
 ): Promise<'told' | 'nobody-to-tell' | 'already-told' | 'gone'> {
   const event = await findOutbox(deps.db, outboxId)
-  if (!event || event.topic !== 'visitor-arrival') return 'gone'
+  if (event?.topic !== 'visitor-arrival') return 'gone'
   if (await wasDelivered(deps.db, outboxId, HOST_NOTICE_TARGET)) return 'already-told'
   const { visitorId } = JSON.parse(event.payload) as VisitorArrivalPayload
   const how = await tellHostVisitorArrived(deps, visitorId)
