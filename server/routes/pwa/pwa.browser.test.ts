@@ -113,9 +113,9 @@ test('the installable offline app, in a real browser', async (t) => {
       await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
       const after = Date.now()
       assert.equal(await page.locator('body.state-in').count(), 1, 'the page shows the person as signed in')
-      // Stay offline for more than a second after the tap, so the tap's time and the sync's time
-      // are told apart below however fast this machine is (a gap we make, not a wait for an effect).
-      const goOnlineAt = after + 1500
+      // Stay offline a while after the tap, so the tap's time and the sync's time are told apart
+      // below however fast this machine is (a gap we make, not a wait for an effect).
+      const goOnlineAt = after + 3000
       await snap(page, 'home-offline-will-sync.png')
       // Reloading while offline still shows the last known state and the pending tap.
       await page.reload()
@@ -135,6 +135,7 @@ test('the installable offline app, in a real browser', async (t) => {
       await page.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
       await page.getByRole('button', { name: 'Sign out' }).waitFor()
       await page.locator('.flash', { hasText: 'You have signed in' }).waitFor()
+      const answered = Date.now()
       // Background Sync may replay the tap too, racing the page: wait until it has nothing left to
       // replay (its registration is gone once its replay succeeded), so no second replay can follow.
       await eventually(
@@ -149,8 +150,14 @@ test('the installable offline app, in a real browser', async (t) => {
       const visits = await db.selectFrom('visit').selectAll().execute()
       assert.equal(visits.length, 1, 'exactly one visit')
       const signedInAt = visits[0]!.signed_in_at
-      assert.ok(signedInAt >= before && signedInAt <= after, 'the visit has the time of the tap')
-      assert.ok(signedInAt < online - 1000, 'not the time it was synced')
+      // The server dates the tap by its own clock, back by the tap's age on the phone when it was
+      // sent (a phone's clock may be wrong): so the sync request's own time, at most from going
+      // online to the answer, is the margin of error.
+      assert.ok(
+        signedInAt >= before && signedInAt <= after + (answered - online),
+        `the visit has the time of the tap: ${signedInAt - before} ms after the tap began, which took ${after - before} ms; the sync took ${answered - online} ms`,
+      )
+      assert.ok(signedInAt < online, 'not the time it was synced')
       assert.equal(await page.locator('#sync-note').isHidden(), true)
       await expectNoAxeViolations(page, 'home (signed in)')
       await snap(page, 'home-signed-in.png')
