@@ -353,9 +353,13 @@ test('worker: the reminder queue is rate limited, so a burst never exceeds REMIN
   await queues.tasks.add('send-reminders', {})
   const sent = () => ctx.outbox.filter((l) => l.includes('(reminder)')).length
   // The limiter has engaged once two went out: the third cannot run until its window of a minute ends.
+  // (A job is marked completed a moment after its message went out: wait for both.)
   await eventually(
-    async () => sent() === 2 && (await queues.reminders.getRateLimitTtl(2)) > 30_000,
-    () => `the first two reminders out and the limiter engaged (sent ${sent()})`,
+    async () =>
+      sent() === 2 &&
+      (await queues.reminders.getJobCounts('completed')).completed === 2 &&
+      (await queues.reminders.getRateLimitTtl(2)) > 30_000,
+    () => `the first two reminders out and completed, and the limiter engaged (sent ${sent()})`,
   )
   assert.equal(sent(), 2, 'the third waits for the next minute')
   const counts = await queues.reminders.getJobCounts('completed', 'waiting', 'delayed', 'active')
