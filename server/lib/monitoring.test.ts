@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startQueues } from '../../tasks/queues.js'
@@ -9,6 +9,7 @@ import { buildTestApp } from '../testing/build-test-app.js'
 import { FakeSentry } from '../testing/fake-sentry.js'
 import { eventually, personWithRole, tapSignIn } from '../testing/reception.js'
 import { TestRedis } from '../testing/redis-server.js'
+import { staticImportsOf } from '../testing/static-imports.js'
 
 test('with SENTRY_DSN, a server error reaches Sentry (the official SDK, real envelopes) without personal data; 4xx do not', async (t) => {
   const sentry = await new FakeSentry().start()
@@ -117,20 +118,7 @@ test('without SENTRY_DSN nothing is sent, and the SDK is only ever imported dyna
   assert.equal(sentry.requests.length, 0)
   // A static import would load the SDK in every process; only server/lib/monitoring.ts may name it,
   // inside the branch that runs when SENTRY_DSN is set.
-  const offenders: string[] = []
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name)
-      if (statSync(path).isDirectory()) walk(path)
-      else if (/\.ts$/.test(name) && !name.endsWith('.test.ts')) {
-        const text = readFileSync(path, 'utf8')
-        if (/from '@sentry\//.test(text) || (/@sentry\//.test(text) && !path.endsWith('monitoring.ts')))
-          offenders.push(path)
-      }
-    }
-  }
-  for (const dir of ['server', 'tasks', 'scripts']) walk(join(projectRoot, dir))
-  assert.deepEqual(offenders, [])
+  assert.deepEqual(staticImportsOf('@sentry', 'monitoring.ts'), [])
   const monitoring = readFileSync(join(projectRoot, 'server/lib/monitoring.ts'), 'utf8')
   assert.match(
     monitoring,

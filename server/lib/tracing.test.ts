@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import { projectRoot } from '../paths.js'
 import { buildTestApp } from '../testing/build-test-app.js'
 import { eventually } from '../testing/reception.js'
+import { staticImportsOf } from '../testing/static-imports.js'
 
 /** A local OTLP/HTTP collector: keeps every request's path and body. */
 async function startCollector(): Promise<{
@@ -95,23 +96,7 @@ test('without OTEL_EXPORTER_OTLP_ENDPOINT nothing is sent, and OpenTelemetry is 
   assert.equal((await app.inject({ method: 'GET', url: '/privacy' })).statusCode, 200)
   await app.close()
   assert.equal(collector.requests.length, 0)
-  const offenders: string[] = []
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name)
-      if (statSync(path).isDirectory()) walk(path)
-      else if (/\.ts$/.test(name) && !name.endsWith('.test.ts')) {
-        const text = readFileSync(path, 'utf8')
-        if (
-          /from '@opentelemetry\//.test(text) ||
-          (/@opentelemetry\//.test(text) && !path.endsWith('tracing.ts'))
-        )
-          offenders.push(path)
-      }
-    }
-  }
-  for (const dir of ['server', 'tasks', 'scripts']) walk(join(projectRoot, dir))
-  assert.deepEqual(offenders, [])
+  assert.deepEqual(staticImportsOf('@opentelemetry', 'tracing.ts'), [])
   const tracing = readFileSync(join(projectRoot, 'server/lib/tracing.ts'), 'utf8')
   assert.match(
     tracing,
