@@ -25,6 +25,7 @@ const sql = {
     'audit',
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values ($1, $2, $3, $4, $5, $6)',
   ),
+  webhook: q('webhook', 'insert into webhook_event (type, person_id, data, occurred_at) values ($1, $2, $3, $4)'),
   inside: q('inside', 'select sum(inside) as inside from occupancy_slot'),
   outbox: q('outbox', "insert into outbox (topic, payload, created_at) values ('presence', $1, $2)"),
 }
@@ -65,7 +66,9 @@ const tap = (signIn) => async (request, reply) => {
     if (signIn ? open : !open) return { present: signIn, changed: false }
     const visit = signIn ? await sql.signIn(client, [device.person_id, now]) : await sql.signOut(client, [now, open.id])
     const action = signIn ? 'signed-in' : 'signed-out'
-    await sql.audit(client, [now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), JSON.stringify({ visitId: visit.id })])
+    const detail = JSON.stringify({ visitId: visit.id })
+    await sql.audit(client, [now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail])
+    await sql.webhook(client, [`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now])
     const { inside } = await sql.inside(client, [])
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     await sql.outbox(client, [JSON.stringify(payload), now])

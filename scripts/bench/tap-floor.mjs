@@ -23,6 +23,9 @@ const sql = {
   audit: sqlite.prepare(
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values (?, ?, ?, ?, ?, ?)',
   ),
+  webhook: sqlite.prepare(
+    'insert into webhook_event (type, person_id, data, occurred_at) values (?, ?, ?, ?)',
+  ),
   inside: sqlite.prepare('select sum(inside) as inside from occupancy_slot'),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
@@ -55,7 +58,9 @@ const tap = (signIn) => async (request, reply) => {
     if (signIn ? open : !open) return { present: signIn, changed: false }
     const visit = signIn ? sql.signIn.get(device.person_id, now) : sql.signOut.get(now, open.id)
     const action = signIn ? 'signed-in' : 'signed-out'
-    sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), JSON.stringify({ visitId: visit.id }))
+    const detail = JSON.stringify({ visitId: visit.id })
+    sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail)
+    sql.webhook.run(`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now)
     const { inside } = sql.inside.get()
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     sql.outbox.run(JSON.stringify(payload), now)

@@ -74,14 +74,17 @@ export async function findActiveDevice(
   }
 }
 
+const touchDeviceQuery = preparedQuery((db, v: { id: number; at: number; staleBefore: number }) =>
+  db
+    .updateTable('device')
+    .set({ last_used_at: v.at })
+    .where('id', '=', v.id)
+    .where('last_used_at', '<', v.staleBefore),
+)
+
 /** Records that a device was used (callers do this at most once a minute). */
 export async function touchDevice(db: Db, id: number, at: number): Promise<void> {
-  await db
-    .updateTable('device')
-    .set({ last_used_at: at })
-    .where('id', '=', id)
-    .where('last_used_at', '<', at - 60_000)
-    .execute()
+  await touchDeviceQuery(db, { id, at, staleBefore: at - 60_000 })
 }
 
 /** A person's devices that are still live, most recently used first. */

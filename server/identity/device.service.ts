@@ -64,7 +64,10 @@ export async function authenticateToken(
 ): Promise<{ device: Device; person: Person } | undefined> {
   if (!token || !looksLikeToken(token)) return undefined
   const found = await findActiveDevice(db, hashToken(token))
-  // Only write when the recorded time is stale: most requests stay read-only.
-  if (found && found.device.last_used_at < at - 60_000) await touchDevice(db, found.device.id, at)
+  // Only write when the recorded time is stale: most requests stay read-only. The write joins the
+  // commit shared by this moment's units of work (the morning's first pages all touch a device).
+  if (found && found.device.last_used_at < at - 60_000) {
+    await unitOfWork(db, (trx) => touchDevice(trx, found.device.id, at))
+  }
   return found
 }
