@@ -9,9 +9,9 @@ import webPush from 'web-push'
 import { projectRoot } from '../server/paths.js'
 import { lighthouseRows, sessionCookieCheck, staleDevices } from './bench/pages.js'
 import { benchPostgres } from './bench/postgres.js'
+import { profileLoad } from './bench/profile-load.js'
 import { seed } from './bench/seed.js'
 import { startTimes } from './bench/start-time.js'
-import { profileTaps } from './bench/tap-profile.js'
 import {
   BENCH_METRICS_TOKEN,
   benchEnv,
@@ -572,23 +572,33 @@ async function main(): Promise<void> {
       })
     })
 
-    // 11. Where a tap's time goes: a CPU profile of the web process under the same tap load.
-    await section(rows, '11. Tap CPU profile', async () => {
-      const profileDir = tempDir()
-      const profileSeed = await seed(join(profileDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
-      const profiled = await profileTaps(profileDir, nextPort++, profileSeed.tokens.slice(INSIDE), seconds)
-      for (const [i, { part, share }] of profiled.shares.entries()) {
-        record(rows, {
-          name: `11${String.fromCharCode(97 + i)}. Tap CPU share: ${part}`,
-          ratio: share,
-          versus: 'busy CPU',
-          note:
-            i === 0
-              ? `profiled run: ${fmt(profiled.reqPerSec)} taps/s under --cpu-prof, idle excluded`
-              : undefined,
-        })
-      }
-    })
+    // 11, 12. Where a tap's and a home page's time goes: CPU profiles of the web process under the
+    //     same loads as rows 2 and 3, each on a fresh copy of the people.
+    const profiles = [
+      { row: '11', label: 'Tap', unit: 'taps/s', name: 'tap', routeDir: '/server/routes/api/' },
+      { row: '12', label: 'Home page', unit: 'pages/s', name: 'home', routeDir: '/server/routes/register/' },
+    ] as const
+    for (const { row, label, unit, name, routeDir } of profiles) {
+      await section(rows, `${row}. ${label} CPU profile`, async () => {
+        const profileDir = tempDir()
+        const profileSeed = await seed(join(profileDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
+        if (name === 'home') await staleDevices(join(profileDir, 'register.db'))
+        const requests =
+          name === 'tap' ? tapRequests(profileSeed.tokens.slice(INSIDE)) : homeRequests(profileSeed.tokens)
+        const profiled = await profileLoad(profileDir, nextPort++, { name, requests, routeDir }, seconds)
+        for (const [i, { part, share }] of profiled.shares.entries()) {
+          record(rows, {
+            name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
+            ratio: share,
+            versus: 'busy CPU',
+            note:
+              i === 0
+                ? `profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, idle excluded`
+                : undefined,
+          })
+        }
+      })
+    }
 
     await section(rows, '8. PostgreSQL tier', () => postgresSection(rows, base, tap, tempDir(), children))
 

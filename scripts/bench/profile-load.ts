@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { projectRoot } from '../../server/paths.js'
-import { benchEnv, tapRequests, waitUntilHealthy, webNodeFlags } from './web-process.js'
+import { benchEnv, waitUntilHealthy, webNodeFlags } from './web-process.js'
 
 interface ProfileNode {
   id: number
@@ -20,8 +20,11 @@ interface CpuProfile {
 
 /**
  * The parts of a tap, each recognised by the code a sample is in (its file, or a function name).
- * A sample counts for the innermost frame that matches one of these, so the SQL that authentication
- * or idempotency runs is SQL; samples in none of them fall to the generic parts below.
+ * A sample counts for its innermost frame that matches one of these or of the generic parts below,
+ * so the SQL that authentication or idempotency runs is SQL, and the socket write that runs inside
+ * the cookie plugin's onSend hook (Fastify's hooks call the next one from inside) is HTTP, not
+ * the session: an earlier version looked for these parts first anywhere up the stack, and counted
+ * half of every answer's write as "session, cookies".
  */
 const PARTS: { part: string; matches: (url: string, name: string) => boolean }[] = [
   {
@@ -50,8 +53,9 @@ const PARTS: { part: string; matches: (url: string, name: string) => boolean }[]
     part: 'session, cookies',
     matches: (url) => /\/@fastify\/(secure-session|cookie|flash|csrf-protection)\/|\/sodium-native\//.test(url),
   },
+  { part: 'page rendering (templates)', matches: (url) => /\/eta\/|\/@fastify\/view\/|\/server\/plugins\/view\.js$/.test(url) },
   { part: 'tracing, metrics', matches: (url) => /\/@opentelemetry\/|\/prom-client\/|\/server\/lib\/(tracing|monitoring)\.js$/.test(url) },
-  { part: 'the tap itself (register service, route)', matches: (url) => /\/server\/(register|routes)\//.test(url) },
+  { part: 'the route’s own code (services, routes)', matches: (url) => /\/server\/(register|routes)\//.test(url) },
 ]
 const GENERIC: { part: string; matches: (url: string, name: string) => boolean }[] = [
   { part: 'garbage collection', matches: (_url, name) => name === '(garbage collector)' },
@@ -61,8 +65,11 @@ const GENERIC: { part: string; matches: (url: string, name: string) => boolean }
   },
 ]
 
-/** Shares of a CPU profile's busy time (idle excluded) by part of the tap, largest first. */
-export function tapShares(profile: CpuProfile): { part: string; share: number }[] {
+/**
+ * Shares of a CPU profile's busy time (idle excluded) by part of a request, largest first, from the
+ * first sample in code under `routeDir` (the load's own route) to the last.
+ */
+export function requestShares(profile: CpuProfile, routeDir = '/server/routes/api/'): { part: string; share: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -72,18 +79,20 @@ export function tapShares(profile: CpuProfile): { part: string; share: number }[
     if (known) return known
     const stack: ProfileNode[] = []
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.push(byId.get(at)!)
-    const find = (parts: typeof PARTS) =>
+    const part =
       stack
-        .map((n) => parts.find((p) => p.matches(n.callFrame.url, n.callFrame.functionName))?.part)
-        .find((p) => p !== undefined)
-    const part = find(PARTS) ?? find(GENERIC) ?? 'other (Node internals, native)'
+        .map(
+          (n) =>
+            [...PARTS, ...GENERIC].find((p) => p.matches(n.callFrame.url, n.callFrame.functionName))?.part,
+        )
+        .find((p) => p !== undefined) ?? 'other (Node internals, native)'
     partOf.set(id, part)
     return part
   }
   // Only the load counts, not start-up: from the first sample in a tap route to the last.
   const inRoute = (id: number) => {
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
-      if (byId.get(at)!.callFrame.url.includes('/server/routes/api/')) return true
+      if (byId.get(at)!.callFrame.url.includes(routeDir)) return true
     return false
   }
   const first = profile.samples.findIndex(inRoute)
@@ -101,13 +110,14 @@ export function tapShares(profile: CpuProfile): { part: string; share: number }[
 }
 
 /**
- * Runs the production web process under V8's CPU profiler on `dataDir` while `tokens` tap for
- * `seconds`, and splits its busy time by part of the tap; the profile is kept in bench/tap.cpuprofile.
+ * Runs the production web process under V8's CPU profiler on `dataDir` while autocannon sends
+ * `requests` for `seconds`, and splits its busy time by part of the request (`routeDir`: where the
+ * load's route lives); the profile is kept in bench/`name`.cpuprofile.
  */
-export async function profileTaps(
+export async function profileLoad(
   dataDir: string,
   port: number,
-  tokens: string[],
+  load: { name: string; requests: autocannon.Request[]; routeDir: string },
   seconds: number,
 ): Promise<{ shares: { part: string; share: number }[]; reqPerSec: number }> {
   const profileDir = mkdtempSync(join(tmpdir(), 'br-bench-prof-'))
@@ -123,7 +133,7 @@ export async function profileTaps(
       url: `http://127.0.0.1:${port}`,
       connections: 50,
       duration: seconds,
-      requests: tapRequests(tokens),
+      requests: load.requests,
     })
     // The profile is written when the process exits (graceful close on SIGINT).
     child.kill('SIGINT')
@@ -133,9 +143,9 @@ export async function profileTaps(
     const text = readFileSync(join(profileDir, file), 'utf8')
     // Kept for the next person (open it in Chrome's DevTools, Performance tab).
     mkdirSync(join(projectRoot, 'bench'), { recursive: true })
-    writeFileSync(join(projectRoot, 'bench', 'tap.cpuprofile'), text)
+    writeFileSync(join(projectRoot, 'bench', `${load.name}.cpuprofile`), text)
     const profile = JSON.parse(text) as CpuProfile
-    return { shares: tapShares(profile), reqPerSec: result.requests.average }
+    return { shares: requestShares(profile, load.routeDir), reqPerSec: result.requests.average }
   } finally {
     rmSync(profileDir, { recursive: true, force: true })
   }
