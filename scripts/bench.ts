@@ -269,6 +269,24 @@ async function postgresSection(
       ...throughputRow('8a. PostgreSQL floor: a tap’s SQL behind bare Fastify', floor, base),
       note: `pg pool, prepared statements, one commit per event-loop turn; ${floor['2xx']} ok, ${floor.non2xx} non-2xx`,
     })
+    // The same floor in two processes: what two web processes could reach at best on this server.
+    const floorDb2 = await seeded()
+    const floorServers = [
+      await startReference('tap-floor-pg.mjs', { FLOOR_DATABASE_URL: floorDb2.url }),
+      await startReference('tap-floor-pg.mjs', { FLOOR_DATABASE_URL: floorDb2.url }),
+    ]
+    children.push(...floorServers.map((f) => f.child))
+    const floorTappers = floorDb2.seeded.tokens.slice(INSIDE)
+    const floorHalf = Math.ceil(floorTappers.length / 2)
+    const floor2 = await loadBoth(
+      { url: floorServers[0]!.url, requests: tapRequests(floorTappers.slice(0, floorHalf)) },
+      { url: floorServers[1]!.url, requests: tapRequests(floorTappers.slice(floorHalf)) },
+    )
+    for (const f of floorServers) f.child.kill()
+    record(rows, {
+      ...throughputRow('8a2. PostgreSQL floor, 2 processes', floor2, sqliteTap, undefined, 'SQLite tap'),
+      note: `the best two web processes could do on this server: ${(floor2.requests.average / floor.requests.average).toFixed(2)}× one floor process; ${floor2['2xx']} ok, ${floor2.non2xx} non-2xx`,
+    })
 
     for (const processes of [1, 2]) {
       const db = await seeded()

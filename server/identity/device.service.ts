@@ -1,6 +1,6 @@
 import Bowser from 'bowser'
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
-import type { Db } from '../db/connect.js'
+import { type Db, dialectOf } from '../db/connect.js'
 import type { Device, DeviceKind, Person, SignInMethod } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { findActiveDevice, insertDevice, revokeDevicesOfKind, touchDevice } from './device.repository.js'
@@ -64,10 +64,14 @@ export async function authenticateToken(
 ): Promise<{ device: Device; person: Person } | undefined> {
   if (!token || !looksLikeToken(token)) return undefined
   const found = await findActiveDevice(db, hashToken(token))
-  // Only write when the recorded time is stale: most requests stay read-only. The write joins the
-  // commit shared by this moment's units of work (the morning's first pages all touch a device).
+  // Only write when the recorded time is stale: most requests stay read-only. On SQLite the write
+  // joins the commit shared by this moment's units of work (the morning's first pages all touch a
+  // device, and every commit writes its pages to the WAL again). Not on PostgreSQL: there a shared
+  // transaction would hold the device row while other units run, and two such transactions that
+  // touch and tap in opposite orders could deadlock; a write of its own holds the row for one statement.
   if (found && found.device.last_used_at < at - 60_000) {
-    await unitOfWork(db, (trx) => touchDevice(trx, found.device.id, at))
+    if (dialectOf(db) === 'sqlite') await unitOfWork(db, (trx) => touchDevice(trx, found.device.id, at))
+    else await touchDevice(db, found.device.id, at)
   }
   return found
 }
