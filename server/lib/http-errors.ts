@@ -74,3 +74,13 @@ export function isDatabaseBusy(error: unknown): boolean {
   if (typeof code !== 'string') return false
   return code.startsWith('SQLITE_BUSY') || POSTGRES_RETRYABLE.has(code)
 }
+
+/**
+ * True when the database refused a write because a row broke a CHECK constraint: SQLite's
+ * SQLITE_CONSTRAINT_CHECK, PostgreSQL's check_violation (23514). By code, not by message: the
+ * two word it differently ("CHECK constraint failed", "violates check constraint").
+ */
+export function isCheckViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_CONSTRAINT_CHECK' || code === '23514'
+}

@@ -1,6 +1,7 @@
 import type { RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import { UserError } from '../lib/errors.js'
+import { isCheckViolation } from '../lib/http-errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { type Presence, presenceOf, type RegisterSite, signIn, signOut } from './register.service.js'
 import { findLatestVisit, findOpenVisit } from './visit.repository.js'
@@ -117,7 +118,7 @@ export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): P
   } catch (error) {
     // A concurrent tap can move the visit between our check and the write; the CHECK constraint
     // (sign-out never before sign-in) then refuses it, which is exactly "superseded".
-    if (error instanceof Error && /CHECK constraint/.test(error.message)) return superseded()
+    if (isCheckViolation(error)) return superseded()
     throw error
   }
 }
