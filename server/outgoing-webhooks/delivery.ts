@@ -4,6 +4,7 @@ import ipaddr from 'ipaddr.js'
 import { Webhook } from 'standardwebhooks'
 import { recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import type { Messenger } from '../messaging/messenger.js'
 import { findVisitor } from '../visitors/visitor.repository.js'
@@ -13,7 +14,7 @@ import { isPublicAddress, publicOnlyLookup, RefusedTargetError } from './target.
 import {
   adminContacts,
   claimDelivery,
-  fanOutEvent,
+  fanOutEvents,
   findEndpoint,
   findWebhookEvent,
   listDueDeliveries,
@@ -138,7 +139,7 @@ export async function fanOut(deps: WebhookDeps): Promise<number> {
     const events = await listEventsToFanOut(deps.db, 100)
     if (events.length === 0) return count
     const endpoints = (await listEndpoints(deps.db)).filter((e) => e.enabled === 1)
-    for (const event of events) {
+    const page = events.map((event) => {
       const data = JSON.parse(event.data) as Record<string, unknown>
       const targets =
         event.type === TEST_EVENT_TYPE
@@ -153,14 +154,11 @@ export async function fanOut(deps: WebhookDeps): Promise<number> {
           : event.person_id !== null
             ? `person:${event.person_id}`
             : `event:${event.type}`
-      await fanOutEvent(
-        deps.db,
-        event.id,
-        targets.map((e) => ({ endpointId: e.id, orderKey })),
-        deps.clock.now(),
-      )
-      count++
-    }
+      return { eventId: event.id, deliveries: targets.map((e) => ({ endpointId: e.id, orderKey })) }
+    })
+    // The page's deliveries and marks in one commit: all of them, or none (then the next pass redoes it).
+    await unitOfWork(deps.db, (trx) => fanOutEvents(trx, page, deps.clock.now()))
+    count += page.length
   }
 }
 

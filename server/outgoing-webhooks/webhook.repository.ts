@@ -105,33 +105,47 @@ export async function listEventsToFanOut(db: Db, limit: number) {
     .execute()
 }
 
-/** Creates the deliveries of one event (a duplicate is ignored) and marks it fanned out. */
-export async function fanOutEvent(
+/**
+ * Creates the deliveries of a page of events (a duplicate is ignored) and marks them all fanned
+ * out in one statement. The caller runs it as one unit of work: one commit per page, not one per
+ * event (each tap writes an event, and a commit per event cost a burst of taps a fifth of its SQL).
+ */
+export async function fanOutEvents(
   db: Db,
-  eventId: number,
-  deliveries: { endpointId: number; orderKey: string }[],
+  events: { eventId: number; deliveries: { endpointId: number; orderKey: string }[] }[],
   at: number,
 ): Promise<void> {
-  if (deliveries.length > 0) {
+  const deliveries = events.flatMap(({ eventId, deliveries }) =>
+    deliveries.map((d) => ({
+      endpoint_id: d.endpointId,
+      event_id: eventId,
+      order_key: d.orderKey,
+      next_attempt_at: at,
+      created_at: at,
+      lease_until: null,
+      last_status: null,
+      last_error: null,
+      last_attempt_at: null,
+    })),
+  )
+  // In chunks: SQLite allows 32,766 bound values per statement, 9 a delivery.
+  for (let i = 0; i < deliveries.length; i += 1000) {
     await db
       .insertInto('webhook_delivery')
-      .values(
-        deliveries.map((d) => ({
-          endpoint_id: d.endpointId,
-          event_id: eventId,
-          order_key: d.orderKey,
-          next_attempt_at: at,
-          created_at: at,
-          lease_until: null,
-          last_status: null,
-          last_error: null,
-          last_attempt_at: null,
-        })),
-      )
+      .values(deliveries.slice(i, i + 1000))
       .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
       .execute()
   }
-  await db.updateTable('webhook_event').set({ fanned_out_at: at }).where('id', '=', eventId).execute()
+  if (events.length === 0) return
+  await db
+    .updateTable('webhook_event')
+    .set({ fanned_out_at: at })
+    .where(
+      'id',
+      'in',
+      events.map((e) => e.eventId),
+    )
+    .execute()
 }
 
 /**

@@ -315,3 +315,42 @@ test('visitors: kiosk and reception sign-ins and sign-outs arrive as visitor.arr
   const arrived = receiver.received[1]!.payload.data as { visitor: Record<string, unknown> }
   assert.deepEqual(arrived.visitor, { id: veraId, name: 'Vera Visitor', company: 'Acme', hostPersonId: zoe })
 })
+
+test('a burst of taps is fanned out in pages: every event marked once, one delivery each to the endpoint that wants it', async (t) => {
+  const { ctx, receiver, admin, task } = await setup(t)
+  await addEndpoint(admin, receiver, ['visit.signed_in'])
+  const { db } = ctx.app.ctx
+  // More taps than one page of the fan-out (100), half of them of a type nobody subscribed to.
+  const tokens: string[] = []
+  for (let i = 0; i < 60; i++) {
+    tokens.push(await apiTokenFor(ctx, `p${i}@example.org`, { firstName: `P${i}`, lastName: 'Burst' }))
+  }
+  for (const token of tokens) await tap(ctx, token, 'sign-in')
+  for (const token of tokens) await tap(ctx, token, 'sign-out')
+  const taps = await db
+    .selectFrom('webhook_event')
+    .select('id')
+    .where('type', 'in', ['visit.signed_in', 'visit.signed_out'])
+    .execute()
+  assert.equal(taps.length, 120)
+
+  await deliverWebhooks(task)
+  const unmarked = await db
+    .selectFrom('webhook_event')
+    .select('id')
+    .where('fanned_out_at', 'is', null)
+    .execute()
+  assert.deepEqual(unmarked, [], 'every event is marked fanned out, subscribed or not')
+  const deliveries = await db
+    .selectFrom('webhook_delivery')
+    .innerJoin('webhook_event', 'webhook_event.id', 'webhook_delivery.event_id')
+    .select(['webhook_event.type', 'webhook_delivery.event_id'])
+    .execute()
+  assert.equal(deliveries.length, 60, 'one delivery per sign-in, none for the sign-outs')
+  assert.ok(deliveries.every((d) => d.type === 'visit.signed_in'))
+  assert.equal(new Set(deliveries.map((d) => d.event_id)).size, 60)
+  assert.equal(receiver.received.length, 60)
+
+  await deliverWebhooks(task)
+  assert.equal(receiver.received.length, 60, 'a second pass sends nothing again')
+})
