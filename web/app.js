@@ -5,7 +5,13 @@
   const $ = (selector) => document.querySelector(selector)
 
   if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {})
+    // Registered once the page has loaded and the main thread is idle: installing the worker (its
+    // script, then the precache of the app shell) would otherwise compete with the page's first load.
+    const register = () => navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {})
+    const whenIdle = () =>
+      self.requestIdleCallback ? requestIdleCallback(register, { timeout: 2000 }) : register()
+    if (document.readyState === 'complete') whenIdle()
+    else window.addEventListener('load', whenIdle, { once: true })
     navigator.serviceWorker.addEventListener('message', (event) => {
       if (event.data && event.data.type === 'taps-synced' && $('#status')) location.replace('/')
     })

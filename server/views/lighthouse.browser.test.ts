@@ -25,9 +25,13 @@ const audited: { name: string; as: Exclude<Viewer, 'kiosk'>; path: string; staff
 
 /**
  * Timing thresholds (performance score, total blocking time) measure the machine as much as the
- * page: on a shared 2-core machine Lighthouse's 4× slowdown multiplies every other process's load.
- * They are checked here with LIGHTHOUSE_TIMING=1 (on a quiet machine) and measured by `npm run bench`;
- * everything else Lighthouse finds is checked on every run.
+ * page. Lighthouse's simulated 4× slowdown multiplies each main-thread task's wall time, and on this
+ * 2-core machine most of that wall time is the renderer waiting for a core (3–5× its CPU time), not
+ * work: a page with a few 5–25 ms tasks after its first paint gets 0–350 ms of blocking time from one
+ * run to the next. With the page's own causes removed (docs/pwa.md, "Lighthouse timing") five runs in
+ * a row at load 1.8–2.8 passed once; CI runs two test files at a time. So they are checked here with
+ * LIGHTHOUSE_TIMING=1 (on a quiet machine) and measured by `npm run bench`; everything else
+ * Lighthouse finds is checked on every run.
  */
 const checkTiming = process.env.LIGHTHOUSE_TIMING === '1'
 
