@@ -604,15 +604,17 @@ async function main(): Promise<void> {
         const requests =
           name === 'tap' ? tapRequests(profileSeed.tokens.slice(INSIDE)) : homeRequests(profileSeed.tokens)
         const profiled = await profileLoad(profileDir, nextPort++, { name, requests, routeDir }, seconds)
-        for (const [i, { part, share }] of profiled.shares.entries()) {
+        const perRequest = profiled.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
+        for (const [i, { part, share, microsPerRequest }] of profiled.shares.entries()) {
           record(rows, {
             name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
             ratio: share,
             versus: 'busy CPU',
-            note:
+            note: `${fmt(microsPerRequest)} µs each${
               i === 0
-                ? `profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, idle excluded`
-                : undefined,
+                ? `; profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, ${fmt(perRequest)} µs of busy CPU each, idle excluded`
+                : ''
+            }`,
           })
         }
       })

@@ -69,7 +69,10 @@ const GENERIC: { part: string; matches: (url: string, name: string) => boolean }
  * Shares of a CPU profile's busy time (idle excluded) by part of a request, largest first, from the
  * first sample in code under `routeDir` (the load's own route) to the last.
  */
-export function requestShares(profile: CpuProfile, routeDir = '/server/routes/api/'): { part: string; share: number }[] {
+export function requestShares(
+  profile: CpuProfile,
+  routeDir = '/server/routes/api/',
+): { part: string; share: number; micros: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -106,7 +109,9 @@ export function requestShares(profile: CpuProfile, routeDir = '/server/routes/ap
     time.set(part, (time.get(part) ?? 0) + dt)
     busy += dt
   })
-  return [...time].map(([part, t]) => ({ part, share: t / (busy || 1) })).sort((a, b) => b.share - a.share)
+  return [...time]
+    .map(([part, t]) => ({ part, share: t / (busy || 1), micros: t }))
+    .sort((a, b) => b.share - a.share)
 }
 
 /**
@@ -119,7 +124,7 @@ export async function profileLoad(
   port: number,
   load: { name: string; requests: autocannon.Request[]; routeDir: string },
   seconds: number,
-): Promise<{ shares: { part: string; share: number }[]; reqPerSec: number }> {
+): Promise<{ shares: { part: string; share: number; microsPerRequest: number }[]; reqPerSec: number }> {
   const profileDir = mkdtempSync(join(tmpdir(), 'br-bench-prof-'))
   try {
     const child = spawn(
@@ -145,7 +150,14 @@ export async function profileLoad(
     mkdirSync(join(projectRoot, 'bench'), { recursive: true })
     writeFileSync(join(projectRoot, 'bench', `${load.name}.cpuprofile`), text)
     const profile = JSON.parse(text) as CpuProfile
-    return { shares: requestShares(profile, load.routeDir), reqPerSec: result.requests.average }
+    // Busy CPU per answered request, part by part (the profile's time deltas are in microseconds).
+    const answered = Math.max(1, result['2xx'] + result.non2xx)
+    const shares = requestShares(profile, load.routeDir).map(({ part, share, micros }) => ({
+      part,
+      share,
+      microsPerRequest: micros / answered,
+    }))
+    return { shares, reqPerSec: result.requests.average }
   } finally {
     rmSync(profileDir, { recursive: true, force: true })
   }
