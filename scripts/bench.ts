@@ -225,6 +225,15 @@ async function loadBoth(a: autocannon.Options, b: autocannon.Options): Promise<a
   }
 }
 
+/** Taps on two servers at once, each tapping with its own half of the people (a tap changes something). */
+function tapBoth(urls: [string, string], tappers: string[]): Promise<autocannon.Result> {
+  const half = Math.ceil(tappers.length / 2)
+  return loadBoth(
+    { url: urls[0], requests: tapRequests(tappers.slice(0, half)) },
+    { url: urls[1], requests: tapRequests(tappers.slice(half)) },
+  )
+}
+
 /**
  * 8. The production tier: taps and presence on PostgreSQL (+ Redis, as deployed) with one and two
  * web processes, and the floor (a tap's SQL behind bare Fastify, on a pg pool). Each run gets a
@@ -279,11 +288,9 @@ async function postgresSection(
       await startReference('tap-floor-pg.mjs', { FLOOR_DATABASE_URL: floorDb2.url }),
     ]
     children.push(...floorServers.map((f) => f.child))
-    const floorTappers = floorDb2.seeded.tokens.slice(INSIDE)
-    const floorHalf = Math.ceil(floorTappers.length / 2)
-    const floor2 = await loadBoth(
-      { url: floorServers[0]!.url, requests: tapRequests(floorTappers.slice(0, floorHalf)) },
-      { url: floorServers[1]!.url, requests: tapRequests(floorTappers.slice(floorHalf)) },
+    const floor2 = await tapBoth(
+      [floorServers[0]!.url, floorServers[1]!.url],
+      floorDb2.seeded.tokens.slice(INSIDE),
     )
     for (const f of floorServers) f.child.kill()
     record(rows, {
@@ -316,7 +323,6 @@ async function postgresSection(
         note: `${where}; ${presence['2xx']} ok, ${presence.non2xx} non-2xx`,
       })
       const tappers = db.seeded.tokens.slice(INSIDE)
-      const half = Math.ceil(tappers.length / 2)
       const waits = new Map<string, number>()
       const sampler = new pg.Client({ connectionString: db.url })
       await sampler.connect()
@@ -333,10 +339,7 @@ async function postgresSection(
       const taps =
         processes === 1
           ? await load({ url: apps[0]!.url, requests: tapRequests(tappers) })
-          : await loadBoth(
-              { url: apps[0]!.url, requests: tapRequests(tappers.slice(0, half)) },
-              { url: apps[1]!.url, requests: tapRequests(tappers.slice(half)) },
-            )
+          : await tapBoth([apps[0]!.url, apps[1]!.url], tappers)
       sampling = false
       await sampled
       await sampler.end()
@@ -447,7 +450,7 @@ async function main(): Promise<void> {
       ).arrayBuffer(),
     )
     const presenceCount = JSON.parse(presenceBytes.toString('utf8')) as { count: number }
-    // 4a. Its own baseline: the same bytes sent by a bare Fastify server (the cost of moving ~200 KB
+    // 4a. Its own baseline: the same bytes sent by a bare Fastify server (the cost of moving ~400 KB
     //     to fifty connections on this machine, which no server can go below).
     const bodyFile = join(tempDir(), 'presence.json')
     writeFileSync(bodyFile, presenceBytes)

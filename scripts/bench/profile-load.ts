@@ -65,6 +65,9 @@ const GENERIC: { part: string; matches: (url: string, name: string) => boolean }
   },
 ]
 
+/** Every part, the tap's own before the generic ones (checked in this order within a frame). */
+const ALL_PARTS = [...PARTS, ...GENERIC]
+
 /**
  * Shares of a CPU profile's busy time (idle excluded) by part of a request, largest first, from the
  * first sample in code under `routeDir` (the load's own route) to the last.
@@ -84,10 +87,7 @@ export function requestShares(
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.push(byId.get(at)!)
     const part =
       stack
-        .map(
-          (n) =>
-            [...PARTS, ...GENERIC].find((p) => p.matches(n.callFrame.url, n.callFrame.functionName))?.part,
-        )
+        .map((n) => ALL_PARTS.find((p) => p.matches(n.callFrame.url, n.callFrame.functionName))?.part)
         .find((p) => p !== undefined) ?? 'other (Node internals, native)'
     partOf.set(id, part)
     return part
