@@ -57,7 +57,9 @@ export async function launchForLighthouse(): Promise<LighthouseBrowser> {
   const child = spawn(
     requireChromium(),
     [...chromiumArgs, '--remote-debugging-port=0', `--user-data-dir=${dir}`, '--no-first-run', 'about:blank'],
-    { stdio: 'ignore' },
+    // Its own process group, so that closing it stops its helper processes too (they write to the
+    // profile folder until they exit; the folder is removed after).
+    { stdio: 'ignore', detached: true },
   )
   const port = await devToolsPort(dir, child)
   const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`)
@@ -67,11 +69,28 @@ export async function launchForLighthouse(): Promise<LighthouseBrowser> {
     async close() {
       await browser.close().catch(() => {})
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill()
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM')
       await exited
-      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
+      await groupGone(child.pid!)
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
     },
   }
+}
+
+/** Waits (5 s at most) until no process of the group `pgid` is left, then kills what remains. */
+async function groupGone(pgid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return
+    }
+    await delay(50)
+  }
+  try {
+    process.kill(-pgid, 'SIGKILL')
+  } catch {}
+  await delay(100)
 }
 
 async function devToolsPort(dir: string, child: ChildProcess): Promise<number> {

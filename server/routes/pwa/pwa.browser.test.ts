@@ -344,6 +344,37 @@ test('the installable offline app, in a real browser', async (t) => {
     },
   )
 
+  await t.test(
+    "logging out: the device forgets the person's state, offline taps and page copies",
+    async () => {
+      await page.goto(url('/'))
+      await page.getByRole('button', { name: /Sign (in|out)/ }).waitFor()
+      const stored = `(async () => {
+        const request = indexedDB.open('building-register')
+        const db = await new Promise((resolve, reject) => { request.onsuccess = () => resolve(request.result); request.onerror = () => reject(request.error) })
+        const count = (store) => new Promise((resolve) => { const r = db.transaction(store).objectStore(store).count(); r.onsuccess = () => resolve(r.result) })
+        const found = { state: await count('state'), taps: await count('taps'), pages: await caches.has('pages') }
+        db.close()
+        return found
+      })()`
+      // Something to forget: the home page keeps the person's state; a tap saved offline.
+      await eventually(
+        async () => ((await page.evaluate(stored)) as { state: number }).state === 1,
+        'the saved state',
+      )
+      await page.evaluate(`RegisterQueue.addTap('sign-in', 0, '')`)
+      await page.goto(url('/profile'))
+      await page.getByRole('button', { name: 'Log out of this device' }).click()
+      await page.waitForURL(url('/login'))
+      // The login page forgets it once it has loaded.
+      await eventually(async () => {
+        const found = (await page.evaluate(stored)) as { state: number; taps: number; pages: boolean }
+        return found.state === 0 && found.taps === 0 && !found.pages
+      }, 'the state, the taps and the page copies to be forgotten')
+      assert.ok(Number(await page.evaluate(`localStorage.getItem('register:signed-out-at')`)) > 0)
+    },
+  )
+
   await t.test('the error page is accessible too', async () => {
     const response = await page.goto(url('/no-such-page'))
     assert.equal(response?.status(), 404)
