@@ -91,6 +91,29 @@ test('a unit that throws is rolled back alone, with its own error; the others co
   assert.deepEqual(names(other), ['Ann', 'Cat'])
 })
 
+test('a unit alone in its commit that throws saves nothing, with its own error', async (t) => {
+  const { db, other } = await fileDb(t)
+  await assert.rejects(
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person('Bad')).execute()
+      throw new UserError(409, 'refused after writing')
+    }),
+    /refused after writing/,
+  )
+  await assert.rejects(
+    unitOfWork(db, async (trx) => {
+      await trx.insertInto('person').values(person('Ann')).execute()
+      await trx
+        .insertInto('visit')
+        .values({ person_id: 999, signed_in_at: 1, signed_out_at: null, closed_by: null })
+        .execute()
+    }),
+    /FOREIGN KEY/,
+  )
+  assert.deepEqual(names(other), [])
+  assert.equal(await unitOfWork(db, async () => 'alone'), 'alone')
+})
+
 test('more units than one commit takes are all committed, in order', async (t) => {
   const { db, other } = await fileDb(t)
   const count = MAX_SHARED_COMMIT * 2 + 7
