@@ -52,7 +52,7 @@ async function commitPending(db: Db): Promise<void> {
   if (queue.length > 0) setImmediate(commitPending, db)
   if (batch.length === 1) {
     // Alone in its commit: the transaction is the unit, and a savepoint around it would only add
-    // two statements (two round trips on PostgreSQL, where a tap's commit is rarely shared).
+    // two statements (two round trips on PostgreSQL).
     const job = batch[0]!
     try {
       job.resolve(await db.transaction().execute(job.work))
