@@ -114,9 +114,16 @@ const hourMs = 60 * 60 * 1000
 /** A "Still here" given for this visit, if any. */
 const stillHereOf = (r: VisitReminder) => (r.answer === 'still-here' ? r.answeredAt : null)
 
-/** Where an open visit stands: in, or unconfirmed with the reason. */
-function placeOpenVisit(row: InsideRow, now: number, settings: FireListSettings): UnconfirmedReason | null {
-  const startOfToday = startOfLocalDay(localDay(now, settings.timeZone), settings.timeZone)
+/**
+ * Where an open visit stands: in, or unconfirmed with the reason. `startOfToday` is worked out once
+ * per list by the caller: a zoned date per person made a list of 2,000 take 50 ms instead of 6.
+ */
+function placeOpenVisit(
+  row: InsideRow,
+  now: number,
+  startOfToday: number,
+  settings: FireListSettings,
+): UnconfirmedReason | null {
   if (row.signedInAt < startOfToday) return { kind: 'earlier-day', at: row.signedInAt }
   const stillHere = stillHereOf(row)
   if (stillHere !== null) {
@@ -202,11 +209,12 @@ export async function visitorsOnFireList(db: Db, now: number, timeZone: string):
 export async function fireList(db: Db, now: number, settings: FireListSettings): Promise<FireList> {
   const seen = new Set<number>()
   const people: FireListPerson[] = []
+  const startOfToday = startOfLocalDay(localDay(now, settings.timeZone), settings.timeZone)
   for (const row of await listOpenVisitsWithPeople(db)) {
     // The database allows one open visit per person; this keeps the count honest regardless.
     if (seen.has(row.personId)) continue
     seen.add(row.personId)
-    people.push(entryOf(row, placeOpenVisit(row, now, settings)))
+    people.push(entryOf(row, placeOpenVisit(row, now, startOfToday, settings)))
   }
   for (const row of await listAutoClosedSince(db, now - settings.autoClosedHours * hourMs)) {
     if (seen.has(row.personId) || row.signedOutAt > now) continue
