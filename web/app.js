@@ -4,18 +4,14 @@
   const Q = self.RegisterQueue
   const $ = (selector) => document.querySelector(selector)
 
-  // Work the page's first paint does not need (starting the service worker, the storage backends)
-  // runs once the page has loaded and the main thread is idle, not in the page's first tasks.
-  const afterLoad = (work) => {
-    const idle = () => (self.requestIdleCallback ? requestIdleCallback(work, { timeout: 2000 }) : work())
-    if (document.readyState === 'complete') idle()
-    else window.addEventListener('load', idle, { once: true })
-  }
-
   if ('serviceWorker' in navigator) {
-    // Installing the worker (its script, then the precache of the app shell) would otherwise
-    // compete with the page's first load.
-    afterLoad(() => navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {}))
+    // Registered once the page has loaded and the main thread is idle: installing the worker (its
+    // script, then the precache of the app shell) would otherwise compete with the page's first load.
+    const register = () => navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {})
+    const whenIdle = () =>
+      self.requestIdleCallback ? requestIdleCallback(register, { timeout: 2000 }) : register()
+    if (document.readyState === 'complete') whenIdle()
+    else window.addEventListener('load', whenIdle, { once: true })
     navigator.serviceWorker.addEventListener('message', (event) => {
       if (event.data && event.data.type === 'taps-synced' && $('#status')) location.replace('/')
     })
@@ -37,17 +33,15 @@
     } catch {}
   }
   if ($('form[action="/login/code"]') && Q) {
-    afterLoad(() => {
-      Q.clearAll().catch(() => {})
-      if (self.caches) caches.delete('pages').catch(() => {})
-      // Nobody is signed in here any more, so this browser should not get anyone's reminders.
-      if ('serviceWorker' in navigator && 'PushManager' in self) {
-        navigator.serviceWorker.ready
-          .then((reg) => reg.pushManager.getSubscription())
-          .then((sub) => sub?.unsubscribe())
-          .catch(() => {})
-      }
-    })
+    Q.clearAll().catch(() => {})
+    if (self.caches) caches.delete('pages').catch(() => {})
+    // Nobody is signed in here any more, so this browser should not get anyone's reminders.
+    if ('serviceWorker' in navigator && 'PushManager' in self) {
+      navigator.serviceWorker.ready
+        .then((reg) => reg.pushManager.getSubscription())
+        .then((sub) => sub?.unsubscribe())
+        .catch(() => {})
+    }
   }
 
   const keyboard = $('#contact-keyboard')
