@@ -64,7 +64,7 @@
   /** Forgets everything this device knows about the person (after logging out). */
   async function clearAll() {
     // Nothing was ever saved here (the login page of a new device): do not create the database
-    // only to empty it. Creating it is the storage backend's start-up, on the page's first load.
+    // only to empty it.
     if (typeof indexedDB.databases === 'function') {
       const databases = await indexedDB.databases()
       if (!databases.some((d) => d.name === DB_NAME)) return

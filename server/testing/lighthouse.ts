@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import lighthouse, { type Flags, type Result } from 'lighthouse'
 import { type BrowserContext, chromium } from 'playwright-core'
 import { chromiumArgs, chromiumPath, requireChromium } from './chromium.js'
+import { eventually } from './eventually.js'
 
 /** What one Lighthouse run found on a page: category scores (0–100) and the audits we check. */
 export interface LighthouseReport {
@@ -79,18 +80,17 @@ export async function launchForLighthouse(): Promise<LighthouseBrowser> {
 
 /** Waits (5 s at most) until no process of the group `pgid` is left, then kills what remains. */
 async function groupGone(pgid: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  const alive = () => {
     try {
       process.kill(-pgid, 0)
+      return true
     } catch {
-      return
+      return false
     }
-    await delay(50)
   }
-  try {
-    process.kill(-pgid, 'SIGKILL')
-  } catch {}
-  await delay(100)
+  await eventually(() => !alive(), `Chromium's process group ${pgid} to exit`, 5000).catch(() => {
+    if (alive()) process.kill(-pgid, 'SIGKILL')
+  })
 }
 
 async function devToolsPort(dir: string, child: ChildProcess): Promise<number> {
