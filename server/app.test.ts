@@ -212,6 +212,60 @@ test('malformed form posts, signed in with a valid CSRF token, to every cookie-a
   assert.ok(huge.statusCode === 413 || huge.statusCode === 400, String(huge.statusCode))
 })
 
+test('a null character anywhere (form or JSON field, nested value, field name, query, path) is refused with 400 on every route', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  const browser = await browserWithEveryCookie(ctx)
+  const token = await apiTokenFor(ctx, 'admin@example.org')
+  await giveRole(ctx, 'admin@example.org', 'admin')
+  // SCIM answers its own token first; scim.test.ts sends it a null character with one.
+  const routes = appRoutes(ctx.app).filter((r) => !r.url.startsWith('/scim/'))
+  const csrf = browser.csrfToken()
+  const answers: string[] = []
+  const expect = async (what: string, options: Parameters<typeof browser.request>[0]) => {
+    const r = await browser.request(options)
+    if (r.statusCode !== 400 || !/null character/.test(r.body))
+      answers.push(`${what} → ${r.statusCode} ${r.body.slice(0, 120)}`)
+  }
+  for (const route of routes) {
+    const api = route.url.startsWith('/api/')
+    const headers = api ? { authorization: `Bearer ${token}` } : {}
+    const url = fillPath(route.url, ['1'])
+    if (route.url.includes(':'))
+      await expect(`${route.method} ${route.url} path`, {
+        method: route.method as 'GET',
+        url: fillPath(route.url, ['a\u0000b']),
+        headers,
+      })
+    if (route.method === 'GET' || route.method === 'DELETE') {
+      await expect(`${route.method} ${url} query`, { method: route.method, url: `${url}?q=a%00b`, headers })
+      continue
+    }
+    await expect(`${route.method} ${url} JSON`, {
+      method: route.method as 'POST',
+      url,
+      payload: JSON.stringify({ _csrf: csrf, list: [{ deep: 'a\u0000b' }] }),
+      headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+    })
+    await expect(`${route.method} ${url} JSON field name`, {
+      method: route.method as 'POST',
+      url,
+      payload: JSON.stringify({ _csrf: csrf, 'a\u0000b': 'x' }),
+      headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+    })
+    if (!api)
+      await expect(`${route.method} ${url} form`, {
+        method: route.method as 'POST',
+        url,
+        payload: `_csrf=${encodeURIComponent(csrf)}&name=a%00b`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+  }
+  assert.ok(routes.length > 100, `${routes.length} routes`)
+  assert.deepEqual(answers, [])
+  // The person and their device are untouched: the browser still works.
+  assert.equal((await browser.get('/profile')).statusCode, 200)
+})
+
 test('a stale or foreign CSRF token never changes state', async (t) => {
   const ctx = await buildTestApp(t)
   const alice = await loginAs(ctx, 'alice@example.org')

@@ -47,6 +47,19 @@ export default fp(
       reply.headers(headers)
       done(jsonApiRefusal(request))
     })
+    // After the body is parsed, before any route's own checks, so no handler ever sees one.
+    app.addHook('preValidation', (request, _reply, done) => {
+      const where =
+        nullCharacterIn(request.body) ?? nullCharacterIn(request.query) ?? nullCharacterIn(request.params)
+      done(
+        where === undefined
+          ? undefined
+          : new UserError(
+              400,
+              `${where === '' ? 'The request' : `“${where}”`} contains a null character, which is never part of real text. Nothing was changed.`,
+            ),
+      )
+    })
     await app.register(rateLimit, {
       global: true,
       // With REDIS_URL every web process counts in Redis, so a limit of N is N across all of them.
@@ -86,6 +99,32 @@ function headersSetBy(middleware: ReturnType<typeof helmet>): Record<string, str
   })
   if (!finished) throw new Error('helmet did not finish synchronously; its headers cannot be worked out once')
   return headers
+}
+
+/**
+ * Where a null character (U+0000) is in a parsed body, query or path: the field's name (its path
+ * inside nested JSON), '' when the value is a bare string, or undefined when there is none.
+ * PostgreSQL cannot store one in text (SQLite can, so the tiers would differ), and no keyboard types
+ * one: refusing it everywhere keeps every record the same on both tiers. Uploaded files (Buffers) are
+ * bytes, not text: the route that takes one checks it. A multipart body is read by its route's own
+ * hook, after this one: the invitation import, the only such route, refuses a null in its CSV itself.
+ */
+export function nullCharacterIn(value: unknown): string | undefined {
+  // A stack, not recursion: a 64 KB JSON body can nest thousands deep.
+  const stack: [unknown, string][] = [[value, '']]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [item, path] = next
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return path
+    } else if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
+      for (const [key, child] of Object.entries(item)) {
+        const here = Array.isArray(item) ? `${path}[${key}]` : path ? `${path}.${key}` : key
+        if (key.includes('\u0000')) return here.replaceAll('\u0000', '\\0')
+        stack.push([child, here])
+      }
+    }
+  }
+  return undefined
 }
 
 const jsonMediaType = /^application\/json\s*(;|$)/i

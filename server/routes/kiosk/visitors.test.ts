@@ -328,3 +328,30 @@ test('at the reminder time the host is told, once, that their visitor is still s
   await runScheduledTask(run, 'send-reminders')
   assert.equal(stillIn().length, 1, 'once per visitor')
 })
+
+test('a null character in the replay key, or any field, is refused with 400 and nothing is stored (PostgreSQL cannot store it)', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  for (const body of [
+    { name: 'Nul Key', key: '\u0000' },
+    { name: 'Nul\u0000Name', key: 'k1' },
+    { name: 'Nul Company', company: 'A\u0000B', key: 'k2' },
+  ]) {
+    const r = await tablet.api('POST', '/kiosk/api/visitors', body)
+    assert.equal(r.statusCode, 400, `${JSON.stringify(body)}: ${r.body}`)
+    assert.match(r.json().error, /null character/)
+  }
+  // Hidden thousands of levels deep in JSON it is still found, without a stack overflow.
+  const deep = await tablet.request({
+    method: 'POST',
+    url: '/kiosk/api/visitors',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: `{"_csrf":"${tablet.csrf}","name":"Deep","extra":${'['.repeat(10_000)}"\\u0000"${']'.repeat(10_000)}}`,
+  })
+  assert.equal(deep.statusCode, 400, deep.body)
+  assert.match(deep.json().error, /“extra(\[0\]){10000}” contains a null character/)
+  assert.equal((await db.selectFrom('visitor').selectAll().execute()).length, 0)
+  const search = await tablet.get('/kiosk/api/hosts?q=ab%00c')
+  assert.equal(search.statusCode, 400, search.body)
+})

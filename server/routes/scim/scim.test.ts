@@ -297,6 +297,18 @@ test('malformed requests are SCIM 400s, never 500s', async (t) => {
   }
   const created = await scim('POST', '/Users', { userName: 'ok@example.org' })
   const id = created.json.id
+  // A null character (PostgreSQL cannot store one) is refused wherever it is, before anything is read.
+  for (const [method, url, body] of [
+    ['POST', '/Users', { userName: 'nul@example.org', name: { givenName: 'A\u0000' } }],
+    ['PATCH', `/Users/${id}`, { Operations: [{ op: 'replace', path: 'externalId', value: '\u0000' }] }],
+    ['GET', `/Users?filter=${encodeURIComponent('userName eq "a\u0000"')}`, undefined],
+  ] as const) {
+    const answer = await scim(method, url, body)
+    assert.equal(answer.status, 400, `${method} ${url}`)
+    assert.deepEqual(answer.json.schemas, [ERROR])
+    assert.match(String((answer.json as unknown as { detail: string }).detail), /null character/)
+  }
+  assert.equal((await scim('GET', '/Users')).json.totalResults, 1, 'nothing was created')
   const patches: unknown[] = [
     {},
     { Operations: [] },
