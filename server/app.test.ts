@@ -4,6 +4,8 @@ import { type AddressInfo, connect } from 'node:net'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import webPush from 'web-push'
+import { createIntegrationToken } from './identity/integration-token.service.js'
+import { cliContext } from './identity/roles.service.js'
 import { buildTestApp, loginAs, TestBrowser } from './testing/build-test-app.js'
 import { apiTokenFor, giveRole } from './testing/roles.js'
 import {
@@ -95,13 +97,25 @@ const anyValue = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.constantFrom('%', '25:99', '2026-13-45', '-1', '0', 'null', '<b>', "' or 1=1 --", '\u0000'),
   fc.integer(),
+  fc.constantFrom(2 ** 31, 2 ** 53, 1e21),
   fc.constant(null),
   fc.boolean(),
   fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
 )
 const fieldName = fc.constantFrom(...formFieldNames)
 /** What goes where a route has a parameter: real ids, missing ones, junk. */
-const pathValue = fc.constantFrom('1', '2', '3', '999999', '0', '-1', 'abc', '1.5', 'x'.repeat(300))
+const pathValue = fc.constantFrom(
+  '1',
+  '2',
+  '3',
+  '999999',
+  '2147483648',
+  '0',
+  '-1',
+  'abc',
+  '1.5',
+  'x'.repeat(300),
+)
 const fillPath = (pattern: string, values: string[]) => {
   let i = 0
   return pattern.replace(/:[A-Za-z_]+/g, () => encodeURIComponent(values[i++ % values.length]!))
@@ -264,6 +278,49 @@ test('a null character anywhere (form or JSON field, nested value, field name, q
   assert.deepEqual(answers, [])
   // The person and their device are untouched: the browser still works.
   assert.equal((await browser.get('/profile')).statusCode, 200)
+})
+
+test('ids past the largest the database holds (2³¹−1) in a path, a field or a SCIM page are a 4xx on every route, never a 500', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  let browser = await browserWithEveryCookie(ctx)
+  const token = await apiTokenFor(ctx, 'admin@example.org')
+  await giveRole(ctx, 'admin@example.org', 'admin')
+  const { token: scimToken } = await createIntegrationToken(
+    ctx.app.ctx.db,
+    { personId: null, at: ctx.clock.now(), context: cliContext('test') },
+    { name: 'Directory' },
+    'scim',
+  )
+  const big = 2 ** 31
+  const fields = Object.fromEntries(
+    ['hostId', 'accept', 'before', 'm', 'id', 'person', 'other', 'personId', 'visitId'].map((f) => [f, big]),
+  )
+  const failures: string[] = []
+  // The event stream never ends; it has no id to read.
+  for (const route of appRoutes(ctx.app).filter((r) => r.url !== '/reception/events')) {
+    // A run may log the browser out or revoke its device: start again as someone new.
+    if ((await browser.get('/profile')).statusCode !== 200) browser = await browserWithEveryCookie(ctx)
+    const bearer = route.url.startsWith('/api/')
+      ? token
+      : route.url.startsWith('/scim/')
+        ? scimToken
+        : undefined
+    const url = `${fillPath(route.url, [String(big)])}${route.url.startsWith('/scim/') ? `?startIndex=${big}0000000000&count=${big}` : ''}`
+    const r = await browser.request({
+      method: route.method as 'GET',
+      url,
+      headers: {
+        accept: 'application/json',
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(route.method === 'GET' ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(route.method === 'GET'
+        ? {}
+        : { payload: JSON.stringify({ _csrf: browser.csrfToken(), ...fields }) }),
+    })
+    if (r.statusCode >= 500) failures.push(`${route.method} ${url} → ${r.statusCode}`)
+  }
+  assert.deepEqual(failures, [])
 })
 
 test('a stale or foreign CSRF token never changes state', async (t) => {

@@ -12,6 +12,7 @@ import { hasRole } from '../identity/roles.js'
 import { countActiveAdmins } from '../identity/roles.repository.js'
 import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
+import { idFromText } from '../lib/ids.js'
 import { formatDateTime } from '../lib/site-time.js'
 import { closeVisit, findOpenVisit } from '../register/visit.repository.js'
 import {
@@ -116,7 +117,9 @@ export async function findPersonByReference(
   defaultRegion: string,
 ): Promise<Person | undefined> {
   const value = text.trim().replace(/^#/, '')
-  if (/^\d{1,15}$/.test(value)) return findPersonById(db, Number(value))
+  // A number an id can be is an id; a longer one (a phone number's digits) is tried as a contact.
+  const id = idFromText(value)
+  if (id !== undefined) return findPersonById(db, id)
   const parsed = parseContact(value, defaultRegion)
   if (!parsed.ok) return undefined
   const contact = await findContactByValue(db, parsed.contact.value)

@@ -1,3 +1,5 @@
+import { idSchema } from '../lib/ids.js'
+
 /** JSON schema for a form or JSON body whose fields are all short text. */
 export function textFields<const R extends readonly string[], const O extends readonly string[] = []>(
   required: R,
@@ -15,5 +17,5 @@ export function textFields<const R extends readonly string[], const O extends re
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+  properties: { id: idSchema },
 } as const

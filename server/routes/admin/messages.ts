@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { MessageStatus } from '../../db/database.js'
+import { idSchema } from '../../lib/ids.js'
 import { messageLog } from '../../messaging/message-log.service.js'
 import { MESSAGE_STATUSES } from '../../messaging/message-status.js'
 
@@ -17,7 +18,7 @@ export default async function messageRoutes(app: FastifyInstance): Promise<void>
           type: 'object',
           properties: {
             status: { type: 'string', enum: ['', ...MESSAGE_STATUSES] },
-            before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            before: idSchema,
           },
         },
       },

@@ -3,6 +3,7 @@ import { auditKiosk } from '../../kiosk/kiosk.service.js'
 import { searchPeopleByName } from '../../kiosk/name-search.js'
 import { signInOrOutWithPin } from '../../kiosk/staff-pin.service.js'
 import { UserError } from '../../lib/errors.js'
+import { idSchema } from '../../lib/ids.js'
 import { formatDay, formatTime } from '../../lib/site-time.js'
 import { replayedAt } from '../../register/offline-replay.js'
 import { currentSiteNotice } from '../../visitors/site-notice.service.js'
@@ -69,11 +70,11 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
             ...replayFields,
             name: str(200),
             company: str(200),
-            hostId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            hostId: idSchema,
             hostText: str(200),
             phone: str(100),
             email: str(300),
-            accept: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            accept: idSchema,
             photo: str(60_000),
           },
         },

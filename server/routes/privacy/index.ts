@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { UserError } from '../../lib/errors.js'
+import { idSchema } from '../../lib/ids.js'
 import { erasePerson, planErasure } from '../../privacy/erasure.service.js'
 import { type ExportFormat, exportPersonData } from '../../privacy/export.service.js'
 import { privacyNotice } from '../../privacy/notice.js'
@@ -15,7 +16,7 @@ const personFormatParams = {
   type: 'object',
   required: ['id', 'format'],
   properties: {
-    id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    id: idSchema,
     format: formatParams.properties.format,
   },
 } as const

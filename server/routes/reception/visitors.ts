@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { searchPeopleByName } from '../../kiosk/name-search.js'
 import { UserError } from '../../lib/errors.js'
+import { idFromText } from '../../lib/ids.js'
 import { checkInInvitation, expectedToday, expectedVisitor } from '../../visitors/invitation.service.js'
 import {
   signInVisitor,
@@ -43,7 +44,7 @@ export default async function receptionVisitorRoutes(app: FastifyInstance): Prom
     },
     async (request, reply) => {
       const body = request.body
-      let hostId = /^\d{1,15}$/.test(body.hostId ?? '') ? Number(body.hostId) : undefined
+      let hostId = idFromText(body.hostId)
       let hostChoices: { id: number; name: string }[] = []
       try {
         if (hostId === undefined) {

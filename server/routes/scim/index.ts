@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateIntegrationToken } from '../../identity/integration-token.service.js'
 import { UserError } from '../../lib/errors.js'
+import { idFromText, MAX_ID } from '../../lib/ids.js'
 import {
   type DirectoryActor,
   type ScimResult,
@@ -93,8 +94,9 @@ export default async function scimRoutes(app: FastifyInstance): Promise<void> {
   const resource = (result: ScimResult) => userResource(result.user, result.contacts, base)
   /** SCIM ids are our person ids; anything else names no user. */
   const userId = (id: string): number => {
-    if (!/^[1-9]\d{0,15}$/.test(id)) throw new ScimError(404, `User ${id} not found.`)
-    return Number(id)
+    const found = idFromText(id)
+    if (found === undefined) throw new ScimError(404, `User ${id} not found.`)
+    return found
   }
   /** A visit the directory closed changes who is inside: tell the live board. */
   const announce = (result: { closedVisit?: { person_id: number } }) => {
@@ -132,8 +134,8 @@ export default async function scimRoutes(app: FastifyInstance): Promise<void> {
           type: 'object',
           properties: {
             filter: { type: 'string', maxLength: 500 },
-            startIndex: { type: 'integer', minimum: 1 },
-            count: { type: 'integer', minimum: 0 },
+            startIndex: { type: 'integer', minimum: 1, maximum: MAX_ID },
+            count: { type: 'integer', minimum: 0, maximum: MAX_ID },
           },
         },
       },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { UserError } from '../../lib/errors.js'
+import { idSchema } from '../../lib/ids.js'
 import { isSignedByTwilio, recordTwilioStatus } from '../../messaging/delivery-status.service.js'
 import { TWILIO_STATUS_PATH } from '../../messaging/twilio-status-path.js'
 
@@ -33,7 +34,7 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
       schema: {
         querystring: {
           type: 'object',
-          properties: { m: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+          properties: { m: idSchema },
         },
         body: {
           type: 'object',
