@@ -159,6 +159,57 @@ test('malformed API input, with a valid token, to every API route gets a 4xx wit
   )
 })
 
+/** The query parameters the app's pages and API read, for the query-string property test. */
+const queryName = fc.constantFrom(
+  ...['q', 'from', 'to', 'day', 'person', 'action', 'page', 'point', 'show', 'size', 'status'],
+  ...['before', 'template', 'next', 'format', 'report', 'm', 'filter', 'startIndex', 'count', 'x'],
+)
+/** Query values: odd dates and numbers, ids past the limit, escapes, text. */
+const queryValue = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('', '0', '-1', '1.5', '2147483648', '1e21', 'NaN', '2026-02-30', '9999-12-31'),
+  fc.constantFrom('0000-01-01', '2026-13-01', '2026-W99', 'csv', 'json', '//evil.example', '<b>', '%'),
+  fc.integer().map(String),
+)
+
+test('malformed query strings on every page and API read (signed in with every role, or with a token) get an answer, never a 500', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  const browser = await browserWithEveryCookie(ctx)
+  const token = await apiTokenFor(ctx, 'admin@example.org')
+  await giveRole(ctx, 'admin@example.org', 'admin')
+  const { token: scimToken } = await createIntegrationToken(
+    ctx.app.ctx.db,
+    { personId: null, at: ctx.clock.now(), context: cliContext('test') },
+    { name: 'Directory' },
+    'scim',
+  )
+  // The event stream never ends; it reads no query.
+  const routes = appRoutes(ctx.app).filter((r) => r.method === 'GET' && r.url !== '/reception/events')
+  assert.ok(routes.length >= 40, `${routes.length} routes`)
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...routes),
+      fc.array(pathValue, { minLength: 1, maxLength: 2 }),
+      fc.array(fc.tuple(queryName, queryValue), { maxLength: 5 }),
+      async (route, params, query) => {
+        const url = `${fillPath(route.url, params)}?${new URLSearchParams(query)}`
+        const bearer = route.url.startsWith('/api/')
+          ? token
+          : route.url.startsWith('/scim/')
+            ? scimToken
+            : undefined
+        const r = await browser.request({
+          method: 'GET',
+          url,
+          headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+        })
+        assert.ok(r.statusCode < 500, `GET ${url} → ${r.statusCode} ${r.body.slice(0, 300)}`)
+      },
+    ),
+    { numRuns: 1000 },
+  )
+})
+
 test('malformed form posts, signed in with a valid CSRF token, to every cookie-authenticated route get a 4xx or a redirect, never a 500', async (t) => {
   const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
   await loginAs(ctx, 'target@example.org', { firstName: 'Tess', lastName: 'Target' })
