@@ -4,10 +4,8 @@ import { type AddressInfo, connect } from 'node:net'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import webPush from 'web-push'
-import { createIntegrationToken } from './identity/integration-token.service.js'
-import { cliContext } from './identity/roles.service.js'
 import { buildTestApp, loginAs, TestBrowser } from './testing/build-test-app.js'
-import { apiTokenFor, giveRole } from './testing/roles.js'
+import { apiTokenFor, giveRole, scimTokenFor } from './testing/roles.js'
 import {
   appRoutes,
   browserWithEveryCookie,
@@ -177,12 +175,7 @@ test('malformed query strings on every page and API read (signed in with every r
   const browser = await browserWithEveryCookie(ctx)
   const token = await apiTokenFor(ctx, 'admin@example.org')
   await giveRole(ctx, 'admin@example.org', 'admin')
-  const { token: scimToken } = await createIntegrationToken(
-    ctx.app.ctx.db,
-    { personId: null, at: ctx.clock.now(), context: cliContext('test') },
-    { name: 'Directory' },
-    'scim',
-  )
+  const scimToken = await scimTokenFor(ctx)
   // The event stream never ends; it reads no query.
   const routes = appRoutes(ctx.app).filter((r) => r.method === 'GET' && r.url !== '/reception/events')
   assert.ok(routes.length >= 40, `${routes.length} routes`)
@@ -336,12 +329,7 @@ test('ids past the largest the database holds (2³¹−1) in a path, a field or 
   let browser = await browserWithEveryCookie(ctx)
   const token = await apiTokenFor(ctx, 'admin@example.org')
   await giveRole(ctx, 'admin@example.org', 'admin')
-  const { token: scimToken } = await createIntegrationToken(
-    ctx.app.ctx.db,
-    { personId: null, at: ctx.clock.now(), context: cliContext('test') },
-    { name: 'Directory' },
-    'scim',
-  )
+  const scimToken = await scimTokenFor(ctx)
   const big = 2 ** 31
   const fields = Object.fromEntries(
     ['hostId', 'accept', 'before', 'm', 'id', 'person', 'other', 'personId', 'visitId'].map((f) => [f, big]),

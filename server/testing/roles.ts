@@ -1,5 +1,6 @@
 import type { Role } from '../db/database.js'
 import { findContactByValue } from '../identity/contact.repository.js'
+import { createIntegrationToken } from '../identity/integration-token.service.js'
 import { cliContext, setRole } from '../identity/roles.service.js'
 import { loginAs, type TestApp, type TestBrowser } from './build-test-app.js'
 
@@ -56,4 +57,15 @@ export async function apiTokenFor(
   })
   if (verified.statusCode !== 200) throw new Error(`verify failed: ${verified.body}`)
   return verified.json().token
+}
+
+/** A directory sync (SCIM) token, as an admin makes one on /admin/directory. */
+export async function scimTokenFor(test: TestApp, name = 'Directory'): Promise<string> {
+  const { token } = await createIntegrationToken(
+    test.app.ctx.db,
+    { personId: null, at: test.clock.now(), context: cliContext('test') },
+    { name },
+    'scim',
+  )
+  return token
 }

@@ -5,7 +5,7 @@ import { createIntegrationToken } from '../../identity/integration-token.service
 import { cliContext } from '../../identity/roles.service.js'
 import { fireList, fireListSettings } from '../../reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../../testing/build-test-app.js'
-import { loginWithRole, personIdOf } from '../../testing/roles.js'
+import { loginWithRole, personIdOf, scimTokenFor } from '../../testing/roles.js'
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User'
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp'
@@ -13,13 +13,7 @@ const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error'
 
 async function setup(t: TestContext): Promise<{ test: TestApp; scim: Scim }> {
   const test = await buildTestApp(t)
-  const { token } = await createIntegrationToken(
-    test.app.ctx.db,
-    { personId: null, at: test.clock.now(), context: cliContext('test') },
-    { name: 'Entra ID' },
-    'scim',
-  )
-  return { test, scim: scimClient(test, token) }
+  return { test, scim: scimClient(test, await scimTokenFor(test, 'Entra ID')) }
 }
 
 type Scim = (
