@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { type AddressInfo, connect } from 'node:net'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import fc from 'fast-check'
 import webPush from 'web-push'
 import { buildTestApp, loginAs, TestBrowser } from './testing/build-test-app.js'
@@ -119,6 +119,24 @@ const fillPath = (pattern: string, values: string[]) => {
   return pattern.replace(/:[A-Za-z_]+/g, () => encodeURIComponent(values[i++ % values.length]!))
 }
 
+/**
+ * An app with the rate limit out of the way and a holder of every credential: a browser with every
+ * cookie (admin, kiosk), an admin's API token and a directory (SCIM) token; `bearer` says which
+ * token a route takes, if any.
+ */
+async function everyCredential(t: TestContext) {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
+  const browser = await browserWithEveryCookie(ctx)
+  const apiToken = await apiTokenFor(ctx, 'admin@example.org')
+  await giveRole(ctx, 'admin@example.org', 'admin')
+  const scimToken = await scimTokenFor(ctx)
+  const bearer = (url: string): Record<string, string> => {
+    const token = url.startsWith('/api/') ? apiToken : url.startsWith('/scim/') ? scimToken : undefined
+    return token ? { authorization: `Bearer ${token}` } : {}
+  }
+  return { ctx, browser, bearer }
+}
+
 test('malformed API input, with a valid token, to every API route gets a 4xx with a human message, never a 500', async (t) => {
   const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
   await loginAs(ctx, 'alice@example.org')
@@ -171,11 +189,7 @@ const queryValue = fc.oneof(
 )
 
 test('malformed query strings on every page and API read (signed in with every role, or with a token) get an answer, never a 500', async (t) => {
-  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
-  const browser = await browserWithEveryCookie(ctx)
-  const token = await apiTokenFor(ctx, 'admin@example.org')
-  await giveRole(ctx, 'admin@example.org', 'admin')
-  const scimToken = await scimTokenFor(ctx)
+  const { ctx, browser, bearer } = await everyCredential(t)
   // The event stream never ends; it reads no query.
   const routes = appRoutes(ctx.app).filter((r) => r.method === 'GET' && r.url !== '/reception/events')
   assert.ok(routes.length >= 40, `${routes.length} routes`)
@@ -186,16 +200,7 @@ test('malformed query strings on every page and API read (signed in with every r
       fc.array(fc.tuple(queryName, queryValue), { maxLength: 5 }),
       async (route, params, query) => {
         const url = `${fillPath(route.url, params)}?${new URLSearchParams(query)}`
-        const bearer = route.url.startsWith('/api/')
-          ? token
-          : route.url.startsWith('/scim/')
-            ? scimToken
-            : undefined
-        const r = await browser.request({
-          method: 'GET',
-          url,
-          headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
-        })
+        const r = await browser.request({ method: 'GET', url, headers: bearer(route.url) })
         assert.ok(r.statusCode < 500, `GET ${url} → ${r.statusCode} ${r.body.slice(0, 300)}`)
       },
     ),
@@ -271,10 +276,7 @@ test('malformed form posts, signed in with a valid CSRF token, to every cookie-a
 })
 
 test('a null character anywhere (form or JSON field, nested value, field name, query, path) is refused with 400 on every route', async (t) => {
-  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
-  const browser = await browserWithEveryCookie(ctx)
-  const token = await apiTokenFor(ctx, 'admin@example.org')
-  await giveRole(ctx, 'admin@example.org', 'admin')
+  const { ctx, browser, bearer } = await everyCredential(t)
   // SCIM answers its own token first; scim.test.ts sends it a null character with one.
   const routes = appRoutes(ctx.app).filter((r) => !r.url.startsWith('/scim/'))
   const csrf = browser.csrfToken()
@@ -286,7 +288,7 @@ test('a null character anywhere (form or JSON field, nested value, field name, q
   }
   for (const route of routes) {
     const api = route.url.startsWith('/api/')
-    const headers = api ? { authorization: `Bearer ${token}` } : {}
+    const headers = bearer(route.url)
     const url = fillPath(route.url, ['1'])
     if (route.url.includes(':'))
       await expect(`${route.method} ${route.url} path`, {
@@ -325,11 +327,9 @@ test('a null character anywhere (form or JSON field, nested value, field name, q
 })
 
 test('ids past the largest the database holds (2³¹−1) in a path, a field or a SCIM page are a 4xx on every route, never a 500', async (t) => {
-  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '1000000' } })
-  let browser = await browserWithEveryCookie(ctx)
-  const token = await apiTokenFor(ctx, 'admin@example.org')
-  await giveRole(ctx, 'admin@example.org', 'admin')
-  const scimToken = await scimTokenFor(ctx)
+  const holder = await everyCredential(t)
+  const { ctx, bearer } = holder
+  let browser = holder.browser
   const big = 2 ** 31
   const fields = Object.fromEntries(
     ['hostId', 'accept', 'before', 'm', 'id', 'person', 'other', 'personId', 'visitId'].map((f) => [f, big]),
@@ -339,18 +339,13 @@ test('ids past the largest the database holds (2³¹−1) in a path, a field or 
   for (const route of appRoutes(ctx.app).filter((r) => r.url !== '/reception/events')) {
     // A run may log the browser out or revoke its device: start again as someone new.
     if ((await browser.get('/profile')).statusCode !== 200) browser = await browserWithEveryCookie(ctx)
-    const bearer = route.url.startsWith('/api/')
-      ? token
-      : route.url.startsWith('/scim/')
-        ? scimToken
-        : undefined
     const url = `${fillPath(route.url, [String(big)])}${route.url.startsWith('/scim/') ? `?startIndex=${big}0000000000&count=${big}` : ''}`
     const r = await browser.request({
       method: route.method as 'GET',
       url,
       headers: {
         accept: 'application/json',
-        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...bearer(route.url),
         ...(route.method === 'GET' ? {} : { 'content-type': 'application/json' }),
       },
       ...(route.method === 'GET'

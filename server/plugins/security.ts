@@ -48,18 +48,7 @@ export default fp(
       done(jsonApiRefusal(request))
     })
     // After the body is parsed, before any route's own checks, so no handler ever sees one.
-    app.addHook('preValidation', (request, _reply, done) => {
-      const where =
-        nullCharacterIn(request.body) ?? nullCharacterIn(request.query) ?? nullCharacterIn(request.params)
-      done(
-        where === undefined
-          ? undefined
-          : new UserError(
-              400,
-              `${where === '' ? 'The request' : `“${where}”`} contains a null character, which is never part of real text. Nothing was changed.`,
-            ),
-      )
-    })
+    app.addHook('preValidation', (request, _reply, done) => done(nullCharacterRefusal(request)))
     await app.register(rateLimit, {
       global: true,
       // With REDIS_URL every web process counts in Redis, so a limit of N is N across all of them.
@@ -125,6 +114,18 @@ export function nullCharacterIn(value: unknown): string | undefined {
     }
   }
   return undefined
+}
+
+/** A 400 naming where a null character is in the request's body, query or path, if it has one. */
+function nullCharacterRefusal(request: FastifyRequest): UserError | undefined {
+  const where =
+    nullCharacterIn(request.body) ?? nullCharacterIn(request.query) ?? nullCharacterIn(request.params)
+  if (where === undefined) return undefined
+  const what = where === '' ? 'The request' : `“${where}”`
+  return new UserError(
+    400,
+    `${what} contains a null character, which is never part of real text. Nothing was changed.`,
+  )
 }
 
 const jsonMediaType = /^application\/json\s*(;|$)/i

@@ -134,6 +134,7 @@ export default async function scimRoutes(app: FastifyInstance): Promise<void> {
           type: 'object',
           properties: {
             filter: { type: 'string', maxLength: 500 },
+            // Bound like ids: a page past any id is empty, and a number past a bigint is a database error.
             startIndex: { type: 'integer', minimum: 1, maximum: MAX_ID },
             count: { type: 'integer', minimum: 0, maximum: MAX_ID },
           },
