@@ -152,5 +152,5 @@ test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people
   )
   assert.match(report.body, /class="print-table"/)
   const history = await marshal.browser.get('/reception/roll-calls')
-  assert.match(history.body, new RegExp(`href="${url}/report">Drill report`))
+  assert.match(history.body, new RegExp(`href="${url}/report">Evacuation report`))
 })

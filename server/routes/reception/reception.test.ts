@@ -966,6 +966,17 @@ test('"Start real evacuation" asks to confirm: one tap starts nothing, the confi
   const again = await desk.browser.post('/reception/roll-calls', { kind: 'real' })
   assert.equal(again.statusCode, 303, 'while one runs, asking again opens the running one')
   assert.equal(again.headers.location, String(started.headers.location))
+
+  // Its report is an evacuation's, not a drill's, wherever it is named.
+  const url = String(started.headers.location)
+  await desk.browser.get(url)
+  await desk.browser.post(`${url}/end`, {})
+  for (const page of [url, '/reception/roll-calls']) {
+    const body = (await desk.browser.get(page)).body
+    assert.match(body, new RegExp(`href="${url}/report">Evacuation report<`), page)
+    assert.doesNotMatch(body, /Drill report/, page)
+  }
+  assert.match((await desk.browser.get(`${url}/report`)).body, /<title>Evacuation report/)
 })
 
 test('presence requests that find the answer out of date together get one answer; a change meanwhile still shows next', async (t) => {
