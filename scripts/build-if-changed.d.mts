@@ -4,8 +4,14 @@ export function stampPath(root: string): string
 export function inputsFingerprint(root: string): string
 /** True when dist/ was built from exactly the inputs on disk now. */
 export function isBuildCurrent(root: string): boolean
-/** Builds when out of date and records the inputs it built from; returns whether it built. */
+/** True when the tools `npm run build` needs are installed (not on a production install). */
+export function buildToolsInstalled(root: string): boolean
+/**
+ * Builds when out of date and records the inputs it built from; returns whether it built. Without
+ * the build tools (`canBuild` false) it runs the build in dist/ as it is, and throws when there is none.
+ */
 export function buildIfChanged(
   root: string,
   run?: (cmd: string, args: string[]) => { status: number | null },
+  options?: { canBuild?: boolean },
 ): boolean

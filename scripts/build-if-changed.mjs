@@ -48,12 +48,25 @@ export function isBuildCurrent(root) {
   return readFileSync(stamp, 'utf8').trim() === inputsFingerprint(root)
 }
 
-/** Builds when out of date and records the inputs it built from; returns whether it built. */
+/** True when the tools `npm run build` needs are installed (not on a production install). */
+export const buildToolsInstalled = (root) => existsSync(join(root, 'node_modules', 'typescript'))
+
+/**
+ * Builds when out of date and records the inputs it built from; returns whether it built. Where the
+ * build tools are not installed (a production install, e.g. a Heroku dyno after the platform's own
+ * `npm run build`), it cannot build, and the build that is there is the one to run.
+ */
 export function buildIfChanged(
   root,
-  run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' }),
+  // The build's own output goes to stderr, so that a command printing a report on stdout stays clean.
+  run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: ['inherit', 2, 'inherit'] }),
+  { canBuild = buildToolsInstalled(root) } = {},
 ) {
   if (isBuildCurrent(root)) return false
+  if (!canBuild) {
+    if (existsSync(join(root, 'dist', 'server', 'server.js'))) return false
+    throw new Error('No build in dist/ and nothing to build it with: run `npm install --include=dev` first.')
+  }
   const fingerprint = inputsFingerprint(root)
   const result = run('npm', ['run', 'build', '--silent'])
   if (result.status !== 0) {
@@ -67,7 +80,7 @@ export function buildIfChanged(
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = join(fileURLToPath(import.meta.url), '..', '..')
   try {
-    if (!buildIfChanged(root)) console.log('Build is up to date.')
+    if (!buildIfChanged(root)) console.error('Build is up to date.')
   } catch (error) {
     console.error(error instanceof Error ? error.message : error)
     process.exit(process.exitCode || 1)

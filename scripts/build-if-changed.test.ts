@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -12,6 +12,8 @@ function project(t: import('node:test').TestContext) {
   mkdirSync(join(root, 'server'))
   writeFileSync(join(root, 'server', 'app.ts'), 'export const a = 1\n')
   writeFileSync(join(root, 'package.json'), '{}\n')
+  // A development install: the build tools are there.
+  mkdirSync(join(root, 'node_modules', 'typescript'), { recursive: true })
   const builds: string[][] = []
   const run = (cmd: string, args: string[]) => {
     builds.push([cmd, ...args])
@@ -57,4 +59,39 @@ test('a failed build records nothing, so the next start builds again', (t) => {
   assert.throws(() => buildIfChanged(root, () => ({ status: 2 })), /build failed/)
   process.exitCode = 0
   assert.equal(isBuildCurrent(root), false)
+})
+
+test('a production install (no build tools, as on Heroku after its build) runs the build it has', (t) => {
+  const { root, builds, run } = project(t)
+  // Built by the platform's `npm run build`, which records no fingerprint; dev dependencies gone.
+  mkdirSync(join(root, 'dist', 'server'), { recursive: true })
+  writeFileSync(join(root, 'dist', 'server', 'server.js'), '// built\n')
+  assert.equal(isBuildCurrent(root), false)
+  assert.equal(buildIfChanged(root, run, { canBuild: false }), false)
+  assert.deepEqual(builds, [], 'nothing to build with: no build is tried')
+  // With no build at all there is nothing to run: that is an error, not a silent start.
+  rmSync(join(root, 'dist'), { recursive: true, force: true })
+  assert.throws(() => buildIfChanged(root, run, { canBuild: false }), /npm install --include=dev/)
+  process.exitCode = 0
+})
+
+test('the operations commands run the compiled scripts, so they work where dev dependencies are not installed', () => {
+  const scripts = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts
+  for (const name of [
+    'migrate',
+    'db:copy',
+    'roles',
+    'stats',
+    'visits',
+    'purge',
+    'send-reminders',
+    'auto-close',
+  ]) {
+    const command: string = scripts[name]
+    const file = /^node scripts\/build-if-changed\.mjs && node dist\/scripts\/([\w-]+)\.js$/.exec(
+      command,
+    )?.[1]
+    assert.ok(file, `npm run ${name}: ${command}`)
+    assert.ok(existsSync(new URL(`./${file}.ts`, import.meta.url)), `scripts/${file}.ts`)
+  }
 })
