@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { type AddressInfo, connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
@@ -381,6 +382,24 @@ test('recognised devices behind one office IP have their own rate-limit buckets'
   const limited = await anonymous.get('/login')
   assert.equal(limited.statusCode, 429)
   assert.match(limited.body, /You are going too fast/)
+})
+
+test('a made-up device cookie or bearer token on each request does not buy a fresh rate-limit bucket', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '20' } })
+  const office = '198.51.100.201'
+  const alice = await loginAs(ctx, 'alice@example.org', undefined, new TestBrowser(ctx.app, office))
+  const madeUp = () => randomBytes(32).toString('base64url')
+  let last = 0
+  for (let i = 0; i < 21; i++) {
+    const [url, headers] =
+      i % 2 === 0
+        ? ['/login', { cookie: `br_device=${madeUp()}` }]
+        : ['/api/v1/presence', { authorization: `Bearer ${madeUp()}` }]
+    last = (await ctx.app.inject({ method: 'GET', url, headers, remoteAddress: office })).statusCode
+  }
+  assert.equal(last, 429, 'one address gets its limit, whatever token it makes up')
+  // A live device keeps its own bucket: the rest of the office behind that address goes on.
+  assert.equal((await alice.get('/')).statusCode, 200)
 })
 
 test('metrics are served to loopback or with the metrics token only', async (t) => {

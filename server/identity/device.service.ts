@@ -17,6 +17,11 @@ export function deviceName(userAgent: string, kind: DeviceKind): string {
   return browser ?? os ?? (kind === 'api' ? 'App' : 'Unknown browser')
 }
 
+/** True when a token is a live device's (not revoked, its person active); reads only, marks nothing. */
+export async function isLiveDeviceToken(db: Db, token: string): Promise<boolean> {
+  return looksLikeToken(token) && (await findActiveDevice(db, hashToken(token))) !== undefined
+}
+
 /**
  * Issues a new token for a person and stores only its hash. The token is returned once, here.
  * A new personal link replaces the previous one.

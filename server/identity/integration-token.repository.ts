@@ -44,6 +44,17 @@ export async function findLiveIntegrationToken(
     .executeTakeFirst()
 }
 
+/** True when a live (not revoked) integration token of any purpose has this hash. */
+export async function integrationTokenHashIsLive(db: Db, tokenHash: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('integration_token')
+    .select('id')
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
 /** Records that a token was used, at most once a minute so reads do not become writes. */
 export async function touchIntegrationToken(db: Db, id: number, at: number): Promise<void> {
   await db

@@ -6,6 +6,7 @@ import { UserError } from '../lib/errors.js'
 import {
   findLiveIntegrationToken,
   insertIntegrationToken,
+  integrationTokenHashIsLive,
   listIntegrationTokens,
   revokeIntegrationToken,
   touchIntegrationToken,
@@ -93,6 +94,11 @@ export async function revokeToken(
     })
     return row
   })
+}
+
+/** True when a bearer token is a live integration token (API or SCIM); reads only, marks nothing. */
+export async function isLiveIntegrationToken(db: Db, token: string): Promise<boolean> {
+  return looksLikeToken(token) && (await integrationTokenHashIsLive(db, hashToken(token)))
 }
 
 /** The live integration token of a purpose a bearer token stands for, if any; marks it used. */

@@ -3,6 +3,9 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
+import type { Db } from '../db/connect.js'
+import { isLiveDeviceToken } from '../identity/device.service.js'
+import { isLiveIntegrationToken } from '../identity/integration-token.service.js'
 import { hashToken } from '../identity/secrets.js'
 import { UserError } from '../lib/errors.js'
 import { DEVICE_COOKIE } from './auth.js'
@@ -55,7 +58,7 @@ export default fp(
       // If Redis is unreachable the request is served (uncounted): a sign-in never waits on Redis.
       ...(app.ctx.redis ? { redis: app.ctx.redis, nameSpace: 'register:rate:', skipOnError: true } : {}),
       max: app.ctx.config.RATE_LIMIT_PER_MINUTE,
-      keyGenerator: rateLimitKey,
+      keyGenerator: (request) => rateLimitKey(app.ctx.db, request),
       timeWindow: '1 minute',
       errorResponseBuilder: (_request, context) => ({
         statusCode: context.statusCode,
@@ -149,14 +152,25 @@ function jsonApiRefusal(request: FastifyRequest): UserError | undefined {
 
 /**
  * Recognised devices get their own bucket: a whole office behind one NAT address must not share a
- * single limit at 08:55. Everyone else is limited by IP address.
+ * single limit at 08:55. Only a live token earns one: a made-up token on every request would
+ * otherwise be a fresh bucket each time, and no limit at all. Everyone else is limited by IP address.
  */
 const deviceCookiePattern = new RegExp(`(?:^|;\\s*)${DEVICE_COOKIE}=([A-Za-z0-9_-]{43})(?:;|$)`)
 
-function rateLimitKey(request: FastifyRequest): string {
+async function rateLimitKey(db: Db, request: FastifyRequest): Promise<string> {
   const bearer = /^Bearer\s+([A-Za-z0-9_-]{43})$/i.exec(request.headers.authorization ?? '')?.[1]
   // Cookies are not parsed yet when the limiter runs (onRequest), so read the header directly.
-  const token = bearer ?? deviceCookiePattern.exec(request.headers.cookie ?? '')?.[1]
-  if (token) return `t:${hashToken(token).slice(0, 22)}`
+  const cookie = bearer ? undefined : deviceCookiePattern.exec(request.headers.cookie ?? '')?.[1]
+  const token = bearer ?? cookie
+  if (token && (await isLive(db, token, bearer !== undefined))) return `t:${hashToken(token).slice(0, 22)}`
   return `ip:${request.ip}`
+}
+
+async function isLive(db: Db, token: string, bearer: boolean): Promise<boolean> {
+  try {
+    return (await isLiveDeviceToken(db, token)) || (bearer && (await isLiveIntegrationToken(db, token)))
+  } catch {
+    // The database unreachable: limited by address, and the handler says what is wrong.
+    return false
+  }
 }
