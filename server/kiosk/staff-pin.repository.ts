@@ -36,15 +36,39 @@ export async function deleteStaffPin(db: Db, personId: number): Promise<boolean>
   return Number(result.numDeletedRows) > 0
 }
 
-/** Counts a wrong PIN in one statement (two kiosks racing both count); returns the new count. */
-export async function countPinFailure(db: Db, personId: number): Promise<number> {
+/**
+ * Takes one of a PIN's tries before it is checked, in one statement: counted as wrong until a right
+ * PIN clears the count, so guesses sent at once cannot all be checked before the count catches up.
+ * Returns the tries taken, or undefined when the PIN is locked or all `max` tries are taken.
+ */
+export async function claimPinTry(
+  db: Db,
+  personId: number,
+  at: number,
+  max: number,
+): Promise<number | undefined> {
   const row = await db
     .updateTable('staff_pin')
     .set((eb) => ({ failures: eb('failures', '+', 1) }))
     .where('person_id', '=', personId)
+    .where('failures', '<', max)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', at)]))
     .returning('failures')
     .executeTakeFirst()
-  return row?.failures ?? 0
+  return row?.failures
+}
+
+/**
+ * Locks a PIN whose tries are all taken and were never cleared (a check that died half way), so it
+ * frees itself after the lock; a PIN a right guess has cleared meanwhile is left alone.
+ */
+export async function lockSpentStaffPin(db: Db, personId: number, until: number, max: number): Promise<void> {
+  await db
+    .updateTable('staff_pin')
+    .set({ locked_until: until, failures: 0 })
+    .where('person_id', '=', personId)
+    .where('failures', '>=', max)
+    .execute()
 }
 
 /** Locks a PIN until an instant and starts the count again. */

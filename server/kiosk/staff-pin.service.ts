@@ -13,11 +13,12 @@ import {
 } from '../register/register.service.js'
 import { auditKiosk } from './kiosk.service.js'
 import {
+  claimPinTry,
   clearPinFailures,
-  countPinFailure,
   deleteStaffPin,
   findStaffPin,
   insertVisitAtDoor,
+  lockSpentStaffPin,
   lockStaffPin,
   upsertStaffPin,
 } from './staff-pin.repository.js'
@@ -116,15 +117,19 @@ export async function signInOrOutWithPin(
   const wrong = new UserError(422, 'That PIN is not right. Try again, or use your phone.')
   const row = await findStaffPin(db, personId)
   if (!row) throw wrong
-  if (row.locked_until !== null && row.locked_until > now) {
+  const refuseLocked = async (retryMs: number): Promise<never> => {
     await auditKiosk(db, kiosk, { at: now, personId, action: 'pin.refused-locked', context })
-    throw new TooManyRequestsError(
-      'Too many wrong PINs, so your PIN is locked for now.',
-      row.locked_until - now,
-    )
+    throw new TooManyRequestsError('Too many wrong PINs, so your PIN is locked for now.', retryMs)
+  }
+  if (row.locked_until !== null && row.locked_until > now) return refuseLocked(row.locked_until - now)
+  // A try is taken before the (slow) check, so a burst of guesses gets five, as one by one would.
+  const tries = await claimPinTry(db, personId, now, PIN_MAX_FAILURES)
+  if (tries === undefined) {
+    await lockSpentStaffPin(db, personId, now + PIN_LOCK_MS, PIN_MAX_FAILURES)
+    return refuseLocked(PIN_LOCK_MS)
   }
   if (!/^\d{4,8}$/.test(request.pin) || !(await pinMatches(request.pin, row.pin_hash))) {
-    const failures = await countPinFailure(db, personId)
+    const failures = tries
     if (failures >= PIN_MAX_FAILURES) {
       await lockStaffPin(db, personId, now + PIN_LOCK_MS)
       await auditKiosk(db, kiosk, { at: now, personId, action: 'pin.locked', context, detail: { failures } })

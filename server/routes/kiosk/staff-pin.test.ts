@@ -86,3 +86,22 @@ test('five wrong PINs lock it for 15 minutes (even the right one is refused), ea
   assert.equal((await tablet.api('POST', '/kiosk/api/staff/999999/pin', { pin: '1234' })).statusCode, 422)
   assert.equal((await tablet.api('POST', '/kiosk/api/staff/abc/pin', { pin: '1234' })).statusCode, 400)
 })
+
+test('guesses sent all at once get no more tries than guesses sent one by one: five, then locked', async (t) => {
+  const ctx = await buildTestApp(t)
+  const carol = await personWithRole(ctx, 'carol@example.org', { firstName: 'Carol', lastName: 'Cole' })
+  await carol.browser.get('/profile/pin')
+  await carol.browser.post('/profile/pin', { pin: '7391', confirm: '7391' })
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx), 'Side door')
+  // Twenty wrong guesses in one burst (the rate limit allows 30 a minute), then the right one.
+  const burst = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      tablet.api('POST', `/kiosk/api/staff/${carol.id}/pin`, { pin: String(1000 + i) }),
+    ),
+  )
+  const checked = burst.filter((a) => a.statusCode === 422).length
+  assert.ok(checked <= 4, `${checked} wrong guesses were checked and let through; four are, the fifth locks`)
+  const right = await tablet.api('POST', `/kiosk/api/staff/${carol.id}/pin`, { pin: '7391' })
+  assert.equal(right.statusCode, 429, 'locked: the right PIN does not work either')
+  assert.equal(await ctx.app.ctx.db.selectFrom('visit').select('id').executeTakeFirst(), undefined)
+})
