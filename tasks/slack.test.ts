@@ -333,3 +333,33 @@ test('anonymous mode: a visitor’s arrival is posted without the visitor’s, c
   assert.equal(post!.text, 'A visitor arrived at North door')
   assert.doesNotMatch(post!.text, /Vera|Acme|Zo/)
 })
+
+test('a visitor who types chat markup as their name at the kiosk posts it as text: no @channel, no disguised link', async (t) => {
+  const slack = await FakeSlack.start(t)
+  const teams = await new FakeTeams().start()
+  t.after(() => teams.stop())
+  const ctx = await buildTestApp(t, {
+    env: {
+      ...noSchedules,
+      SLACK_WEBHOOK_URLS: slack.url(HOOK),
+      TEAMS_WEBHOOK_URLS: teams.url('/workflows/x'),
+    },
+    embeddedJobs: true,
+  })
+  const { zoe, tablet } = await hostAndKiosk(ctx)
+  const name = '<!channel> Vera & [Reset your password](https://evil.example)'
+  const company = '<https://evil.example|Acme IT>'
+  const body = { name, company, hostId: zoe }
+  assert.equal((await tablet.api('POST', '/kiosk/api/visitors', body)).statusCode, 201)
+  // Slack reads <…> as mentions and links and & as an escape: sent as &lt; &gt; &amp;, shown as typed.
+  assert.equal(
+    (await slack.waitFor(HOOK, 1))[0]!.text,
+    '&lt;!channel&gt; Vera &amp; [Reset your password](https://evil.example) (&lt;https://evil.example|Acme IT&gt;) arrived for Zoë Hôst at North door',
+  )
+  // Teams reads a TextBlock as Markdown; the post goes as a text run, which it shows as it is.
+  await eventually(async () => teams.posts.length === 1, 'posted to Teams')
+  assert.deepEqual(teams.refused, [])
+  const post = teams.posts[0]!
+  assert.equal(post.texts[1], `${name} (${company}) arrived for Zoë Hôst at North door`)
+  assert.ok(!post.markdown.some((text) => text.includes(name)), 'the visitor’s name is not read as Markdown')
+})

@@ -101,14 +101,22 @@ export function retryAfterMs(header: string | null, now = Date.now()): number {
 }
 
 /**
- * Posts one message to an incoming webhook. Throws SlackRateLimitedError on 429,
+ * Text as Slack shows it: & < > escaped, the only characters its messages read as markup, so a name
+ * such as "<!channel>" or "<https://x|Click>" is shown as typed, never a mention or a disguised link.
+ */
+export function slackEscape(text: string): string {
+  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
+}
+
+/**
+ * Posts one message (plain text, escaped here) to an incoming webhook. Throws SlackRateLimitedError on 429,
  * SlackRejectedError on other 4xx (retrying will not help), and a plain Error otherwise.
  */
 export async function postToSlack(url: string, text: string): Promise<void> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text }),
+    body: JSON.stringify({ text: slackEscape(text) }),
     signal: AbortSignal.timeout(10_000),
   })
   const body = await response.text()

@@ -5,8 +5,9 @@ import { retryAfterMs, SlackRateLimitedError, SlackRejectedError } from '../slac
 const CARD_VERSION = '1.4'
 
 /**
- * A Teams message carrying one Adaptive Card with the text, the shape Teams Workflows' "post to a
- * channel when a webhook request is received" and the classic incoming webhooks accept.
+ * A Teams message carrying one Adaptive Card with the text (plain, never read as Markdown), the
+ * shape Teams Workflows' "post to a channel when a webhook request is received" and the classic
+ * incoming webhooks accept.
  */
 export function teamsCard(text: string, siteName: string) {
   return {
@@ -28,7 +29,9 @@ export function teamsCard(text: string, siteName: string) {
               isSubtle: true,
               wrap: true,
             },
-            { type: 'TextBlock', text, wrap: true },
+            // Teams reads a TextBlock as Markdown ("[Reset](https://…)" in a visitor's name would be
+            // a link); a TextRun is shown as it is.
+            { type: 'RichTextBlock', inlines: [{ type: 'TextRun', text }] },
           ],
         },
       },
