@@ -51,6 +51,11 @@ declare module 'fastify' {
      * signed-in person without the role gets a clear 403, never a bounce to the login page.
      */
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /**
+     * For a request that outlives its checks (an event stream): whether its device is still live
+     * and its person still has the role, read afresh. Revocation and role changes take effect.
+     */
+    cookiePersonStillHasRole(request: FastifyRequest, role: Role): Promise<boolean>
   }
 }
 
@@ -125,11 +130,10 @@ export default fp(
         )
     })
 
-    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
-      const principal = request.principal
-      if (!principal) throw new UserError(401, 'Sign in first.')
+    /** Why a principal may not act with a role (on this device), or undefined when it may. */
+    const roleRefusal = (principal: Principal, device: Device | null, role: Role) => {
       if (!hasRole(principal.role, role)) {
-        throw new UserError(
+        return new UserError(
           403,
           `This page is for ${role === 'admin' ? 'administrators' : 'reception and fire marshals'}. Ask an administrator if you need access.`,
         )
@@ -139,10 +143,25 @@ export default fp(
       if (
         principal.kind === 'person' &&
         ssoRequiredFor(principal.role, config.SSO_REQUIRED_FOR_ROLES) &&
-        request.device?.signed_in_with !== 'sso'
+        device?.signed_in_with !== 'sso'
       ) {
-        throw new SsoRequiredError(sso.providers.map((p) => p.label))
+        return new SsoRequiredError(sso.providers.map((p) => p.label))
       }
+      return undefined
+    }
+
+    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
+      const principal = request.principal
+      if (!principal) throw new UserError(401, 'Sign in first.')
+      const refusal = roleRefusal(principal, request.device, role)
+      if (refusal) throw refusal
+    })
+
+    app.decorate('cookiePersonStillHasRole', async (request: FastifyRequest, role: Role) => {
+      const found = await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now())
+      if (!found || found.device.id !== request.device?.id) return false
+      const principal: Principal = { kind: 'person', role: found.person.role, personId: found.person.id }
+      return roleRefusal(principal, found.device, role) === undefined
     })
   },
   { name: 'auth', dependencies: ['context', 'session'] },

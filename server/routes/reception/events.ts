@@ -11,10 +11,22 @@ export default async function eventRoutes(app: FastifyInstance, { live }: Recept
     for (const stream of streams) stream.end()
   })
 
-  app.get('/reception/events', async (_request, reply) => {
+  app.get('/reception/events', async (request, reply) => {
     const stream = new PassThrough()
-    const send = (event: string, data: object) =>
-      stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    // A stream outlives the checks made when it opened: each event is sent only if the device is
+    // still live and its person still reception, else the stream ends (logout, revocation, demotion).
+    let checks = Promise.resolve(true)
+    const send = (event: string, data: object) => {
+      checks = checks
+        .then((allowed) => allowed && app.cookiePersonStillHasRole(request, 'reception'))
+        .catch(() => false)
+        .then((allowed) => {
+          if (stream.writableEnded) return false
+          if (allowed) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+          else stream.end()
+          return allowed
+        })
+    }
     // Events carry no names: pages fetch their own fresh copy, which checks the role again.
     const onPresence = (change: { at: number }) => send('presence', { at: change.at })
     const onLive = (change: { topic: string; id: number }) => send(change.topic, { id: change.id })

@@ -323,6 +323,48 @@ test('the event stream announces sign-ins and sign-outs as they happen', async (
   )
 })
 
+test('an open event stream ends at the next event once its device is revoked or its person loses the role', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const desk = await deskReceptionist(ctx)
+  const door = await personWithRole(
+    ctx,
+    'door@example.org',
+    { firstName: 'Dora', lastName: 'Door' },
+    'reception',
+  )
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const abort = new AbortController()
+  t.after(() => abort.abort())
+  const open = async (browser: TestBrowser) => {
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+    const response = await fetch(`http://127.0.0.1:${port}/reception/events`, {
+      headers: { cookie, accept: 'text/event-stream' },
+      signal: abort.signal,
+    })
+    assert.equal(response.status, 200)
+    const body = response.body!
+    await readEvents(body, (s) => s.includes(': connected'))
+    return body
+  }
+  const demoted = await open(desk.browser)
+  const revoked = await open(door.browser)
+  await db.updateTable('person').set({ role: 'staff' }).where('id', '=', desk.id).execute()
+  await db
+    .updateTable('device')
+    .set({ revoked_at: ctx.clock.now() })
+    .where('person_id', '=', door.id)
+    .execute()
+  await tapSignIn(amy.browser)
+  // Read to the end: a stream still open is cut by readEvents after 5 s, with what it sent.
+  for (const body of [demoted, revoked]) {
+    const rest = await readEvents(body, () => false)
+    assert.doesNotMatch(rest, /event: presence/, 'nothing more is sent to someone no longer allowed')
+  }
+})
+
 test('two marshals marking at the same time never lose a mark; the later mark of one person wins, keeping who', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
