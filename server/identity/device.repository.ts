@@ -82,9 +82,12 @@ const touchDeviceQuery = preparedQuery((db, v: { id: number; at: number; staleBe
     .where('last_used_at', '<', v.staleBefore),
 )
 
+/** A device's last use is written again only when this much older: most requests stay read-only. */
+export const DEVICE_USE_RECORDED_EVERY_MS = 60_000
+
 /** Records that a device was used (callers do this at most once a minute). */
 export async function touchDevice(db: Db, id: number, at: number): Promise<void> {
-  await touchDeviceQuery(db, { id, at, staleBefore: at - 60_000 })
+  await touchDeviceQuery(db, { id, at, staleBefore: at - DEVICE_USE_RECORDED_EVERY_MS })
 }
 
 /** A person's devices that are still live, most recently used first. */

@@ -3,7 +3,13 @@ import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import { type Db, dialectOf } from '../db/connect.js'
 import type { Device, DeviceKind, Person, SignInMethod } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
-import { findActiveDevice, insertDevice, revokeDevicesOfKind, touchDevice } from './device.repository.js'
+import {
+  DEVICE_USE_RECORDED_EVERY_MS,
+  findActiveDevice,
+  insertDevice,
+  revokeDevicesOfKind,
+  touchDevice,
+} from './device.repository.js'
 import { hashToken, looksLikeToken, newToken } from './secrets.js'
 
 /** A readable device name from a user agent: "Safari on iOS", "Chrome on Android". */
@@ -17,9 +23,13 @@ export function deviceName(userAgent: string, kind: DeviceKind): string {
   return browser ?? os ?? (kind === 'api' ? 'App' : 'Unknown browser')
 }
 
-/** True when a token is a live device's (not revoked, its person active); reads only, marks nothing. */
-export async function isLiveDeviceToken(db: Db, token: string): Promise<boolean> {
-  return looksLikeToken(token) && (await findActiveDevice(db, hashToken(token))) !== undefined
+/** A live device (not revoked) and its active person. */
+export type LiveDevice = { device: Device; person: Person }
+
+/** The live device a token stands for, if any; reads only, marks nothing. */
+export async function findLiveDevice(db: Db, token: string | undefined): Promise<LiveDevice | undefined> {
+  if (!token || !looksLikeToken(token)) return undefined
+  return findActiveDevice(db, hashToken(token))
 }
 
 /**
@@ -61,22 +71,28 @@ export async function issueDevice(
   return { token, device }
 }
 
-/** The device and person a token stands for, if the token is live; marks the device used. */
+/**
+ * The device and person a token stands for, if the token is live; records the use, at most once a
+ * minute (`recorded` says whether this request did). `found` is this request's lookup of the token,
+ * when one was made already (the rate limiter's).
+ */
 export async function authenticateToken(
   db: Db,
   token: string | undefined,
   at: number,
-): Promise<{ device: Device; person: Person } | undefined> {
-  if (!token || !looksLikeToken(token)) return undefined
-  const found = await findActiveDevice(db, hashToken(token))
+  found: Promise<LiveDevice | undefined> = findLiveDevice(db, token),
+): Promise<(LiveDevice & { recorded: boolean }) | undefined> {
+  const live = await found
+  if (!live) return undefined
   // Only write when the recorded time is stale: most requests stay read-only. On SQLite the write
   // joins the commit shared by this moment's units of work (the morning's first pages all touch a
   // device, and every commit writes its pages to the WAL again). Not on PostgreSQL: there a shared
   // transaction would hold the device row while other units run, and two such transactions that
   // touch and tap in opposite orders could deadlock; a write of its own holds the row for one statement.
-  if (found && found.device.last_used_at < at - 60_000) {
-    if (dialectOf(db) === 'sqlite') await unitOfWork(db, (trx) => touchDevice(trx, found.device.id, at))
-    else await touchDevice(db, found.device.id, at)
+  const recorded = live.device.last_used_at < at - DEVICE_USE_RECORDED_EVERY_MS
+  if (recorded) {
+    if (dialectOf(db) === 'sqlite') await unitOfWork(db, (trx) => touchDevice(trx, live.device.id, at))
+    else await touchDevice(db, live.device.id, at)
   }
-  return found
+  return { ...live, recorded }
 }

@@ -148,11 +148,13 @@ export async function authenticateKiosk(
   db: Db,
   token: string | undefined,
   at: number,
-): Promise<Kiosk | undefined> {
+): Promise<{ kiosk: Kiosk; recorded: boolean } | undefined> {
   if (!token || !looksLikeToken(token)) return undefined
   const kiosk = await findKioskByToken(db, hashToken(token))
-  if (kiosk && (kiosk.last_seen_at ?? 0) < at - HEARTBEAT_WRITE_MS) await touchKiosk(db, kiosk.id, at)
-  return kiosk
+  if (!kiosk) return undefined
+  const recorded = (kiosk.last_seen_at ?? 0) < at - HEARTBEAT_WRITE_MS
+  if (recorded) await touchKiosk(db, kiosk.id, at)
+  return { kiosk, recorded }
 }
 
 /** Unpairs a kiosk (its tablet's token stops working at its next request), or removes it from the list. */

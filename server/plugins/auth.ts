@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { RequestContext } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
 import type { Device, Person, Role } from '../db/database.js'
-import { authenticateToken } from '../identity/device.service.js'
+import { authenticateToken, findLiveDevice, type LiveDevice } from '../identity/device.service.js'
 import { authenticateIntegrationToken } from '../identity/integration-token.service.js'
 import { hasRole } from '../identity/roles.js'
 import { UserError } from '../lib/errors.js'
@@ -59,6 +60,24 @@ declare module 'fastify' {
   }
 }
 
+const deviceLookups = new WeakMap<FastifyRequest, { token: string; found: Promise<LiveDevice | undefined> }>()
+
+/**
+ * This request's lookup of the live device a token stands for, made once: the rate limiter asks
+ * first (a live token has a bucket of its own), then the auth check reuses the answer.
+ */
+export function liveDeviceOf(
+  db: Db,
+  request: FastifyRequest,
+  token: string | undefined,
+): Promise<LiveDevice | undefined> {
+  const seen = deviceLookups.get(request)
+  if (seen && seen.token === token) return seen.found
+  const found = findLiveDevice(db, token)
+  if (token) deviceLookups.set(request, { token, found })
+  return found
+}
+
 /** Who is asking: device cookie for pages, bearer token for the API. */
 export default fp(
   async (app) => {
@@ -85,15 +104,19 @@ export default fp(
     })
 
     app.decorate('requireCookiePerson', async (request: FastifyRequest, reply: FastifyReply) => {
-      const found = await authenticateToken(db, request.cookies[DEVICE_COOKIE], clock.now())
+      const token = request.cookies[DEVICE_COOKIE]
+      const found = await authenticateToken(db, token, clock.now(), liveDeviceOf(db, request, token))
       if (!found) {
-        if (request.cookies[DEVICE_COOKIE]) {
+        if (token) {
           reply.clearDeviceCookie()
           request.flash('info', 'This device is no longer signed in. Confirm who you are to continue.')
         }
         if (request.method === 'GET') request.session.set('returnTo', request.url)
         return reply.redirect('/login', 303)
       }
+      // A browser keeps a cookie 400 days from when it was set, however often it is sent: each use
+      // that is recorded (after a minute's pause) sets it again, so a device in use never expires.
+      if (found.recorded) reply.setDeviceCookie(token!)
       request.person = found.person
       request.device = found.device
       request.principal = { kind: 'person', role: found.person.role, personId: found.person.id }
@@ -102,7 +125,7 @@ export default fp(
     app.decorate('requireBearerPerson', async (request: FastifyRequest) => {
       const header = request.headers.authorization ?? ''
       const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1]
-      const found = await authenticateToken(db, token, clock.now())
+      const found = await authenticateToken(db, token, clock.now(), liveDeviceOf(db, request, token))
       if (found) {
         request.person = found.person
         request.device = found.device

@@ -4,11 +4,10 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 import type { Db } from '../db/connect.js'
-import { isLiveDeviceToken } from '../identity/device.service.js'
 import { isLiveIntegrationToken } from '../identity/integration-token.service.js'
 import { hashToken } from '../identity/secrets.js'
 import { UserError } from '../lib/errors.js'
-import { DEVICE_COOKIE } from './auth.js'
+import { DEVICE_COOKIE, liveDeviceOf } from './auth.js'
 
 /**
  * Security headers with a strict CSP (no inline script or style, nothing third-party) and a
@@ -162,13 +161,18 @@ async function rateLimitKey(db: Db, request: FastifyRequest): Promise<string> {
   // Cookies are not parsed yet when the limiter runs (onRequest), so read the header directly.
   const cookie = bearer ? undefined : deviceCookiePattern.exec(request.headers.cookie ?? '')?.[1]
   const token = bearer ?? cookie
-  if (token && (await isLive(db, token, bearer !== undefined))) return `t:${hashToken(token).slice(0, 22)}`
+  if (token && (await isLive(db, request, token, bearer !== undefined)))
+    return `t:${hashToken(token).slice(0, 22)}`
   return `ip:${request.ip}`
 }
 
-async function isLive(db: Db, token: string, bearer: boolean): Promise<boolean> {
+async function isLive(db: Db, request: FastifyRequest, token: string, bearer: boolean): Promise<boolean> {
   try {
-    return (await isLiveDeviceToken(db, token)) || (bearer && (await isLiveIntegrationToken(db, token)))
+    // The device lookup is kept for the auth check that follows (one read of the device a request).
+    return (
+      (await liveDeviceOf(db, request, token)) !== undefined ||
+      (bearer && (await isLiveIntegrationToken(db, token)))
+    )
   } catch {
     // The database unreachable: limited by address, and the handler says what is wrong.
     return false

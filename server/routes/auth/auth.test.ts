@@ -284,3 +284,29 @@ test('after five wrong codes the page says so, even for the right code; the cont
     assert.doesNotMatch(after.body, /expired or was already used/)
   }
 })
+
+test('a phone in daily use is never signed out by its cookie expiring: a use after a pause renews the 400-day cookie', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'alice@example.org')
+  const token = browser.cookies.get('br_device')
+  const deviceCookies = (response: { cookies: unknown[] }) =>
+    (response.cookies as { name: string; value: string; maxAge?: number }[]).filter(
+      (c) => c.name === 'br_device',
+    )
+  // Browsers keep a cookie 400 days at most from when it was set, however often it is sent.
+  ctx.clock.advance(2 * 60_000)
+  const later = await browser.get('/')
+  assert.equal(later.statusCode, 200)
+  assert.deepEqual(
+    deviceCookies(later).map((c) => [c.value, c.maxAge]),
+    [[token, 400 * 24 * 60 * 60]],
+    'the same token, for another 400 days',
+  )
+  for (const url of ['/', '/history']) {
+    assert.deepEqual(
+      deviceCookies(await browser.get(url)),
+      [],
+      `${url}: used within the minute, nothing to renew`,
+    )
+  }
+})

@@ -40,9 +40,28 @@ export default async function kioskRoutes(app: FastifyInstance): Promise<void> {
 
   const pairPage = (reply: FastifyReply, data: Record<string, unknown> = {}) =>
     reply.page('kiosk/pair', { ...data })
+  const setKioskCookie = (reply: FastifyReply, token: string) =>
+    reply.setCookie(KIOSK_COOKIE, token, {
+      path: '/kiosk',
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: 'auto',
+      maxAge: KIOSK_COOKIE_MAX_AGE,
+    })
+  /**
+   * The paired kiosk a request comes from. A browser keeps a cookie 400 days from when it was set,
+   * however often it is sent: each contact that is recorded (every 30 s at most) sets it again, so a
+   * tablet left on for years stays paired.
+   */
+  const pairedKioskOf = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = request.cookies[KIOSK_COOKIE]
+    const found = await authenticateKiosk(db, token, clock.now())
+    if (found?.recorded) setKioskCookie(reply, token!)
+    return found?.kiosk
+  }
 
   app.get('/kiosk', async (request, reply) => {
-    const kiosk = await authenticateKiosk(db, request.cookies[KIOSK_COOKIE], clock.now())
+    const kiosk = await pairedKioskOf(request, reply)
     if (!kiosk) {
       if (request.cookies[KIOSK_COOKIE]) reply.clearCookie(KIOSK_COOKIE, { path: '/kiosk' })
       return pairPage(reply)
@@ -70,13 +89,7 @@ export default async function kioskRoutes(app: FastifyInstance): Promise<void> {
           at: clock.now(),
           context: request.auditContext,
         })
-        reply.setCookie(KIOSK_COOKIE, token, {
-          path: '/kiosk',
-          httpOnly: true,
-          sameSite: 'strict',
-          secure: 'auto',
-          maxAge: KIOSK_COOKIE_MAX_AGE,
-        })
+        setKioskCookie(reply, token)
         return reply.redirect('/kiosk', 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
@@ -120,8 +133,8 @@ export default async function kioskRoutes(app: FastifyInstance): Promise<void> {
 
   // Everything below needs a paired kiosk: its token is the credential, its CSRF token guards changes.
   app.register(async (paired) => {
-    paired.addHook('onRequest', async (request: FastifyRequest) => {
-      const kiosk = await authenticateKiosk(db, request.cookies[KIOSK_COOKIE], clock.now())
+    paired.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const kiosk = await pairedKioskOf(request, reply)
       if (!kiosk)
         throw new UserError(
           401,

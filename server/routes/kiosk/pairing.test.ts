@@ -148,3 +148,23 @@ test('unpairing a kiosk stops its token at the next request', async (t) => {
     .execute()
   assert.equal(audit.length, 1)
 })
+
+test('a kiosk left on for years stays paired: a request after a pause renews its 400-day cookie', async (t) => {
+  const ctx = await buildTestApp(t)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const token = tablet.cookies.get(KIOSK_COOKIE)
+  const kioskCookies = (response: { cookies: unknown[] }) =>
+    (response.cookies as { name: string; value: string; maxAge?: number; path?: string }[]).filter(
+      (c) => c.name === KIOSK_COOKIE,
+    )
+  for (const request of [() => tablet.get('/kiosk'), () => tablet.api('GET', '/kiosk/api/state')]) {
+    ctx.clock.advance(2 * 60_000)
+    const renewed = await request()
+    assert.equal(renewed.statusCode, 200)
+    assert.deepEqual(
+      kioskCookies(renewed).map((c) => [c.value, c.maxAge, c.path]),
+      [[token, 400 * 24 * 60 * 60, '/kiosk']],
+    )
+    assert.deepEqual(kioskCookies(await request()), [], 'asked again at once: nothing to renew')
+  }
+})
