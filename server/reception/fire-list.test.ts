@@ -154,3 +154,54 @@ test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people
   const history = await marshal.browser.get('/reception/roll-calls')
   assert.match(history.body, new RegExp(`href="${url}/report">Evacuation report`))
 })
+
+test('a visitor still in at the auto-close stays on the fire list and the roll call, unconfirmed, as long as staff do', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-23T17:00:00Z') // Europe/London: UTC in November.
+  const { db } = ctx.app.ctx
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const staff = await personWithRole(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Late' })
+  await tapSignIn(staff.browser)
+  for (const name of ['Val Late', 'Vic Left']) {
+    await desk.browser.get('/reception/visitors/new')
+    const r = await desk.browser.post('/reception/visitors', {
+      name,
+      company: 'Acme',
+      hostId: String(staff.id),
+    })
+    assert.equal(r.statusCode, 303)
+  }
+  const vic = await db
+    .selectFrom('visitor')
+    .select('id')
+    .where('name', '=', 'Vic Left')
+    .executeTakeFirstOrThrow()
+  await desk.browser.get('/reception')
+  assert.equal((await desk.browser.post(`/reception/visitors/${vic.id}/sign-out`)).statusCode, 303)
+
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 2 })
+
+  // The alarm rings at 00:30: nobody the auto-close closed unseen has disappeared, visitor or staff.
+  ctx.clock.set('2026-11-24T00:30:00Z')
+  const board = await desk.browser.get('/reception')
+  assert.match(board.body, /<span class="count">2<\/span> people on the fire list/, 'Sam and Val')
+  const visitors = board.body.slice(board.body.indexOf('id="visitors"'))
+  assert.match(visitors.slice(0, visitors.indexOf('</ul>')), /Val Late[\s\S]*?unconfirmed[\s\S]*?auto-closed/)
+  assert.doesNotMatch(board.body.slice(board.body.indexOf('data-live=')), /Vic Left/, 'signed out')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })
+  const url = String(started.headers.location)
+  const page = await desk.browser.get(url)
+  assert.match(page.body, /<span class="count">2<\/span> not accounted for/)
+  assert.match(page.body.slice(page.body.indexOf('<h2 id="visitors">')), /Visitors \(1\)[\s\S]*Val Late/)
+
+  // After FIRE_LIST_AUTO_CLOSED_HOURS (12) the auto-closed visit leaves the list, as a member of staff's does.
+  ctx.clock.set('2026-11-24T12:30:00Z')
+  const noon = await desk.browser.get('/reception')
+  assert.match(noon.body, /<span class="count">0<\/span> people on the fire list/)
+})

@@ -7,7 +7,7 @@ import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { formatDay, formatTime, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { type RegisterSite, signIn, signOut } from '../register/register.service.js'
-import { visitorsInside } from '../visitors/visitor.service.js'
+import { byVisitorName, visitorsAutoClosedSince, visitorsInside } from '../visitors/visitor.service.js'
 import {
   type AutoClosedRow,
   type InsideRow,
@@ -84,8 +84,10 @@ export interface FireListVisitor {
   /** The visitor's mobile (E.164) if they gave one, for the marshals' tap-to-call. */
   phone: string | null
   signedInAt: number
-  /** False when the visit began on an earlier day: they may well have gone. */
+  /** False when the visit began on an earlier day or was auto-closed: they may well have gone. */
   confirmed: boolean
+  /** When the nightly auto-close closed the visit, recently enough that they may be inside. */
+  autoClosedAt: number | null
 }
 
 /** Everyone who may be in the building, in three groups, with counts. */
@@ -184,8 +186,17 @@ export async function tellApart<
  * The people on the fire list who are visitors (from server/visitors/), so the board, the API, the
  * roll call and its CSV get them from the same function as everyone else.
  */
-export async function visitorsOnFireList(db: Db, now: number, timeZone: string): Promise<FireListVisitor[]> {
-  return (await visitorsInside(db, now, timeZone)).map((v) => ({
+export async function visitorsOnFireList(
+  db: Db,
+  now: number,
+  settings: FireListSettings,
+): Promise<FireListVisitor[]> {
+  // Like staff, a visitor the auto-close closed stays listed, unconfirmed, for `autoClosedHours`.
+  const visitors = [
+    ...(await visitorsInside(db, now, settings.timeZone)),
+    ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs, now)),
+  ].sort(byVisitorName)
+  return visitors.map((v) => ({
     visitorId: v.visitorId,
     name: v.name,
     company: v.company,
@@ -194,6 +205,7 @@ export async function visitorsOnFireList(db: Db, now: number, timeZone: string):
     phone: v.phone,
     signedInAt: v.since,
     confirmed: v.confirmed,
+    autoClosedAt: v.autoClosedAt,
   }))
 }
 
@@ -204,7 +216,7 @@ export async function visitorsOnFireList(db: Db, now: number, timeZone: string):
  * - **Unconfirmed**, with the reason: reminded and no answer; "Still here" older than
  *   `stillHereHours`; auto-closed by the system within the last `autoClosedHours` (and not seen
  *   since); a visit left open since an earlier day.
- * - **Visitors**, from `visitorsOnFireList`.
+ * - **Visitors**, from `visitorsOnFireList`: inside, or auto-closed within `autoClosedHours`.
  */
 export async function fireList(db: Db, now: number, settings: FireListSettings): Promise<FireList> {
   const seen = new Set<number>()
@@ -226,7 +238,7 @@ export async function fireList(db: Db, now: number, settings: FireListSettings):
   people.sort(byName)
   const inside = people.filter((p) => p.group === 'in')
   const unconfirmed = people.filter((p) => p.group === 'unconfirmed')
-  const visitors = await visitorsOnFireList(db, now, settings.timeZone)
+  const visitors = await visitorsOnFireList(db, now, settings)
   return {
     at: now,
     in: inside,

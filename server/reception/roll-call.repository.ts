@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { RollCall, RollCallKind, RollCallStatus, UnconfirmedReasonKind } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
 import type { FireListPerson } from './presence.service.js'
 
 /** The running roll call, if any. */
@@ -65,6 +66,49 @@ export async function insertSnapshot(db: Db, rollCallId: number, people: FireLis
       )
       .execute()
   }
+}
+
+// On every sign-in (a tap's hot path), so built once (see preparedQuery).
+const addToRunningRollCallQuery = preparedQuery((db, v: { personId: number; signedInAt: number }) =>
+  db
+    .insertInto('roll_call_person')
+    .columns([
+      'roll_call_id',
+      'person_id',
+      'first_name',
+      'last_name',
+      'signed_in_at',
+      'confirmed',
+      'last_activity_at',
+    ])
+    .expression((eb) =>
+      eb
+        .selectFrom(['roll_call', 'person'])
+        .select([
+          'roll_call.id',
+          'person.id',
+          'person.first_name',
+          'person.last_name',
+          eb.cast<number>(eb.val(v.signedInAt), 'bigint').as('signed_in_at'),
+          sql.lit(1).as('confirmed'),
+          eb.cast<number>(eb.val(v.signedInAt), 'bigint').as('last_activity_at'),
+        ])
+        .where('roll_call.ended_at', 'is', null)
+        .where('person.id', '=', v.personId),
+    )
+    .onConflict((oc) => oc.columns(['roll_call_id', 'person_id']).doNothing()),
+)
+
+/**
+ * Puts someone who signed in on the running roll call, if one runs and they are not on it yet: a
+ * tap saved offline before the alarm, or anyone tapping in during it, is inside like the rest.
+ * One statement, so a sign-in with no roll call running costs no extra read.
+ */
+export async function addToRunningRollCall(
+  db: Db,
+  entry: { personId: number; signedInAt: number },
+): Promise<void> {
+  await addToRunningRollCallQuery(db, entry)
 }
 
 /** Ends a running roll call; undefined if it had already ended. */

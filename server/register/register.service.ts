@@ -5,6 +5,7 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
 import { insertOutbox } from '../outbox/outbox.repository.js'
+import { addToRunningRollCall } from '../reception/roll-call.repository.js'
 import {
   closeVisit,
   correctAutoClosedVisit,
@@ -102,6 +103,8 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
       context: request.context,
       detail: { visitId: visit.id, ...(request.via ? { via: request.via } : {}) },
     })
+    // A tap saved offline before the alarm, or one made during the roll call: they are inside.
+    await addToRunningRollCall(trx, { personId: request.personId, signedInAt: visit.signed_in_at })
     await announce(trx, {
       personId: request.personId,
       visitId: visit.id,

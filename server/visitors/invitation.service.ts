@@ -28,7 +28,12 @@ import {
   updateInvitedVisitor,
 } from './invitation.repository.js'
 import { deleteVisitor, insertVisitor, markVisitorArrived } from './visitor.repository.js'
-import { auditVisitor, VisitorFormError, type VisitorSource } from './visitor.service.js'
+import {
+  auditVisitor,
+  putOnRunningRollCall,
+  VisitorFormError,
+  type VisitorSource,
+} from './visitor.service.js'
 
 /** How far ahead a host may invite someone. */
 const MAX_DAYS_AHEAD = 366
@@ -478,6 +483,7 @@ export async function checkInInvitation(
     await auditVisitor(trx, arrived, source, now, 'visitor.signed-in', { at: now, invitation: true })
     // The host notice (and the chat post) go out from the outbox, committed with the check-in.
     await recordVisitorArrival(trx, arrived.id, now, now)
+    await putOnRunningRollCall(trx, arrived)
     return arrived
   })
 }

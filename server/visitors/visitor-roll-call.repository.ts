@@ -48,6 +48,35 @@ export async function insertVisitorSnapshot(
   }
 }
 
+/**
+ * Puts a visitor who signed in on the running roll call, if one runs and they are not on it yet: a
+ * kiosk's sign-in queued before the alarm, or anyone arriving during it, is inside like the rest.
+ */
+export async function addVisitorToRunningRollCall(
+  db: Db,
+  visitor: Pick<VisitorRollCallLine, 'visitorId' | 'name' | 'company' | 'hostName' | 'phone' | 'signedInAt'>,
+): Promise<void> {
+  await db
+    .insertInto('roll_call_visitor')
+    .columns(['roll_call_id', 'visitor_id', 'name', 'company', 'host_name', 'phone', 'signed_in_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('roll_call')
+        .select([
+          'roll_call.id',
+          eb.cast<number>(eb.val(visitor.visitorId), 'integer').as('visitor_id'),
+          eb.cast<string>(eb.val(visitor.name), 'text').as('name'),
+          eb.cast<string>(eb.val(visitor.company), 'text').as('company'),
+          eb.cast<string>(eb.val(visitor.hostName), 'text').as('host_name'),
+          eb.cast<string | null>(eb.val(visitor.phone), 'text').as('phone'),
+          eb.cast<number>(eb.val(visitor.signedInAt), 'bigint').as('signed_in_at'),
+        ])
+        .where('roll_call.ended_at', 'is', null),
+    )
+    .onConflict((oc) => oc.columns(['roll_call_id', 'visitor_id']).doNothing())
+    .execute()
+}
+
 /** A roll call's visitors with their marks, by name order left to the caller. */
 export async function listVisitorRollCallLines(db: Db, rollCallId: number): Promise<VisitorRollCallLine[]> {
   const rows = await db

@@ -48,9 +48,9 @@ export async function findVisitorByClientKey(
     .executeTakeFirst()
 }
 
-/** Every visitor signed in and not out (any day), oldest first. */
-export async function listVisitorsInside(db: Db): Promise<VisitorInsideRow[]> {
-  const rows = await db
+// A visitor with their host's and kiosk's names: what the fire list reads for each visitor.
+const visitorWithHost = (db: Db) =>
+  db
     .selectFrom('visitor')
     .leftJoin('person', 'person.id', 'visitor.host_person_id')
     .leftJoin('kiosk', 'kiosk.id', 'visitor.kiosk_id')
@@ -67,11 +67,30 @@ export async function listVisitorsInside(db: Db): Promise<VisitorInsideRow[]> {
       'kiosk.name as kioskName',
     ])
     .where('visitor.signed_in_at', 'is not', null)
+
+/** Every visitor signed in and not out (any day), oldest first. */
+export async function listVisitorsInside(db: Db): Promise<VisitorInsideRow[]> {
+  const rows = await visitorWithHost(db)
     .where('visitor.signed_out_at', 'is', null)
     .orderBy('visitor.signed_in_at')
     .orderBy('visitor.id')
     .execute()
   return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt) }))
+}
+
+/** Visitors the auto-close closed at or after an instant (nobody saw them leave), oldest first. */
+export async function listVisitorsAutoClosedSince(
+  db: Db,
+  from: number,
+): Promise<(VisitorInsideRow & { signedOutAt: number })[]> {
+  const rows = await visitorWithHost(db)
+    .select('visitor.signed_out_at as signedOutAt')
+    .where('visitor.closed_by', '=', 'auto')
+    .where('visitor.signed_out_at', '>=', from)
+    .orderBy('visitor.signed_in_at')
+    .orderBy('visitor.id')
+    .execute()
+  return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt), signedOutAt: Number(r.signedOutAt) }))
 }
 
 /** Ends a visitor's visit if it is open; undefined if it was not. */

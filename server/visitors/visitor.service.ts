@@ -20,8 +20,11 @@ import {
   findVisitor,
   findVisitorByClientKey,
   insertVisitor,
+  listVisitorsAutoClosedSince,
   listVisitorsInside,
+  type VisitorInsideRow,
 } from './visitor.repository.js'
+import { addVisitorToRunningRollCall } from './visitor-roll-call.repository.js'
 
 /** A visitor form that needs correcting: a message per field, shown next to it. */
 export class VisitorFormError extends UserError {
@@ -71,8 +74,10 @@ export interface VisitorInside {
   hostPersonId: number | null
   phone: string | null
   since: number
-  /** False when the visit began on an earlier day: they may well have gone. */
+  /** False when the visit began on an earlier day, or the auto-close closed it: they may well have gone. */
   confirmed: boolean
+  /** When the nightly auto-close closed the visit (nobody saw them leave); null while it is open. */
+  autoClosedAt: number | null
   kioskName: string | null
 }
 
@@ -218,7 +223,29 @@ export async function signInVisitor(
     })
     // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
     await recordVisitorArrival(trx, visitor.id, request.at, request.now)
+    await putOnRunningRollCall(trx, visitor)
     return { visitor, changed: true }
+  })
+}
+
+/**
+ * Adds a visitor who just signed in to the running roll call, if any: one signed in at a kiosk
+ * that was offline when the alarm rang, or arriving during the roll call, is inside like the rest.
+ */
+export async function putOnRunningRollCall(db: Db, visitor: Visitor): Promise<void> {
+  if (visitor.signed_in_at === null || visitor.signed_out_at !== null) return
+  const host = visitor.host_person_id === null ? undefined : await findPersonById(db, visitor.host_person_id)
+  await addVisitorToRunningRollCall(db, {
+    visitorId: visitor.id,
+    name: visitor.name,
+    company: visitor.company,
+    hostName: hostLabel({
+      hostFirstName: host?.first_name ?? null,
+      hostLastName: host?.last_name ?? null,
+      hostText: visitor.host_text,
+    }),
+    phone: visitor.phone,
+    signedInAt: visitor.signed_in_at,
   })
 }
 
@@ -282,20 +309,42 @@ export function hostLabel(r: {
 export async function visitorsInside(db: Db, now: number, timeZone: string): Promise<VisitorInside[]> {
   const startOfToday = startOfLocalDay(localDay(now, timeZone), timeZone)
   const rows = await listVisitorsInside(db)
-  return rows
-    .map((r) => ({
-      visitorId: r.visitorId,
-      name: r.name,
-      company: r.company,
-      hostName: hostLabel(r),
-      hostPersonId: r.hostPersonId,
-      phone: r.phone,
-      since: r.signedInAt,
-      confirmed: r.signedInAt >= startOfToday,
-      kioskName: r.kioskName,
-    }))
-    .sort((a, b) => compareNames(a.name, b.name) || a.visitorId - b.visitorId)
+  return rows.map((r) => visitorInside(r, r.signedInAt >= startOfToday, null)).sort(byVisitorName)
 }
+
+/**
+ * Visitors the nightly auto-close closed at or after `from` (and not after `now`): nobody saw them
+ * leave, so the fire list keeps them, unconfirmed, as it keeps staff whose visit it closed.
+ */
+export async function visitorsAutoClosedSince(db: Db, from: number, now: number): Promise<VisitorInside[]> {
+  return (await listVisitorsAutoClosedSince(db, from))
+    .filter((r) => r.signedOutAt <= now)
+    .map((r) => visitorInside(r, false, r.signedOutAt))
+    .sort(byVisitorName)
+}
+
+const visitorInside = (
+  r: VisitorInsideRow,
+  confirmed: boolean,
+  autoClosedAt: number | null,
+): VisitorInside => ({
+  visitorId: r.visitorId,
+  name: r.name,
+  company: r.company,
+  hostName: hostLabel(r),
+  hostPersonId: r.hostPersonId,
+  phone: r.phone,
+  since: r.signedInAt,
+  confirmed,
+  autoClosedAt,
+  kioskName: r.kioskName,
+})
+
+/** Orders visitors by name (ignoring case and accents), then by visit. */
+export const byVisitorName = (
+  a: { name: string; visitorId: number },
+  b: { name: string; visitorId: number },
+) => compareNames(a.name, b.name) || a.visitorId - b.visitorId
 
 /** Visitors inside whose name matches a search (3+ letters), at most a few, for signing out at the kiosk. */
 export async function findVisitorsInsideByName(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { buildTestApp, type TestApp, type TestBrowser } from '../../testing/build-test-app.js'
+import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
 import { personWithRole, tapSignIn, twoMarshals } from '../../testing/reception.js'
 
 const MINUTE = 60 * 1000
@@ -215,4 +216,56 @@ test('bad saved marks are refused with a message, never a 500', async (t) => {
   // The refused key was not used up: the same key with a good mark still counts.
   const good = await sendSaved(anna.browser, url, { ...base, key: 's' })
   assert.equal(good.json().applied, true)
+})
+
+test('sign-ins saved offline before the alarm and sent after the roll call started are on it, as is anyone signing in while it runs', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { anna } = await twoMarshals(ctx)
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  const carl = await personWithRole(ctx, 'carl@example.org', { firstName: 'Carl', lastName: 'Late' })
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  await amy.browser.get('/')
+  // 09:58: Amy taps in with no signal on her phone; the kiosk, its network down, signs Olly in.
+  const tappedAt = ctx.clock.now()
+  ctx.clock.advance(2 * MINUTE)
+  await anna.browser.get('/reception')
+  const started = await anna.browser.post('/reception/roll-calls', { kind: 'drill' })
+  const url = String(started.headers.location)
+  assert.match((await anna.browser.follow(started)).body, /<span class="count">0<\/span> not accounted for/)
+
+  // The phone and the kiosk find the network again while the roll call runs.
+  ctx.clock.advance(3 * MINUTE)
+  const tap = await amy.browser.request({
+    method: 'POST',
+    url: '/taps',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({
+      action: 'sign-in',
+      at: tappedAt,
+      sentAt: tappedAt + 5 * MINUTE,
+      key: 'amy-1',
+      _csrf: amy.browser.csrfToken(),
+    }),
+  })
+  assert.equal(tap.json().applied, true, tap.body)
+  const olly = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Olly Offline',
+    hostText: 'Amy Clark',
+    key: 'olly-1',
+    at: tappedAt,
+    sentAt: tappedAt + 5 * MINUTE,
+  })
+  assert.equal(olly.statusCode, 201, olly.body)
+  // Carl signs in at the door while the roll call runs: he is inside too.
+  await tapSignIn(carl.browser)
+
+  const page = await anna.browser.get(url)
+  assert.match(page.body, /<span class="count">3<\/span> not accounted for/)
+  const listed = page.body.slice(page.body.indexOf('<h2 id="in">'), page.body.indexOf('<h2 id="visitors">'))
+  assert.match(listed, /In \(2\)[\s\S]*Amy Clark[\s\S]*Carl Late/)
+  assert.match(page.body.slice(page.body.indexOf('<h2 id="visitors">')), /Visitors \(1\)[\s\S]*Olly Offline/)
+  // Marshals can mark them like everyone else.
+  const marked = await anna.browser.post(`${url}/marks`, { person: String(amy.id), status: 'safe' })
+  assert.equal(marked.statusCode, 303)
+  assert.match((await anna.browser.follow(marked)).body, /<span class="count">1<\/span> safe/)
 })
