@@ -6,6 +6,7 @@ import pg from 'pg'
 import { buildApp } from '../app.js'
 import { consoleChannel } from '../messaging/console.channel.js'
 import { projectRoot } from '../paths.js'
+import { startRollCall } from '../reception/roll-call.service.js'
 import { countPeopleInside } from '../register/visit.repository.js'
 import { loginAs, TestClock, testConfig } from '../testing/build-test-app.js'
 import { freshPostgresDatabase, onTestServer, testDialect, uniqueName } from '../testing/test-database.js'
@@ -64,6 +65,26 @@ test('a runtime role with only the documented grants reads and writes rows, and 
   await alice.get('/')
   assert.equal((await alice.post('/sign-in', { day: '2026-11-23' })).statusCode, 303)
   assert.equal(await countPeopleInside(app.ctx.db), 1, 'the occupancy trigger ran for the runtime role')
+  // A roll call's start locks out sign-ins in flight (LOCK TABLE … IN SHARE MODE needs UPDATE).
+  const person = await app.ctx.db.selectFrom('person').select('id').executeTakeFirstOrThrow()
+  const fireList = { timeZone: 'Europe/London', stillHereHours: 2, autoClosedHours: 12 }
+  const context = { ip: '127.0.0.1', userAgent: 'test' }
+  const { rollCall } = await startRollCall(app.ctx.db, {
+    personId: person.id,
+    at: clock.now(),
+    context,
+    kind: 'drill',
+    fireList,
+  })
+  const listed = await app.ctx.db
+    .selectFrom('roll_call_person')
+    .select('person_id')
+    .where('roll_call_id', '=', rollCall.id)
+    .execute()
+  assert.deepEqual(
+    listed.map((r) => r.person_id),
+    [person.id],
+  )
   await app.ctx.db.deleteFrom('visit').execute()
 
   await runtime.connect()

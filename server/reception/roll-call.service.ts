@@ -7,6 +7,7 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
+import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import {
   markVisitorOnRollCall,
   snapshotVisitors,
@@ -89,6 +90,8 @@ export async function startRollCall(
     if (running) return { rollCall: running, started: false }
     const rollCall = await insertRollCall(trx, { kind: request.kind, at: request.at, by: request.personId })
     if (!rollCall) return { rollCall: (await findActiveRollCall(trx))!, started: false }
+    // A sign-in committing meanwhile (another connection) must be on the list, or see this roll call.
+    await waitForSignInsInFlight(trx)
     const list = await fireList(trx, request.at, request.fireList)
     const inside = staffOnFireList(list)
     await insertSnapshot(trx, rollCall.id, inside)

@@ -5,10 +5,13 @@ import { sql } from 'kysely'
 import { adminCloseVisit, mergePeople } from '../admin/people.service.js'
 import { connectPostgres, type Db } from '../db/connect.js'
 import { migrateToLatest, migrator } from '../db/migrate.js'
+import { startRollCall } from '../reception/roll-call.service.js'
 import { purgeExpired } from '../retention/retention.js'
 import { scimCreateUser, scimDeleteUser } from '../scim/scim.service.js'
+import { eventually } from '../testing/eventually.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
 import { freshPostgresDatabase, testDb, testDialect } from '../testing/test-database.js'
+import { signInVisitor } from '../visitors/visitor.service.js'
 import { autoCloseOpenVisits } from './auto-close.js'
 import { signIn, signOut } from './register.service.js'
 import { closeVisit, countPeopleInside, findOpenVisit } from './visit.repository.js'
@@ -247,3 +250,85 @@ test('taps on many connections at once, with every other path beside them, leave
   assert.equal(Number(old.rows[0]!.n), 0, 'the purge ran')
   if (testDialect === 'postgres') assert.ok(connections > 1, `taps ran on ${connections} connections`)
 })
+
+for (const who of ['staff', 'visitor'] as const) {
+  test(`a ${who} sign-in committing while a roll call starts on another connection is on its list (PostgreSQL)`, {
+    skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)',
+  }, async (t) => {
+    const database = await freshPostgresDatabase()
+    const { db } = connectPostgres(database.url, { poolSize: 4 })
+    t.after(async () => {
+      await db.destroy()
+      await database.drop()
+    })
+    const amy = await makePerson(db, { firstName: 'Amy', lastName: 'Clark', email: 'amy@example.com' })
+    const marshal = await makePerson(db, { firstName: 'Mo', lastName: 'Marshal', email: 'mo@example.com' })
+    const fireList = { timeZone: site.timeZone, stillHereHours: 2, autoClosedHours: 12 }
+    // The sign-in has written its row but not committed when the marshal taps "start".
+    let commit!: () => void
+    const committed = new Promise<void>((resolve) => {
+      commit = resolve
+    })
+    let tapped!: () => void
+    const written = new Promise<void>((resolve) => {
+      tapped = resolve
+    })
+    const tap = db.transaction().execute(async (trx) => {
+      if (who === 'staff') await signIn(trx, { personId: amy, now: NOON, context }, site)
+      else
+        await signInVisitor(
+          trx,
+          {
+            input: { name: 'Vera Visitor', hostId: amy },
+            source: { via: 'reception', kiosk: null, personId: null, context },
+            at: NOON,
+            now: NOON,
+            noticeId: null,
+          },
+          { timeZone: site.timeZone, defaultRegion: 'GB' },
+        )
+      tapped()
+      await committed
+    })
+    await written
+    const start = startRollCall(db, { personId: marshal, at: NOON + 1, context, kind: 'real', fireList })
+    // The roll call either finishes (and must then have waited for nothing it could miss) or waits
+    // on the sign-in's lock; only then does the sign-in commit.
+    let finished = false
+    void start.then(() => {
+      finished = true
+    })
+    const waiting = async () =>
+      Number(
+        (
+          await sql<{ n: number }>`select count(*) as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`.execute(db)
+        ).rows[0]!.n,
+      ) > 0
+    await eventually(
+      async () => finished || (await waiting()),
+      'the roll call to finish or wait for the sign-in',
+    )
+    const raced = finished ? 'started' : 'waiting'
+    commit()
+    await tap
+    const { rollCall } = await start
+    const listed =
+      who === 'staff'
+        ? await db
+            .selectFrom('roll_call_person')
+            .select('person_id as id')
+            .where('roll_call_id', '=', rollCall.id)
+            .execute()
+        : await db
+            .selectFrom('roll_call_visitor')
+            .select('name as id')
+            .where('roll_call_id', '=', rollCall.id)
+            .execute()
+    assert.deepEqual(
+      listed.map((r) => r.id),
+      [who === 'staff' ? amy : 'Vera Visitor'],
+      `on the roll call (the roll call was ${raced} when the sign-in committed)`,
+    )
+  })
+}

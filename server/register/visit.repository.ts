@@ -1,4 +1,5 @@
-import type { Db } from '../db/connect.js'
+import { sql } from 'kysely'
+import { type Db, dialectOf } from '../db/connect.js'
 import type { ClosedBy, Visit } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
 
@@ -91,6 +92,21 @@ export async function countPeopleInside(db: Db): Promise<number> {
     throw new Error('the occupancy slots are missing (migrations not run?)')
   }
   return Number(row.inside)
+}
+
+/**
+ * Waits until every sign-in or sign-out already writing has committed, and holds new ones back
+ * until the caller's transaction ends, so a list read next in it misses nobody who tapped meanwhile
+ * (a roll call starting). Every change to `visit` updates an `occupancy_slot` row (the triggers) and
+ * a visitor's sign-in writes `visitor`: a SHARE lock on both waits for every transaction that wrote
+ * either and keeps new writers out, without blocking readers. One lock per table, so taps sharing a
+ * transaction cannot deadlock with it as row locks taken in another order could; a transaction that
+ * wrote both in the other order can (PostgreSQL ends one, which answers "try again").
+ * SQLite has one writer at a time: a transaction that has written already holds the lock.
+ */
+export async function waitForSignInsInFlight(db: Db): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return
+  await sql`lock table occupancy_slot, visitor in share mode`.execute(db)
 }
 
 /** Open visits that started before an instant, oldest first (for the nightly auto-close). */
