@@ -8,6 +8,7 @@ import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
+import { csvOptions } from '../reports/export.js'
 import {
   markVisitorOnRollCall,
   snapshotVisitors,
@@ -508,8 +509,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
         'Why unconfirmed',
         'On list',
       ],
-      // Names come from people: never let a spreadsheet read one as a formula.
-      cast: { string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+      // Names come from people: never let a spreadsheet read one as a formula (as every export).
+      ...csvOptions,
     },
   )
 }

@@ -138,3 +138,26 @@ test('every visitor arrival and departure is announced live with the visitor, ne
     { personId: null, visitorId: walkIn, action: 'signed-out' },
   ])
 })
+
+test('a visitor whose name starts like a formula (also full-width ＝ ＋ － ＠) is plain text in the roll-call CSV', async (t) => {
+  const ctx = await buildTestApp(t)
+  const host = await makePerson(ctx.app.ctx.db, {
+    firstName: 'Hana',
+    lastName: 'Host',
+    email: 'hana@example.org',
+  })
+  const desk = await deskReceptionist(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const names = ['=cmd Vera', '＝cmd Fay', '＋cmd Gil', '－cmd Hal', '＠cmd Ivy']
+  for (const name of names)
+    assert.equal((await tablet.api('POST', '/kiosk/api/visitors', { name, hostId: host })).statusCode, 201)
+  await desk.browser.get('/reception/roll-calls')
+  const rollCall = String(
+    (await desk.browser.post('/reception/roll-calls', { kind: 'drill' })).headers.location,
+  )
+  const csv = (await desk.browser.get(`${rollCall}/report.csv`)).body
+  for (const name of names) {
+    const line = csv.split('\n').find((l) => l.includes(name.slice(1)))
+    assert.ok(line?.startsWith(`'${name}`), `${name}: ${line}`)
+  }
+})
