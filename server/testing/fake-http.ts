@@ -11,6 +11,8 @@ export interface ScriptedReply {
   delayMs?: number
   /** Never answer (until the client gives up or the fake closes): a hang, whatever the machine's load. */
   hang?: boolean
+  /** Runs before the answer goes out: something else happening while the request is in flight. */
+  meanwhile?: () => Promise<void>
 }
 
 /** Gives a scripted reply after its delay (unless the client gave up, or it hangs); `errorBody` when it has none. */
@@ -24,6 +26,7 @@ export async function sendScripted(
     return
   }
   await new Promise((resolve) => setTimeout(resolve, reply.delayMs ?? 0))
+  await reply.meanwhile?.()
   if (response.destroyed) return
   sendJson(response, reply.status, reply.body ?? errorBody, reply.headers)
 }

@@ -27,7 +27,7 @@ import {
   setInvitationTime,
   updateInvitedVisitor,
 } from './invitation.repository.js'
-import { deleteVisitor, insertVisitor, markVisitorArrived } from './visitor.repository.js'
+import { deleteVisitorNotArrived, insertVisitor, markVisitorArrived } from './visitor.repository.js'
 import {
   auditVisitor,
   putOnRunningRollCall,
@@ -287,8 +287,9 @@ export async function preRegisterVisitor(
     await markInvitationSent(db, visitor.id, deps.clock.now())
     await auditVisitor(db, visitor, source, deps.clock.now(), 'visitor.invitation-sent', { channel })
   } catch (error) {
-    // An invitation nobody received must not stay usable, nor keep the visitor's details.
-    await deleteVisitor(db, visitor.id)
+    // An invitation nobody received must not stay usable, nor keep the visitor's details (unless
+    // they arrived meanwhile: reception checked them in from the expected list).
+    await deleteVisitorNotArrived(db, visitor.id)
     throw error
   }
   return (await findInvitedVisitor(db, { id: visitor.id }))!

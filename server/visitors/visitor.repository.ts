@@ -135,9 +135,12 @@ export async function markVisitorArrived(
     .executeTakeFirst()
 }
 
-/** Deletes a visitor and everything hanging off them (an invitation nobody received). */
-export async function deleteVisitor(db: Db, id: number): Promise<void> {
-  await db.deleteFrom('visitor').where('id', '=', id).execute()
+/**
+ * Deletes a visitor who never arrived and everything hanging off them (an invitation nobody
+ * received). A visitor checked in meanwhile is kept: they are in the building, on the fire list.
+ */
+export async function deleteVisitorNotArrived(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('visitor').where('id', '=', id).where('signed_in_at', 'is', null).execute()
 }
 
 /** A visitor's visit as reports show it, with the host's and the kiosk's names. */

@@ -401,3 +401,38 @@ test('retention: a pre-registration never used goes after VISITOR_RETENTION_DAYS
     'other messages follow RETENTION_DAYS',
   )
 })
+
+test('an invitation that could not be sent is withdrawn, but never a visitor reception checked in meanwhile', async (t) => {
+  const { ctx, graph, host } = await withProviders(t)
+  const { db } = ctx.app.ctx
+  const desk = await deskReceptionist(ctx)
+  await desk.browser.get('/reception/visitors/new')
+  // The mail server fails every try; while the first is in flight, Dee walks in and reception
+  // checks her in from the expected list.
+  const checkIn = async () => {
+    const dee = await db
+      .selectFrom('visitor')
+      .select('id')
+      .where('name', '=', 'Dee Early')
+      .executeTakeFirstOrThrow()
+    assert.equal((await desk.browser.post(`/reception/visitors/${dee.id}/check-in`)).statusCode, 303)
+  }
+  // (Every try fails, the host's arrival notice included: more failures than tries.)
+  graph.script({ status: 503, meanwhile: checkIn }, ...Array.from({ length: 20 }, () => ({ status: 503 })))
+  const invited = await host.browser.post('/visitors', {
+    name: 'Dee Early',
+    day: '2026-11-23',
+    contact: 'dee@example.com',
+  })
+  assert.match(invited.body, /could not be sent/)
+  const row = await db.selectFrom('visitor').selectAll().where('name', '=', 'Dee Early').executeTakeFirst()
+  assert.ok(row?.signed_in_at, 'Dee is signed in')
+  assert.match((await desk.browser.get('/reception')).body, /Dee Early/, 'and on the fire list')
+  // An invitation nobody received, with nobody checked in, is still withdrawn.
+  await host.browser.get('/visitors')
+  await host.browser.post('/visitors', { name: 'Nora Never', day: '2026-11-24', contact: 'nora@example.com' })
+  assert.equal(
+    await db.selectFrom('visitor').select('id').where('name', '=', 'Nora Never').executeTakeFirst(),
+    undefined,
+  )
+})
