@@ -70,6 +70,9 @@ const urlList = z
   .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each must be an http(s) webhook URL' })))
 
 /** Every environment variable the web process and the worker read, with defaults and checks. */
+/** The longest a visit the auto-close closed may stay on the fire list (the purge keeps it as long). */
+export const FIRE_LIST_AUTO_CLOSED_MAX_HOURS = 72
+
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -223,7 +226,7 @@ export const configSchema = z.object({
   // The fire list (docs/reception.md#the-fire-list): how long "Still here" counts as in, and how
   // long a visit the system auto-closed stays listed as unconfirmed.
   FIRE_LIST_STILL_HERE_HOURS: z.coerce.number().min(0.25).max(24).default(2),
-  FIRE_LIST_AUTO_CLOSED_HOURS: z.coerce.number().min(1).max(72).default(12),
+  FIRE_LIST_AUTO_CLOSED_HOURS: z.coerce.number().min(1).max(FIRE_LIST_AUTO_CLOSED_MAX_HOURS).default(12),
   PURGE_TIME: jobTime.default('03:30'),
   RETENTION_DAYS: z.coerce.number().int().min(1, 'must be at least 1 day').max(3650).default(90),
   // Kiosk and visitors (docs/kiosk.md).

@@ -53,7 +53,15 @@ export interface Cutoffs {
   week: number
   /** now − VISITOR_RETENTION_DAYS: visitors' personal data has its own, shorter period. */
   visitor: number
+  /**
+   * now − the longest FIRE_LIST_AUTO_CLOSED_HOURS: a visit (or visitor) the auto-close closed after
+   * this may still be on the fire list as Unconfirmed, so no period, however short, deletes it.
+   */
+  autoClosed: number
 }
+
+/** Not a visit the auto-close closed recently enough for the fire list to show. */
+const notListedAutoClosed = (c: Cutoffs) => sql`not (closed_by = 'auto' and signed_out_at >= ${c.autoClosed})`
 
 /**
  * One kind of data that expires: the table, the columns its condition reads, and the condition.
@@ -77,16 +85,17 @@ export const retentionRules: readonly RetentionRule[] = [
     table: 'visitor',
     label:
       'visitors (and their photos) whose visit ended, or invitation lapsed, before the visitor retention period',
-    columns: ['signed_in_at', 'signed_out_at', 'created_at', 'expected_day'],
+    columns: ['signed_in_at', 'signed_out_at', 'created_at', 'expected_day', 'closed_by'],
     // An invitation lapses once its day (UTC is close enough for a period of days) is past the period.
     where: (c) =>
-      sql`(signed_out_at is not null and signed_out_at < ${c.visitor}) or (signed_in_at is null and created_at < ${c.visitor} and (expected_day is null or expected_day < ${new Date(c.visitor).toISOString().slice(0, 10)}))`,
+      sql`(signed_out_at is not null and signed_out_at < ${c.visitor} and ${notListedAutoClosed(c)}) or (signed_in_at is null and created_at < ${c.visitor} and (expected_day is null or expected_day < ${new Date(c.visitor).toISOString().slice(0, 10)}))`,
   },
   {
     table: 'visit',
     label: 'closed visits older than the retention period',
-    columns: ['signed_in_at', 'signed_out_at'],
-    where: (c) => sql`signed_out_at is not null and signed_in_at < ${c.retention}`,
+    columns: ['signed_in_at', 'signed_out_at', 'closed_by'],
+    where: (c) =>
+      sql`signed_out_at is not null and signed_in_at < ${c.retention} and ${notListedAutoClosed(c)}`,
   },
   {
     table: 'reminder',

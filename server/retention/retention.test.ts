@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { sql } from 'kysely'
 import { purge } from '../../tasks/purge.task.js'
+import { fireList } from '../reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
+import { makePerson, makeVisit } from '../testing/factories.js'
 import { testDialect } from '../testing/test-database.js'
 import { nextBatchSize, PURGE_BATCH, PURGE_BATCH_TARGET_MS, PURGE_MIN_BATCH } from './retention.js'
 
@@ -358,4 +360,49 @@ test('retention: deleting a visit finds the reminders pointing at it by index, n
     details.join('; '),
   )
   assert.ok(!details.some((d) => /^SCAN/.test(d)), details.join('; '))
+})
+
+test('retention: a purge never takes an auto-closed visit or visitor off the fire list while it still lists them', async (t) => {
+  // The shortest periods, and the longest time the fire list keeps what the auto-close closed.
+  const ctx = await buildTestApp(t, {
+    env: { RETENTION_DAYS: '1', VISITOR_RETENTION_DAYS: '1', FIRE_LIST_AUTO_CLOSED_HOURS: '72' },
+  })
+  ctx.clock.set('2026-11-26T09:00:00Z')
+  const { db } = ctx.app.ctx
+  const sam = await makePerson(db, { firstName: 'Sam', lastName: 'Stayed', email: 'sam@example.org' })
+  const gus = await makePerson(db, { firstName: 'Gus', lastName: 'Gone', email: 'gus@example.org' })
+  // Closed by the auto-close two nights ago: still Unconfirmed on the fire list (within 72 hours).
+  await makeVisit(db, sam, { in: '2026-11-24T08:00:00Z', out: '2026-11-24T23:59:00Z', closedBy: 'auto' })
+  await db
+    .insertInto('visitor')
+    .values({
+      name: 'Vera Stayed',
+      company: '',
+      signed_in_at: Date.parse('2026-11-24T10:00:00Z'),
+      signed_out_at: Date.parse('2026-11-24T23:59:00Z'),
+      closed_by: 'auto',
+      created_at: Date.parse('2026-11-24T10:00:00Z'),
+    })
+    .execute()
+  // Signed out in person two days ago: past the one-day period, goes.
+  await makeVisit(db, gus, { in: '2026-11-24T08:00:00Z', out: '2026-11-24T17:00:00Z' })
+  const settings = { timeZone: 'Europe/London', stillHereHours: 2, autoClosedHours: 72 }
+  const listed = async () => {
+    const list = await fireList(db, ctx.clock.now(), settings)
+    return [...list.unconfirmed.map((p) => p.firstName), ...list.visitors.map((v) => v.name)]
+  }
+  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'])
+  await purge({ ...ctx.app.ctx, log: ctx.app.log })
+  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'], 'the purge kept what the fire list shows')
+  assert.deepEqual(
+    (await db.selectFrom('visit').select('person_id').execute()).map((v) => v.person_id),
+    [sam],
+    'the visit signed out in person went',
+  )
+  // Once the fire list lets them go, so does the purge.
+  ctx.clock.set('2026-11-28T00:00:00Z')
+  assert.deepEqual(await listed(), [])
+  await purge({ ...ctx.app.ctx, log: ctx.app.log })
+  assert.equal((await db.selectFrom('visit').select('id').execute()).length, 0)
+  assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 0)
 })

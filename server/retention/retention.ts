@@ -1,4 +1,5 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
+import { FIRE_LIST_AUTO_CLOSED_MAX_HOURS } from '../config.js'
 import type { Db } from '../db/connect.js'
 import {
   type Cutoffs,
@@ -13,7 +14,8 @@ import {
 export type { Cutoffs, RetentionRule }
 export { retentionRules }
 
-const DAY_MS = 24 * 60 * 60_000
+const HOUR_MS = 60 * 60_000
+const DAY_MS = 24 * HOUR_MS
 
 /** How many rows one rule removed (or would remove, in a dry run). */
 export interface PurgeCount {
@@ -54,6 +56,7 @@ export function cutoffs(now: number, days: number, visitorDays = days): Cutoffs 
     day: now - DAY_MS,
     week: now - 7 * DAY_MS,
     visitor: now - Math.min(days, visitorDays) * DAY_MS,
+    autoClosed: now - FIRE_LIST_AUTO_CLOSED_MAX_HOURS * HOUR_MS,
   }
 }
 
