@@ -480,6 +480,14 @@ export interface RollCallVisitorTable {
   status: ColumnType<RollCallStatus, RollCallStatus | undefined, RollCallStatus>
   marked_by: number | null
   marked_at: number | null
+  /** Why the visitor was unconfirmed on the fire list at the start, null when in. */
+  reason: ColumnType<
+    'earlier-day' | 'auto-closed' | null,
+    'earlier-day' | 'auto-closed' | null | undefined,
+    never
+  >
+  /** When the auto-close closed the visit ('auto-closed'). */
+  reason_at: ColumnType<number | null, number | null | undefined, never>
 }
 
 /** The whole database, as Kysely sees it. */

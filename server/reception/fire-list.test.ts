@@ -198,7 +198,13 @@ test('a visitor still in at the auto-close stays on the fire list and the roll c
   const url = String(started.headers.location)
   const page = await desk.browser.get(url)
   assert.match(page.body, /<span class="count">2<\/span> not accounted for/)
-  assert.match(page.body.slice(page.body.indexOf('<h2 id="visitors">')), /Visitors \(1\)[\s\S]*Val Late/)
+  const onRollCall = page.body.slice(page.body.indexOf('<h2 id="visitors">'))
+  assert.match(
+    onRollCall,
+    /Visitors \(1\)[\s\S]*Val Late[\s\S]*?unconfirmed[\s\S]*?auto-closed Mon 23 Nov 2026, 23:59/,
+  )
+  const csv = (await desk.browser.get(`${url}/report.csv`)).body
+  assert.match(csv, /^Val Late,.*,no,"?auto-closed Mon 23 Nov 2026, 23:59, not seen leaving"?,yes$/m, csv)
 
   // After FIRE_LIST_AUTO_CLOSED_HOURS (12) the auto-closed visit leaves the list, as a member of staff's does.
   ctx.clock.set('2026-11-24T12:30:00Z')

@@ -9,6 +9,7 @@ import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
+import { visitorReason } from '../visitors/visitor.service.js'
 import {
   markVisitorOnRollCall,
   snapshotVisitors,
@@ -489,8 +490,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
           localIso(v.markedAt, timeZone),
           localIso(v.signedInAt, timeZone),
           '',
-          'yes',
-          '',
+          v.confirmed ? 'yes' : 'no',
+          visitorReason(v, timeZone) ?? '',
           'yes',
         ]),
       ),

@@ -13,6 +13,10 @@ export interface VisitorRollCallLine {
   status: RollCallStatus
   markedAt: number | null
   markedByName: string | null
+  /** False when the visitor was unconfirmed on the fire list at the start. */
+  confirmed: boolean
+  /** When the auto-close had closed their visit (nobody saw them leave), or null. */
+  autoClosedAt: number | null
 }
 
 /** Copies the visitors inside into a roll call's snapshot. */
@@ -26,6 +30,8 @@ export async function insertVisitorSnapshot(
     hostName: string | null
     phone: string | null
     signedInAt: number
+    confirmed: boolean
+    autoClosedAt: number | null
   }[],
 ): Promise<void> {
   for (let i = 0; i < visitors.length; i += 100) {
@@ -42,6 +48,12 @@ export async function insertVisitorSnapshot(
           signed_in_at: v.signedInAt,
           marked_by: null,
           marked_at: null,
+          reason: v.confirmed
+            ? null
+            : v.autoClosedAt !== null
+              ? ('auto-closed' as const)
+              : ('earlier-day' as const),
+          reason_at: v.confirmed ? null : v.autoClosedAt,
         })),
       )
       .execute()
@@ -92,13 +104,17 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
       'v.status as status',
       'v.marked_at as markedAt',
       sql<string | null>`marker.first_name || ' ' || marker.last_name`.as('markedByName'),
+      'v.reason as reason',
+      'v.reason_at as reasonAt',
     ])
     .where('v.roll_call_id', '=', rollCallId)
     .execute()
-  return rows.map((r) => ({
+  return rows.map(({ reason, reasonAt, ...r }) => ({
     ...r,
     signedInAt: Number(r.signedInAt),
     markedAt: r.markedAt === null ? null : Number(r.markedAt),
+    confirmed: reason === null,
+    autoClosedAt: reason === 'auto-closed' && reasonAt !== null ? Number(reasonAt) : null,
   }))
 }
 

@@ -12,7 +12,7 @@ import {
   searchWords,
 } from '../kiosk/name-search.js'
 import { UserError } from '../lib/errors.js'
-import { endOfLocalDay, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { endOfLocalDay, formatDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { recordVisitorArrival } from './host-notice.service.js'
 import { siteNoticeExists } from './site-notice.repository.js'
 import {
@@ -247,6 +247,20 @@ export async function putOnRunningRollCall(db: Db, visitor: Visitor): Promise<vo
     phone: visitor.phone,
     signedInAt: visitor.signed_in_at,
   })
+}
+
+/** What says whether a visitor on the fire list may have gone. */
+export type VisitorDoubt = { confirmed: boolean; autoClosedAt: number | null }
+
+/**
+ * Why a visitor on the fire list or a roll call is unconfirmed, in words for marshals (the board,
+ * the roll call, its CSV), or null when they are in.
+ */
+export function visitorReason(v: VisitorDoubt, timeZone: string): string | null {
+  if (v.confirmed) return null
+  return v.autoClosedAt !== null
+    ? `auto-closed ${formatDateTime(v.autoClosedAt, timeZone)}, not seen leaving`
+    : 'signed in on an earlier day'
 }
 
 /** Ends a visitor's visit. Idempotent: an already ended visit changes nothing and says so. */

@@ -73,6 +73,10 @@ test('visitors are on the fire list: the board (marked, host, phone, sign-out), 
   assert.match(section, /href="tel:\+447400123456"/)
   assert.match(page.body, /<span class="count">0<\/span> safe/)
   assert.match(page.body, /<span class="count">2<\/span> not accounted for/)
+  // The printed list (for when phones fail) has her too, with who she is visiting.
+  const printed = (await desk.browser.get(`${rollCall}/print`)).body
+  assert.match(printed, /<td>Vera Visitor \(visitor, Acme Ltd, visiting Hana Host\)<\/td>/)
+  await desk.browser.get(rollCall)
   const marked = await desk.browser.post(`${rollCall}/marks`, { person: `v${vera}`, status: 'safe' })
   assert.equal(marked.statusCode, 303)
   assert.match(String(marked.headers.location), new RegExp(`#v-${vera}$`))

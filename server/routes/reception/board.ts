@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { fireListSettings, phoneForCall, presenceBoard } from '../../reception/presence.service.js'
 import { activeRollCall } from '../../reception/roll-call.service.js'
 import { expectedToday } from '../../visitors/invitation.service.js'
+import { type VisitorDoubt, visitorReason } from '../../visitors/visitor.service.js'
 import { auditContactsShown, reasonAsOf } from './fire-list-view.js'
 import { livePage } from './shared.js'
 
@@ -29,6 +30,7 @@ export default async function boardRoutes(app: FastifyInstance): Promise<void> {
       reasonOf: reasonAsOf(now, tz),
       phoneOf: (id: number) => phoneForCall(board.phones.get(id)),
       phoneForCall,
+      visitorReason: (v: VisitorDoubt) => visitorReason(v, tz),
     })
   })
 

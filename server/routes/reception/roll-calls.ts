@@ -16,6 +16,7 @@ import {
   startRollCall,
 } from '../../reception/roll-call.service.js'
 import { replayedAt } from '../../register/offline-replay.js'
+import { type VisitorDoubt, visitorReason } from '../../visitors/visitor.service.js'
 import { idParams, textFields } from '../schemas.js'
 import { auditContactsShown } from './fire-list-view.js'
 import { deskActor, livePage, type ReceptionOptions } from './shared.js'
@@ -118,6 +119,7 @@ export default async function rollCallRoutes(
         q: request.query.q ?? '',
         describeStatus,
         lineReason: (l: RollCallViewLine) => lineReason(l, view.rollCall, tz),
+        visitorReason: (l: VisitorDoubt) => visitorReason(l, tz),
         phoneForCall,
         now: clock.now(),
       })
