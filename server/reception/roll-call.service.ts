@@ -533,41 +533,58 @@ export interface DrillReport {
   allAccountedAt: number | null
   /** People on the list never marked safe. */
   neverAccounted: RollCallViewLine[]
+  /** Visitors on the list never marked safe. */
+  visitorsNeverAccounted: VisitorRollCallLine[]
   /** Who marked people, with how many each ("self" for people's own answers). */
   markers: { name: string; count: number }[]
   /** Everyone unconfirmed at the start, with the reason and how it was resolved. */
   unconfirmed: { line: RollCallViewLine; reason: string; resolution: string }[]
+  /** Visitors unconfirmed at the start, likewise. */
+  visitorsUnconfirmed: { line: VisitorRollCallLine; reason: string; resolution: string }[]
 }
 
 /** Builds the drill report: how long until everyone was accounted for, by whom, and the doubtful. */
 export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
   const view = await rollCallView(db, rollCallId)
   const listed = view.lines.filter((l) => l.onSnapshot)
+  // Visitors on a roll call are all on its list (copied at the start, or added as they signed in).
+  const marked = [...listed, ...view.visitors]
   const neverAccounted = listed.filter((l) => l.status !== 'safe')
-  const allAccountedAt =
-    neverAccounted.length === 0
-      ? Math.max(view.rollCall.started_at, ...listed.map((l) => l.markedAt ?? 0))
-      : null
+  const visitorsNeverAccounted = view.visitors.filter((l) => l.status !== 'safe')
+  const allAccountedAt = marked.every((l) => l.status === 'safe')
+    ? Math.max(view.rollCall.started_at, ...marked.map((l) => l.markedAt ?? 0))
+    : null
+  const markerOf = (l: { via?: RollCallViewLine['via']; markedByName: string | null }) =>
+    l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')
   const tally = new Map<string, number>()
-  for (const l of view.lines) {
+  for (const l of [...view.lines, ...view.visitors]) {
     if (l.markedAt === null || l.status === 'unaccounted') continue
-    const name = l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')
-    tally.set(name, (tally.get(name) ?? 0) + 1)
+    tally.set(markerOf(l), (tally.get(markerOf(l)) ?? 0) + 1)
   }
-  const resolution = (l: RollCallViewLine) =>
+  const resolution = (
+    l: { status: RollCallStatus; markedAt: number | null } & Parameters<typeof markerOf>[0],
+  ) =>
     l.status === 'unaccounted' || l.markedAt === null
       ? 'never accounted for'
-      : `${describeStatus(l.status)}, ${l.via === 'self' ? 'said so themselves' : `marked by ${l.markedByName ?? 'a former marshal'}`} at ${formatTime(l.markedAt, timeZone)}`
+      : `${describeStatus(l.status)}, ${l.via === 'self' ? 'said so themselves' : `marked by ${markerOf(l)}`} at ${formatTime(l.markedAt, timeZone)}`
   return {
     view,
     allAccountedAt,
     neverAccounted,
+    visitorsNeverAccounted,
     markers: [...tally].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count),
     unconfirmed: listed
       .filter((l) => !l.confirmed)
       .map((line) => ({
         line,
         reason: lineReason(line, view.rollCall, timeZone) ?? 'unconfirmed',
+        resolution: resolution(line),
+      })),
+    visitorsUnconfirmed: view.visitors
+      .filter((l) => !l.confirmed)
+      .map((line) => ({
+        line,
+        reason: visitorReason(line, timeZone) ?? 'unconfirmed',
         resolution: resolution(line),
       })),
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { buildTestApp } from '../../testing/build-test-app.js'
 import { makePerson } from '../../testing/factories.js'
 import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
@@ -143,15 +143,24 @@ test('every visitor arrival and departure is announced live with the visitor, ne
   ])
 })
 
-test('a visitor whose name starts like a formula (also full-width ＝ ＋ － ＠) is plain text in the roll-call CSV', async (t) => {
+/** Hana (a host), Rita at the desk (reception) and a paired kiosk. */
+async function hostDeskAndKiosk(t: TestContext) {
   const ctx = await buildTestApp(t)
   const host = await makePerson(ctx.app.ctx.db, {
     firstName: 'Hana',
     lastName: 'Host',
     email: 'hana@example.org',
   })
-  const desk = await deskReceptionist(ctx)
-  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  return {
+    ctx,
+    host,
+    desk: await deskReceptionist(ctx),
+    tablet: await pairedKiosk(ctx, await kioskAdmin(ctx)),
+  }
+}
+
+test('a visitor whose name starts like a formula (also full-width ＝ ＋ － ＠) is plain text in the roll-call CSV', async (t) => {
+  const { host, desk, tablet } = await hostDeskAndKiosk(t)
   const names = ['=cmd Vera', '＝cmd Fay', '＋cmd Gil', '－cmd Hal', '＠cmd Ivy']
   for (const name of names)
     assert.equal((await tablet.api('POST', '/kiosk/api/visitors', { name, hostId: host })).statusCode, 201)
@@ -164,4 +173,30 @@ test('a visitor whose name starts like a formula (also full-width ＝ ＋ － �
     const line = csv.split('\n').find((l) => l.includes(name.slice(1)))
     assert.ok(line?.startsWith(`'${name}`), `${name}: ${line}`)
   }
+})
+
+test('the drill report counts visitors: nobody is "everyone accounted for" while a visitor was never marked safe', async (t) => {
+  const { ctx, host, desk, tablet } = await hostDeskAndKiosk(t)
+  await tapSignIn(desk.browser)
+  const vera = (
+    await tablet.api('POST', '/kiosk/api/visitors', { name: 'Vera Visitor', hostId: host })
+  ).json().visitorId
+  const drill = async (marks: string[]) => {
+    await desk.browser.get('/reception/roll-calls')
+    const url = String((await desk.browser.post('/reception/roll-calls', { kind: 'drill' })).headers.location)
+    for (const person of marks) {
+      await desk.browser.get(url)
+      ctx.clock.advance(60_000)
+      assert.equal((await desk.browser.post(`${url}/marks`, { person, status: 'safe' })).statusCode, 303)
+    }
+    await desk.browser.get(url)
+    await desk.browser.post(`${url}/end`, {})
+    return (await desk.browser.get(`${url}/report`)).body
+  }
+  const staffOnly = await drill([String(desk.id)])
+  assert.match(staffOnly, /no: 1 never accounted for/)
+  assert.match(staffOnly, /Never accounted for \(1\)[\s\S]*Vera Visitor/)
+  const everyone = await drill([String(desk.id), `v${vera}`])
+  assert.match(everyone, /after <strong>2 min 0 s<\/strong>/)
+  assert.match(everyone, /Rita Desk \(2\)/, 'both marks counted for the marshal')
 })
