@@ -315,7 +315,10 @@ export interface BroadcastTable {
 export interface BroadcastRecipientTable {
   id: Generated<number>
   broadcast_id: number
-  person_id: number
+  /** The member of staff it went to, or null for a visitor (then `visitor_id`). */
+  person_id: number | null
+  /** The visitor inside it went to (a broadcast to everyone in the building), or null. */
+  visitor_id: number | null
   status: BroadcastRecipientStatus
   contact_kind: ContactKind | null
   contact_value: string | null
@@ -488,6 +491,8 @@ export interface RollCallVisitorTable {
   >
   /** When the auto-close closed the visit ('auto-closed'). */
   reason_at: ColumnType<number | null, number | null | undefined, never>
+  /** 'self' when the visitor answered a broadcast themselves; null when a marshal marked them. */
+  via: ColumnType<'self' | null, 'self' | null | undefined, 'self' | null>
 }
 
 /** The whole database, as Kysely sees it. */

@@ -38,15 +38,21 @@ export async function insertBroadcast(
     .executeTakeFirstOrThrow()
 }
 
-/** Adds the people a broadcast goes to, each pending. */
-export async function insertRecipients(db: Db, broadcastId: number, personIds: number[]): Promise<void> {
-  for (let i = 0; i < personIds.length; i += 200) {
+/** Adds the people (staff, then visitors) a broadcast goes to, each pending. */
+export async function insertRecipients(
+  db: Db,
+  broadcastId: number,
+  who: { personIds: number[]; visitorIds: number[] },
+): Promise<void> {
+  const rows = [
+    ...who.personIds.map((id) => ({ person_id: id, visitor_id: null })),
+    ...who.visitorIds.map((id) => ({ person_id: null, visitor_id: id })),
+  ]
+  for (let i = 0; i < rows.length; i += 200) {
     await db
       .insertInto('broadcast_recipient')
       .values(
-        personIds
-          .slice(i, i + 200)
-          .map((id) => ({ broadcast_id: broadcastId, person_id: id, status: 'pending' as const })),
+        rows.slice(i, i + 200).map((r) => ({ ...r, broadcast_id: broadcastId, status: 'pending' as const })),
       )
       .execute()
   }
@@ -87,32 +93,42 @@ export async function listBroadcasts(
 }
 
 /**
- * A recipient row with the person's name and, once the provider reports it, the delivery status
- * from the message log (delivered / undelivered / failed).
+ * A recipient row with the person's name (a visitor's whole name is `firstName`, with their phone
+ * for a call back) and, once the provider reports it, the delivery status from the message log
+ * (delivered / undelivered / failed).
  */
 export type RecipientLine = BroadcastRecipient & {
   firstName: string
   lastName: string
+  visitorPhone: string | null
   deliveryStatus: MessageStatus | null
 }
 
-/** Everyone a broadcast went to, sorted by name. */
+/** Everyone a broadcast went to, staff and visitors, sorted by name. */
 export async function listRecipients(db: Db, broadcastId: number): Promise<RecipientLine[]> {
-  return db
+  const rows = await db
     .selectFrom('broadcast_recipient as r')
-    .innerJoin('person', 'person.id', 'r.person_id')
+    .leftJoin('person', 'person.id', 'r.person_id')
+    .leftJoin('visitor', 'visitor.id', 'r.visitor_id')
     .leftJoin('message', 'message.id', 'r.message_id')
     .selectAll('r')
     .select([
-      'person.first_name as firstName',
-      'person.last_name as lastName',
+      'person.first_name as personFirstName',
+      'person.last_name as personLastName',
+      'visitor.name as visitorName',
+      'visitor.phone as visitorPhone',
       'message.status as deliveryStatus',
     ])
     .where('r.broadcast_id', '=', broadcastId)
-    .orderBy((eb) => eb.fn('lower', ['person.first_name']))
-    .orderBy((eb) => eb.fn('lower', ['person.last_name']))
+    .orderBy((eb) => eb.fn('lower', [eb.fn.coalesce('person.first_name', 'visitor.name')]))
+    .orderBy((eb) => eb.fn('lower', [eb.fn.coalesce('person.last_name', sql.lit(''))]))
     .orderBy('r.id')
     .execute()
+  return rows.map(({ personFirstName, personLastName, visitorName, ...r }) => ({
+    ...r,
+    firstName: personFirstName ?? visitorName ?? '',
+    lastName: personLastName ?? '',
+  }))
 }
 
 /** Ids of a broadcast's recipients still waiting to be sent. */
@@ -228,27 +244,42 @@ export async function listActivePersonIds(db: Db): Promise<number[]> {
   return rows.map((r) => r.id)
 }
 
+/** An answer to a broadcast, by a member of staff (`personId`) or a visitor (`visitorId`). */
+export type RecentAnswer = {
+  personId: number | null
+  visitorId: number | null
+  answer: 'safe' | 'help'
+  answeredAt: number
+}
+
 /**
- * The latest answer per person to broadcasts sent since an instant and not tied to a roll call,
- * oldest first.
+ * The latest answer per person or visitor to broadcasts sent since an instant and not tied to a
+ * roll call, oldest first.
  */
-export async function listRecentAnswers(
-  db: Db,
-  since: number,
-): Promise<{ personId: number; answer: 'safe' | 'help'; answeredAt: number }[]> {
+export async function listRecentAnswers(db: Db, since: number): Promise<RecentAnswer[]> {
   const rows = await db
     .selectFrom('broadcast_recipient as r')
     .innerJoin('broadcast as b', 'b.id', 'r.broadcast_id')
-    .select(['r.person_id as personId', 'r.answer as answer', 'r.answered_at as answeredAt'])
+    .select([
+      'r.person_id as personId',
+      'r.visitor_id as visitorId',
+      'r.answer as answer',
+      'r.answered_at as answeredAt',
+    ])
     .where('b.created_at', '>=', since)
     .where('b.roll_call_id', 'is', null)
     .where('r.answer', 'is not', null)
     .orderBy('r.answered_at')
     .orderBy('r.id')
     .execute()
-  const latest = new Map<number, { personId: number; answer: 'safe' | 'help'; answeredAt: number }>()
+  const latest = new Map<string, RecentAnswer>()
   for (const r of rows)
-    latest.set(r.personId, { personId: r.personId, answer: r.answer!, answeredAt: r.answeredAt! })
+    latest.set(r.personId !== null ? `p${r.personId}` : `v${r.visitorId}`, {
+      personId: r.personId,
+      visitorId: r.visitorId,
+      answer: r.answer!,
+      answeredAt: Number(r.answeredAt),
+    })
   return [...latest.values()]
 }
 

@@ -7,6 +7,7 @@ import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import type { Clock } from '../lib/site-time.js'
 import type { Messenger } from '../messaging/messenger.js'
+import { findVisitor } from '../visitors/visitor.repository.js'
 import {
   claimRecipient,
   findBroadcast,
@@ -25,7 +26,7 @@ import {
 import { type FireListSettings, fireList, staffOnFireList } from './presence.service.js'
 import { readReplyToken, replyLinks, type SafetyAnswer } from './reply-links.js'
 import { findActiveRollCall } from './roll-call.repository.js'
-import { type Actor, recordSelfAnswer } from './roll-call.service.js'
+import { type Actor, recordSelfAnswer, recordVisitorSelfAnswer } from './roll-call.service.js'
 
 /** The ready-made messages reception starts from; "free" starts empty. */
 export const broadcastTemplates: Record<
@@ -93,12 +94,12 @@ export async function createBroadcast(
     )
   }
   return unitOfWork(deps.db, async (trx) => {
-    const personIds =
-      request.audience === 'inside'
-        ? // Everyone on the fire list, unconfirmed too: a possible presence must hear the alarm.
-          staffOnFireList(await fireList(trx, request.at, deps.fireList)).map((p) => p.personId)
-        : await listActivePersonIds(trx)
-    if (personIds.length === 0) {
+    // Everyone on the fire list, unconfirmed too: a possible presence must hear the alarm. That
+    // includes visitors (by the phone or email they gave); "everyone registered" is staff.
+    const list = request.audience === 'inside' ? await fireList(trx, request.at, deps.fireList) : undefined
+    const personIds = list ? staffOnFireList(list).map((p) => p.personId) : await listActivePersonIds(trx)
+    const visitorIds = list ? list.visitors.map((v) => v.visitorId) : []
+    if (personIds.length + visitorIds.length === 0) {
       throw new UserError(
         422,
         request.audience === 'inside'
@@ -116,7 +117,7 @@ export async function createBroadcast(
       by: request.personId,
       at: request.at,
     })
-    await insertRecipients(trx, broadcast.id, personIds)
+    await insertRecipients(trx, broadcast.id, { personIds, visitorIds })
     await recordAudit(trx, {
       at: request.at,
       personId: request.personId,
@@ -126,7 +127,8 @@ export async function createBroadcast(
         broadcastId: broadcast.id,
         template: broadcast.template,
         audience: broadcast.audience,
-        recipients: personIds.length,
+        recipients: personIds.length + visitorIds.length,
+        visitors: visitorIds.length,
         askSafety: request.askSafety,
         message,
       },
@@ -142,6 +144,33 @@ function contactsToTry(
 ): { kind: ContactKind; value: string }[] {
   const order: ContactKind[] = ['phone', 'email']
   return order.flatMap((kind) => (kinds.includes(kind) ? contacts.filter((c) => c.kind === kind) : []))
+}
+
+/**
+ * Whom a recipient row stands for: their first name for the greeting, the contacts to try (phone
+ * first), and what to say when there is none. A visitor is reached by the phone or email they gave.
+ */
+async function addressee(
+  db: Db,
+  recipient: { person_id: number | null; visitor_id: number | null },
+): Promise<{ firstName: string; contacts: { kind: ContactKind; value: string }[]; none: string }> {
+  if (recipient.person_id !== null) {
+    const person = await findPersonById(db, recipient.person_id)
+    return {
+      firstName: person?.first_name ?? '',
+      contacts: await listContacts(db, recipient.person_id),
+      none: 'No verified contact we can send to.',
+    }
+  }
+  const visitor = recipient.visitor_id === null ? undefined : await findVisitor(db, recipient.visitor_id)
+  return {
+    firstName: visitor?.name.split(/\s+/)[0] ?? '',
+    contacts: [
+      ...(visitor?.phone ? [{ kind: 'phone' as const, value: visitor.phone }] : []),
+      ...(visitor?.email ? [{ kind: 'email' as const, value: visitor.email }] : []),
+    ],
+    none: 'The visitor gave no phone number or email we can send to.',
+  }
 }
 
 /**
@@ -165,8 +194,8 @@ export async function deliverBroadcast(
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       const recipient = await claimRecipient(db, id)
       if (!recipient) continue
-      const person = await findPersonById(db, recipient.person_id)
-      const candidates = contactsToTry(await listContacts(db, recipient.person_id), messenger.kinds)
+      const to = await addressee(db, recipient)
+      const candidates = contactsToTry(to.contacts, messenger.kinds)
       const links = replyLinks(deps.linksKey, deps.publicUrl, recipient.id)
       let outcome: Parameters<typeof finishRecipient>[2] = {
         status: 'failed',
@@ -174,7 +203,7 @@ export async function deliverBroadcast(
         channel: null,
         providerId: null,
         messageId: null,
-        error: 'No verified contact we can send to.',
+        error: to.none,
         at: clock.now(),
       }
       for (const contact of candidates) {
@@ -182,7 +211,7 @@ export async function deliverBroadcast(
           const result = await messenger.send(contact, 'broadcast', {
             subject: template.subject,
             message: broadcast.message,
-            firstName: person?.first_name ?? '',
+            firstName: to.firstName,
             askSafety: broadcast.ask_safety === 1,
             safeUrl: links.safe,
             helpUrl: links.help,
@@ -252,15 +281,18 @@ export async function readReply(
   broadcast: Broadcast
   recipientId: number
   broadcastId: number
-  personId: number
+  /** The member of staff who answers, or null for a visitor (then `visitorId`). */
+  personId: number | null
+  visitorId: number | null
   answer: SafetyAnswer
   firstName: string
 }> {
   const parsed = readReplyToken(linksKey, token)
   const recipient = parsed ? await findRecipient(db, parsed.recipientId) : undefined
-  const person = recipient ? await findPersonById(db, recipient.person_id) : undefined
+  const person = recipient?.person_id != null ? await findPersonById(db, recipient.person_id) : undefined
+  const visitor = recipient?.visitor_id != null ? await findVisitor(db, recipient.visitor_id) : undefined
   const broadcast = recipient ? await findBroadcast(db, recipient.broadcast_id) : undefined
-  if (!parsed || !recipient || !person || !broadcast) {
+  if (!parsed || !recipient || !(person || visitor) || !broadcast) {
     throw new UserError(404, 'This link is not valid. Tell reception directly.')
   }
   if (now - broadcast.created_at > replyLinkLifetimeMs) {
@@ -270,9 +302,10 @@ export async function readReply(
     broadcast,
     recipientId: recipient.id,
     broadcastId: recipient.broadcast_id,
-    personId: person.id,
+    personId: person?.id ?? null,
+    visitorId: person ? null : visitor!.id,
     answer: parsed.answer,
-    firstName: person.first_name,
+    firstName: person ? person.first_name : (visitor!.name.split(/\s+/)[0] ?? ''),
   }
 }
 
@@ -294,15 +327,28 @@ export async function answerBroadcast(
       personId: reply.personId,
       action: 'broadcast.answered',
       context: request.context,
-      detail: { broadcastId: reply.broadcastId, answer: reply.answer },
+      detail: {
+        broadcastId: reply.broadcastId,
+        answer: reply.answer,
+        ...(reply.visitorId !== null ? { visitorId: reply.visitorId } : {}),
+      },
     })
-    const rollCallId = await recordSelfAnswer(trx, {
-      personId: reply.personId,
-      at: request.at,
-      context: request.context,
-      answer: reply.answer,
-      broadcast: reply.broadcast,
-    })
+    const rollCallId =
+      reply.personId !== null
+        ? await recordSelfAnswer(trx, {
+            personId: reply.personId,
+            at: request.at,
+            context: request.context,
+            answer: reply.answer,
+            broadcast: reply.broadcast,
+          })
+        : await recordVisitorSelfAnswer(trx, {
+            visitorId: reply.visitorId!,
+            at: request.at,
+            context: request.context,
+            answer: reply.answer,
+            broadcast: reply.broadcast,
+          })
     return { recorded: true, answer: reply.answer, broadcastId: reply.broadcastId, rollCallId }
   })
 }

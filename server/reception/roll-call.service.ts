@@ -12,6 +12,7 @@ import { csvOptions } from '../reports/export.js'
 import { visitorReason } from '../visitors/visitor.service.js'
 import {
   markVisitorOnRollCall,
+  markVisitorSelf,
   snapshotVisitors,
   type VisitorRollCallLine,
   visitorCounts,
@@ -100,6 +101,15 @@ export async function startRollCall(
     await snapshotVisitors(trx, rollCall.id, list.visitors)
     // Answers to a broadcast sent just before the roll call count: people may answer first.
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
+      if (answer.personId === null) {
+        await markVisitorSelf(trx, {
+          rollCallId: rollCall.id,
+          visitorId: answer.visitorId!,
+          status: answer.answer,
+          at: answer.answeredAt,
+        })
+        continue
+      }
       await upsertMark(trx, {
         rollCallId: rollCall.id,
         personId: answer.personId,
@@ -288,6 +298,39 @@ export async function recordSelfAnswer(
   await markSelf(db, running.id, request, request.answer, {
     action: 'roll-call.self-reported',
     detail: { status: request.answer },
+  })
+  return running.id
+}
+
+/**
+ * A visitor's answer to a broadcast, on the running roll call it belongs to (as `recordSelfAnswer`
+ * for staff): marked as theirs and audited. Returns the roll call's id, or null when none.
+ */
+export async function recordVisitorSelfAnswer(
+  db: Db,
+  request: {
+    visitorId: number
+    at: number
+    context: RequestContext
+    answer: 'safe' | 'help'
+    broadcast: { roll_call_id: number | null; created_at: number }
+  },
+): Promise<number | null> {
+  const running = await findActiveRollCall(db)
+  if (!running || !answersBelongTo(request.broadcast, running)) return null
+  const marked = await markVisitorSelf(db, {
+    rollCallId: running.id,
+    visitorId: request.visitorId,
+    status: request.answer,
+    at: request.at,
+  })
+  if (!marked) return null
+  await recordAudit(db, {
+    at: request.at,
+    personId: null,
+    action: 'roll-call.self-reported',
+    context: request.context,
+    detail: { rollCallId: running.id, visitorId: request.visitorId, status: request.answer },
   })
   return running.id
 }

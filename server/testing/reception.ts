@@ -1,6 +1,7 @@
 import type { Role } from '../db/database.js'
 import { parseContact } from '../identity/contact.js'
 import { loginAs, type TestApp, TestBrowser } from './build-test-app.js'
+import { eventually } from './eventually.js'
 
 let nextAddress = 1
 
@@ -59,6 +60,18 @@ export async function tapSignOut(browser: TestBrowser): Promise<void> {
 }
 
 export { eventually } from './eventually.js'
+
+/** Waits until every broadcast delivery has been tried: none is waiting or being sent. */
+export async function deliveriesFinished(ctx: TestApp): Promise<void> {
+  await eventually(async () => {
+    const waiting = await ctx.app.ctx.db
+      .selectFrom('broadcast_recipient')
+      .select('id')
+      .where('status', 'in', ['pending', 'sending'])
+      .execute()
+    return waiting.length === 0
+  }, 'deliveries to finish')
+}
 
 /** Rita Desk, the receptionist most reception tests sign in as. */
 export function deskReceptionist(ctx: TestApp) {

@@ -17,6 +17,8 @@ export interface VisitorRollCallLine {
   confirmed: boolean
   /** When the auto-close had closed their visit (nobody saw them leave), or null. */
   autoClosedAt: number | null
+  /** 'self' when the visitor answered a broadcast themselves. */
+  via: 'self' | null
 }
 
 /** Copies the visitors inside into a roll call's snapshot. */
@@ -106,6 +108,7 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
       sql<string | null>`marker.first_name || ' ' || marker.last_name`.as('markedByName'),
       'v.reason as reason',
       'v.reason_at as reasonAt',
+      'v.via as via',
     ])
     .where('v.roll_call_id', '=', rollCallId)
     .execute()
@@ -124,11 +127,19 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
  */
 export async function setVisitorMark(
   db: Db,
-  mark: { rollCallId: number; visitorId: number; status: RollCallStatus; by: number; at: number },
+  mark: {
+    rollCallId: number
+    visitorId: number
+    status: RollCallStatus
+    /** The marshal, or null when the visitor answered themselves (`via` 'self'). */
+    by: number | null
+    at: number
+    via?: 'self'
+  },
 ): Promise<'marked' | 'overtaken' | 'absent'> {
   const result = await db
     .updateTable('roll_call_visitor')
-    .set({ status: mark.status, marked_by: mark.by, marked_at: mark.at })
+    .set({ status: mark.status, marked_by: mark.by, marked_at: mark.at, via: mark.via ?? null })
     .where('roll_call_id', '=', mark.rollCallId)
     .where('visitor_id', '=', mark.visitorId)
     .where((eb) => eb.or([eb('marked_at', 'is', null), eb('marked_at', '<=', mark.at)]))

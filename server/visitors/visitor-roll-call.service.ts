@@ -43,6 +43,18 @@ export function visitorCounts(lines: VisitorRollCallLine[]): {
  * transaction); merged by the time of the mark like staff marks. Audited, applied or overtaken;
  * false when a later mark stood.
  */
+/**
+ * A visitor's own answer to a broadcast ("I'm safe" / "I need help") on a roll call, marked as
+ * theirs; false when they are not on it or a later mark stands.
+ */
+export async function markVisitorSelf(
+  trx: Db,
+  request: { rollCallId: number; visitorId: number; status: 'safe' | 'help'; at: number },
+): Promise<boolean> {
+  const marked = await setVisitorMark(trx, { ...request, by: null, via: 'self' })
+  return marked === 'marked'
+}
+
 export async function markVisitorOnRollCall(
   trx: Db,
   request: {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import { buildTestApp } from '../../testing/build-test-app.js'
+import { buildTestApp, TestBrowser } from '../../testing/build-test-app.js'
 import { makePerson } from '../../testing/factories.js'
 import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
-import { deskReceptionist, tapSignIn } from '../../testing/reception.js'
+import { deliveriesFinished, deskReceptionist, tapSignIn } from '../../testing/reception.js'
 import { apiTokenFor, giveRole } from '../../testing/roles.js'
 import { visitorLink } from '../../visitors/visitor-links.js'
 
@@ -199,4 +199,75 @@ test('the drill report counts visitors: nobody is "everyone accounted for" while
   const everyone = await drill([String(desk.id), `v${vera}`])
   assert.match(everyone, /after <strong>2 min 0 s<\/strong>/)
   assert.match(everyone, /Rita Desk \(2\)/, 'both marks counted for the marshal')
+})
+
+test('an evacuation message reaches visitors inside too: by text or email, on the delivery board, and their answer lands on the roll call', async (t) => {
+  const { ctx, host, desk, tablet } = await hostDeskAndKiosk(t)
+  const { db } = ctx.app.ctx
+  await tapSignIn(desk.browser)
+  const arrive = async (body: Record<string, unknown>) => {
+    const r = await tablet.api('POST', '/kiosk/api/visitors', { hostId: host, ...body })
+    assert.equal(r.statusCode, 201, r.body)
+    return r.json().visitorId as number
+  }
+  const vera = await arrive({ name: 'Vera Visitor', phone: '07400 123456' })
+  const eve = await arrive({ name: 'Eve Email', email: 'eve@example.com' })
+  const nora = await arrive({ name: 'Nora None' })
+  const gus = await arrive({ name: 'Gus Gone', phone: '07400 999999' })
+  await desk.browser.get('/reception')
+  await desk.browser.post(`/reception/visitors/${gus}/sign-out`, {})
+
+  await desk.browser.get('/reception')
+  const rollCall = String(
+    (await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
+  )
+  await desk.browser.get('/reception/broadcasts/new?template=evacuation')
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'evacuation',
+    audience: 'inside',
+    message: 'Leave the building now.',
+    askSafety: 'yes',
+  })
+  const board = String(sent.headers.location)
+  await deliveriesFinished(ctx)
+  const recipients = await db
+    .selectFrom('broadcast_recipient')
+    .select(['person_id', 'visitor_id', 'status', 'contact_value', 'error'])
+    .orderBy('id')
+    .execute()
+  assert.deepEqual(
+    recipients.map((r) => [r.person_id, r.visitor_id, r.status, r.contact_value]),
+    [
+      [desk.id, null, 'sent', 'desk@example.org'],
+      [null, eve, 'sent', 'eve@example.com'],
+      [null, nora, 'failed', null],
+      [null, vera, 'sent', '+447400123456'],
+    ],
+    'everyone on the fire list, visitors by name; nobody who left',
+  )
+  const text =
+    ctx.outbox.find((l) => l.startsWith('message to +447400123456 (broadcast)')) ??
+    assert.fail('no text to Vera')
+  assert.match(text, /Leave the building now/)
+  assert.ok(ctx.outbox.some((l) => l.startsWith('message to eve@example.com (broadcast)')))
+  assert.ok(!ctx.outbox.some((l) => l.startsWith('message to +447400999999 ')), 'not to Gus, who left')
+  const deliveries = (await desk.browser.get(board)).body
+  assert.match(deliveries, /Vera Visitor <strong class="tag">visitor<\/strong>/)
+  assert.match(
+    deliveries,
+    /Nora None <strong class="tag">visitor<\/strong>[\s\S]*?failed[\s\S]*?no phone number or email/,
+  )
+
+  // Vera answers "I need help" from her phone: reception can call her, the roll call shows it.
+  const help = /I need help: http:\/\/register\.test(\/b\/\S+)/.exec(text)![1]!
+  const phone = new TestBrowser(ctx.app, '198.51.100.7')
+  assert.match((await phone.get(help)).body, /Hello Vera, tell reception:/)
+  assert.match((await phone.post(help, {}, false)).body, /Reception knows you need help/)
+  assert.match(
+    (await desk.browser.get(board)).body,
+    /NEEDS HELP.*<a class="call" href="tel:\+447400123456">Call \+44 7400 123456<\/a>/,
+  )
+  const onRollCall = (await desk.browser.get(rollCall)).body
+  const veraLine = onRollCall.slice(onRollCall.indexOf(`id="v-${vera}"`))
+  assert.match(veraLine.slice(0, veraLine.indexOf('</li>')), /needs help[\s\S]*said so themselves/)
 })

@@ -120,13 +120,19 @@ export default async function broadcastRoutes(
       const report = await broadcastReport(db, request.params.id)
       const { broadcast, counts } = report
       // Who asked for help gets a number to call (reception role; audited like the board's).
-      const helpIds = report.recipients.filter((r) => r.answer === 'help').map((r) => r.person_id)
-      const phones = await phonesOf(db, helpIds)
-      await auditContactsShown(db, clock, request, 'broadcast', phones.size)
+      const help = report.recipients.filter((r) => r.answer === 'help')
+      const phones = await phonesOf(
+        db,
+        help.flatMap((r) => (r.person_id === null ? [] : [r.person_id])),
+      )
+      // A visitor who asked for help is called on the phone they gave.
+      const phoneOf = (r: (typeof help)[number]) =>
+        r.person_id === null ? r.visitorPhone : phones.get(r.person_id)
+      await auditContactsShown(db, clock, request, 'broadcast', help.filter(phoneOf).length)
       const recipients = report.recipients.map((r) => ({
         ...r,
         contactShown: r.contact_value ? maskContact(r.contact_value) : '',
-        call: r.answer === 'help' ? phoneForCall(phones.get(r.person_id)) : null,
+        call: r.answer === 'help' ? phoneForCall(phoneOf(r)) : null,
       }))
       return reply.page('reception/broadcast', {
         ...livePage,

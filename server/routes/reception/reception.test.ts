@@ -8,6 +8,7 @@ import { consoleChannel } from '../../messaging/console.channel.js'
 import { buildTestApp, type TestApp, TestBrowser, testConfig } from '../../testing/build-test-app.js'
 import { FakeTwilio } from '../../testing/fake-twilio.js'
 import {
+  deliveriesFinished,
   deskReceptionist,
   eventually,
   personWithRole,
@@ -628,14 +629,7 @@ test('a broadcast reaches everyone inside through their verified contact and rec
   })
   assert.equal(sent.statusCode, 303)
   const id = Number(String(sent.headers.location).split('/').at(-1))
-  await eventually(async () => {
-    const waiting = await db
-      .selectFrom('broadcast_recipient')
-      .select('id')
-      .where('status', 'in', ['pending', 'sending'])
-      .execute()
-    return waiting.length === 0
-  }, 'deliveries to finish')
+  await deliveriesFinished(ctx)
 
   const recipients = await db
     .selectFrom('broadcast_recipient')
