@@ -46,6 +46,10 @@ async function rebuildOnSqlite(db: Kysely<any>, visitors: boolean): Promise<void
   await sql`pragma foreign_keys = off`.execute(db)
   try {
     await db.transaction().execute(async (trx) => {
+      // AUTOINCREMENT never reuses an id (reply links are signed with it): keep the high-water mark.
+      const sequence = await sql<{
+        seq: number
+      }>`select seq from sqlite_sequence where name = 'broadcast_recipient'`.execute(trx)
       await createRecipients(trx, 'broadcast_recipient_next', visitors)
       const columns = sql.raw(
         'id, broadcast_id, person_id, status, contact_kind, contact_value, channel, provider_id, message_id, error, sent_at, answer, answered_at, safe_link_used_at, help_link_used_at',
@@ -54,6 +58,14 @@ async function rebuildOnSqlite(db: Kysely<any>, visitors: boolean): Promise<void
         where person_id is not null`.execute(trx)
       await trx.schema.dropTable('broadcast_recipient').execute()
       await trx.schema.alterTable('broadcast_recipient_next').renameTo('broadcast_recipient').execute()
+      const seq = sequence.rows[0]?.seq
+      if (seq !== undefined) {
+        await sql`update sqlite_sequence set seq = max(seq, ${seq}) where name = 'broadcast_recipient'`.execute(
+          trx,
+        )
+        await sql`insert into sqlite_sequence (name, seq) select 'broadcast_recipient', ${seq}
+          where not exists (select 1 from sqlite_sequence where name = 'broadcast_recipient')`.execute(trx)
+      }
       await indexes(trx)
       const broken = await sql`pragma foreign_key_check`.execute(trx)
       if (broken.rows.length > 0) throw new Error('broadcast_recipient rebuild left dangling foreign keys')
