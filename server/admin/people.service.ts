@@ -190,8 +190,9 @@ export interface DeactivateResult {
 }
 
 /**
- * Deactivates someone: every device is revoked, an open visit is closed now as `admin`, history
- * stays. They cannot sign in again until reactivated.
+ * Deactivates someone: every device is revoked, an open visit is closed now as `deactivated` (nobody
+ * saw them leave: the fire list keeps them Unconfirmed for a while), history stays. They cannot
+ * sign in again until reactivated.
  */
 export async function deactivatePerson(
   db: Db,
@@ -203,7 +204,7 @@ export async function deactivatePerson(
     const person = await requirePerson(trx, personId)
     if (person.deactivated_at !== null) throw new UserError(409, 'This person is already deactivated.')
     await refuseLastAdmin(trx, person, 'Deactivating the only administrator')
-    const { devicesRevoked, closedVisit } = await stopPerson(trx, personId, actor.at, 'admin')
+    const { devicesRevoked, closedVisit } = await stopPerson(trx, personId, actor.at, 'deactivated')
     await recordAudit(trx, {
       at: actor.at,
       personId,

@@ -5,7 +5,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 /** The kinds of contact a person can verify. */
 export type ContactKind = 'email' | 'phone'
 /** Who closed a visit: the person, the nightly auto-close, an admin, or the directory (SCIM) when they left the organisation. */
-export type ClosedBy = 'person' | 'auto' | 'admin' | 'directory'
+export type ClosedBy = 'person' | 'auto' | 'admin' | 'directory' | 'deactivated'
 /** Why a one-time code was issued. */
 export type CodePurpose = 'login' | 'add-contact'
 /** How a device token is presented: a browser cookie, an API bearer token, or a personal sign-in link. */

@@ -36,7 +36,7 @@ export interface AutoClosedRow extends VisitReminder {
   visitId: number
   signedInAt: number
   signedOutAt: number
-  /** The nightly auto-close, or the directory when they left the organisation. */
+  /** The nightly auto-close, the directory when they left the organisation, or a deactivation. */
   closedBy: ClosedBy
 }
 
@@ -74,8 +74,9 @@ export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClo
     .innerJoin('person', 'person.id', 'visit.person_id')
     .leftJoin('reminder', 'reminder.visit_id', 'visit.id')
     .select([...visitWithReminder, 'visit.signed_out_at as signedOutAt', 'visit.closed_by as closedBy'])
-    // Closed by nobody who saw them leave: the auto-close, or the directory deprovisioning a leaver.
-    .where('visit.closed_by', 'in', ['auto', 'directory'])
+    // Closed by nobody who saw them leave: the auto-close, the directory deprovisioning a leaver, or
+    // an administrator deactivating someone.
+    .where('visit.closed_by', 'in', ['auto', 'directory', 'deactivated'])
     .where('visit.signed_out_at', '>=', from)
     .where(({ not, exists, selectFrom }) =>
       not(

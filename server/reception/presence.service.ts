@@ -49,9 +49,10 @@ export type UnconfirmedReason =
   | { kind: 'still-here'; at: number }
   /**
    * The nightly auto-close closed the visit (at `at`), recently enough that they may be inside; or
-   * the directory did (`byDirectory`: they left the organisation), which nobody saw either.
+   * the directory did (`byDirectory`: they left the organisation), or an administrator deactivating
+   * them (`byDeactivation`), which nobody saw either.
    */
-  | { kind: 'auto-closed'; at: number; byDirectory?: boolean }
+  | { kind: 'auto-closed'; at: number; byDirectory?: boolean; byDeactivation?: boolean }
   /** A visit left open since an earlier day (`at` is the sign-in). */
   | { kind: 'earlier-day'; at: number }
 
@@ -231,8 +232,13 @@ export async function fireList(db: Db, now: number, settings: FireListSettings):
   for (const row of await listAutoClosedSince(db, now - settings.autoClosedHours * hourMs)) {
     if (seen.has(row.personId) || row.signedOutAt > now) continue
     seen.add(row.personId)
-    const byDirectory = row.closedBy === 'directory' ? { byDirectory: true } : {}
-    people.push(entryOf(row, { kind: 'auto-closed', at: row.signedOutAt, ...byDirectory }))
+    const by =
+      row.closedBy === 'directory'
+        ? { byDirectory: true }
+        : row.closedBy === 'deactivated'
+          ? { byDeactivation: true }
+          : {}
+    people.push(entryOf(row, { kind: 'auto-closed', at: row.signedOutAt, ...by }))
   }
   await tellApart(db, people)
   people.sort(byName)
@@ -283,7 +289,11 @@ export function describeReason(
         person.stillHereAt !== null
           ? `said Still here at ${when(person.stillHereAt)}`
           : `last tap ${when(person.lastActivityAt ?? reason.at)}`
-      const closed = reason.byDirectory ? 'closed by the directory (left the organisation)' : 'auto-closed'
+      const closed = reason.byDirectory
+        ? 'closed by the directory (left the organisation)'
+        : reason.byDeactivation
+          ? 'deactivated by an administrator'
+          : 'auto-closed'
       return `${closed} ${when(reason.at)}, ${last}`
     }
     case 'earlier-day':

@@ -9,7 +9,13 @@ import { LocalTime } from './local-time.js'
 import { iterateVisitPages, iterateVisits, PersonNames, type ReportVisit } from './visit-report.repository.js'
 
 /** How a visit ended, as exports show it. */
-export type VisitStatus = 'open' | 'signed-out' | 'auto-closed' | 'closed-by-admin' | 'closed-by-directory'
+export type VisitStatus =
+  | 'open'
+  | 'signed-out'
+  | 'auto-closed'
+  | 'closed-by-admin'
+  | 'closed-by-directory'
+  | 'closed-by-deactivation'
 
 /** One exported visit. Local times are in the site's time zone; the day is the day of sign-in. */
 export interface VisitExportRow {
@@ -145,12 +151,13 @@ export function visitStatus(v: Pick<ReportVisit, 'signed_out_at' | 'closed_by'>)
   if (v.closed_by === 'auto') return 'auto-closed'
   if (v.closed_by === 'admin') return 'closed-by-admin'
   if (v.closed_by === 'directory') return 'closed-by-directory'
+  if (v.closed_by === 'deactivated') return 'closed-by-deactivation'
   return 'signed-out'
 }
 
-/** Closed by nobody who saw them leave: the nightly auto-close, or the directory (a leaver). */
+/** Closed by nobody who saw them leave: the nightly auto-close, the directory (a leaver), a deactivation. */
 const closedUnseen = (v: Pick<ReportVisit, 'closed_by'>): boolean =>
-  v.closed_by === 'auto' || v.closed_by === 'directory'
+  v.closed_by === 'auto' || v.closed_by === 'directory' || v.closed_by === 'deactivated'
 
 /**
  * True when a visit was not signed out by anyone who knew the time: auto-closed, or still open

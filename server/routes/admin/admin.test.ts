@@ -134,8 +134,12 @@ test('deactivating revokes devices, closes the open visit as admin, keeps histor
   )
   const visits = await visitsOf(ctx, dan)
   assert.equal(visits.length, 2, 'history kept')
-  assert.equal(visits[1]!.closed_by, 'admin')
+  assert.equal(visits[1]!.closed_by, 'deactivated')
   assert.equal(visits[1]!.signed_out_at, ctx.clock.now())
+  // Nobody saw Dan leave: he may still be in the building, so the fire list keeps him, unconfirmed.
+  const board = (await admin.get('/reception')).body
+  const unconfirmed = board.slice(board.indexOf('Unconfirmed ('), board.indexOf('Visitors ('))
+  assert.match(unconfirmed, /Dan Dee[\s\S]*?deactivated by an administrator 10:05, last tap 09:05/)
   for (const browser of [phone, laptop]) {
     const response = await browser.get('/')
     assert.equal(response.statusCode, 303)

@@ -188,7 +188,14 @@ const visitSchema = {
     minutes: { type: ['integer', 'null'] },
     status: {
       type: 'string',
-      enum: ['open', 'signed-out', 'auto-closed', 'closed-by-admin', 'closed-by-directory'],
+      enum: [
+        'open',
+        'signed-out',
+        'auto-closed',
+        'closed-by-admin',
+        'closed-by-directory',
+        'closed-by-deactivation',
+      ],
     },
   },
 } as const
