@@ -60,8 +60,12 @@ export interface Cutoffs {
   autoClosed: number
 }
 
-/** Not a visit the auto-close closed recently enough for the fire list to show. */
-const notListedAutoClosed = (c: Cutoffs) => sql`not (closed_by = 'auto' and signed_out_at >= ${c.autoClosed})`
+/**
+ * Not a visit closed unseen (the auto-close, the directory, a deactivation) recently enough for the
+ * fire list to show it as Unconfirmed.
+ */
+const notListedAutoClosed = (c: Cutoffs) =>
+  sql`not (closed_by in ('auto', 'directory', 'deactivated') and signed_out_at >= ${c.autoClosed})`
 
 /**
  * One kind of data that expires: the table, the columns its condition reads, and the condition.

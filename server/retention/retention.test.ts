@@ -371,8 +371,15 @@ test('retention: a purge never takes an auto-closed visit or visitor off the fir
   const { db } = ctx.app.ctx
   const sam = await makePerson(db, { firstName: 'Sam', lastName: 'Stayed', email: 'sam@example.org' })
   const gus = await makePerson(db, { firstName: 'Gus', lastName: 'Gone', email: 'gus@example.org' })
-  // Closed by the auto-close two nights ago: still Unconfirmed on the fire list (within 72 hours).
+  // Closed by the auto-close two nights ago: still Unconfirmed on the fire list (within 72 hours);
+  // so is Dee, deactivated by an admin that afternoon while inside.
   await makeVisit(db, sam, { in: '2026-11-24T08:00:00Z', out: '2026-11-24T23:59:00Z', closedBy: 'auto' })
+  const dee = await makePerson(db, { firstName: 'Dee', lastName: 'Deactivated', email: 'dee@example.org' })
+  await makeVisit(db, dee, {
+    in: '2026-11-24T08:00:00Z',
+    out: '2026-11-24T15:00:00Z',
+    closedBy: 'deactivated',
+  })
   await db
     .insertInto('visitor')
     .values({
@@ -391,12 +398,12 @@ test('retention: a purge never takes an auto-closed visit or visitor off the fir
     const list = await fireList(db, ctx.clock.now(), settings)
     return [...list.unconfirmed.map((p) => p.firstName), ...list.visitors.map((v) => v.name)]
   }
-  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'])
+  assert.deepEqual(await listed(), ['Dee', 'Sam', 'Vera Stayed'])
   await purge({ ...ctx.app.ctx, log: ctx.app.log })
-  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'], 'the purge kept what the fire list shows')
+  assert.deepEqual(await listed(), ['Dee', 'Sam', 'Vera Stayed'], 'the purge kept what the fire list shows')
   assert.deepEqual(
-    (await db.selectFrom('visit').select('person_id').execute()).map((v) => v.person_id),
-    [sam],
+    (await db.selectFrom('visit').select('person_id').orderBy('person_id').execute()).map((v) => v.person_id),
+    [sam, dee],
     'the visit signed out in person went',
   )
   // Once the fire list lets them go, so does the purge.
