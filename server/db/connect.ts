@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3'
 import { type DialectAdapter, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { DB } from './database.js'
+import { withNamedStatements } from './named-statements.js'
 import { busyRetryingDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-busy.js'
 import { isPostgresStorageFailure, registerWriteHealth, writeHealthDialect } from './write-health.js'
 
@@ -97,7 +98,10 @@ export function connectPostgres(url: string, options: { poolSize?: number } = {}
   const pool = new pg.Pool({ ...poolConfig(url), max: options.poolSize ?? 10 })
   // An idle connection the server dropped (a restart, a failover) must not crash the process.
   pool.on('error', () => {})
-  const dialect = writeHealthDialect(new PostgresDialect({ pool }), isPostgresStorageFailure)
+  const dialect = writeHealthDialect(
+    new PostgresDialect({ pool: withNamedStatements(pool) }),
+    isPostgresStorageFailure,
+  )
   const db = new Kysely<DB>({ dialect })
   registerWriteHealth(db, dialect)
   return { db, pool }

@@ -1,5 +1,6 @@
 import { type Compilable, type CompiledQuery, createQueryId } from 'kysely'
 import { type Db, type Dialect, dialectOf } from './connect.js'
+import { nameStatement } from './named-statements.js'
 
 /** Stands in for a value while the query is built; replaced by the real value on every run. */
 class Slot {
@@ -25,6 +26,7 @@ export function preparedQuery<P extends Record<string, unknown>, R>(
     if (!template) {
       template = compileOnce(db, build)
       templates.set(dialect, template)
+      if (dialect === 'postgres') nameStatement(template.compiled.sql)
     }
     const { compiled, slots } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))

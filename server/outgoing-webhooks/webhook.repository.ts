@@ -1,29 +1,31 @@
 import type { Selectable } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { WebhookDeliveryTable, WebhookEndpointTable } from '../db/database.js'
+import { preparedQuery } from '../db/prepared-query.js'
 
 /** An endpoint row. */
 export type WebhookEndpoint = Selectable<WebhookEndpointTable>
 /** A delivery row. */
 export type WebhookDelivery = Selectable<WebhookDeliveryTable>
 
+// Every sign-in and sign-out records one: built once (see preparedQuery). Nothing reads it back.
+const insertWebhookEventQuery = preparedQuery(
+  (db, v: { type: string; personId: number | null; data: string; at: number }) =>
+    db.insertInto('webhook_event').values({
+      type: v.type,
+      person_id: v.personId,
+      data: v.data,
+      occurred_at: v.at,
+      fanned_out_at: null,
+    }),
+)
+
 /** Records an event to announce; call it inside the transaction that makes the change. */
 export async function insertWebhookEvent(
   db: Db,
   event: { type: string; personId: number | null; data: object; at: number },
-): Promise<number> {
-  const row = await db
-    .insertInto('webhook_event')
-    .values({
-      type: event.type,
-      person_id: event.personId,
-      data: JSON.stringify(event.data),
-      occurred_at: event.at,
-      fanned_out_at: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
-  return row.id
+): Promise<void> {
+  await insertWebhookEventQuery(db, { ...event, data: JSON.stringify(event.data) })
 }
 
 /** Endpoints not removed, newest first. */

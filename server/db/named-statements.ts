@@ -1,0 +1,55 @@
+import type { PostgresPool, PostgresPoolClient } from 'kysely'
+import type pg from 'pg'
+
+/**
+ * PostgreSQL parses and plans every statement sent without a name; a named one is parsed once per
+ * connection and then only bound and run. The hot paths' queries (built once, see preparedQuery)
+ * are named here: a fixed, small set, so each connection keeps a few dozen statements at most.
+ * Every other query stays unnamed, so generated SQL (lists of ids, filters) never piles up.
+ */
+const names = new Map<string, string>()
+
+/**
+ * A statement's plan stops fitting when a migration changes what it returns (a new column under
+ * `select *`): PostgreSQL then refuses it once ("cached plan must not change result type") on
+ * every connection that had prepared it. A new generation of names re-prepares them all.
+ */
+let generation = 0
+
+/** Runs `sql` as a named statement on PostgreSQL from now on. */
+export function nameStatement(sql: string): void {
+  if (!names.has(sql)) names.set(sql, `br_${names.size + 1}`)
+}
+
+/** The statement PostgreSQL is asked to run: named if `sql` was named, else as it is. */
+export function statementFor(sql: string, values: readonly unknown[]): pg.QueryConfig {
+  const name = names.get(sql)
+  return name
+    ? { name: `${name}_${generation}`, text: sql, values: [...values] }
+    : { text: sql, values: [...values] }
+}
+
+/** PostgreSQL's SQLSTATE for a prepared plan whose result no longer fits (feature_not_supported). */
+const PLAN_CHANGED = '0A000'
+
+/** `pool` for Kysely, running named statements by name. */
+export function withNamedStatements(pool: pg.Pool): PostgresPool {
+  return {
+    connect: async () => {
+      const client = await pool.connect()
+      const query = (sql: string, values: readonly unknown[]) =>
+        client.query(statementFor(sql, values)).catch((error: unknown) => {
+          if ((error as { code?: string }).code === PLAN_CHANGED && names.has(sql)) generation++
+          throw error
+        })
+      return {
+        query: ((sqlOrCursor: unknown, values?: readonly unknown[]) =>
+          typeof sqlOrCursor === 'string'
+            ? query(sqlOrCursor, values ?? [])
+            : client.query(sqlOrCursor as pg.Submittable)) as unknown as PostgresPoolClient['query'],
+        release: () => client.release(),
+      }
+    },
+    end: () => pool.end(),
+  }
+}
