@@ -24,13 +24,15 @@ import {
 import { isBuildCurrent } from './build-if-changed.mjs'
 
 /**
- * `npm run bench [-- --quick] [-- --postgres]`: measures the production build against a bare Fastify baseline
+ * `npm run bench [-- --quick] [-- --postgres] [-- --home]`: measures the production build against a bare Fastify baseline
  * started in the same run, prints one table and writes bench/results.json. Throughput figures are
  * ratios to the baseline so they survive a noisy machine.
  */
 const quick = process.argv.includes('--quick')
 /** Only what the PostgreSQL section compares with: the baseline, SQLite's floor and taps, then section 8. */
 const postgresOnly = process.argv.includes('--postgres')
+/** Only the home page: the baseline, rows 3 and 3b, and its CPU profile (row 12), in about a minute. */
+const homeOnly = process.argv.includes('--home')
 const seconds = quick ? 3 : 10
 const connections = 50
 const PEOPLE = quick ? 3_000 : 5_000
@@ -377,6 +379,65 @@ async function postgresSection(
   }
 }
 
+/**
+ * 3. Home page with the device cookie only (a phone whose session cookie expired): every request
+ * starts a session for the page's CSRF token. Its devices were last used long ago. Then 3b.
+ */
+async function homeRows(
+  rows: Row[],
+  url: string,
+  sqliteFile: string,
+  tokens: string[],
+  base: autocannon.Result,
+): Promise<void> {
+  await staleDevices(sqliteFile)
+  const home = await load({ url, requests: homeRequests(tokens) })
+  record(rows, {
+    ...throughputRow('3. Home page: GET / (device cookie only)', home, base, { minRatio: 0.2, p99Max: 25 }),
+    note: `every device last used > 1 min before; ${home['2xx']} ok, ${home.non2xx} non-2xx`,
+  })
+  const cookies = await sessionCookieCheck(url, tokens[INSIDE]!)
+  record(rows, {
+    name: '3b. Home page: no Set-Cookie when the session did not change',
+    note: `br_session cookies set: ${cookies.first} on the first page (new session), ${cookies.again} on the next with it`,
+    target: '1 then 0',
+    ok: cookies.first === 1 && cookies.again === 0,
+  })
+}
+
+const PROFILES = {
+  tap: { row: '11', label: 'Tap', unit: 'taps/s', routeDir: '/server/routes/api/' },
+  home: { row: '12', label: 'Home page', unit: 'pages/s', routeDir: '/server/routes/register/' },
+} as const
+
+/**
+ * 11, 12. Where a tap's or a home page's time goes: a CPU profile of the web process under the load
+ * of row 2 or 3, on a fresh copy of the people in `profileDir`; one row per part of the request.
+ */
+async function profileRows(rows: Row[], name: keyof typeof PROFILES, profileDir: string): Promise<void> {
+  const { row, label, unit, routeDir } = PROFILES[name]
+  await section(rows, `${row}. ${label} CPU profile`, async () => {
+    const profileSeed = await seed(join(profileDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
+    if (name === 'home') await staleDevices(join(profileDir, 'register.db'))
+    const requests =
+      name === 'tap' ? tapRequests(profileSeed.tokens.slice(INSIDE)) : homeRequests(profileSeed.tokens)
+    const profiled = await profileLoad(profileDir, nextPort++, { name, requests, routeDir }, seconds)
+    const perRequest = profiled.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
+    for (const [i, { part, share, microsPerRequest }] of profiled.shares.entries()) {
+      record(rows, {
+        name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
+        ratio: share,
+        versus: 'busy CPU',
+        note: `${fmt(microsPerRequest)} µs each${
+          i === 0
+            ? `; profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, ${fmt(perRequest)} µs of busy CPU each, idle excluded`
+            : ''
+        }`,
+      })
+    }
+  })
+}
+
 async function main(): Promise<void> {
   build()
   const rows: Row[] = []
@@ -394,7 +455,7 @@ async function main(): Promise<void> {
     const seeded = await seed(join(mainDir, 'register.db'), {
       people: PEOPLE,
       inside: INSIDE,
-      oldVisits: postgresOnly ? 0 : PURGE_ROWS,
+      oldVisits: postgresOnly || homeOnly ? 0 : PURGE_ROWS,
       oldDaysFrom: 120,
       oldDaysTo: 480,
     })
@@ -415,6 +476,13 @@ async function main(): Promise<void> {
       p99: base.latency.p99,
       ratio: 1,
     })
+
+    if (homeOnly) {
+      await homeRows(rows, app.url, join(mainDir, 'register.db'), seeded.tokens, base)
+      app.child.kill()
+      await profileRows(rows, 'home', tempDir())
+      return report(rows)
+    }
 
     // 1b. The floor for taps: only a tap's SQL behind a bare Fastify, on its own copy of the people.
     const floorDir = tempDir()
@@ -496,21 +564,7 @@ async function main(): Promise<void> {
     tapRow.note = `${(tap.requests.average / base.requests.average).toFixed(2)}× hello; ${tapRow.note}`
     record(rows, tapRow)
 
-    // 3. Home page with the device cookie only (a phone whose session cookie expired): every
-    //    request starts a session for the page's CSRF token. Its devices were last used long ago.
-    await staleDevices(join(mainDir, 'register.db'))
-    const home = await load({ url: app.url, requests: homeRequests(seeded.tokens) })
-    record(rows, {
-      ...throughputRow('3. Home page: GET / (device cookie only)', home, base, { minRatio: 0.2, p99Max: 25 }),
-      note: `every device last used > 1 min before; ${home['2xx']} ok, ${home.non2xx} non-2xx`,
-    })
-    const cookies = await sessionCookieCheck(app.url, seeded.tokens[INSIDE]!)
-    record(rows, {
-      name: '3b. Home page: no Set-Cookie when the session did not change',
-      note: `br_session cookies set: ${cookies.first} on the first page (new session), ${cookies.again} on the next with it`,
-      target: '1 then 0',
-      ok: cookies.first === 1 && cookies.again === 0,
-    })
+    await homeRows(rows, app.url, join(mainDir, 'register.db'), seeded.tokens, base)
 
     // 10. Lighthouse (mobile: 4× CPU slowdown, slow 4G) on every staff page.
     await section(rows, '10. Lighthouse mobile', async () => {
@@ -599,33 +653,7 @@ async function main(): Promise<void> {
 
     // 11, 12. Where a tap's and a home page's time goes: CPU profiles of the web process under the
     //     same loads as rows 2 and 3, each on a fresh copy of the people.
-    const profiles = [
-      { row: '11', label: 'Tap', unit: 'taps/s', name: 'tap', routeDir: '/server/routes/api/' },
-      { row: '12', label: 'Home page', unit: 'pages/s', name: 'home', routeDir: '/server/routes/register/' },
-    ] as const
-    for (const { row, label, unit, name, routeDir } of profiles) {
-      await section(rows, `${row}. ${label} CPU profile`, async () => {
-        const profileDir = tempDir()
-        const profileSeed = await seed(join(profileDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
-        if (name === 'home') await staleDevices(join(profileDir, 'register.db'))
-        const requests =
-          name === 'tap' ? tapRequests(profileSeed.tokens.slice(INSIDE)) : homeRequests(profileSeed.tokens)
-        const profiled = await profileLoad(profileDir, nextPort++, { name, requests, routeDir }, seconds)
-        const perRequest = profiled.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
-        for (const [i, { part, share, microsPerRequest }] of profiled.shares.entries()) {
-          record(rows, {
-            name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
-            ratio: share,
-            versus: 'busy CPU',
-            note: `${fmt(microsPerRequest)} µs each${
-              i === 0
-                ? `; profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, ${fmt(perRequest)} µs of busy CPU each, idle excluded`
-                : ''
-            }`,
-          })
-        }
-      })
-    }
+    for (const which of ['tap', 'home'] as const) await profileRows(rows, which, tempDir())
 
     await section(rows, '8. PostgreSQL tier', () => postgresSection(rows, base, tap, tempDir(), children))
 
@@ -668,6 +696,7 @@ function report(rows: Row[]): void {
     loadAtEnd: loadavg(),
     quick,
     postgresOnly,
+    homeOnly,
     seconds,
     connections,
     node: process.version,
