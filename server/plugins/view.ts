@@ -2,6 +2,7 @@ import view from '@fastify/view'
 import { Eta } from 'eta'
 import fp from 'fastify-plugin'
 import * as time from '../lib/site-time.js'
+import { rememberTemplatePaths } from '../lib/template-paths.js'
 import { viewsDir } from '../paths.js'
 
 declare module 'fastify' {
@@ -18,7 +19,9 @@ const DESCRIPTION = 'Sign in and out of the building with one tap, and see who i
 export default fp(
   async (app) => {
     const { config } = app.ctx
-    const eta = new Eta({ views: viewsDir, cache: config.NODE_ENV === 'production', autoEscape: true })
+    const eta = rememberTemplatePaths(
+      new Eta({ views: viewsDir, cache: config.NODE_ENV === 'production', autoEscape: true }),
+    )
     await app.register(view, { engine: { eta }, templates: viewsDir })
     const assets = (file: string) => app.assets.url(file)
     const tz = config.TIME_ZONE
