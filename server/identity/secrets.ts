@@ -1,4 +1,12 @@
-import { createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import {
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  randomFillSync,
+  randomInt,
+  timingSafeEqual,
+} from 'node:crypto'
 
 /** Keys derived from SESSION_SECRET, one per purpose, so no key is ever used for two jobs. */
 export interface Keys {
@@ -47,6 +55,24 @@ export function sameHash(a: string, b: string): boolean {
 /** A fresh bearer/device token: 256 bits from the CSPRNG, URL-safe. */
 export function newToken(): string {
   return randomBytes(32).toString('base64url')
+}
+
+// Small secrets come from a pool of CSPRNG bytes filled 4 KiB at a time, as Node's randomUUID does:
+// a call into OpenSSL for every 18-byte CSRF secret cost ~3% of a home page that starts a session.
+// Every byte is handed out once; the pool is refilled, never reused.
+const pool = Buffer.alloc(4096)
+let poolAt = pool.length
+
+/** `bytes` fresh bytes from the CSPRNG, URL-safe (for small secrets made often, such as CSRF secrets). */
+export function newSecret(bytes: number): string {
+  if (bytes > pool.length) return randomBytes(bytes).toString('base64url')
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool)
+    poolAt = 0
+  }
+  const secret = pool.toString('base64url', poolAt, poolAt + bytes)
+  poolAt += bytes
+  return secret
 }
 
 /** How a token is stored: its SHA-256 (the token itself has 256 bits of entropy, so no salt is needed). */

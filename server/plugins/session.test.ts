@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { buildTestApp, loginAs, TestBrowser } from '../testing/build-test-app.js'
 
 const sessionCookies = (response: { cookies: unknown[] }) =>
-  (response.cookies as { name: string }[]).filter((c) => c.name === 'br_session')
+  (response.cookies as { name: string; value: string }[]).filter((c) => c.name === 'br_session')
 
 test('a page whose session did not change sets no session cookie', async (t) => {
   const test = await buildTestApp(t)
@@ -49,5 +49,21 @@ test('a device cookie without a session gets one session, then no fresh cookie p
     const again = await browser.get('/')
     assert.equal(again.statusCode, 200)
     assert.deepEqual(sessionCookies(again), [], 'the session did not change, so no Set-Cookie')
+  }
+})
+
+test('every new session gets a CSRF secret of its own: 18 bytes, never one another session had', async (t) => {
+  const test = await buildTestApp(t)
+  const secrets = new Set<string>()
+  // More sessions than one fill of the pool the secrets come from, so a refill is crossed.
+  for (let i = 0; i < 300; i++) {
+    const response = await new TestBrowser(test.app).get('/login')
+    const [cookie] = sessionCookies(response)
+    assert.ok(cookie, `session ${i} started`)
+    const session = test.app.decodeSecureSession(decodeURIComponent(cookie.value))
+    const secret = session?.get('_csrf')
+    assert.match(String(secret), /^[\w-]{24}$/, `session ${i}'s CSRF secret`)
+    assert.ok(!secrets.has(String(secret)), `session ${i} got a secret another session had`)
+    secrets.add(String(secret))
   }
 })

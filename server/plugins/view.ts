@@ -41,7 +41,7 @@ export default fp(
       return this.viewAsync(`pages/${template}.eta`, {
         siteName: config.SITE_NAME,
         person: this.request.person ?? null,
-        csrfToken: this.generateCsrf(),
+        csrfToken: this.csrfToken(),
         flash: { info: flash.info ?? [], error: flash.error ?? [] },
         fmt,
         asset: assets,

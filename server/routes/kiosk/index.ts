@@ -149,7 +149,7 @@ export default async function kioskRoutes(app: FastifyInstance): Promise<void> {
         kiosk: request.kiosk!.name,
         today: localDay(clock.now(), config.TIME_ZONE),
         notice: notice ? { id: notice.id, text: notice.text } : null,
-        csrf: reply.generateCsrf(),
+        csrf: reply.csrfToken(),
       }
     })
 
