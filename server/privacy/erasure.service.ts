@@ -48,8 +48,6 @@ export interface ErasureLine {
 export interface ErasurePlan {
   person: Person
   lines: ErasureLine[]
-  /** An open visit that erasure closes now. */
-  openVisit: boolean
 }
 
 /** Everything erasure searches other records for: full name, contacts, external identifiers. */
@@ -131,10 +129,18 @@ async function checkErasable(db: Db, actor: AdminActor, personId: number): Promi
   if (actor.personId === personId) {
     throw new UserError(409, 'You cannot erase yourself. Ask another administrator.')
   }
+  // The fire list names whoever is inside: erasing their name would take them off it while they may
+  // be in the building. An administrator who knows they left closes the visit first.
+  if (await findOpenVisit(db, personId)) {
+    throw new UserError(
+      409,
+      `${person.first_name} ${person.last_name} is signed in. Erasing them now would take them off the fire list. If they have left, close their visit below with the time they left; otherwise erase them once they have left.`,
+    )
+  }
   return person
 }
 
-async function plan(db: Db, person: Person, traces: Traces, open: boolean): Promise<ErasurePlan> {
+async function plan(db: Db, person: Person, traces: Traces): Promise<ErasurePlan> {
   const lines: ErasureLine[] = []
   for (const [table, { column, contactColumn, erase }] of Object.entries(PERSON_TABLES)) {
     const rows = await countRowsAbout(db, {
@@ -151,22 +157,22 @@ async function plan(db: Db, person: Person, traces: Traces, open: boolean): Prom
     const rows = changes.filter((c) => c.table === table).length
     if (rows > 0) lines.push({ table: `${table} (mentions elsewhere)`, rows, action: 'scrubbed' })
   }
-  return { person, lines, openVisit: open }
+  return { person, lines }
 }
 
 /**
  * The dry run: what erasing this person would delete, anonymise, keep and scrub, changing
- * nothing. Refused (409) like the erasure itself: the last admin, oneself, someone already erased.
+ * nothing. Refused (409) like the erasure itself: the last admin, oneself, someone already erased,
+ * someone signed in (the fire list needs their name).
  */
 export async function planErasure(db: Db, actor: AdminActor, personId: number): Promise<ErasurePlan> {
   const person = await checkErasable(db, actor, personId)
-  const open = await findOpenVisit(db, personId)
-  return plan(db, person, await tracesOf(db, person), open !== undefined)
+  return plan(db, person, await tracesOf(db, person))
 }
 
 /**
- * Erases a person (a data-protection request): devices revoked and an open visit closed as by an
- * admin, then contacts, devices, codes, messages, SSO and directory links and their audit trail
+ * Erases a person (a data-protection request), refused while they are signed in: devices revoked
+ * (and a visit opened meanwhile closed as by an admin), then contacts, devices, codes, messages, SSO and directory links and their audit trail
  * deleted; their name replaced in copies (roll calls) and in free text elsewhere; visits,
  * reminders and roll-call marks kept as anonymous rows, so statistics do not change. The audit
  * trail keeps one row: that an erasure happened and who did it. One transaction.
@@ -183,7 +189,7 @@ export async function erasePerson(
       person.deactivated_at === null
         ? await stopPerson(trx, personId, actor.at, 'admin')
         : { devicesRevoked: 0, closedVisit: undefined }
-    const done = await plan(trx, person, traces, closedVisit !== undefined)
+    const done = await plan(trx, person, traces)
     for (const change of await textChanges(trx, traces)) {
       await replaceTextValue(trx, change.table, change.column, change.from, change.to)
     }

@@ -161,7 +161,7 @@ test('erasure: a dry run first, then no trace of the name, contacts or directory
   assert.match((await admin.browser.get(`/admin/people/${id}`)).body, /already been erased/)
 })
 
-test('erasure: closes an open visit; refused for the last admin and for oneself; admins only', async (t) => {
+test('erasure: refused while they are signed in (the fire list), for the last admin and for oneself; admins only', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
   const ada = await personWithRole(ctx, 'ada@example.org', { firstName: 'Ada', lastName: 'Admin' }, 'admin')
@@ -177,23 +177,44 @@ test('erasure: closes an open visit; refused for the last admin and for oneself;
   const self = await bob.browser.get(`/admin/people/${bob.id}/erase`)
   assert.match((await bob.browser.follow(self)).body, /You cannot erase yourself/)
 
-  // Another admin, signed in now: Bob erases her; the open visit is closed as by an admin.
+  // Ada is signed in: erasing her would take her off the fire list while she may be inside, so it
+  // is refused, on the dry run and on the erasure, with what to do instead; nothing changes.
   await tapSignIn(ada.browser)
   const dry = await bob.browser.get(`/admin/people/${ada.id}/erase`)
-  assert.match(dry.body, /They are signed in now/)
+  assert.equal(dry.statusCode, 303)
+  assert.match(
+    (await bob.browser.follow(dry)).body,
+    /Ada Admin is signed in\. Erasing them now would take them off the fire list/,
+  )
+  const early = await bob.browser.post(`/admin/people/${ada.id}/erase`)
+  assert.equal(early.statusCode, 303)
+  assert.match((await bob.browser.follow(early)).body, /would take them off the fire list/)
+  const open = await db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', ada.id)
+    .executeTakeFirstOrThrow()
+  assert.equal(open.signed_out_at, null)
+  assert.equal(
+    (await db.selectFrom('person').select('erased_at').where('id', '=', ada.id).executeTakeFirstOrThrow())
+      .erased_at,
+    null,
+  )
+  // Once she has left, Bob erases her; her visit is kept, anonymous, closed by her.
+  await tapSignOut(ada.browser)
   assert.equal((await bob.browser.post(`/admin/people/${ada.id}/erase`)).statusCode, 303)
   const visit = await db
     .selectFrom('visit')
     .selectAll()
     .where('person_id', '=', ada.id)
     .executeTakeFirstOrThrow()
-  assert.equal(visit.closed_by, 'admin')
+  assert.equal(visit.closed_by, 'person')
   const row = await db
     .selectFrom('audit_event')
     .select('detail')
     .where('person_id', '=', ada.id)
     .executeTakeFirstOrThrow()
-  assert.equal(JSON.parse(row.detail).closedVisitId, visit.id)
+  assert.equal(JSON.parse(row.detail).closedVisitId, null)
   assert.equal(
     (await db.selectFrom('person').select('role').where('id', '=', ada.id).executeTakeFirstOrThrow()).role,
     'staff',

@@ -103,7 +103,8 @@ export const pagesToSee: PageToSee[] = [
   // Admin.
   { name: 'admin-people', as: 'admin', path: '/admin/people' },
   { name: 'admin-person', as: 'admin', path: (s) => `/admin/people/${s.ids.staffIn}` },
-  { name: 'admin-erase', as: 'admin', path: (s) => `/admin/people/${s.ids.staffIn}/erase` },
+  // Someone signed in cannot be erased (the fire list needs their name): the dry run of one who left.
+  { name: 'admin-erase', as: 'admin', path: (s) => `/admin/people/${s.ids.staffOut}/erase` },
   { name: 'admin-audit', as: 'admin', path: '/admin/audit' },
   { name: 'admin-stats', as: 'admin', path: '/admin/stats' },
   { name: 'admin-tokens', as: 'admin', path: '/admin/tokens' },

@@ -14,7 +14,7 @@ export interface Showcase {
   browsers: Record<Exclude<Viewer, 'anon' | 'kiosk'>, TestBrowser>
   /** The paired kiosk's token (its `br_kiosk` cookie, sent to /kiosk only). */
   kioskToken: string
-  ids: { staffIn: number; admin: number }
+  ids: { staffIn: number; staffOut: number; admin: number }
   rollCall: string
   broadcast: string
   /** A broadcast's reply link path (/b/…), as a person receives it. */
@@ -138,7 +138,7 @@ export async function seedShowcase(ctx: TestApp): Promise<Showcase> {
       reception: reception.browser,
       admin: admin.browser,
     },
-    ids: { staffIn: staffIn.id, admin: admin.id },
+    ids: { staffIn: staffIn.id, staffOut: staffOut.id, admin: admin.id },
     rollCall,
     broadcast,
     replyLink,
