@@ -52,8 +52,10 @@ export async function lighthouseRows(
     response.end('<!doctype html><html lang="en"><title>Empty</title><p>Empty page</p></html>')
   })
   await new Promise<void>((resolve) => empty.listen(0, '127.0.0.1', resolve))
-  const browser = await launchForLighthouse()
+  // Closed whatever happens: a browser that failed to start must not keep the bench from exiting.
+  let browser: Awaited<ReturnType<typeof launchForLighthouse>> | undefined
   try {
+    browser = await launchForLighthouse()
     const rows = []
     const baseline = await runLighthouse(browser.port, `http://127.0.0.1:${(empty.address() as AddressInfo).port}/`, {
       only: ['performance'],
@@ -84,7 +86,7 @@ export async function lighthouseRows(
     }
     return rows
   } finally {
-    await browser.close()
+    await browser?.close()
     empty.close()
   }
 }
