@@ -26,6 +26,11 @@ const sql = {
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values ($1, $2, $3, $4, $5, $6)',
   ),
   webhook: q('webhook', 'insert into webhook_event (type, person_id, data, occurred_at) values ($1, $2, $3, $4)'),
+  // A sign-in during an evacuation joins the running roll call (nothing to do when none runs).
+  rollCall: q(
+    'rollCall',
+    'insert into roll_call_person (roll_call_id, person_id, first_name, last_name, signed_in_at, confirmed, last_activity_at) select r.id, p.id, p.first_name, p.last_name, $1::bigint, 1, $1::bigint from roll_call r, person p where r.ended_at is null and p.id = $2 on conflict (roll_call_id, person_id) do nothing',
+  ),
   inside: q('inside', 'select sum(inside) as inside from occupancy_slot'),
   outbox: q('outbox', "insert into outbox (topic, payload, created_at) values ('presence', $1, $2)"),
 }
@@ -69,6 +74,7 @@ const tap = (signIn) => async (request, reply) => {
     const detail = JSON.stringify({ visitId: visit.id })
     await sql.audit(client, [now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail])
     await sql.webhook(client, [`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now])
+    if (signIn) await sql.rollCall(client, [now, device.person_id])
     const { inside } = await sql.inside(client, [])
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     await sql.outbox(client, [JSON.stringify(payload), now])

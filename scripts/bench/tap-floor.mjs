@@ -26,6 +26,10 @@ const sql = {
   webhook: sqlite.prepare(
     'insert into webhook_event (type, person_id, data, occurred_at) values (?, ?, ?, ?)',
   ),
+  // A sign-in during an evacuation joins the running roll call (nothing to do when none runs).
+  rollCall: sqlite.prepare(
+    'insert into roll_call_person (roll_call_id, person_id, first_name, last_name, signed_in_at, confirmed, last_activity_at) select r.id, p.id, p.first_name, p.last_name, ?, 1, ? from roll_call r, person p where r.ended_at is null and p.id = ? on conflict (roll_call_id, person_id) do nothing',
+  ),
   inside: sqlite.prepare('select sum(inside) as inside from occupancy_slot'),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
@@ -61,6 +65,7 @@ const tap = (signIn) => async (request, reply) => {
     const detail = JSON.stringify({ visitId: visit.id })
     sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail)
     sql.webhook.run(`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now)
+    if (signIn) sql.rollCall.run(now, now, device.person_id)
     const { inside } = sql.inside.get()
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     sql.outbox.run(JSON.stringify(payload), now)
