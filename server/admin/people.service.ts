@@ -13,7 +13,7 @@ import { countActiveAdmins } from '../identity/roles.repository.js'
 import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
 import { idFromText } from '../lib/ids.js'
-import { formatDateTime } from '../lib/site-time.js'
+import { endOfLocalDay, formatDateTime, localDay } from '../lib/site-time.js'
 import { closeVisit, findOpenVisit } from '../register/visit.repository.js'
 import {
   findVisitOf,
@@ -248,14 +248,17 @@ export interface MergeResult {
 /**
  * Merges `removeId` into `keepId` (the same human with two accounts, e.g. email and phone):
  * contacts, visits, devices, codes and audit rows move to the kept person, who gets the higher
- * of the two roles. If both have an open visit, the later one is closed as `admin` at its own
- * sign-in time (the earlier visit already covers it). The emptied person is deactivated.
+ * of the two roles. If both have an open visit: on the same day, the later one is closed as `admin`
+ * at its own sign-in time (the earlier visit already covers it); on different days, the earlier one
+ * was left open and is closed as `auto` at the end of its own day (unconfirmed), as a sign-in on a
+ * later day does, so today's stays open. The emptied person is deactivated.
  */
 export async function mergePeople(
   db: Db,
   actor: AdminActor,
   keepId: number,
   removeId: number,
+  site: { timeZone: string },
 ): Promise<MergeResult> {
   if (keepId === removeId) throw new UserError(422, 'Choose two different people to merge.')
   if (actor.personId === removeId) {
@@ -268,8 +271,18 @@ export async function mergePeople(
     const openRemove = await findOpenVisit(trx, removeId)
     let closedVisit: Visit | undefined
     if (openKeep && openRemove) {
-      const later = openKeep.signed_in_at > openRemove.signed_in_at ? openKeep : openRemove
-      closedVisit = await closeVisit(trx, later.id, later.signed_in_at, 'admin')
+      const [earlier, later] =
+        openKeep.signed_in_at > openRemove.signed_in_at ? [openRemove, openKeep] : [openKeep, openRemove]
+      const earlierDay = localDay(earlier.signed_in_at, site.timeZone)
+      closedVisit =
+        earlierDay === localDay(later.signed_in_at, site.timeZone)
+          ? await closeVisit(trx, later.id, later.signed_in_at, 'admin')
+          : await closeVisit(
+              trx,
+              earlier.id,
+              Math.min(endOfLocalDay(earlierDay, site.timeZone), later.signed_in_at),
+              'auto',
+            )
     }
     const moved = await moveBelongings(trx, removeId, keepId)
     const role: Role = hasRole(keep.role, remove.role) ? keep.role : remove.role

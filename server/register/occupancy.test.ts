@@ -84,7 +84,9 @@ test('the people-inside counter always equals the number of open visits, whateve
                 .where('id', 'in', [personId, into])
                 .execute()
               if (personId !== into && both.length === 2) {
-                await mergePeople(db, { personId: into, at: now, context }, into, personId)
+                await mergePeople(db, { personId: into, at: now, context }, into, personId, {
+                  timeZone: 'UTC',
+                })
               }
               break
             }
@@ -217,9 +219,9 @@ test('taps on many connections at once, with every other path beside them, leave
       await adminCloseVisit(db, actor, { personId, visitId: open.id, leftAt: actor.at, note: 'forgot' })
     }),
     ...leavers.map((personId) => scimDeleteUser(db, directory, personId)),
-    mergePeople(db, actor, merged[0]!, merged[1]!),
-    mergePeople(db, actor, merged[2]!, merged[3]!),
-    mergePeople(db, actor, merged[4]!, merged[5]!),
+    mergePeople(db, actor, merged[0]!, merged[1]!, { timeZone: 'UTC' }),
+    mergePeople(db, actor, merged[2]!, merged[3]!, { timeZone: 'UTC' }),
+    mergePeople(db, actor, merged[4]!, merged[5]!, { timeZone: 'UTC' }),
     purgeExpired(db, { now: today, days: 365, dryRun: false, context }),
   ]
   await Promise.all([...tapStorm, ...others])

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { endOfLocalDay } from '../../lib/site-time.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../../testing/build-test-app.js'
 import { makePerson, makeVisit } from '../../testing/factories.js'
 import { giveRole, personIdOf } from '../../testing/roles.js'
@@ -262,6 +263,33 @@ test('merging moves contacts, visits, devices and audit rows, and leaves one ope
   assert.match((await admin.follow(nobody)).body, /Nobody matches that/)
 })
 
+test('merging: a visit left open on an earlier day beside today’s is closed at the end of its day, unconfirmed; today’s stays open', async (t) => {
+  const { ctx, admin } = await setup(t)
+  const { db } = ctx.app.ctx
+  const phone = await loginAs(ctx, 'ivy@example.org', { firstName: 'Ivy', lastName: 'Irwin' })
+  await loginAs(ctx, 'ivy@work.example', { firstName: 'Ivy', lastName: 'I' })
+  const keep = await personIdOf(ctx, 'ivy@example.org')
+  const remove = await personIdOf(ctx, 'ivy@work.example')
+  // Forgotten three days ago on the other account; signed in today on this one.
+  const forgotten = await makeVisit(db, remove, { in: '2026-11-20T09:00:00Z' })
+  await phone.get('/')
+  await phone.post('/sign-in', { day: '2026-11-23' })
+  await submit(admin, `/admin/people/${keep}`, `/admin/people/${keep}/merge`, { other: 'ivy@work.example' })
+  const merged = await admin.post(`/admin/people/${keep}/merge`, { other: String(remove), confirm: 'yes' })
+  assert.equal(merged.statusCode, 303)
+  const visits = await visitsOf(ctx, keep)
+  const open = visits.filter((v) => v.signed_out_at === null)
+  assert.equal(open.length, 1, 'never two open visits')
+  assert.notEqual(
+    open[0]!.id,
+    forgotten,
+    'today’s visit stays open: she is in today, not since an earlier day',
+  )
+  const old = visits.find((v) => v.id === forgotten)!
+  assert.equal(old.closed_by, 'auto', 'nobody saw her leave that day')
+  assert.equal(old.signed_out_at, endOfLocalDay('2026-11-20', ctx.config.TIME_ZONE))
+  assert.match((await phone.get('/')).body, /You are <strong>signed in<\/strong>/)
+})
 test('an admin closes a forgotten visit with a note; bad times are refused', async (t) => {
   const { ctx, admin, adminId } = await setup(t)
   const fay = await makePerson(ctx.app.ctx.db, {

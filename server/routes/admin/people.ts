@@ -163,7 +163,7 @@ export default async function peopleRoutes(app: FastifyInstance): Promise<void> 
         return reply.page('admin/merge', { keep, remove: other })
       }
       return act(request, reply, id, async () => {
-        const result = await mergePeople(db, actor(request), id, other.id)
+        const result = await mergePeople(db, actor(request), id, other.id, { timeZone: tz })
         if (result.closedVisit) events.emit('change', { personId: id, action: 'closed', at: clock.now() })
         return `Merged #${other.id} into this person: ${result.contacts} contact(s), ${result.visits} visit(s), ${result.devices} device(s) moved.`
       })
