@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
+import { sql } from 'kysely'
 import { UserError } from '../lib/errors.js'
+import { testDb, testDialect } from '../testing/test-database.js'
 import { connect } from './connect.js'
 import { migrateToLatest } from './migrate.js'
 import { MAX_SHARED_COMMIT, unitOfWork } from './unit-of-work.js'
@@ -89,6 +91,56 @@ test('a unit that throws is rolled back alone, with its own error; the others co
   assert.equal(((results[1] as PromiseRejectedResult).reason as UserError).message, 'refused after writing')
   assert.match(String((results[2] as PromiseRejectedResult).reason), /FOREIGN KEY/)
   assert.deepEqual(names(other), ['Ann', 'Cat'])
+})
+
+test('beside a unit that throws, the others run again and are saved once; the one that throws saves nothing', async (t) => {
+  const { db, other } = await fileDb(t)
+  const runs = { Ann: 0, Bad: 0, Cat: 0 }
+  const unit = (name: keyof typeof runs, fail = false) =>
+    unitOfWork(db, async (trx) => {
+      runs[name]++
+      await trx.insertInto('person').values(person(name)).execute()
+      if (fail) throw new UserError(409, `${name} refused`)
+      return (await trx.selectFrom('person').select('first_name').execute()).map((r) => r.first_name)
+    })
+  const results = await Promise.allSettled([unit('Ann'), unit('Bad', true), unit('Cat')])
+  // What each unit saw is what was saved: Cat never saw Bad's row.
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason))),
+    [['Ann'], 'UserError: Bad refused', ['Ann', 'Cat']],
+  )
+  assert.deepEqual(names(other), ['Ann', 'Cat'])
+  // Together first, stopped at Bad; then again, each in its own savepoint.
+  assert.deepEqual(runs, { Ann: 2, Bad: 2, Cat: 1 })
+})
+
+test('units that all succeed run once each, in one transaction with no savepoint between them', {
+  skip:
+    testDialect !== 'postgres' &&
+    'needs PostgreSQL (TEST_DATABASE=postgres): its rows show their transaction',
+}, async (t) => {
+  const db = await testDb(t)
+  let runs = 0
+  const ids = await Promise.all(
+    ['Ann', 'Ben', 'Cat'].map((name) =>
+      unitOfWork(db, async (trx) => {
+        runs++
+        return (await trx.insertInto('person').values(person(name)).returning('id').executeTakeFirstOrThrow())
+          .id
+      }),
+    ),
+  )
+  assert.equal(runs, 3)
+  // A savepoint makes a subtransaction: each unit's row would carry its own transaction id (xmin).
+  const { rows } = await sql<{
+    xmin: string
+  }>`select xmin::text as xmin from person where id in (${sql.join(ids)})`.execute(db)
+  assert.equal(rows.length, 3)
+  assert.equal(
+    new Set(rows.map((r) => r.xmin)).size,
+    1,
+    `one transaction id for the three: ${rows.map((r) => r.xmin)}`,
+  )
 })
 
 test('a unit alone in its commit that throws saves nothing, with its own error', async (t) => {

@@ -26,12 +26,19 @@ const pending = new WeakMap<Db, Job[]>()
  * made atomic together by calling both inside one `unitOfWork`.
  *
  * Runs `work` as one all-or-nothing unit, and resolves only once it is committed. Units started in
- * the same event-loop turn (08:55: a queue at the door) share one transaction and one commit, each
- * inside its own savepoint: a unit that throws is rolled back alone and rejects with its own error,
- * the others commit. Units run one after another, so each sees the ones before it, exactly as with
- * a transaction each. A commit costs more than a sign-in's own writes (every changed page goes to
- * the WAL), and a shared one writes a table's last page once, not once per sign-in.
- * `work` must only use `trx`, and must not wait for anything but the database.
+ * the same event-loop turn (08:55: a queue at the door) share one transaction and one commit: a
+ * unit that throws is rolled back alone and rejects with its own error, the others commit. Units
+ * run one after another, so each sees the ones before it, exactly as with a transaction each. A
+ * commit costs more than a sign-in's own writes (every changed page goes to the WAL), and a shared
+ * one writes a table's last page once, not once per sign-in.
+ *
+ * How one unit is rolled back alone: the units first run together with nothing between them (the
+ * usual case: nobody throws). If one throws, that transaction is rolled back whole and the units
+ * run again, each inside its own savepoint. A savepoint per unit always would cost two statements
+ * per unit — two round trips on PostgreSQL — to guard against what seldom happens.
+ *
+ * So `work` must only use `trx`, must not wait for anything but the database, and may run twice:
+ * anything it does besides the database (sending, announcing, counting) belongs after it resolves.
  */
 export function unitOfWork<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (db.isTransaction) return work(db)
@@ -61,6 +68,44 @@ async function commitPending(db: Db): Promise<void> {
     }
     return
   }
+  if (!(await runTogether(db, batch))) await runEachInSavepoint(db, batch)
+}
+
+/** The thrown value of a unit, told apart from a failure of the transaction itself. */
+class UnitThrew {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * Runs the batch in one transaction with nothing between its units and settles every job; false
+ * (nothing settled, nothing saved) if a unit threw, so the batch must run again unit by unit.
+ */
+async function runTogether(db: Db, batch: Job[]): Promise<boolean> {
+  const values: unknown[] = []
+  try {
+    await db.transaction().execute(async (trx) => {
+      for (const job of batch) {
+        try {
+          values.push(await job.work(trx))
+        } catch (error) {
+          throw new UnitThrew(error)
+        }
+      }
+    })
+  } catch (error) {
+    if (error instanceof UnitThrew) return false
+    // The commit (or the transaction's start) failed: nothing in this batch was saved.
+    for (const job of batch) job.reject(error)
+    return true
+  }
+  batch.forEach((job, i) => {
+    job.resolve(values[i])
+  })
+  return true
+}
+
+/** Runs the batch again, each unit in its own savepoint: one that throws is rolled back alone. */
+async function runEachInSavepoint(db: Db, batch: Job[]): Promise<void> {
   const outcomes: Outcome[] = []
   try {
     await db.transaction().execute(async (trx) => {
