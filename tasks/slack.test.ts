@@ -352,8 +352,11 @@ test('a visitor who types chat markup as their name at the kiosk posts it as tex
   const body = { name, company, hostId: zoe }
   assert.equal((await tablet.api('POST', '/kiosk/api/visitors', body)).statusCode, 201)
   // Slack reads <…> as mentions and links and & as an escape: sent as &lt; &gt; &amp;, shown as typed.
+  const [posted] = await slack.waitFor(HOOK, 1)
+  // A web address typed as a name may still be linked by Slack, but never previewed in the channel.
+  assert.deepEqual(posted!.unfurl, { links: false, media: false })
   assert.equal(
-    (await slack.waitFor(HOOK, 1))[0]!.text,
+    posted!.text,
     '&lt;!channel&gt; Vera &amp; [Reset your password](https://evil.example) (&lt;https://evil.example|Acme IT&gt;) arrived for Zoë Hôst at North door',
   )
   // Teams reads a TextBlock as Markdown; the post goes as a text run, which it shows as it is.

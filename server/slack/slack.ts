@@ -109,14 +109,15 @@ export function slackEscape(text: string): string {
 }
 
 /**
- * Posts one message (plain text, escaped here) to an incoming webhook. Throws SlackRateLimitedError on 429,
+ * Posts one message (plain text, escaped here, no link previews) to an incoming webhook. Throws SlackRateLimitedError on 429,
  * SlackRejectedError on other 4xx (retrying will not help), and a plain Error otherwise.
  */
 export async function postToSlack(url: string, text: string): Promise<void> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text: slackEscape(text) }),
+    // A web address a visitor typed as their name must not become a preview card in the channel.
+    body: JSON.stringify({ text: slackEscape(text), unfurl_links: false, unfurl_media: false }),
     signal: AbortSignal.timeout(10_000),
   })
   const body = await response.text()

@@ -6,6 +6,8 @@ import type { TestContext } from 'node:test'
 export interface SlackPost {
   path: string
   text: string
+  /** Whether Slack may preview the links (`unfurl_links`) and media (`unfurl_media`) in the text; absent means it may. */
+  unfurl: { links: boolean; media: boolean }
   at: number
 }
 
@@ -76,13 +78,16 @@ export class FakeSlack {
 
   private handle(path: string, body: string, method: string, res: import('node:http').ServerResponse): void {
     let text = ''
+    let unfurl = { links: true, media: true }
     try {
-      text = String((JSON.parse(body) as { text?: unknown }).text ?? '')
+      const payload = JSON.parse(body) as { text?: unknown; unfurl_links?: unknown; unfurl_media?: unknown }
+      text = String(payload.text ?? '')
+      unfurl = { links: payload.unfurl_links !== false, media: payload.unfurl_media !== false }
     } catch {
       res.writeHead(400).end('invalid_payload')
       return
     }
-    const post = { path, text, at: Date.now() }
+    const post = { path, text, unfurl, at: Date.now() }
     this.attempts.push(post)
     if (method !== 'POST') {
       res.writeHead(405).end()
