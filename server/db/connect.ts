@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { type DialectAdapter, Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js'
 import type { DB } from './database.js'
 import { withNamedStatements } from './named-statements.js'
 import { busyRetryingDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-busy.js'
@@ -36,7 +37,7 @@ export function dialectOf(db: { getExecutor(): { readonly adapter: DialectAdapte
 }
 
 /** Opens the SQLite file (creating its folder) with the pragmas a busy web process needs. */
-export function connect(path: string): { db: Db; sqlite: SQLite.Database } {
+export function connect(path: string): { db: Db; sqlite: SQLite.Database; checkpointer?: Checkpointer } {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const sqlite = new SQLite(path)
   // WAL lets readers run while a write is in progress; NORMAL is durable across app crashes in WAL mode.
@@ -46,13 +47,18 @@ export function connect(path: string): { db: Db; sqlite: SQLite.Database } {
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('temp_store = MEMORY')
+  // Checkpoints run in a thread of their own (checkpointer.ts); this connection only falls back to
+  // one when the WAL grows long.
+  const checkpointer = path === ':memory:' ? undefined : new Checkpointer(path)
+  if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
   const dialect = busyRetryingDialect(
     new SqliteDialect({ database: withStatementCache(sqlite) }),
     LOCK_TIMEOUT_MS,
+    checkpointer ? { wrote: () => checkpointer.wrote(), closing: () => checkpointer.stop() } : {},
   )
   const db = new Kysely<DB>({ dialect })
   registerWriteHealth(db, dialect)
-  return { db, sqlite }
+  return { db, sqlite, checkpointer }
 }
 
 // int8 (instants, counts) and numeric (sums of int8) arrive as text by default; every such value

@@ -43,9 +43,20 @@ const isWrite = (query: CompiledQuery) =>
 export function busyRetryingDialect(
   inner: Dialect,
   waitMs = BUSY_WAIT_MS,
+  hooks: WriteHooks = {},
 ): Dialect & { writeHealth: WriteHealth } {
   const writeHealth: WriteHealth = { failure: undefined }
-  return withDriver(inner, { writeHealth }, (driver) => new BusyRetryingDriver(driver, waitMs, writeHealth))
+  return withDriver(
+    inner,
+    { writeHealth },
+    (driver) => new BusyRetryingDriver(driver, waitMs, writeHealth, hooks),
+  )
+}
+
+/** What else happens around the connection: after each write that reached the file, and at close. */
+export interface WriteHooks {
+  wrote?(): void
+  closing?(): Promise<void>
 }
 
 class BusyRetryingDriver extends DelegatingDriver {
@@ -56,8 +67,14 @@ class BusyRetryingDriver extends DelegatingDriver {
     inner: Driver,
     private readonly waitMs: number,
     private readonly health: WriteHealth,
+    private readonly hooks: WriteHooks,
   ) {
     super(inner)
+  }
+
+  override async destroy(): Promise<void> {
+    await this.hooks.closing?.()
+    await this.inner.destroy()
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
@@ -104,7 +121,10 @@ class BusyRetryingDriver extends DelegatingDriver {
   private async observe<T>(query: CompiledQuery, run: () => Promise<T>): Promise<T> {
     try {
       const result = await run()
-      if (isWrite(query)) this.health.failure = undefined
+      if (isWrite(query)) {
+        this.health.failure = undefined
+        this.hooks.wrote?.()
+      }
       return result
     } catch (error) {
       const code = (error as { code?: unknown }).code
