@@ -89,6 +89,19 @@ test('an empty DATABASE_URL (the Procfile with no database add-on) means the SQL
   )
 })
 
+test('DATABASE_PREPARED_STATEMENTS: named statements on PostgreSQL unless a pooling proxy forbids them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-cfg-'))
+  assert.equal(loadConfig({ DATA_DIR: dir }).DATABASE_PREPARED_STATEMENTS, true)
+  assert.equal(
+    loadConfig({ DATA_DIR: dir, DATABASE_PREPARED_STATEMENTS: 'false' }).DATABASE_PREPARED_STATEMENTS,
+    false,
+  )
+  assert.throws(
+    () => loadConfig({ DATA_DIR: dir, DATABASE_PREPARED_STATEMENTS: 'sometimes' }),
+    /DATABASE_PREPARED_STATEMENTS/,
+  )
+})
+
 test('invalid settings are all listed with how to fix them', () => {
   assert.throws(
     () =>

@@ -95,6 +95,8 @@ export const configSchema = z.object({
     .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** Named (prepared) statements on PostgreSQL; false behind a transaction-pooling proxy that cannot keep them. */
+  DATABASE_PREPARED_STATEMENTS: booleanish.default(true),
   SESSION_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters (try: openssl rand -base64 48)')

@@ -25,7 +25,7 @@ export interface DatabaseLocation {
  * Opens the register's database: PostgreSQL when DATABASE_URL is set, else the SQLite file. The one
  * place that decides the dialect; everything else takes the `Db` it returns.
  */
-export function openDatabase(location: DatabaseLocation, options: { poolSize?: number } = {}): Db {
+export function openDatabase(location: DatabaseLocation, options: PostgresOptions = {}): Db {
   return location.DATABASE_URL
     ? connectPostgres(location.DATABASE_URL, options).db
     : connect(location.DATABASE_PATH).db
@@ -99,13 +99,25 @@ export function poolConfig(url: string, env: NodeJS.ProcessEnv = process.env): p
   }
 }
 
-/** Opens a pool on a PostgreSQL server; `poolSize` connections at most (default 10). */
-export function connectPostgres(url: string, options: { poolSize?: number } = {}): { db: Db; pool: pg.Pool } {
+/** How a PostgreSQL pool is opened. */
+export interface PostgresOptions {
+  /** Connections at most (default 10). */
+  poolSize?: number
+  /**
+   * Run the hot paths' queries as named statements (default true). False behind a proxy that
+   * hands each transaction another server connection and cannot keep prepared statements
+   * (PgBouncer in transaction mode before 1.21, or with `max_prepared_statements = 0`).
+   */
+  preparedStatements?: boolean
+}
+
+/** Opens a pool on a PostgreSQL server. */
+export function connectPostgres(url: string, options: PostgresOptions = {}): { db: Db; pool: pg.Pool } {
   const pool = new pg.Pool({ ...poolConfig(url), max: options.poolSize ?? 10 })
   // An idle connection the server dropped (a restart, a failover) must not crash the process.
   pool.on('error', () => {})
   const dialect = writeHealthDialect(
-    new PostgresDialect({ pool: withNamedStatements(pool) }),
+    new PostgresDialect({ pool: options.preparedStatements === false ? pool : withNamedStatements(pool) }),
     isPostgresStorageFailure,
   )
   const db = new Kysely<DB>({ dialect })

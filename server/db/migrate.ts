@@ -89,9 +89,12 @@ export class SchemaBehindError extends Error {
  * role that may only read and write rows.
  */
 export async function openMigratedDatabase(
-  config: DatabaseLocation & { DATABASE_POOL_SIZE?: number },
+  config: DatabaseLocation & { DATABASE_POOL_SIZE?: number; DATABASE_PREPARED_STATEMENTS?: boolean },
 ): Promise<Db> {
-  const db = openDatabase(config, { poolSize: config.DATABASE_POOL_SIZE })
+  const db = openDatabase(config, {
+    poolSize: config.DATABASE_POOL_SIZE,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+  })
   try {
     if (dialectOf(db) === 'sqlite') {
       await migrateToLatest(db)

@@ -8,9 +8,9 @@ import { preparedQuery } from './prepared-query.js'
 const needsPostgres = { skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)' }
 
 /** One connection, so the statements it prepared can be read back on it. */
-async function oneConnection(t: { after(fn: () => Promise<void>): void }) {
+async function oneConnection(t: { after(fn: () => Promise<void>): void }, preparedStatements?: boolean) {
   const database = await freshPostgresDatabase()
-  const { db } = connectPostgres(database.url, { poolSize: 1 })
+  const { db } = connectPostgres(database.url, { poolSize: 1, preparedStatements })
   t.after(async () => {
     await db.destroy()
     await database.drop()
@@ -68,5 +68,39 @@ test(
     const [row] = await everything(db, { last: 'Lee' })
     assert.equal((row as Record<string, unknown>).nickname, null)
     assert.deepEqual(await everything(db, { last: 'Lee' }), [row])
+  },
+)
+
+test(
+  'with DATABASE_PREPARED_STATEMENTS=false (a transaction-pooling proxy in between), nothing is named',
+  needsPostgres,
+  async (t) => {
+    const { db, prepared } = await oneConnection(t, false)
+    await db.insertInto('person').values(person).execute()
+    const byLastName = preparedQuery((db, v: { last: string }) =>
+      db.selectFrom('person').select(['first_name', 'last_name']).where('last_name', '=', v.last),
+    )
+    assert.deepEqual(await byLastName(db, { last: 'Lee' }), [{ first_name: 'Ann', last_name: 'Lee' }])
+    assert.deepEqual(await prepared(), [])
+  },
+)
+
+test(
+  'a named statement the server connection never saw (a pooling proxy in between) says which setting to change',
+  needsPostgres,
+  async (t) => {
+    const { db } = await oneConnection(t)
+    await db.insertInto('person').values(person).execute()
+    const byLastName = preparedQuery((db, v: { last: string }) =>
+      db.selectFrom('person').select('id').where('last_name', '=', v.last),
+    )
+    assert.equal((await byLastName(db, { last: 'Lee' })).length, 1)
+    // What a proxy handing this client another server connection looks like: the statement is gone.
+    await sql`deallocate all`.execute(db)
+    await assert.rejects(byLastName(db, { last: 'Lee' }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, '26000')
+      assert.match(error.message, /Set DATABASE_PREPARED_STATEMENTS=false/)
+      return true
+    })
   },
 )

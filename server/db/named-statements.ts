@@ -31,6 +31,8 @@ export function statementFor(sql: string, values: readonly unknown[]): pg.QueryC
 
 /** PostgreSQL's SQLSTATE for a prepared plan whose result no longer fits (feature_not_supported). */
 const PLAN_CHANGED = '0A000'
+/** PostgreSQL's SQLSTATE for a named statement this server connection never saw (invalid_sql_statement_name). */
+const NO_SUCH_STATEMENT = '26000'
 
 /** `pool` for Kysely, running named statements by name. */
 export function withNamedStatements(pool: pg.Pool): PostgresPool {
@@ -39,7 +41,11 @@ export function withNamedStatements(pool: pg.Pool): PostgresPool {
       const client = await pool.connect()
       const query = (sql: string, values: readonly unknown[]) =>
         client.query(statementFor(sql, values)).catch((error: unknown) => {
-          if ((error as { code?: string }).code === PLAN_CHANGED && names.has(sql)) generation++
+          const code = (error as { code?: string }).code
+          if (code === PLAN_CHANGED && names.has(sql)) generation++
+          // The server connection is not the one the statement was prepared on: a proxy in between.
+          if (code === NO_SUCH_STATEMENT && error instanceof Error)
+            error.message += ` (behind a transaction-pooling proxy such as PgBouncer? Set DATABASE_PREPARED_STATEMENTS=false)`
           throw error
         })
       return {
