@@ -7,7 +7,9 @@ import { preparedQuery } from './prepared-query.js'
 
 const needsPostgres = { skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)' }
 
-/** One connection, so the statements it prepared can be read back on it. */
+const person = { first_name: 'Ann', last_name: 'Lee', created_at: 0, updated_at: 0, deactivated_at: null }
+
+/** One connection (so the statements it prepared can be read back on it), with Ann Lee in it. */
 async function oneConnection(t: { after(fn: () => Promise<void>): void }, preparedStatements?: boolean) {
   const database = await freshPostgresDatabase()
   const { db } = connectPostgres(database.url, { poolSize: 1, preparedStatements })
@@ -15,6 +17,7 @@ async function oneConnection(t: { after(fn: () => Promise<void>): void }, prepar
     await db.destroy()
     await database.drop()
   })
+  await db.insertInto('person').values(person).execute()
   const prepared = async () =>
     (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db)).rows.map(
       (r) => r.statement,
@@ -22,14 +25,11 @@ async function oneConnection(t: { after(fn: () => Promise<void>): void }, prepar
   return { db, prepared }
 }
 
-const person = { first_name: 'Ann', last_name: 'Lee', created_at: 0, updated_at: 0, deactivated_at: null }
-
 test(
   'on PostgreSQL a query built once runs as a named statement; other queries do not',
   needsPostgres,
   async (t) => {
     const { db, prepared } = await oneConnection(t)
-    await db.insertInto('person').values(person).execute()
     const byLastName = preparedQuery((db, v: { last: string }) =>
       db.selectFrom('person').select('first_name').where('last_name', '=', v.last),
     )
@@ -56,7 +56,6 @@ test(
   needsPostgres,
   async (t) => {
     const { db } = await oneConnection(t)
-    await db.insertInto('person').values(person).execute()
     const everything = preparedQuery((db, v: { last: string }) =>
       db.selectFrom('person').selectAll().where('last_name', '=', v.last),
     )
@@ -76,7 +75,6 @@ test(
   needsPostgres,
   async (t) => {
     const { db, prepared } = await oneConnection(t, false)
-    await db.insertInto('person').values(person).execute()
     const byLastName = preparedQuery((db, v: { last: string }) =>
       db.selectFrom('person').select(['first_name', 'last_name']).where('last_name', '=', v.last),
     )
@@ -90,7 +88,6 @@ test(
   needsPostgres,
   async (t) => {
     const { db } = await oneConnection(t)
-    await db.insertInto('person').values(person).execute()
     const byLastName = preparedQuery((db, v: { last: string }) =>
       db.selectFrom('person').select('id').where('last_name', '=', v.last),
     )
