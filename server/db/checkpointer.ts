@@ -45,7 +45,8 @@ parentPort.on('message', (message) => {
  * Checkpoints a SQLite file's WAL from a thread of its own while the register is written to. A
  * checkpoint copies the WAL's pages into the database and waits for the disk twice; by default
  * SQLite runs one inside the commit that crosses 1,000 pages, on the event loop, stalling every
- * request in flight (measured: taps at 50 connections 25–35% faster and p99 18 → 13–14 ms without).
+ * request in flight (measured at 50 connections: 6,572–7,757 taps/s with p99 18 ms before,
+ * 7,711–9,221 with p99 14–18 ms with this thread).
  * The thread starts once writes keep coming and stops after a quiet minute.
  */
 export class Checkpointer {
