@@ -13,7 +13,8 @@ import { countActiveAdmins } from '../identity/roles.repository.js'
 import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
 import { idFromText } from '../lib/ids.js'
-import { endOfLocalDay, formatDateTime, localDay } from '../lib/site-time.js'
+import { formatDateTime, localDay } from '../lib/site-time.js'
+import { closeLeftOpenVisit } from '../register/register.service.js'
 import { closeVisit, findOpenVisit } from '../register/visit.repository.js'
 import {
   findVisitOf,
@@ -273,16 +274,10 @@ export async function mergePeople(
     if (openKeep && openRemove) {
       const [earlier, later] =
         openKeep.signed_in_at > openRemove.signed_in_at ? [openRemove, openKeep] : [openKeep, openRemove]
-      const earlierDay = localDay(earlier.signed_in_at, site.timeZone)
       closedVisit =
-        earlierDay === localDay(later.signed_in_at, site.timeZone)
+        localDay(earlier.signed_in_at, site.timeZone) === localDay(later.signed_in_at, site.timeZone)
           ? await closeVisit(trx, later.id, later.signed_in_at, 'admin')
-          : await closeVisit(
-              trx,
-              earlier.id,
-              Math.min(endOfLocalDay(earlierDay, site.timeZone), later.signed_in_at),
-              'auto',
-            )
+          : await closeLeftOpenVisit(trx, earlier, later.signed_in_at, site)
     }
     const moved = await moveBelongings(trx, removeId, keepId)
     const role: Role = hasRole(keep.role, remove.role) ? keep.role : remove.role

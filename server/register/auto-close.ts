@@ -1,8 +1,8 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import { unitOfWork } from '../db/unit-of-work.js'
-import { endOfLocalDay, localDay } from '../lib/site-time.js'
-import { closeVisit, countPeopleInside, listOpenVisitsBefore } from './visit.repository.js'
+import { closeLeftOpenVisit } from './register.service.js'
+import { countPeopleInside, listOpenVisitsBefore } from './visit.repository.js'
 
 /**
  * Closes every visit still open at `now` as `auto` (not confirmed by the person). A visit is
@@ -29,17 +29,15 @@ export async function autoCloseOpenVisits(
     if (batch.length === 0) break
     for (const visit of batch) {
       seen.add(visit.id)
-      const end = endOfLocalDay(localDay(visit.signed_in_at, request.timeZone), request.timeZone)
-      const at = Math.min(request.now, end)
       const closed = await unitOfWork(db, async (trx) => {
-        const done = await closeVisit(trx, visit.id, at, 'auto')
+        const done = await closeLeftOpenVisit(trx, visit, request.now, request)
         if (done) {
           await recordAudit(trx, {
             at: request.now,
             personId: visit.person_id,
             action: 'visit.auto-closed',
             context: request.context,
-            detail: { visitId: visit.id, closedAt: at },
+            detail: { visitId: visit.id, closedAt: done.signed_out_at },
           })
         }
         return done

@@ -66,6 +66,20 @@ function refuseStalePage(request: TapRequest, site: RegisterSite): void {
 }
 
 /**
+ * Closes an open visit as `auto` (nobody saw them leave: Unconfirmed on the fire list for a while)
+ * at `notAfter`, or at the end of the day it began if that comes first: never later.
+ */
+export async function closeLeftOpenVisit(
+  db: Db,
+  visit: Visit,
+  notAfter: number,
+  site: RegisterSite,
+): Promise<Visit | undefined> {
+  const end = endOfLocalDay(localDay(visit.signed_in_at, site.timeZone), site.timeZone)
+  return closeVisit(db, visit.id, Math.min(end, notAfter), 'auto')
+}
+
+/**
  * Signs a person in. Idempotent: if already in, nothing changes. A visit left open on an earlier
  * day is closed first as `auto` at the end of its own day (unconfirmed), never at today's time.
  */
@@ -81,8 +95,7 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
       }
     }
     if (before.state === 'stale') {
-      const end = endOfLocalDay(localDay(before.visit.signed_in_at, site.timeZone), site.timeZone)
-      await closeVisit(trx, before.visit.id, Math.min(end, request.now), 'auto')
+      await closeLeftOpenVisit(trx, before.visit, request.now, site)
       await recordAudit(trx, {
         at: request.now,
         personId: request.personId,
