@@ -22,11 +22,9 @@ export function nameStatement(sql: string): void {
 }
 
 /** The statement PostgreSQL is asked to run: named if `sql` was named, else as it is. */
-export function statementFor(sql: string, values: readonly unknown[]): pg.QueryConfig {
+function statementFor(sql: string, values: unknown[]): pg.QueryConfig {
   const name = names.get(sql)
-  return name
-    ? { name: `${name}_${generation}`, text: sql, values: [...values] }
-    : { text: sql, values: [...values] }
+  return name ? { name: `${name}_${generation}`, text: sql, values } : { text: sql, values }
 }
 
 /** PostgreSQL's SQLSTATE for a prepared plan whose result no longer fits (feature_not_supported). */
@@ -39,7 +37,8 @@ export function withNamedStatements(pool: pg.Pool): PostgresPool {
   return {
     connect: async () => {
       const client = await pool.connect()
-      const query = (sql: string, values: readonly unknown[]) =>
+      // Kysely hands over a fresh copy of the parameters on every call: no need for another.
+      const query = (sql: string, values: unknown[]) =>
         client.query(statementFor(sql, values)).catch((error: unknown) => {
           const code = (error as { code?: string }).code
           if (code === PLAN_CHANGED && names.has(sql)) generation++
@@ -49,7 +48,7 @@ export function withNamedStatements(pool: pg.Pool): PostgresPool {
           throw error
         })
       return {
-        query: ((sqlOrCursor: unknown, values?: readonly unknown[]) =>
+        query: ((sqlOrCursor: unknown, values?: unknown[]) =>
           typeof sqlOrCursor === 'string'
             ? query(sqlOrCursor, values ?? [])
             : client.query(sqlOrCursor as pg.Submittable)) as unknown as PostgresPoolClient['query'],

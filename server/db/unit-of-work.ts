@@ -71,10 +71,8 @@ async function commitPending(db: Db): Promise<void> {
   if (!(await runTogether(db, batch))) await runEachInSavepoint(db, batch)
 }
 
-/** The thrown value of a unit, told apart from a failure of the transaction itself. */
-class UnitThrew {
-  constructor(readonly error: unknown) {}
-}
+/** Thrown out of the transaction when a unit threw, told apart from a failure of the transaction itself. */
+class UnitThrew {}
 
 /**
  * Runs the batch in one transaction with nothing between its units and settles every job; false
@@ -87,8 +85,9 @@ async function runTogether(db: Db, batch: Job[]): Promise<boolean> {
       for (const job of batch) {
         try {
           values.push(await job.work(trx))
-        } catch (error) {
-          throw new UnitThrew(error)
+        } catch {
+          // Its own error is thrown again when the batch runs again, unit by unit.
+          throw new UnitThrew()
         }
       }
     })
