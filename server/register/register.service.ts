@@ -58,8 +58,10 @@ interface TapRequest {
 
 function refuseStalePage(request: TapRequest, site: RegisterSite): void {
   if (request.pageDay !== undefined && request.pageDay !== localDay(request.now, site.timeZone)) {
+    // 422, not 409: a phone's queue keeps a tap answered 409 and resends it later, showing the
+    // person as in meanwhile; this refusal is final, and the page must say so at once.
     throw new UserError(
-      409,
+      422,
       'That page was from an earlier day, so nothing was changed. Here is today’s page: tap again if you still need to.',
     )
   }
