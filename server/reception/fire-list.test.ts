@@ -2,9 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import { sendReminders } from '../../tasks/send-reminders.task.js'
+import { autoCloseOpenVisits } from '../register/auto-close.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
 import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
 import { apiTokenFor, giveRole } from '../testing/roles.js'
+import { autoCloseVisitors } from '../visitors/visitor.service.js'
+import { fireList, fireListSettings } from './presence.service.js'
+import { rollCallView, startRollCall } from './roll-call.service.js'
 
 const fast = { REMINDER_MAX_PER_MINUTE: '6000' }
 
@@ -30,6 +34,33 @@ function namesIn(html: string, label: string): string[] {
   if (start < 0) return []
   const section = html.slice(start, html.indexOf('</ul>', start))
   return [...section.matchAll(/<span class="name">([^<]+)<\/span>/g)].map((m) => m[1]!)
+}
+
+/** A receptionist, and a member of staff signed in with visitors (signed in at the desk) for them. */
+async function signInWithVisitors(
+  ctx: TestApp,
+  contact: string,
+  name: { firstName: string; lastName: string },
+  visitors: string[],
+): Promise<{ desk: { browser: TestBrowser; id: number } }> {
+  const desk = await personWithRole(
+    ctx,
+    'desk@example.org',
+    { firstName: 'Rita', lastName: 'Desk' },
+    'reception',
+  )
+  const staff = await personWithRole(ctx, contact, name)
+  await tapSignIn(staff.browser)
+  for (const visitor of visitors) {
+    await desk.browser.get('/reception/visitors/new')
+    const r = await desk.browser.post('/reception/visitors', {
+      name: visitor,
+      company: 'Acme',
+      hostId: String(staff.id),
+    })
+    assert.equal(r.statusCode, 303)
+  }
+  return { desk }
 }
 
 test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people are on the 00:30 roll call as unconfirmed, who signed out never appears; the drill report', async (t) => {
@@ -159,23 +190,10 @@ test('a visitor still in at the auto-close stays on the fire list and the roll c
   const ctx = await buildTestApp(t)
   ctx.clock.set('2026-11-23T17:00:00Z') // Europe/London: UTC in November.
   const { db } = ctx.app.ctx
-  const desk = await personWithRole(
-    ctx,
-    'desk@example.org',
-    { firstName: 'Rita', lastName: 'Desk' },
-    'reception',
-  )
-  const staff = await personWithRole(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Late' })
-  await tapSignIn(staff.browser)
-  for (const name of ['Val Late', 'Vic Left']) {
-    await desk.browser.get('/reception/visitors/new')
-    const r = await desk.browser.post('/reception/visitors', {
-      name,
-      company: 'Acme',
-      hostId: String(staff.id),
-    })
-    assert.equal(r.statusCode, 303)
-  }
+  const { desk } = await signInWithVisitors(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Late' }, [
+    'Val Late',
+    'Vic Left',
+  ])
   const vic = await db
     .selectFrom('visitor')
     .select('id')
@@ -210,4 +228,44 @@ test('a visitor still in at the auto-close stays on the fire list and the roll c
   ctx.clock.set('2026-11-24T12:30:00Z')
   const noon = await desk.browser.get('/reception')
   assert.match(noon.body, /<span class="count">0<\/span> people on the fire list/)
+})
+
+test('a roll call whose clock was read just before the auto-close committed still lists everyone it closed', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-23T20:00:00Z') // Europe/London: UTC in November.
+  const { db, config } = ctx.app.ctx
+  const { desk } = await signInWithVisitors(ctx, 'nia@example.org', { firstName: 'Nia', lastName: 'Night' }, [
+    'Val Night',
+  ])
+
+  // The marshal taps "start" at 23:59:00.000; the auto-close (on the worker, its clock a moment on)
+  // closes both visits at 23:59:00.400 and commits while the start waits for writes in flight, so
+  // the start reads the list after them, with its own earlier instant.
+  const alarm = Date.parse('2026-11-23T23:59:00.000Z')
+  const context = { ip: '-', userAgent: 'test' }
+  const timeZone = config.TIME_ZONE
+  await autoCloseOpenVisits(db, { now: alarm + 400, timeZone, context })
+  await autoCloseVisitors(db, { now: alarm + 400, timeZone, context })
+  const settings = fireListSettings(config)
+  const list = await fireList(db, alarm, settings)
+  const inside = { staff: ['Nia'], visitors: ['Val Night'] }
+  assert.deepEqual(
+    { staff: list.unconfirmed.map((p) => p.firstName), visitors: list.visitors.map((v) => v.name) },
+    inside,
+    'inside at that instant, closed unseen a moment later: on the list, unconfirmed',
+  )
+  const { rollCall } = await startRollCall(db, {
+    personId: desk.id,
+    at: alarm,
+    context,
+    kind: 'real',
+    fireList: settings,
+  })
+  const view = await rollCallView(db, rollCall.id)
+  assert.deepEqual(
+    { staff: view.lines.map((l) => l.firstName), visitors: view.visitors.map((v) => v.name) },
+    inside,
+    'on the roll call',
+  )
+  assert.equal(view.counts.unaccounted, 2)
 })

@@ -195,7 +195,7 @@ export async function visitorsOnFireList(
   // Like staff, a visitor the auto-close closed stays listed, unconfirmed, for `autoClosedHours`.
   const visitors = [
     ...(await visitorsInside(db, now, settings.timeZone)),
-    ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs, now)),
+    ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs)),
   ].sort(byVisitorName)
   return visitors.map((v) => ({
     visitorId: v.visitorId,
@@ -230,7 +230,9 @@ export async function fireList(db: Db, now: number, settings: FireListSettings):
     people.push(entryOf(row, placeOpenVisit(row, now, startOfToday, settings)))
   }
   for (const row of await listAutoClosedSince(db, now - settings.autoClosedHours * hourMs)) {
-    if (seen.has(row.personId) || row.signedOutAt > now) continue
+    // A visit closed unseen a moment after `now` (a roll call reads the list after waiting for the
+    // writes in flight, or another process's clock runs ahead) was open at `now`: they stay listed.
+    if (seen.has(row.personId)) continue
     seen.add(row.personId)
     const by =
       row.closedBy === 'directory'

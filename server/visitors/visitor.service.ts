@@ -327,12 +327,12 @@ export async function visitorsInside(db: Db, now: number, timeZone: string): Pro
 }
 
 /**
- * Visitors the nightly auto-close closed at or after `from` (and not after `now`): nobody saw them
- * leave, so the fire list keeps them, unconfirmed, as it keeps staff whose visit it closed.
+ * Visitors the nightly auto-close closed at or after `from` (even a moment after the list's own
+ * instant: they were inside then): nobody saw them leave, so the fire list keeps them, unconfirmed,
+ * as it keeps staff whose visit it closed.
  */
-export async function visitorsAutoClosedSince(db: Db, from: number, now: number): Promise<VisitorInside[]> {
+export async function visitorsAutoClosedSince(db: Db, from: number): Promise<VisitorInside[]> {
   return (await listVisitorsAutoClosedSince(db, from))
-    .filter((r) => r.signedOutAt <= now)
     .map((r) => visitorInside(r, false, r.signedOutAt))
     .sort(byVisitorName)
 }
