@@ -78,6 +78,25 @@
     return { ok: response.ok, status: response.status, data }
   }
 
+  // A second press while the first is on its way (gloves, a double Enter) is ignored: a PIN sent
+  // twice would sign someone in and straight back out, a visitor's form would sign them in twice.
+  function oneAtATime(handler) {
+    let busy = false
+    return async (event) => {
+      event.preventDefault()
+      if (busy) return
+      busy = true
+      const button = event.target.querySelector('button[type=submit]')
+      if (button) button.disabled = true
+      try {
+        await handler(event)
+      } finally {
+        busy = false
+        if (button) button.disabled = false
+      }
+    }
+  }
+
   async function refreshState() {
     const response = await fetch('/kiosk/api/state', { headers: { accept: 'application/json' } })
     if (response.ok) csrf = (await response.json()).csrf
@@ -200,58 +219,61 @@
     $('v-host-id').value = ''
   })
 
-  $('visitor-form').addEventListener('submit', async (event) => {
-    event.preventDefault()
-    const form = event.target
-    const error = $('visitor-error')
-    error.textContent = ''
-    const fields = {
-      name: form.name.value,
-      company: form.company.value,
-      phone: form.phone.value,
-      email: form.email.value,
-      ...(form.hostId.value ? { hostId: Number(form.hostId.value) } : {}),
-      ...(form.accept?.checked ? { accept: Number(form.accept.value) } : {}),
-      ...(photo ? { photo } : {}),
-    }
-    if (!fields.name.trim()) {
-      error.textContent = 'Enter your full name.'
-      return
-    }
-    if (form.accept && !form.accept.checked) {
-      error.textContent = 'Please read the site notice and tick that you accept it.'
-      return
-    }
-    const body = { ...fields, key: crypto.randomUUID(), at: Date.now() }
-    let result
-    try {
-      result = await call('POST', '/kiosk/api/visitors', { ...body, sentAt: Date.now() })
-    } catch {
-      // No network: the host could not be picked from a list, so the typed name goes with it.
-      if (!fields.hostId && !form.hostSearch.value.trim()) {
-        error.textContent = 'Type the name of the person you are visiting.'
+  $('visitor-form').addEventListener(
+    'submit',
+    oneAtATime(async (event) => {
+      event.preventDefault()
+      const form = event.target
+      const error = $('visitor-error')
+      error.textContent = ''
+      const fields = {
+        name: form.name.value,
+        company: form.company.value,
+        phone: form.phone.value,
+        email: form.email.value,
+        ...(form.hostId.value ? { hostId: Number(form.hostId.value) } : {}),
+        ...(form.accept?.checked ? { accept: Number(form.accept.value) } : {}),
+        ...(photo ? { photo } : {}),
+      }
+      if (!fields.name.trim()) {
+        error.textContent = 'Enter your full name.'
         return
       }
-      await Q.addTap('visitor-sign-in', owner, undefined, {
-        url: '/kiosk/api/visitors',
-        body: { ...fields, hostText: fields.hostId ? undefined : form.hostSearch.value.trim() },
-      }).then(
-        (saved) => saved,
-        () => undefined,
-      )
-      setOnline(false)
-      done(
-        `Welcome, ${fields.name.trim()}. This kiosk is offline: your sign-in is saved here with the time ${new Date(body.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })} and is sent as soon as the network is back. Please tell reception you have arrived.`,
-        null,
-      )
-      return
-    }
-    if (!result.ok) {
-      error.textContent = result.data.error || 'That did not work. Please check the details.'
-      return
-    }
-    done(result.data.message, result.data.badge)
-  })
+      if (form.accept && !form.accept.checked) {
+        error.textContent = 'Please read the site notice and tick that you accept it.'
+        return
+      }
+      const body = { ...fields, key: crypto.randomUUID(), at: Date.now() }
+      let result
+      try {
+        result = await call('POST', '/kiosk/api/visitors', { ...body, sentAt: Date.now() })
+      } catch {
+        // No network: the host could not be picked from a list, so the typed name goes with it.
+        if (!fields.hostId && !form.hostSearch.value.trim()) {
+          error.textContent = 'Type the name of the person you are visiting.'
+          return
+        }
+        await Q.addTap('visitor-sign-in', owner, undefined, {
+          url: '/kiosk/api/visitors',
+          body: { ...fields, hostText: fields.hostId ? undefined : form.hostSearch.value.trim() },
+        }).then(
+          (saved) => saved,
+          () => undefined,
+        )
+        setOnline(false)
+        done(
+          `Welcome, ${fields.name.trim()}. This kiosk is offline: your sign-in is saved here with the time ${new Date(body.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })} and is sent as soon as the network is back. Please tell reception you have arrived.`,
+          null,
+        )
+        return
+      }
+      if (!result.ok) {
+        error.textContent = result.data.error || 'That did not work. Please check the details.'
+        return
+      }
+      done(result.data.message, result.data.badge)
+    }),
+  )
 
   function done(message, badge) {
     $('visitor-done-text').textContent = message
@@ -450,24 +472,27 @@
     $('pin').value = ''
     $('pin').focus()
   })
-  $('pin-form').addEventListener('submit', async (event) => {
-    event.preventDefault()
-    $('staff-error').textContent = ''
-    let result
-    try {
-      result = await call('POST', `/kiosk/api/staff/${staffId}/pin`, { pin: $('pin').value })
-    } catch {
-      $('staff-error').textContent = 'Signing in with a PIN needs the network. Please tell reception.'
-      return
-    }
-    $('pin').value = ''
-    if (!result.ok) {
-      $('staff-error').textContent = result.data.error || 'That did not work.'
-      return
-    }
-    $('result-text').textContent = result.data.message
-    show('result')
-  })
+  $('pin-form').addEventListener(
+    'submit',
+    oneAtATime(async (event) => {
+      event.preventDefault()
+      $('staff-error').textContent = ''
+      let result
+      try {
+        result = await call('POST', `/kiosk/api/staff/${staffId}/pin`, { pin: $('pin').value })
+      } catch {
+        $('staff-error').textContent = 'Signing in with a PIN needs the network. Please tell reception.'
+        return
+      }
+      $('pin').value = ''
+      if (!result.ok) {
+        $('staff-error').textContent = result.data.error || 'That did not work.'
+        return
+      }
+      $('result-text').textContent = result.data.message
+      show('result')
+    }),
+  )
 
   // ---- start ----
   setOnline(navigator.onLine)

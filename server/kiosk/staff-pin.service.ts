@@ -4,13 +4,16 @@ import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Kiosk } from '../db/database.js'
 import { TooManyRequestsError, UserError } from '../lib/errors.js'
+import { formatTime } from '../lib/site-time.js'
 import {
+  type Presence,
   presenceOf,
   type RegisterSite,
   signIn,
   signOut,
   type TapResult,
 } from '../register/register.service.js'
+import { findLatestVisit } from '../register/visit.repository.js'
 import { auditKiosk } from './kiosk.service.js'
 import {
   claimPinTry,
@@ -165,6 +168,10 @@ export async function atTheDoor(
   site: RegisterSite,
 ): Promise<TapResult> {
   const before = await presenceOf(db, request.personId, request.now, site)
+  if (request.action === undefined) {
+    const repeat = await repeatedToggle(db, request.personId, before, request.now, site)
+    if (repeat) return repeat
+  }
   const action = request.action ?? (before.state === 'in' ? 'sign-out' : 'sign-in')
   const tap = {
     personId: request.personId,
@@ -184,4 +191,41 @@ export async function atTheDoor(
     })
   }
   return result
+}
+
+/** How soon after a change a toggle counts as the same press again, not a change of mind. */
+export const REPEAT_TOGGLE_MS = 10_000
+
+/**
+ * A toggle (the PIN: in if out, out if in) that comes within REPEAT_TOGGLE_MS of the person's last
+ * sign-in or sign-out is that press again (a double Enter, a resend), not a change of mind: undoing
+ * it would take someone who has just come in off the fire list. Nothing changes, and the answer says
+ * how to change it on purpose.
+ */
+async function repeatedToggle(
+  db: Db,
+  personId: number,
+  before: Presence,
+  now: number,
+  site: RegisterSite,
+): Promise<TapResult | undefined> {
+  const recent = (at: number) => at <= now && now - at < REPEAT_TOGGLE_MS
+  const wait = `wait ${REPEAT_TOGGLE_MS / 1000} seconds and enter your PIN again`
+  if (before.state === 'in') {
+    const at = before.visit.signed_in_at
+    if (!recent(at)) return undefined
+    return {
+      changed: false,
+      presence: before,
+      message: `You signed in at ${formatTime(at, site.timeZone)}, a moment ago, so you are still signed in. To sign out, ${wait}.`,
+    }
+  }
+  if (before.state !== 'out') return undefined
+  const at = (await findLatestVisit(db, personId))?.signed_out_at
+  if (at === null || at === undefined || !recent(at)) return undefined
+  return {
+    changed: false,
+    presence: before,
+    message: `You signed out at ${formatTime(at, site.timeZone)}, a moment ago, so you are still signed out. To sign in, ${wait}.`,
+  }
 }

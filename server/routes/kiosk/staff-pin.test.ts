@@ -105,3 +105,45 @@ test('guesses sent all at once get no more tries than guesses sent one by one: f
   assert.equal(right.statusCode, 429, 'locked: the right PIN does not work either')
   assert.equal(await ctx.app.ctx.db.selectFrom('visit').select('id').executeTakeFirst(), undefined)
 })
+
+test('a PIN sent twice in a moment (a double Enter, a resend) does not undo itself: the second changes nothing and says why', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const alice = await personWithRole(ctx, 'alice@example.org', { firstName: 'Alice', lastName: 'Ångström' })
+  await alice.browser.get('/profile/pin')
+  assert.equal((await alice.browser.post('/profile/pin', { pin: '4826', confirm: '4826' })).statusCode, 303)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const pin = () => tablet.api('POST', `/kiosk/api/staff/${alice.id}/pin`, { pin: '4826' })
+  const open = () =>
+    db
+      .selectFrom('visit')
+      .selectAll()
+      .where('person_id', '=', alice.id)
+      .where('signed_out_at', 'is', null)
+      .execute()
+
+  assert.equal((await pin()).json().state, 'in')
+  ctx.clock.advance(2_000)
+  const repeated = await pin()
+  assert.equal(repeated.statusCode, 200)
+  assert.deepEqual(
+    { changed: repeated.json().changed, state: repeated.json().state },
+    { changed: false, state: 'in' },
+  )
+  assert.match(repeated.json().message, /signed in at 09:05, a moment ago/)
+  assert.equal((await open()).length, 1, 'still in: on the fire list')
+
+  // Meant: after the moment has passed, the PIN signs out.
+  ctx.clock.advance(10_000)
+  assert.equal((await pin()).json().state, 'out')
+  assert.equal((await open()).length, 0)
+  // …and a repeat of that sign-out does not sign them back in.
+  ctx.clock.advance(1_000)
+  const again = await pin()
+  assert.deepEqual(
+    { changed: again.json().changed, state: again.json().state },
+    { changed: false, state: 'out' },
+  )
+  assert.match(again.json().message, /signed out at 09:05, a moment ago/)
+  assert.equal((await open()).length, 0, 'still out: not on the fire list')
+})
