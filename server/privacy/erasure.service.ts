@@ -1,7 +1,7 @@
 import { refuseLastAdmin, requirePerson, stopPerson } from '../admin/people.service.js'
 import { recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import type { Person, Visit } from '../db/database.js'
+import type { Person } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { listContacts } from '../identity/contact.repository.js'
 import { updatePerson } from '../identity/person.repository.js'
@@ -171,17 +171,13 @@ export async function planErasure(db: Db, actor: AdminActor, personId: number): 
 }
 
 /**
- * Erases a person (a data-protection request), refused while they are signed in: devices revoked
- * (and a visit opened meanwhile closed as by an admin), then contacts, devices, codes, messages, SSO and directory links and their audit trail
+ * Erases a person (a data-protection request), refused while they are signed in (also when a
+ * sign-in commits while the erasure runs): devices revoked, then contacts, devices, codes, messages, SSO and directory links and their audit trail
  * deleted; their name replaced in copies (roll calls) and in free text elsewhere; visits,
  * reminders and roll-call marks kept as anonymous rows, so statistics do not change. The audit
  * trail keeps one row: that an erasure happened and who did it. One transaction.
  */
-export async function erasePerson(
-  db: Db,
-  actor: AdminActor,
-  personId: number,
-): Promise<ErasurePlan & { closedVisit: Visit | undefined }> {
+export async function erasePerson(db: Db, actor: AdminActor, personId: number): Promise<ErasurePlan> {
   return unitOfWork(db, async (trx) => {
     const person = await checkErasable(trx, actor, personId)
     const traces = await tracesOf(trx, person)
@@ -189,6 +185,15 @@ export async function erasePerson(
       person.deactivated_at === null
         ? await stopPerson(trx, personId, actor.at, 'admin')
         : { devicesRevoked: 0, closedVisit: undefined }
+    // A sign-in that committed after the check above (PostgreSQL: another process, in the moment
+    // between): closing it here would take someone who just came in off the fire list. The whole
+    // erasure is undone instead.
+    if (closedVisit) {
+      throw new UserError(
+        409,
+        `${person.first_name} ${person.last_name} signed in just now, so nothing was erased: the fire list needs their name. Erase them once they have left.`,
+      )
+    }
     const done = await plan(trx, person, traces)
     for (const change of await textChanges(trx, traces)) {
       await replaceTextValue(trx, change.table, change.column, change.from, change.to)
@@ -214,8 +219,8 @@ export async function erasePerson(
       personId,
       action: 'person.erased',
       context: actor.context,
-      detail: { by: actor.personId, devicesRevoked, closedVisitId: closedVisit?.id ?? null },
+      detail: { by: actor.personId, devicesRevoked },
     })
-    return { ...done, closedVisit }
+    return done
   })
 }

@@ -10,6 +10,7 @@ import { purgeExpired } from '../retention/retention.js'
 import { scimCreateUser, scimDeleteUser } from '../scim/scim.service.js'
 import { eventually } from '../testing/eventually.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
+import { latch, racingPostgres, someoneWaitsForALock } from '../testing/races.js'
 import { freshPostgresDatabase, testDb, testDialect } from '../testing/test-database.js'
 import { signInVisitor } from '../visitors/visitor.service.js'
 import { autoCloseOpenVisits } from './auto-close.js'
@@ -257,24 +258,13 @@ for (const who of ['staff', 'visitor'] as const) {
   test(`a ${who} sign-in committing while a roll call starts on another connection is on its list (PostgreSQL)`, {
     skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)',
   }, async (t) => {
-    const database = await freshPostgresDatabase()
-    const { db } = connectPostgres(database.url, { poolSize: 4 })
-    t.after(async () => {
-      await db.destroy()
-      await database.drop()
-    })
+    const db = await racingPostgres(t)
     const amy = await makePerson(db, { firstName: 'Amy', lastName: 'Clark', email: 'amy@example.com' })
     const marshal = await makePerson(db, { firstName: 'Mo', lastName: 'Marshal', email: 'mo@example.com' })
     const fireList = { timeZone: site.timeZone, stillHereHours: 2, autoClosedHours: 12 }
     // The sign-in has written its row but not committed when the marshal taps "start".
-    let commit!: () => void
-    const committed = new Promise<void>((resolve) => {
-      commit = resolve
-    })
-    let tapped!: () => void
-    const written = new Promise<void>((resolve) => {
-      tapped = resolve
-    })
+    const committed = latch()
+    const written = latch()
     const tap = db.transaction().execute(async (trx) => {
       if (who === 'staff') await signIn(trx, { personId: amy, now: NOON, context }, site)
       else
@@ -289,10 +279,10 @@ for (const who of ['staff', 'visitor'] as const) {
           },
           { timeZone: site.timeZone, defaultRegion: 'GB' },
         )
-      tapped()
-      await committed
+      written.open()
+      await committed.reached
     })
-    await written
+    await written.reached
     const start = startRollCall(db, { personId: marshal, at: NOON + 1, context, kind: 'real', fireList })
     // The roll call either finishes (and must then have waited for nothing it could miss) or waits
     // on the sign-in's lock; only then does the sign-in commit.
@@ -300,19 +290,12 @@ for (const who of ['staff', 'visitor'] as const) {
     void start.then(() => {
       finished = true
     })
-    const waiting = async () =>
-      Number(
-        (
-          await sql<{ n: number }>`select count(*) as n from pg_stat_activity
-            where datname = current_database() and wait_event_type = 'Lock'`.execute(db)
-        ).rows[0]!.n,
-      ) > 0
     await eventually(
-      async () => finished || (await waiting()),
+      async () => finished || (await someoneWaitsForALock(db)),
       'the roll call to finish or wait for the sign-in',
     )
     const raced = finished ? 'started' : 'waiting'
-    commit()
+    committed.open()
     await tap
     const { rollCall } = await start
     const listed =

@@ -26,7 +26,7 @@ const personFormatParams = {
  * an admin's erasure of a person (/admin/people/:id/erase: the dry run, then the erasure).
  */
 export default async function privacyRoutes(app: FastifyInstance): Promise<void> {
-  const { db, clock, events, config } = app.ctx
+  const { db, clock, config } = app.ctx
   // Read once: the file and the retention settings do not change while the process runs.
   const notice = privacyNotice(config)
 
@@ -97,8 +97,7 @@ export default async function privacyRoutes(app: FastifyInstance): Promise<void>
       async (request, reply) => {
         const { id } = request.params
         try {
-          const done = await erasePerson(db, adminActor(request, clock), id)
-          if (done.closedVisit) events.emit('change', { personId: id, action: 'closed', at: clock.now() })
+          await erasePerson(db, adminActor(request, clock), id)
         } catch (error) {
           return refused(request, reply, id, error)
         }
