@@ -42,10 +42,18 @@ fi
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(find server tasks scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+  # The longest files first (real browsers, several processes, the command line's processes), so
+  # the short ones fill in beside them instead of one long file running alone at the end.
+  mapfile -t files < <(
+    find server tasks scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort |
+      awk '/browser\.test\.ts$|multi-process|cli\.test\.ts$/ { print; next } { rest[++n] = $0 }
+           END { for (i = 1; i <= n; i++) print rest[i] }'
+  )
 fi
+# Three files at once on two cores: the longest files spend much of their time waiting (on a
+# browser, on other processes, on a scheduled minute), and a third file uses that time.
 run_suite() {
-  node --import tsx --test --test-concurrency=2 --test-reporter=spec "$@"
+  node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-reporter=spec "$@"
 }
 status=0
 if [ "$want" != postgres ]; then

@@ -9,6 +9,7 @@ import {
   timingAudits,
 } from '../testing/lighthouse.js'
 import { deviceCookie, seedShowcase, type Viewer } from '../testing/showcase.js'
+import { testDialect } from '../testing/test-database.js'
 
 /**
  * The pages Lighthouse audits (mobile: a mid-range phone's screen, slow 4G, 4× CPU slowdown). The
@@ -30,7 +31,12 @@ const audited: { name: string; as: Exclude<Viewer, 'kiosk'>; path: string; staff
  * rows of `npm run bench`, beside an empty page audited in the same browser and run (docs/pwa.md,
  * "Lighthouse timing"). Everything else Lighthouse finds is checked here on every run.
  */
-test('Lighthouse on the main pages: accessibility, best practices and SEO 100; cacheable, back/forward cache, small DOM', async (t) => {
+test('Lighthouse on the main pages: accessibility, best practices and SEO 100; cacheable, back/forward cache, small DOM', {
+  // What Lighthouse audits here (markup, headers, caching, the DOM's size) is the same on both
+  // tiers, and its two minutes are the suite's longest: pages.browser.test.ts renders and audits
+  // every page on both.
+  skip: testDialect !== 'sqlite' && 'the same pages on both tiers: audited on the SQLite run',
+}, async (t) => {
   const ctx = await buildTestApp(t)
   const showcase = await seedShowcase(ctx)
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
