@@ -263,10 +263,10 @@ export interface RollCallPersonTable {
   signed_in_at: number
   /** 0 when the person was unconfirmed on the fire list (maybe not really inside). */
   confirmed: number
-  /** Why they were unconfirmed (server/reception/presence.service.ts), null when in. */
-  reason: ColumnType<UnconfirmedReasonKind | null, UnconfirmedReasonKind | null | undefined, never>
-  reason_at: ColumnType<number | null, number | null | undefined, never>
-  last_activity_at: ColumnType<number | null, number | null | undefined, never>
+  /** Why they were unconfirmed (server/reception/presence.service.ts), null when in (cleared when they tap in). */
+  reason: ColumnType<UnconfirmedReasonKind | null, UnconfirmedReasonKind | null | undefined, null>
+  reason_at: ColumnType<number | null, number | null | undefined, null>
+  last_activity_at: ColumnType<number | null, number | null | undefined, number>
   still_here_at: ColumnType<number | null, number | null | undefined, never>
 }
 

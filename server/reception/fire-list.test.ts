@@ -4,7 +4,7 @@ import { autoClose } from '../../tasks/auto-close.task.js'
 import { sendReminders } from '../../tasks/send-reminders.task.js'
 import { autoCloseOpenVisits } from '../register/auto-close.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
-import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
+import { deskReceptionist, personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
 import { apiTokenFor, giveRole } from '../testing/roles.js'
 import { autoCloseVisitors } from '../visitors/visitor.service.js'
 import { fireList, fireListSettings } from './presence.service.js'
@@ -268,4 +268,38 @@ test('a roll call whose clock was read just before the auto-close committed stil
     'on the roll call',
   )
   assert.equal(view.counts.unaccounted, 2)
+})
+
+test('someone unconfirmed on a running roll call who taps in during it shows as in since that tap, not with the old reason', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-23T17:00:00Z') // Europe/London: UTC in November.
+  const { db } = ctx.app.ctx
+  const desk = await deskReceptionist(ctx)
+  const sam = await personWithRole(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Early' })
+  await tapSignIn(sam.browser)
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 1 })
+
+  // A drill at 08:50: Sam is on it, unconfirmed (closed unseen last night). At 08:55 Sam arrives.
+  ctx.clock.set('2026-11-24T08:50:00Z')
+  await desk.browser.get('/reception/roll-calls')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'drill' })
+  const rollCallId = Number(/\/(\d+)$/.exec(String(started.headers.location))?.[1])
+  const samOnIt = async () => {
+    const line = (await rollCallView(db, rollCallId)).lines.find((l) => l.personId === sam.id)
+    assert.ok(line, 'Sam is on the roll call')
+    return { confirmed: line.confirmed, reason: line.reason, signedInAt: line.signedInAt }
+  }
+  assert.deepEqual(await samOnIt(), {
+    confirmed: false,
+    reason: 'auto-closed',
+    signedInAt: Date.parse('2026-11-23T17:00:00Z'),
+  })
+  ctx.clock.set('2026-11-24T08:55:00Z')
+  await tapSignIn(sam.browser)
+  assert.deepEqual(await samOnIt(), {
+    confirmed: true,
+    reason: null,
+    signedInAt: Date.parse('2026-11-24T08:55:00Z'),
+  })
 })

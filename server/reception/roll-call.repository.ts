@@ -96,12 +96,21 @@ const addToRunningRollCallQuery = preparedQuery((db, v: { personId: number; sign
         .where('roll_call.ended_at', 'is', null)
         .where('person.id', '=', v.personId),
     )
-    .onConflict((oc) => oc.columns(['roll_call_id', 'person_id']).doNothing()),
+    .onConflict((oc) =>
+      oc.columns(['roll_call_id', 'person_id']).doUpdateSet((eb) => ({
+        signed_in_at: eb.ref('excluded.signed_in_at'),
+        confirmed: eb.ref('excluded.confirmed'),
+        reason: null,
+        reason_at: null,
+        last_activity_at: eb.ref('excluded.last_activity_at'),
+      })),
+    ),
 )
 
 /**
- * Puts someone who signed in on the running roll call, if one runs and they are not on it yet: a
- * tap saved offline before the alarm, or anyone tapping in during it, is inside like the rest.
+ * Puts someone who signed in on the running roll call, if one runs: a tap saved offline before the
+ * alarm, or anyone tapping in during it, is inside like the rest. Someone on it already (unconfirmed
+ * since last night, or out and back in) is now plainly in, since this sign-in; marks stay as made.
  * One statement, so a sign-in with no roll call running costs no extra read.
  */
 export async function addToRunningRollCall(
