@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { refuseSelfSignIn } from '../../kiosk/door.service.js'
 import { UserError } from '../../lib/errors.js'
+import { clientMessage } from '../../lib/http-errors.js'
 import {
   answerPushAction,
   checkSubscription,
@@ -22,6 +23,9 @@ const presenceJson = (p: Presence) => ({
 })
 
 const csrfField = { _csrf: { type: 'string', maxLength: 200 } } as const
+
+/** The statuses web/queue.js keeps a tap for and sends again later; it drops a tap on any other 4xx. */
+const KEPT_BY_THE_QUEUE = new Set([401, 403, 409, 429])
 
 /**
  * The installable app: web app manifest, service worker, offline tap replay, and Web Push
@@ -124,6 +128,14 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
       '/taps',
       {
         ...csrf,
+        // The page reloads after a tap is dropped: whatever refused it (the door-code rule, the
+        // schema, the tap's own checks), the flash is the only place the person learns why.
+        onError: async (request, _reply, error) => {
+          const status = error.statusCode ?? 500
+          if (status >= 400 && status < 500 && !KEPT_BY_THE_QUEUE.has(status)) {
+            request.flash('error', clientMessage(error))
+          }
+        },
         schema: {
           body: {
             type: 'object',
@@ -178,17 +190,11 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
             )
             return { ...presenceJson(result.presence), applied: result.applied, message: result.message }
           },
-        ).then(
-          (answer) => {
-            // The page reloads after syncing; the flash tells the person what became of the tap.
-            request.flash(answer.applied ? 'info' : 'error', answer.message)
-            return answer
-          },
-          (error: unknown) => {
-            if (error instanceof UserError) request.flash('error', error.message)
-            throw error
-          },
-        )
+        ).then((answer) => {
+          // The page reloads after syncing; the flash tells the person what became of the tap.
+          request.flash(answer.applied ? 'info' : 'error', answer.message)
+          return answer
+        })
       },
     )
 

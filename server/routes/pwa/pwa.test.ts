@@ -387,3 +387,32 @@ test('an offline tap key reused for a different tap is refused with 422; the sam
   assert.equal(reused.statusCode, 422, reused.body)
   assert.equal((await visitsOf(ctx))[0]!.signed_out_at, null)
 })
+
+test('every tap the queue drops leaves its reason on the page it reloads to', async (t) => {
+  // web/queue.js drops a tap answered with a 4xx other than 401, 403, 409 and 429, and the page
+  // reloads: only a flash can tell the person why their tap was not applied. Refusals thrown before
+  // the tap is handled (the door-code rule, a tap the schema refuses) must leave one too.
+  const ctx = await buildTestApp(t, { env: { REQUIRE_DOOR_CODE: 'true' } })
+  const browser = await loginAs(ctx, 'alice@example.org')
+  const at = ctx.clock.now()
+  const doorCode = await postJson(browser, '/taps', { action: 'sign-in', at, sentAt: at, key: 'k-1' })
+  assert.equal(doorCode.statusCode, 422, doorCode.body)
+  assert.match(
+    (await browser.get('/')).body,
+    /class="flash flash-error"[^>]*>This building asks you to sign in at the door/,
+  )
+
+  // A tap saved by another version of the app, with a field this one does not read the same way.
+  const malformed = await postJson(browser, '/taps', {
+    action: 'sign-out',
+    at,
+    key: 'k-2',
+    pageDay: 'Monday',
+  })
+  assert.equal(malformed.statusCode, 400, malformed.body)
+  assert.match(
+    (await browser.get('/')).body,
+    /class="flash flash-error"[^>]*>Please check the request: “pageDay”/,
+  )
+  assert.equal((await visitsOf(ctx)).length, 0)
+})
