@@ -10,6 +10,23 @@ import {
 /** A claim still running after this long belongs to a process that died: a retry takes it over. */
 export const IDEMPOTENCY_ABANDON_MS = 30_000
 
+/** The key was first used with another request: refused, never answered with that request's result. */
+export class IdempotencyKeyReused extends UserError {
+  constructor() {
+    super(
+      422,
+      'This Idempotency-Key was already used for a different request. Use a new key for each action.',
+    )
+  }
+}
+
+/** The first request with this key is still running: the copy is told to ask again in a moment. */
+export class IdempotentRequestInFlight extends UserError {
+  constructor() {
+    super(409, 'The same request is still being handled. Try again in a moment.', { 'retry-after': '1' })
+  }
+}
+
 /** What a key is bound to: the request's method, path and the body fields that define the action. */
 export interface IdempotentRequest {
   method: string
@@ -60,17 +77,10 @@ export async function idempotent<T>(
     abandonAfterMs: IDEMPOTENCY_ABANDON_MS,
   })
   if (claim.state !== 'claimed' && claim.requestHash !== null && claim.requestHash !== hash) {
-    throw new UserError(
-      422,
-      'This Idempotency-Key was already used for a different request. Use a new key for each action.',
-    )
+    throw new IdempotencyKeyReused()
   }
   if (claim.state === 'answered') return claim.response as T
-  if (claim.state === 'running') {
-    throw new UserError(409, 'The same request is still being handled. Try again in a moment.', {
-      'retry-after': '1',
-    })
-  }
+  if (claim.state === 'running') throw new IdempotentRequestInFlight()
   let result: T
   try {
     result = await run()

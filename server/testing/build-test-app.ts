@@ -185,6 +185,22 @@ export class TestBrowser {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     })
   }
+
+  /**
+   * Submits the form with this action on the last page seen, as a browser does: its hidden fields
+   * (the CSRF token and any other) with the fields typed. Called twice, it is a double click.
+   */
+  async submit(action: string, typed: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+    const forms = [...this.lastHtml.matchAll(/<form\b[^>]*>[\s\S]*?<\/form>/g)].map((m) => m[0])
+    const form = forms.find((f) => new RegExp(`\\baction="${action}"`).test(f))
+    if (!form) throw new Error(`no form posting to ${action} on the last page`)
+    const hidden: Record<string, string> = {}
+    for (const input of form.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+      const name = /\bname="([^"]+)"/.exec(input[0])?.[1]
+      if (name) hidden[name] = /\bvalue="([^"]*)"/.exec(input[0])?.[1] ?? ''
+    }
+    return this.post(action, { ...hidden, ...typed }, false)
+  }
 }
 
 /** Signs a new or known person in through the real pages; returns the browser holding the cookie. */

@@ -12,11 +12,14 @@ import {
   retryBroadcast,
 } from '../../reception/broadcast.service.js'
 import { fireListSettings, phoneForCall, phonesOf } from '../../reception/presence.service.js'
+import { FORM_USED, formKeyField, newFormKey, oncePerForm } from '../form-key.js'
 import { idParams, textFields } from '../schemas.js'
 import { auditContactsShown } from './fire-list-view.js'
 import { deskActor, livePage, type ReceptionOptions } from './shared.js'
 
 const templateNames = Object.keys(broadcastTemplates) as BroadcastTemplate[]
+const messageFields = textFields(['template', 'audience', 'message'], ['askSafety'], maxBroadcastLength * 2)
+const messageBody = { ...messageFields, properties: { ...messageFields.properties, formKey: formKeyField } }
 
 /** /reception/broadcasts: messages to everyone inside (or everyone), and their deliveries live. */
 export default async function broadcastRoutes(
@@ -48,6 +51,7 @@ export default async function broadcastRoutes(
       maxLength: maxBroadcastLength,
       values,
       errors,
+      formKey: newFormKey(),
     })
 
   app.get<{ Querystring: { template?: string } }>(
@@ -71,19 +75,20 @@ export default async function broadcastRoutes(
     },
   )
 
-  app.post<{ Body: { template: string; audience: string; message: string; askSafety?: string } }>(
+  app.post<{
+    Body: { template: string; audience: string; message: string; askSafety?: string; formKey?: string }
+  }>(
     '/reception/broadcasts',
     {
       ...csrf,
-      schema: {
-        body: textFields(['template', 'audience', 'message'], ['askSafety'], maxBroadcastLength * 2),
-      },
+      schema: { body: messageBody },
       // Each send can cost money per person (SMS): a slip of the finger must not repeat it.
       config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
     },
     async (request, reply) => {
-      const { template, audience, message } = request.body
-      const values = { ...request.body, askSafety: request.body.askSafety ? 'yes' : '' }
+      const { formKey, ...fields } = request.body
+      const { template, audience, message } = fields
+      const values = { ...fields, askSafety: fields.askSafety ? 'yes' : '' }
       if (
         !(templateNames as string[]).includes(template) ||
         (audience !== 'inside' && audience !== 'everyone')
@@ -92,19 +97,33 @@ export default async function broadcastRoutes(
         return compose(reply, values, { form: 'Choose a template and who to send it to.' })
       }
       try {
-        const broadcast = await createBroadcast(
-          { db, fireList: fireListSettings(config) },
-          {
-            ...actor(request),
-            template: template as BroadcastTemplate,
-            audience: audience as BroadcastAudience,
-            message,
-            askSafety: Boolean(request.body.askSafety),
+        // The form sent twice (a double click, a resend) sends once: each text costs money, and
+        // the same alarm twice frightens people.
+        const once = await oncePerForm(
+          db,
+          request,
+          { key: formKey, fields, at: () => clock.now() },
+          async () => {
+            const broadcast = await createBroadcast(
+              { db, fireList: fireListSettings(config) },
+              {
+                ...actor(request),
+                template: template as BroadcastTemplate,
+                audience: audience as BroadcastAudience,
+                message,
+                askSafety: Boolean(fields.askSafety),
+              },
+            )
+            sender.send(broadcast.id)
+            return { id: broadcast.id }
           },
         )
-        sender.send(broadcast.id)
+        if (once.reused) {
+          reply.code(422)
+          return compose(reply, values, { form: FORM_USED })
+        }
         request.flash('info', 'Sending now. This page shows each delivery as it happens.')
-        return reply.redirect(`/reception/broadcasts/${broadcast.id}`, 303)
+        return reply.redirect(`/reception/broadcasts/${once.value.id}`, 303)
       } catch (error) {
         if (!(error instanceof UserError)) throw error
         reply.code(error.statusCode)

@@ -9,6 +9,7 @@ import {
   VisitorFormError,
   type VisitorSource,
 } from '../../visitors/visitor.service.js'
+import { FORM_USED, formKeyField, newFormKey, oncePerForm } from '../form-key.js'
 import { idParams, textFields } from '../schemas.js'
 
 type WalkInBody = {
@@ -18,7 +19,11 @@ type WalkInBody = {
   hostId?: string
   phone?: string
   email?: string
+  formKey?: string
 }
+
+const walkInFields = textFields([], ['name', 'company', 'host', 'hostId', 'phone', 'email'], 200)
+const walkInBody = { ...walkInFields, properties: { ...walkInFields.properties, formKey: formKeyField } }
 
 /** Reception signs visitors in by hand (walk-ins at the desk) and signs any visitor out. */
 export default async function receptionVisitorRoutes(app: FastifyInstance): Promise<void> {
@@ -32,7 +37,12 @@ export default async function receptionVisitorRoutes(app: FastifyInstance): Prom
     context: request.auditContext,
   })
   const form = async (reply: FastifyReply, data: Record<string, unknown> = {}) =>
-    reply.page('reception/visitor-new', { hostChoices: [], expected: await expectedToday(app.ctx), ...data })
+    reply.page('reception/visitor-new', {
+      hostChoices: [],
+      expected: await expectedToday(app.ctx),
+      formKey: newFormKey(),
+      ...data,
+    })
 
   app.get('/reception/visitors/new', async (_request, reply) => form(reply))
 
@@ -40,10 +50,10 @@ export default async function receptionVisitorRoutes(app: FastifyInstance): Prom
     '/reception/visitors',
     {
       ...csrf,
-      schema: { body: textFields([], ['name', 'company', 'host', 'hostId', 'phone', 'email'], 200) },
+      schema: { body: walkInBody },
     },
     async (request, reply) => {
-      const body = request.body
+      const { formKey, ...body } = request.body
       let hostId = idFromText(body.hostId)
       let hostChoices: { id: number; name: string }[] = []
       try {
@@ -64,21 +74,33 @@ export default async function receptionVisitorRoutes(app: FastifyInstance): Prom
                 : 'Pick the host.',
             })
         }
-        const now = clock.now()
-        const { visitor, changed } = await signInVisitor(
+        const input = { name: body.name, company: body.company, phone: body.phone, email: body.email, hostId }
+        // The form sent twice (a double click, a resend) signs the visitor in once: a phantom
+        // visitor on the fire list sends marshals looking for nobody.
+        const once = await oncePerForm(
           db,
-          {
-            input: { name: body.name, company: body.company, phone: body.phone, email: body.email, hostId },
-            source: source(request),
-            at: now,
-            now,
-            // The visitor accepts the notice with reception, out loud or on paper.
-            noticeId: null,
+          request,
+          { key: formKey, fields: input, at: () => clock.now() },
+          async () => {
+            const now = clock.now()
+            const { visitor, changed } = await signInVisitor(
+              db,
+              {
+                input,
+                source: source(request),
+                at: now,
+                now,
+                // The visitor accepts the notice with reception, out loud or on paper.
+                noticeId: null,
+              },
+              site,
+            )
+            events.announceVisitor(visitor.id, { changed, in: true }, now)
+            return { name: visitor.name }
           },
-          site,
         )
-        events.announceVisitor(visitor.id, { changed, in: true }, now)
-        request.flash('info', `${visitor.name} is signed in as a visitor.`)
+        if (once.reused) throw new VisitorFormError({ name: FORM_USED })
+        request.flash('info', `${once.value.name} is signed in as a visitor.`)
         return reply.redirect('/reception', 303)
       } catch (error) {
         if (!(error instanceof VisitorFormError)) throw error
