@@ -5,8 +5,9 @@ import { type DialectAdapter, Kysely, PostgresAdapter, PostgresDialect, SqliteDi
 import pg from 'pg'
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js'
 import type { DB } from './database.js'
+import { allowDirectRuns } from './direct-sqlite.js'
 import { withNamedStatements } from './named-statements.js'
-import { busyRetryingDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-busy.js'
+import { busyRetryingDialect, noteStorageFailure, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-busy.js'
 import { isPostgresStorageFailure, registerWriteHealth, writeHealthDialect } from './write-health.js'
 
 /** A Kysely instance or a transaction: repository functions accept either. */
@@ -54,10 +55,23 @@ export function connect(path: string): { db: Db; sqlite: SQLite.Database; checkp
   const dialect = busyRetryingDialect(
     new SqliteDialect({ database: withStatementCache(sqlite) }),
     LOCK_TIMEOUT_MS,
-    checkpointer ? { wrote: () => checkpointer.wrote(), closing: () => checkpointer.stop() } : {},
+    {
+      inTransaction: () => sqlite.inTransaction,
+      ...(checkpointer ? { wrote: () => checkpointer.wrote(), closing: () => checkpointer.stop() } : {}),
+    },
   )
   const db = new Kysely<DB>({ dialect })
   registerWriteHealth(db, dialect)
+  // Inside a transaction, prepared queries skip Kysely's executor (direct-sqlite.ts); the driver's
+  // wrappers would have seen their writes and failures.
+  allowDirectRuns(db, {
+    sqlite,
+    wrote: () => {
+      dialect.writeHealth.failure = undefined
+      checkpointer?.wrote()
+    },
+    failed: (error) => noteStorageFailure(dialect.writeHealth, error),
+  })
   return { db, sqlite, checkpointer }
 }
 

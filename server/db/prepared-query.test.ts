@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { testDb } from '../testing/test-database.js'
+import { type KyselyPlugin, sql } from 'kysely'
+import { testDb, testDialect } from '../testing/test-database.js'
 import { preparedQuery } from './prepared-query.js'
+import { writeHealthOf } from './write-health.js'
 
 const person = (first: string, last: string) => ({
   first_name: first,
@@ -95,4 +97,81 @@ test('a prepared query runs inside the caller’s transaction', async (t) => {
     names.map((r) => r.first_name),
     ['Fay'],
   )
+})
+
+/** How many microtask turns pass before `promise` settles (at most 100). */
+async function turnsUntilSettled(promise: Promise<unknown>): Promise<number> {
+  let settled = false
+  void promise.then(
+    () => {
+      settled = true
+    },
+    () => {
+      settled = true
+    },
+  )
+  let turns = 0
+  while (!settled && turns < 100) {
+    await null
+    turns++
+  }
+  return turns
+}
+
+test('inside a transaction on SQLite a prepared query runs on the connection, not through Kysely’s executor; with a plugin, through it', {
+  skip:
+    testDialect !== 'sqlite' && 'SQLite only: PostgreSQL has a pool of connections and a round trip anyway',
+}, async (t) => {
+  const db = await testDb(t)
+  await db
+    .insertInto('person')
+    .values([person('Ann', 'Lee'), person('Ben', 'Lee')])
+    .execute()
+  const lees = preparedQuery((db, v: { last: string }) =>
+    db.selectFrom('person').select(['id', 'first_name']).where('last_name', '=', v.last).orderBy('id'),
+  )
+  const expected = await db.selectFrom('person').select(['id', 'first_name']).orderBy('id').execute()
+  const counted: string[] = []
+  const seeing: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    transformResult: async (args) => {
+      counted.push(`${args.result.rows.length} rows`)
+      return args.result
+    },
+  }
+  await db.transaction().execute(async (trx) => {
+    // The executor's way takes several turns (its awaits); straight on the connection, one.
+    const direct = lees(trx, { last: 'Lee' })
+    assert.ok((await turnsUntilSettled(direct)) <= 1, 'answered at once')
+    assert.deepEqual(await direct, expected)
+    const seen = lees(trx.withPlugin(seeing), { last: 'Lee' })
+    assert.ok((await turnsUntilSettled(seen)) > 1, 'through the executor')
+    assert.deepEqual(await seen, expected)
+  })
+  assert.deepEqual(counted, ['2 rows'], 'the plugin saw the query run with it, and only that one')
+})
+
+test('a disk-full failure of a prepared write inside a transaction reaches write health (/healthz), and the next write clears it', {
+  skip: testDialect !== 'sqlite' && 'SQLite only (max_page_count)',
+}, async (t) => {
+  const db = await testDb(t)
+  const insert = preparedQuery((db, v: { name: string }) =>
+    db
+      .insertInto('person')
+      .values({ first_name: v.name, last_name: 'X', created_at: 0, updated_at: 0, deactivated_at: null }),
+  )
+  const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(db)
+  await sql.raw(`pragma max_page_count = ${rows[0]!.page_count}`).execute(db)
+  await assert.rejects(
+    db.transaction().execute(async (trx) => {
+      await insert(trx, { name: 'x'.repeat(100_000) })
+    }),
+    { code: 'SQLITE_FULL' },
+  )
+  assert.equal((writeHealthOf(db).failure as { code?: string } | undefined)?.code, 'SQLITE_FULL')
+  await sql.raw('pragma max_page_count = 1073741823').execute(db)
+  await db.transaction().execute(async (trx) => {
+    await insert(trx, { name: 'Gus' })
+  })
+  assert.equal(writeHealthOf(db).failure, undefined)
 })

@@ -1,5 +1,6 @@
 import { type Compilable, type CompiledQuery, createQueryId } from 'kysely'
 import { type Db, type Dialect, dialectOf } from './connect.js'
+import { directSqliteOf, runDirect } from './direct-sqlite.js'
 import { nameStatement } from './named-statements.js'
 
 /** Stands in for a value while the query is built; replaced by the real value on every run. */
@@ -30,6 +31,8 @@ export function preparedQuery<P extends Record<string, unknown>, R>(
     }
     const { compiled, slots } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))
+    const direct = directSqliteOf(db)
+    if (direct) return runDirect<R>(direct, compiled.sql, parameters)
     // Each run is a query of its own to Kysely (plugins may keep state per query id).
     const result = await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })
     return result.rows

@@ -32,6 +32,12 @@ export const BUSY_WAIT_MS = 5_000
 /** Storage failures after which writes cannot succeed until someone acts (disk full, read-only, I/O). */
 const storageFailure = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)/
 
+/** Records a failed statement's error in `health` when writes cannot succeed until someone acts. */
+export function noteStorageFailure(health: WriteHealth, error: unknown): void {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && storageFailure.test(code)) health.failure = error as Error
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const isWrite = (query: CompiledQuery) =>
@@ -57,6 +63,12 @@ export function busyRetryingDialect(
 export interface WriteHooks {
   wrote?(): void
   closing?(): Promise<void>
+  /**
+   * Whether SQLite still has a transaction open. After some errors (disk full, I/O, out of memory)
+   * it rolls the transaction back itself; a `rollback` then fails ("no transaction is active") and
+   * would hide the error that caused it.
+   */
+  inTransaction?(): boolean
 }
 
 class BusyRetryingDriver extends DelegatingDriver {
@@ -111,6 +123,7 @@ class BusyRetryingDriver extends DelegatingDriver {
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     try {
+      if (this.hooks.inTransaction?.() === false) return
       await this.inner.rollbackTransaction(connection)
     } finally {
       this.inTransaction = false
@@ -127,8 +140,7 @@ class BusyRetryingDriver extends DelegatingDriver {
       }
       return result
     } catch (error) {
-      const code = (error as { code?: unknown }).code
-      if (typeof code === 'string' && storageFailure.test(code)) this.health.failure = error as Error
+      noteStorageFailure(this.health, error)
       throw error
     }
   }
