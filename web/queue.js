@@ -73,30 +73,63 @@
     await run('state', 'readwrite', (s) => s.clear())
   }
 
+  function send(tap, csrf) {
+    return fetch(tap.url || '/taps', {
+      method: 'POST',
+      credentials: 'same-origin',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        ...(tap.body || {}),
+        action: tap.action,
+        at: tap.at,
+        sentAt: Date.now(),
+        key: tap.key,
+        ...(tap.pageDay ? { pageDay: tap.pageDay } : {}),
+        _csrf: csrf,
+      }),
+    })
+  }
+
+  /**
+   * A CSRF token for this device's session as it is now, or null when the device is no longer
+   * signed in. The token a page (or the service worker) kept dies with its session: a day without a
+   * tap, or a browser restart (the session cookie goes), while the device stays signed in.
+   */
+  async function freshToken() {
+    const response = await fetch('/taps/token', {
+      method: 'POST',
+      credentials: 'same-origin',
+      redirect: 'manual',
+      cache: 'no-store',
+      headers: { accept: 'application/json' },
+    })
+    if (!response.ok) return null
+    const body = await response.json().catch(() => ({}))
+    return typeof body.csrf === 'string' ? body.csrf : null
+  }
+
   async function sendAll(personId, csrf) {
     const results = []
+    let token = csrf
+    let renewed = false
     for (const tap of await pendingTaps(personId)) {
       let response
       try {
-        response = await fetch(tap.url || '/taps', {
-          method: 'POST',
-          credentials: 'same-origin',
-          redirect: 'manual',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({
-            ...(tap.body || {}),
-            action: tap.action,
-            at: tap.at,
-            sentAt: Date.now(),
-            key: tap.key,
-            ...(tap.pageDay ? { pageDay: tap.pageDay } : {}),
-            _csrf: csrf,
-          }),
-        })
+        response = await send(tap, token)
+        // A refused token is renewed once per run, and the same tap sent again with it.
+        if (response.status === 403 && !renewed) {
+          renewed = true
+          const fresh = await freshToken()
+          if (fresh) {
+            token = fresh
+            response = await send(tap, token)
+          }
+        }
       } catch {
         return { results, stopped: 'offline' }
       }
-      // Not recognised, or the CSRF token is stale: keep the tap for the next page load.
+      // Not recognised (the device was signed out), or still refused with a fresh token: keep the tap.
       if (response.type === 'opaqueredirect' || response.status === 401 || response.status === 403) {
         return { results, stopped: 'auth' }
       }

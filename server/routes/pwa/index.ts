@@ -198,6 +198,15 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
       },
     )
 
+    // web/queue.js asks for a fresh token when the one it kept has died with its session; a device
+    // no longer signed in is sent to the login page instead (preHandler above). A POST, so the login
+    // page never takes it for a page to return to; no token of its own (the one it kept is dead):
+    // it changes nothing in the register, and only this site's pages can read the answer.
+    signedIn.post('/taps/token', async (_request, reply) => {
+      reply.header('cache-control', 'no-store')
+      return { csrf: reply.csrfToken() }
+    })
+
     const subscriptionBody = {
       type: 'object',
       required: ['endpoint', 'keys'],

@@ -164,6 +164,32 @@ test('the installable offline app, in a real browser', async (t) => {
     },
   )
 
+  await t.test(
+    'a tap saved while the session ran out is still sent, with a fresh token, once online',
+    async () => {
+      await page.goto(url('/'))
+      await page.getByRole('button', { name: 'Sign out' }).waitFor()
+      await context.setOffline(true)
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
+      // The session, and the CSRF secret in it, ends while the phone is offline (a day without a
+      // tap, or the browser restarted: it is a session cookie). The page's token and the one the
+      // service worker kept are dead; the device itself is still signed in.
+      await context.clearCookies({ name: 'br_session' })
+      await context.setOffline(false)
+      await page.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
+      await page.locator('.flash', { hasText: 'You have signed out' }).waitFor()
+      const visits = await db.selectFrom('visit').selectAll().execute()
+      assert.equal(visits.length, 1)
+      assert.notEqual(visits[0]!.signed_out_at, null, 'the register has the person out, as the phone said')
+      await page.getByRole('button', { name: 'Sign in' }).waitFor()
+      assert.equal(await page.locator('#sync-note').isHidden(), true)
+      // The next steps expect the person inside, as the earlier steps left them.
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.locator('.flash', { hasText: 'You have signed in' }).waitFor()
+    },
+  )
+
   await t.test('offline with no cached page: the offline page shows the last known state', async () => {
     await page.goto(url('/'))
     await page.getByRole('button', { name: 'Sign out' }).waitFor()

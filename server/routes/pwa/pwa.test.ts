@@ -416,3 +416,38 @@ test('every tap the queue drops leaves its reason on the page it reloads to', as
   )
   assert.equal((await visitsOf(ctx)).length, 0)
 })
+
+test('a tap whose token died with its session goes through with a fresh one; a device signed out gets the login page', async (t) => {
+  const ctx = await buildTestApp(t)
+  const browser = await loginAs(ctx, 'alice@example.org')
+  await browser.get('/')
+  const kept = browser.csrfToken()
+  // The session cookie is gone (a day without a tap, a browser restart); the device cookie stays.
+  browser.cookies.delete('br_session')
+  const at = ctx.clock.now()
+  const stale = await postJson(browser, '/taps', { action: 'sign-in', at, key: 'k-1', _csrf: kept }, false)
+  assert.equal(stale.statusCode, 403, 'the queue keeps the tap')
+  const token = await browser.request({
+    method: 'POST',
+    url: '/taps/token',
+    headers: { accept: 'application/json' },
+  })
+  assert.equal(token.statusCode, 200, token.body)
+  assert.equal(token.headers['cache-control'], 'no-store')
+  const again = await postJson(
+    browser,
+    '/taps',
+    { action: 'sign-in', at, key: 'k-1', _csrf: token.json().csrf },
+    false,
+  )
+  assert.equal(again.statusCode, 200, again.body)
+  assert.equal((await visitsOf(ctx)).length, 1)
+
+  const stranger = await ctx.app.inject({
+    method: 'POST',
+    url: '/taps/token',
+    headers: { accept: 'application/json' },
+  })
+  assert.equal(stranger.statusCode, 303, 'no device, no token')
+  assert.equal(stranger.headers.location, '/login')
+})
