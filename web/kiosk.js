@@ -249,11 +249,15 @@
         result = await call('POST', '/kiosk/api/visitors', { ...body, sentAt: Date.now() })
       } catch {
         // No network: the host could not be picked from a list, so the typed name goes with it.
+        // The saved copy keeps this sign-in's key and time: the request may have reached the server
+        // and only its answer been lost, and the same key makes the server apply it once.
         if (!fields.hostId && !form.hostSearch.value.trim()) {
           error.textContent = 'Type the name of the person you are visiting.'
           return
         }
         await Q.addTap('visitor-sign-in', owner, undefined, {
+          key: body.key,
+          at: body.at,
           url: '/kiosk/api/visitors',
           body: { ...fields, hostText: fields.hostId ? undefined : form.hostSearch.value.trim() },
         }).then(

@@ -185,6 +185,43 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
     assert.ok(signedIn < online, 'not the time it was sent')
   })
 
+  await t.test(
+    'a sign-in whose answer is lost on the way back is saved and sent again, and counts once',
+    async () => {
+      await page.goto(url('/kiosk'))
+      await page.locator('#door-qr:not([hidden])').waitFor()
+      const before = (await visitors()).length
+      // The sign-in reaches the server and is saved; the answer never reaches the tablet (the
+      // wifi drops as it comes back), so the kiosk takes itself for offline and keeps the sign-in.
+      let lost = 0
+      await context.route('**/kiosk/api/visitors', async (route) => {
+        if (route.request().method() !== 'POST' || lost > 0) return route.fallback()
+        lost++
+        await route.fetch()
+        await route.abort('internetdisconnected')
+      })
+      await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+      await page.getByLabel('Your full name').fill('Lena Lostanswer')
+      await page.getByLabel('Who are you visiting?').fill('zoe')
+      await page.getByRole('button', { name: 'Zoë Hôst' }).click()
+      await page.getByLabel(/I have read and accept/).check()
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+      await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+      assert.equal((await visitors()).length, before + 1, 'the first copy was saved')
+
+      await page.evaluate(`window.dispatchEvent(new Event('online'))`)
+      await eventually(
+        async () => (await page.locator('#kiosk-pending').textContent()) === '',
+        'the kiosk to send what it kept',
+      )
+      await context.unroute('**/kiosk/api/visitors')
+      const lenas = (await visitors()).filter((v) => v.name === 'Lena Lostanswer')
+      assert.equal(lenas.length, 1, 'Lena is on the fire list once, not twice')
+      await page.goto(url('/kiosk'))
+      await page.locator('#door-qr:not([hidden])').waitFor()
+    },
+  )
+
   await t.test('a visitor signs out by finding their name', async () => {
     await page.getByRole('button', { name: /I’m visiting — sign out/ }).click()
     await page.getByRole('textbox', { name: 'Your name' }).fill('oll')
