@@ -3,6 +3,8 @@
 ;(() => {
   const Q = self.RegisterQueue
   const $ = (selector) => document.querySelector(selector)
+  /** How soon the home page sends its saved taps again after a send that did not get through. */
+  const RETRY_MS = 10_000
 
   if ('serviceWorker' in navigator) {
     // Registered once the page has loaded and the main thread is idle: installing the worker (its
@@ -133,14 +135,16 @@
     if (!rendered && me.siteName && $('.brand')) $('.brand').textContent = me.siteName
     const csrf = () => (csrfInput && rendered >= me.at ? csrfInput.value : me.csrf)
 
-    async function refresh() {
+    async function refresh(stopped) {
       const pending = await Q.pendingTaps(me.personId)
       const last = pending[pending.length - 1]
       if (last) {
         show(
           last.action === 'sign-in' ? 'in' : 'out',
           last.at,
-          `Saved on this device at ${formatTime(last.at)} — will sync when you are back online.`,
+          stopped === 'auth'
+            ? `Saved on this device at ${formatTime(last.at)} but not sent: this device is no longer signed in. Sign in again, then tap again, or tell reception.`
+            : `Saved on this device at ${formatTime(last.at)} — will sync when you are back online.`,
         )
       } else if (!rendered || rendered < me.at || !navigator.onLine) {
         show(me.state, me.since, `You are offline. This is your last known state (${formatTime(me.at)}).`)
@@ -148,11 +152,16 @@
       return pending.length
     }
 
+    // Signal at the door comes and goes, often without an `online` event, and a browser without
+    // Background Sync (Safari, Firefox) has nobody else to send the taps: the page keeps trying.
+    let retry
     async function sync() {
+      clearTimeout(retry)
       if ((await Q.pendingTaps(me.personId)).length === 0) return
       const { results, stopped } = await Q.replay(me.personId, csrf())
-      if (results.length && !stopped) location.replace('/')
-      else await refresh()
+      if (results.length && !stopped) return location.replace('/')
+      await refresh(stopped)
+      if (stopped && stopped !== 'auth') retry = setTimeout(() => sync().catch(() => {}), RETRY_MS)
     }
 
     if (form) {
@@ -185,6 +194,10 @@
     }
     window.addEventListener('online', () => {
       sync().catch(() => {})
+    })
+    // A phone app brought back to the front (timers do not run while it is hidden).
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) sync().catch(() => {})
     })
     await refresh()
     if (navigator.onLine) await sync()

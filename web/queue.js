@@ -91,10 +91,16 @@
     })
   }
 
+  /** Why sending stopped, by the answer: the device is not signed in ('auth') or try later ('server'). */
+  const stoppedBy = (response) =>
+    response.type === 'opaqueredirect' || response.status === 401 || response.status === 403
+      ? 'auth'
+      : 'server'
+
   /**
-   * A CSRF token for this device's session as it is now, or null when the device is no longer
-   * signed in. The token a page (or the service worker) kept dies with its session: a day without a
-   * tap, or a browser restart (the session cookie goes), while the device stays signed in.
+   * A CSRF token for this device's session as it is now ({ token }), or why there is none
+   * ({ stopped }). The token a page (or the service worker) kept dies with its session: a day
+   * without a tap, or a browser restart (the session cookie goes), while the device stays signed in.
    */
   async function freshToken() {
     const response = await fetch('/taps/token', {
@@ -104,9 +110,8 @@
       cache: 'no-store',
       headers: { accept: 'application/json' },
     })
-    if (!response.ok) return null
-    const body = await response.json().catch(() => ({}))
-    return typeof body.csrf === 'string' ? body.csrf : null
+    const body = response.ok ? await response.json().catch(() => ({})) : {}
+    return typeof body.csrf === 'string' ? { token: body.csrf } : { stopped: stoppedBy(response) }
   }
 
   async function sendAll(personId, csrf) {
@@ -121,18 +126,15 @@
         if (response.status === 403 && !renewed) {
           renewed = true
           const fresh = await freshToken()
-          if (fresh) {
-            token = fresh
-            response = await send(tap, token)
-          }
+          if (fresh.stopped) return { results, stopped: fresh.stopped }
+          token = fresh.token
+          response = await send(tap, token)
         }
       } catch {
         return { results, stopped: 'offline' }
       }
       // Not recognised (the device was signed out), or still refused with a fresh token: keep the tap.
-      if (response.type === 'opaqueredirect' || response.status === 401 || response.status === 403) {
-        return { results, stopped: 'auth' }
-      }
+      if (stoppedBy(response) === 'auth') return { results, stopped: 'auth' }
       // 409: the same tap is being applied by another request right now; ask again later.
       if (response.status === 409 || response.status === 429 || response.status >= 500) {
         return { results, stopped: 'server' }

@@ -190,6 +190,35 @@ test('the installable offline app, in a real browser', async (t) => {
     },
   )
 
+  await t.test(
+    'with no Background Sync (Safari), a tap whose send failed is sent again by the open page, with no `online` event',
+    async () => {
+      // A page of its own, so hiding Background Sync does not outlive this step.
+      const safari = await context.newPage()
+      t.after(() => safari.close())
+      await safari.addInitScript('delete ServiceWorkerRegistration.prototype.sync')
+      await safari.goto(url('/'))
+      await safari.getByRole('button', { name: 'Sign out' }).waitFor()
+      // Bad signal at the door: the phone thinks it is online, the request does not get through.
+      await safari.route('**/taps', (route) => route.abort('internetdisconnected'))
+      await safari.getByRole('button', { name: 'Sign out' }).click()
+      await safari.locator('#sync-note', { hasText: 'Saved on this device' }).waitFor()
+      assert.equal(await safari.locator('body.state-out').count(), 1)
+      // The signal comes back, with no `online` event (the phone never thought it was offline).
+      await safari.unroute('**/taps')
+      await safari.locator('.flash', { hasText: 'You have signed out' }).waitFor()
+      const visits = await db.selectFrom('visit').selectAll().orderBy('id').execute()
+      assert.notEqual(
+        visits.at(-1)!.signed_out_at,
+        null,
+        'the register has the person out, as the phone said',
+      )
+      await safari.getByRole('button', { name: 'Sign in' }).click()
+      await safari.locator('.flash', { hasText: 'You have signed in' }).waitFor()
+      await safari.close()
+    },
+  )
+
   await t.test('offline with no cached page: the offline page shows the last known state', async () => {
     await page.goto(url('/'))
     await page.getByRole('button', { name: 'Sign out' }).waitFor()
@@ -398,6 +427,27 @@ test('the installable offline app, in a real browser', async (t) => {
         return found.state === 0 && found.taps === 0 && !found.pages
       }, 'the state, the taps and the page copies to be forgotten')
       assert.ok(Number(await page.evaluate(`localStorage.getItem('register:signed-out-at')`)) > 0)
+    },
+  )
+
+  await t.test(
+    'a tap saved on a device signed out meanwhile: the page says it was not sent, not "will sync"',
+    async () => {
+      await page.goto(url('/login'))
+      await page.getByLabel(/Email address/).fill('alice@example.org')
+      await page.getByRole('button', { name: 'Send me a code' }).click()
+      await page.getByLabel('6-digit code').fill(live.lastCode('alice@example.org'))
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await page.waitForURL(url('/'))
+      await page.getByRole('button', { name: /Sign (in|out)/ }).waitFor()
+      await context.setOffline(true)
+      await page.getByRole('button', { name: /Sign (in|out)/ }).click()
+      await page.locator('#sync-note', { hasText: 'will sync' }).waitFor()
+      // Signed out from elsewhere (the profile of another device, an admin) while offline.
+      await db.updateTable('device').set({ revoked_at: Date.now() }).where('revoked_at', 'is', null).execute()
+      await context.setOffline(false)
+      await page.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
+      await page.locator('#sync-note', { hasText: 'not sent: this device is no longer signed in' }).waitFor()
     },
   )
 
