@@ -26,6 +26,10 @@ export const notCookieAuthenticated: [RegExp, string][] = [
   [/^\/api\//, 'bearer tokens only: api.test.ts (cookies get 401, bodies must be JSON)'],
   [/^\/scim\//, 'the directory bearer token only: scim.test.ts'],
   [/^\/webhooks\//, "the provider's signature: twilio-status.test.ts"],
+  [
+    /^\/taps\/token$/,
+    "changes nothing: hands this site's pages a fresh CSRF token for a queued tap (SameSite=Lax keeps other sites' posts from sending the device cookie, and no CORS lets them read the answer): pwa.test.ts",
+  ],
   [/^\/push\/action$/, 'the signed token in the notification is the credential, not a cookie: pwa.test.ts'],
   [
     /^\/[rbvi]\/:token$/,
