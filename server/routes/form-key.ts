@@ -5,7 +5,12 @@ import type { Db } from '../db/connect.js'
 import { IdempotencyKeyReused, IdempotentRequestInFlight, idempotent } from '../register/idempotency.js'
 
 /** The hidden field of a form that must act once: a key made fresh each time the page is shown. */
-export const formKeyField = { type: 'string', pattern: '^[A-Za-z0-9-]{1,100}$' } as const
+const formKeyField = { type: 'string', pattern: '^[A-Za-z0-9-]{1,100}$' } as const
+
+/** A form's body schema with the hidden `formKey` field beside its own. */
+export function withFormKey<S extends { properties: Record<string, unknown> }>(schema: S): S {
+  return { ...schema, properties: { ...schema.properties, formKey: formKeyField } }
+}
 
 /** A fresh key for a form page (rendered as `<input type="hidden" name="formKey">`). */
 export const newFormKey = (): string => randomUUID()

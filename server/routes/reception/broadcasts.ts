@@ -12,14 +12,15 @@ import {
   retryBroadcast,
 } from '../../reception/broadcast.service.js'
 import { fireListSettings, phoneForCall, phonesOf } from '../../reception/presence.service.js'
-import { FORM_USED, formKeyField, newFormKey, oncePerForm } from '../form-key.js'
+import { FORM_USED, newFormKey, oncePerForm, withFormKey } from '../form-key.js'
 import { idParams, textFields } from '../schemas.js'
 import { auditContactsShown } from './fire-list-view.js'
 import { deskActor, livePage, type ReceptionOptions } from './shared.js'
 
 const templateNames = Object.keys(broadcastTemplates) as BroadcastTemplate[]
-const messageFields = textFields(['template', 'audience', 'message'], ['askSafety'], maxBroadcastLength * 2)
-const messageBody = { ...messageFields, properties: { ...messageFields.properties, formKey: formKeyField } }
+const messageBody = withFormKey(
+  textFields(['template', 'audience', 'message'], ['askSafety'], maxBroadcastLength * 2),
+)
 
 /** /reception/broadcasts: messages to everyone inside (or everyone), and their deliveries live. */
 export default async function broadcastRoutes(

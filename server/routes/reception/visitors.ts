@@ -9,7 +9,7 @@ import {
   VisitorFormError,
   type VisitorSource,
 } from '../../visitors/visitor.service.js'
-import { FORM_USED, formKeyField, newFormKey, oncePerForm } from '../form-key.js'
+import { FORM_USED, newFormKey, oncePerForm, withFormKey } from '../form-key.js'
 import { idParams, textFields } from '../schemas.js'
 
 type WalkInBody = {
@@ -22,8 +22,7 @@ type WalkInBody = {
   formKey?: string
 }
 
-const walkInFields = textFields([], ['name', 'company', 'host', 'hostId', 'phone', 'email'], 200)
-const walkInBody = { ...walkInFields, properties: { ...walkInFields.properties, formKey: formKeyField } }
+const walkInBody = withFormKey(textFields([], ['name', 'company', 'host', 'hostId', 'phone', 'email'], 200))
 
 /** Reception signs visitors in by hand (walk-ins at the desk) and signs any visitor out. */
 export default async function receptionVisitorRoutes(app: FastifyInstance): Promise<void> {
