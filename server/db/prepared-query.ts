@@ -31,7 +31,7 @@ export function preparedQuery<P extends Record<string, unknown>, R>(
     }
     const { compiled, slots } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))
-    const direct = directSqliteOf(db)
+    const direct = dialect === 'sqlite' ? directSqliteOf(db) : undefined
     if (direct) return runDirect<R>(direct, compiled.sql, parameters)
     // Each run is a query of its own to Kysely (plugins may keep state per query id).
     const result = await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })
