@@ -70,7 +70,8 @@ const ALL_PARTS = [...PARTS, ...GENERIC]
 
 /**
  * Shares of a CPU profile's busy time (idle excluded) by part of a request, largest first, from the
- * first sample in code under `routeDir` (the load's own route) to the last.
+ * first sample in code under `routeDir` (the load's own route) once the server answers requests, to
+ * the last.
  */
 export function requestShares(
   profile: CpuProfile,
@@ -92,13 +93,20 @@ export function requestShares(
     partOf.set(id, part)
     return part
   }
-  // Only the load counts, not start-up: from the first sample in a tap route to the last.
-  const inRoute = (id: number) => {
+  const inStack = (id: number, matches: (frame: ProfileNode['callFrame']) => boolean) => {
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
-      if (byId.get(at)!.callFrame.url.includes(routeDir)) return true
+      if (matches(byId.get(at)!.callFrame)) return true
     return false
   }
-  const first = profile.samples.findIndex(inRoute)
+  const inRoute = (id: number) => inStack(id, (frame) => frame.url.includes(routeDir))
+  // Only the load counts, not start-up: from the first sample in the route after the server
+  // answered its first request, to the last. Start-up runs code in the route's file too (its module's
+  // top level, its schemas compiled in Fastify's ready), and counted ~10% of a tap as HTTP before.
+  const answering = profile.samples.findIndex((id) =>
+    inStack(id, (frame) => frame.functionName === 'routeHandler' && frame.url.endsWith('/fastify/lib/route.js')),
+  )
+  const first = answering < 0 ? -1 : profile.samples.findIndex((id, i) => i >= answering && inRoute(id))
+  if (first < 0) return []
   const last = profile.samples.findLastIndex(inRoute)
   const time = new Map<string, number>()
   let busy = 0
