@@ -1,6 +1,21 @@
-import type { Insertable } from 'kysely'
-import type { Db } from '../db/connect.js'
+import { type Insertable, sql } from 'kysely'
+import { type Db, dialectOf } from '../db/connect.js'
 import type { Invitation, InvitationTable } from '../db/database.js'
+
+/** The PostgreSQL advisory lock key that imports take; no other lock of the register uses it. */
+const IMPORT_LOCK = 4_107_202_611
+
+/**
+ * Holds every other import back until the caller's transaction ends, so an import's checks (a
+ * contact's live invitation, the daily text ceiling) see every import committed before it: no
+ * constraint can say "one live invitation per contact", since a link expires by the clock. Waits
+ * at most `lock_timeout` for an import under way. SQLite has one writer: a write transaction
+ * (`begin immediate`) already holds out every other.
+ */
+export async function lockInvitationImports(db: Db): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return
+  await sql`select pg_advisory_xact_lock(${IMPORT_LOCK})`.execute(db)
+}
 
 /** Saves invitations (status pending), in chunks so no statement has too many parameters. */
 export async function insertInvitations(

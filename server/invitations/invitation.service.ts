@@ -26,6 +26,7 @@ import {
   insertInvitations,
   listInvitations,
   listInvitationsToSend,
+  lockInvitationImports,
   markInvitationRevoked,
   markInvitationUsed,
 } from './invitation.repository.js'
@@ -283,7 +284,11 @@ export interface InvitationActor {
 
 /**
  * Saves one invitation per row, all or none: any problem in any row (or the daily ceiling) refuses
- * the whole import with the report. Sending happens afterwards, in `deliverInvitations`.
+ * the whole import with the report. Imports are saved one at a time (on PostgreSQL too, where
+ * several processes write at once): two sent at the same moment are checked as if one came after
+ * the other, so the same list sent twice is refused as duplicates the second time, and the daily
+ * ceiling counts both. One that waits for another past `lock_timeout` throws PostgreSQL's lock
+ * timeout (55P03, a 503 "try again"). Sending happens afterwards, in `deliverInvitations`.
  */
 export async function importInvitations(
   deps: InvitationDeps,
@@ -291,6 +296,7 @@ export async function importInvitations(
   input: { csv: string; sendBy: SendBy },
 ): Promise<{ report: ImportReport; invitations: Invitation[] }> {
   return unitOfWork(deps.db, async (trx) => {
+    await lockInvitationImports(trx)
     const report = await checkRows(deps, trx, input.csv, input.sendBy)
     if (report.problemRows > 0 || report.message) throw new ImportRefused(report)
     const invitations = await insertInvitations(
