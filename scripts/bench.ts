@@ -464,22 +464,54 @@ const PROFILES = {
 /**
  * 11, 12. Where a tap's or a home page's time goes: a CPU profile of the web process under the load
  * of row 2 or 3, on a fresh copy of the people in `profileDir`; one row per part of the request.
+ * A tap's rows also give the floor's time in the same part (the floor profiled under the same load
+ * on its own copy of the same people), and row 11 the two side by side: what 0.6× would allow.
  */
 async function profileRows(rows: Row[], name: keyof typeof PROFILES, profileDir: string): Promise<void> {
   const { row, label, unit, routeDir } = PROFILES[name]
   await section(rows, `${row}. ${label} CPU profile`, async () => {
-    const profileSeed = await seed(join(profileDir, 'register.db'), { people: PEOPLE, inside: INSIDE })
-    if (name === 'home') await staleDevices(join(profileDir, 'register.db'))
-    const requests =
-      name === 'tap' ? tapRequests(profileSeed.tokens.slice(INSIDE)) : homeRequests(profileSeed.tokens)
-    const profiled = await profileLoad(profileDir, nextPort++, { name, requests, routeDir }, seconds)
+    const database = join(profileDir, 'register.db')
+    const profileSeed = await seed(database, { people: PEOPLE, inside: INSIDE })
+    if (name === 'home') await staleDevices(database)
+    const tappers = profileSeed.tokens.slice(INSIDE)
+    const requests = name === 'tap' ? tapRequests(tappers) : homeRequests(profileSeed.tokens)
+    let floor: Awaited<ReturnType<typeof profileLoad>> | undefined
+    if (name === 'tap') {
+      const floorDir = join(profileDir, 'floor')
+      mkdirSync(floorDir)
+      for (const file of ['register.db', 'register.db-wal'])
+        if (existsSync(join(profileDir, file))) copyFileSync(join(profileDir, file), join(floorDir, file))
+      floor = await profileLoad(
+        { kind: 'floor', database: join(floorDir, 'register.db') },
+        nextPort++,
+        { name: 'tap-floor', requests: tapRequests(tappers), routeDir: '/scripts/bench/tap-floor.mjs' },
+        seconds,
+      )
+    }
+    const profiled = await profileLoad(
+      { kind: 'web', dataDir: profileDir },
+      nextPort++,
+      { name, requests, routeDir },
+      seconds,
+    )
     const perRequest = profiled.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
+    const floorMicros = new Map(floor?.shares.map((s) => [s.part, s.microsPerRequest]))
+    if (floor) {
+      const floorPerRequest = floor.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
+      record(rows, {
+        name: `${row}. ${label} CPU: busy µs per tap, floor vs app`,
+        ratio: floorPerRequest / perRequest,
+        versus: 'app',
+        note: `floor ${fmt(floorPerRequest)} µs (${fmt(floor.reqPerSec)} taps/s profiled), app ${fmt(perRequest)} µs; 0.6× the floor allows the app ${fmt(floorPerRequest / 0.6)} µs`,
+      })
+    }
     for (const [i, { part, share, microsPerRequest }] of profiled.shares.entries()) {
+      const inFloor = floorMicros.get(part)
       record(rows, {
         name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
         ratio: share,
         versus: 'busy CPU',
-        note: `${fmt(microsPerRequest)} µs each${
+        note: `${fmt(microsPerRequest)} µs each${floor ? ` (floor ${fmt(inFloor ?? 0)})` : ''}${
           i === 0
             ? `; profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, ${fmt(perRequest)} µs of busy CPU each, idle excluded`
             : ''

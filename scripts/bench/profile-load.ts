@@ -26,17 +26,23 @@ interface CpuProfile {
  * the session: an earlier version looked for these parts first anywhere up the stack, and counted
  * half of every answer's write as "session, cookies".
  */
+const FLOOR = /\/scripts\/bench\/tap-floor\.mjs$/
+
 const PARTS: { part: string; matches: (url: string, name: string) => boolean }[] = [
   {
     part: 'SQL (Kysely, driver, unit of work)',
-    matches: (url) =>
-      /\/kysely\/|\/better-sqlite3\/|\/node_modules\/pg(-[a-z]+)?\/|\/server\/db\/|\.repository\.js$/.test(url),
+    matches: (url, name) =>
+      /\/kysely\/|\/better-sqlite3\/|\/node_modules\/pg(-[a-z]+)?\/|\/server\/db\/|\.repository\.js$/.test(url) ||
+      // The floor's own code is its SQL (its statements run natively, called from there), but
+      // for its token hashing.
+      (FLOOR.test(url) && name !== 'tokenHash'),
   },
   { part: 'rate limit', matches: (url) => /\/@fastify\/rate-limit\/|\/toad-cache\//.test(url) },
   { part: 'headers', matches: (url) => /\/server\/plugins\/security\.js$|\/helmet\//.test(url) },
   {
     part: 'auth (token hash, device)',
-    matches: (url) => /\/server\/plugins\/auth\.js$|\/server\/identity\//.test(url),
+    matches: (url, name) =>
+      /\/server\/plugins\/auth\.js$|\/server\/identity\//.test(url) || (FLOOR.test(url) && name === 'tokenHash'),
   },
   { part: 'idempotency', matches: (url) => /\/server\/register\/idempotency/.test(url) },
   {
@@ -122,24 +128,43 @@ export function requestShares(
     .sort((a, b) => b.share - a.share)
 }
 
+/** The server a profile is taken of: the production web process, or the tap floor. */
+export type ProfiledServer =
+  | { kind: 'web'; dataDir: string }
+  | { kind: 'floor'; database: string }
+
+/** How to start a profiled server on `port`: its script (node flags first) and environment. */
+function serverCommand(server: ProfiledServer, port: number): { args: string[]; env: NodeJS.ProcessEnv } {
+  if (server.kind === 'web')
+    return {
+      args: [...webNodeFlags(), join(projectRoot, 'dist', 'server', 'server.js')],
+      env: benchEnv(server.dataDir, port),
+    }
+  return {
+    args: [join(projectRoot, 'scripts', 'bench', 'tap-floor.mjs')],
+    env: { ...process.env, PORT: String(port), FLOOR_DATABASE: server.database },
+  }
+}
+
 /**
- * Runs the production web process under V8's CPU profiler on `dataDir` while autocannon sends
- * `requests` for `seconds`, and splits its busy time by part of the request (`routeDir`: where the
- * load's route lives); the profile is kept in bench/`name`.cpuprofile.
+ * Runs a server (the production web process, or the tap floor) under V8's CPU profiler while
+ * autocannon sends `requests` for `seconds`, and splits its busy time by part of the request
+ * (`routeDir`: where the load's route lives); the profile is kept in bench/`name`.cpuprofile.
  */
 export async function profileLoad(
-  dataDir: string,
+  server: ProfiledServer,
   port: number,
   load: { name: string; requests: autocannon.Request[]; routeDir: string },
   seconds: number,
 ): Promise<{ shares: { part: string; share: number; microsPerRequest: number }[]; reqPerSec: number }> {
   const profileDir = mkdtempSync(join(tmpdir(), 'br-bench-prof-'))
   try {
-    const child = spawn(
-      process.execPath,
-      ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...webNodeFlags(), join(projectRoot, 'dist', 'server', 'server.js')],
-      { cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'], env: benchEnv(dataDir, port) },
-    )
+    const { args, env } = serverCommand(server, port)
+    const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...args], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    })
     const exited = new Promise((resolve) => child.once('exit', resolve))
     await waitUntilHealthy(`http://127.0.0.1:${port}`)
     const result = await autocannon({
@@ -152,7 +177,7 @@ export async function profileLoad(
     child.kill('SIGINT')
     await exited
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
-    if (!file) throw new Error('the web process wrote no CPU profile')
+    if (!file) throw new Error(`${server.kind === 'web' ? 'the web process' : 'the floor'} wrote no CPU profile`)
     const text = readFileSync(join(profileDir, file), 'utf8')
     // Kept for the next person (open it in Chrome's DevTools, Performance tab).
     mkdirSync(join(projectRoot, 'bench'), { recursive: true })
