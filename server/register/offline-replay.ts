@@ -3,7 +3,14 @@ import type { Db } from '../db/connect.js'
 import { UserError } from '../lib/errors.js'
 import { isCheckViolation } from '../lib/http-errors.js'
 import { formatTime } from '../lib/site-time.js'
-import { type Presence, presenceOf, type RegisterSite, signIn, signOut } from './register.service.js'
+import {
+  type Presence,
+  presenceOf,
+  type RegisterSite,
+  signIn,
+  signOut,
+  signOutBeforeAutoClose,
+} from './register.service.js'
 import { findLatestVisit, findOpenVisit } from './visit.repository.js'
 
 /** How far back a tap saved offline may be replayed. */
@@ -82,12 +89,42 @@ export function replayedAt(
 
 /**
  * Applies a tap saved offline at its original time. It must fall within the last 12 hours (and not
- * in the future beyond a little clock skew); with `sentAt` its age, not the device's clock, decides. A tap older than the person's last recorded change
- * (e.g. a sign-out made before a visit that began later) is superseded and changes nothing, so the
- * register never goes back in time; taps should be replayed oldest first.
+ * in the future beyond a little clock skew); with `sentAt` its age, not the device's clock, decides.
+ * A tap older than the person's last recorded change (e.g. a sign-out made before a visit that
+ * began later) is superseded and changes nothing, so the register never goes back in time; taps
+ * should be replayed oldest first. One change does not overtake a sign-out: the nightly auto-close.
+ * A sign-out made before it closed the visit (at 23:55, with no signal, sent after the 23:59
+ * auto-close) ends that visit at the tap's time instead, as the person's own sign-out, so they are
+ * no longer Unconfirmed (`signOutBeforeAutoClose`).
  */
 export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): Promise<ReplayResult> {
   const { at, age } = replayedAt(tap, site)
+  // A tap sent at once was made online, on the page in front of the person: the stale-page rule
+  // applies as to a form post. Taps that waited on the device are offline replays with their own time.
+  const live = age <= LIVE_TAP_MS
+  const request = {
+    personId: tap.personId,
+    now: at,
+    context: tap.context,
+    via: live ? 'page' : 'offline-replay',
+    pageDay: live ? tap.pageDay : undefined,
+  }
+  const result = await applyUnlessOvertaken(db, tap, request, site)
+  if (result.applied || tap.action !== 'sign-out') return result
+  // Overtaken, or not signed in: the auto-close may have closed the visit after the tap was made,
+  // before the tap arrived or while signOut waited for the visit's row (another process).
+  const late = await signOutBeforeAutoClose(db, request, site)
+  return late ? { applied: true, presence: late.presence, message: late.message } : result
+}
+
+/** The tap applied as made, unless a later change overtook it. */
+async function applyUnlessOvertaken(
+  db: Db,
+  tap: ReplayedTap,
+  request: Parameters<typeof signIn>[1],
+  site: RegisterSite,
+): Promise<ReplayResult> {
+  const at = request.now
   const superseded = async (): Promise<ReplayResult> => ({
     applied: false,
     superseded: true,
@@ -100,16 +137,6 @@ export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): P
   if (tap.action === 'sign-out') {
     const open = await findOpenVisit(db, tap.personId)
     if (open && open.signed_in_at > at) return superseded()
-  }
-  // A tap sent at once was made online, on the page in front of the person: the stale-page rule
-  // applies as to a form post. Taps that waited on the device are offline replays with their own time.
-  const live = age <= LIVE_TAP_MS
-  const request = {
-    personId: tap.personId,
-    now: at,
-    context: tap.context,
-    via: live ? 'page' : 'offline-replay',
-    pageDay: live ? tap.pageDay : undefined,
   }
   const action = tap.action === 'sign-in' ? signIn : signOut
   try {

@@ -10,6 +10,7 @@ import {
   closeVisit,
   correctAutoClosedVisit,
   countPeopleInside,
+  findLatestVisit,
   findOpenVisit,
   findVisit,
   insertOpenVisit,
@@ -165,6 +166,49 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
       at: request.now,
     })
     return { changed: true, presence: { state: 'out' }, message: 'You have signed out. See you again soon!' }
+  })
+}
+
+/**
+ * Signs a person out at a tap's own time (`request.now`) when the nightly auto-close closed their
+ * latest visit after it: a sign-out saved offline before the auto-close and sent after it. The
+ * visit then ends when they tapped, closed by them, and they are no longer Unconfirmed. Undefined
+ * (nothing changed) unless the latest visit was closed by the auto-close, began at or before the tap
+ * and was closed after it. The update applies only while the auto-close's time still stands, so a
+ * change committed meanwhile (their own "I've left", another replay) is never overwritten. A
+ * running roll call is left as a sign-out during it leaves it: its lines are the list at the alarm.
+ */
+export async function signOutBeforeAutoClose(
+  db: Db,
+  request: TapRequest,
+  site: RegisterSite,
+): Promise<TapResult | undefined> {
+  return unitOfWork(db, async (trx) => {
+    const visit = await findLatestVisit(trx, request.personId)
+    const autoClosedAt = visit?.closed_by === 'auto' ? visit.signed_out_at : null
+    if (!visit || autoClosedAt === null) return undefined
+    if (visit.signed_in_at > request.now || request.now >= autoClosedAt) return undefined
+    refuseStalePage(request, site)
+    const closed = await correctAutoClosedVisit(trx, visit.id, request.now)
+    if (!closed) return undefined
+    await recordAudit(trx, {
+      at: request.now,
+      personId: request.personId,
+      action: 'visit.signed-out',
+      context: request.context,
+      detail: {
+        visitId: visit.id,
+        ...(request.via ? { via: request.via } : {}),
+        wasAutoClosedAt: autoClosedAt,
+      },
+    })
+    // No announcement: the building's channel heard nothing of the auto-close either, and the
+    // number inside has not changed.
+    return {
+      changed: true,
+      presence: { state: 'out' },
+      message: `Your sign-out from ${formatTime(request.now, site.timeZone)} is recorded (the register had closed your visit at ${formatTime(autoClosedAt, site.timeZone)}, not knowing you had left).`,
+    }
   })
 }
 

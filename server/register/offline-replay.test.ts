@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { autoClose } from '../../tasks/auto-close.task.js'
+import type { Db } from '../db/connect.js'
+import type { ClosedBy } from '../db/database.js'
+import { fireList, fireListSettings } from '../reception/presence.service.js'
+import { rollCallView, startRollCall } from '../reception/roll-call.service.js'
+import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
+import { eventually } from '../testing/eventually.js'
+import { makePerson, makeVisit } from '../testing/factories.js'
+import { latch, racingPostgres, someoneWaitsForALock } from '../testing/races.js'
+import { personWithRole, tapSignIn } from '../testing/reception.js'
+import { testDialect } from '../testing/test-database.js'
+import { replayTap } from './offline-replay.js'
+import { closeLeftOpenVisit, correctAutoClose } from './register.service.js'
+import { findVisit } from './visit.repository.js'
+
+const context = { ip: '203.0.113.9', userAgent: 'test' }
+const site = { timeZone: 'Europe/London' }
+// Europe/London is UTC in November: the times below are the site's own.
+const at = (iso: string) => Date.parse(`2026-11-${iso}Z`)
+
+/** A tap the phone saved offline, sent to `/taps` as web/queue.js sends it. */
+async function sendSavedTap(
+  browser: TestBrowser,
+  tap: { action: 'sign-in' | 'sign-out'; at: number; sentAt: number; key: string },
+) {
+  await browser.get('/')
+  return browser.request({
+    method: 'POST',
+    url: '/taps',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({ ...tap, _csrf: browser.csrfToken() }),
+  })
+}
+
+/** Where a person is on the fire list: 'in', 'unconfirmed' with the reason, or not on it. */
+async function onFireList(ctx: TestApp, personId: number): Promise<string> {
+  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+  const entry = [...list.in, ...list.unconfirmed].find((p) => p.personId === personId)
+  return entry ? `${entry.group}${entry.reason ? ` (${entry.reason.kind})` : ''}` : 'not listed'
+}
+
+/** Ann signs in at 08:55; at 23:55 she taps "sign out" with no signal; the auto-close runs at 23:59. */
+async function annLeftOfflineBeforeTheAutoClose(ctx: TestApp) {
+  ctx.clock.set('2026-11-23T08:55:00Z')
+  const ann = await personWithRole(ctx, 'ann@example.org', { firstName: 'Ann', lastName: 'Test' })
+  await tapSignIn(ann.browser)
+  const tappedAt = at('23T23:55:00')
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 1 })
+  // The phone finds signal and sends the tap it saved (its clock is right), as often as it must.
+  const sendTap = () =>
+    sendSavedTap(ann.browser, { action: 'sign-out', at: tappedAt, sentAt: ctx.clock.now(), key: 'ann-2355' })
+  return { ...ann, tappedAt, sendTap }
+}
+
+test('a sign-out saved offline before the nightly auto-close, sent after it, takes its own time: no longer Unconfirmed', async (t) => {
+  const ctx = await buildTestApp(t)
+  const ann = await annLeftOfflineBeforeTheAutoClose(ctx)
+  ctx.clock.set('2026-11-24T00:10:00Z')
+  assert.equal(
+    await onFireList(ctx, ann.id),
+    'unconfirmed (auto-closed)',
+    'the auto-close left her Unconfirmed',
+  )
+
+  // The phone finds signal at 00:10 and sends the tap it saved at 23:55.
+  const sent = await ann.sendTap()
+  assert.equal(sent.statusCode, 200, sent.body)
+  assert.equal(sent.json().applied, true, sent.json().message)
+  assert.equal(sent.json().state, 'out')
+  assert.match(sent.json().message, /sign-out from 23:55 is recorded/)
+
+  const [visit] = await ctx.app.ctx.db
+    .selectFrom('visit')
+    .selectAll()
+    .where('person_id', '=', ann.id)
+    .execute()
+  assert.equal(visit!.signed_out_at, ann.tappedAt, 'the visit ends when she tapped, not at the auto-close')
+  assert.equal(visit!.closed_by, 'person', 'closed by her own sign-out')
+  const audit = await ctx.app.ctx.db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('person_id', '=', ann.id)
+    .where('action', '=', 'visit.signed-out')
+    .executeTakeFirstOrThrow()
+  assert.equal(audit.at, ann.tappedAt, 'audited at the time of the tap, as other replays are')
+  assert.deepEqual(JSON.parse(audit.detail), {
+    visitId: visit!.id,
+    via: 'offline-replay',
+    wasAutoClosedAt: at('23T23:59:00'),
+  })
+  assert.equal(
+    await onFireList(ctx, ann.id),
+    'not listed',
+    'no longer Unconfirmed: marshals do not look for her',
+  )
+
+  const again = await ann.sendTap()
+  assert.deepEqual(again.json(), sent.json(), 'sent again, the same answer and nothing more')
+})
+
+test('a late sign-out the auto-close did not overtake, or that is not a sign-out, is handled as before', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const now = at('24T00:10:00')
+  const replay = (personId: number, action: 'sign-in' | 'sign-out', tappedAt: string) =>
+    replayTap(db, { personId, action, at: at(tappedAt), sentAt: now, now, context }, site)
+  const person = (n: number) =>
+    makePerson(db, { firstName: `P${n}`, lastName: 'Test', email: `p${n}@example.org` })
+
+  // Open from 08:55 and closed at 23:59 by the auto-close, or by someone who saw them go.
+  const day = (closedBy: ClosedBy) => ({ in: '2026-11-23T08:55:00Z', out: '2026-11-23T23:59:00Z', closedBy })
+  const cases: {
+    name: string
+    visits: { in: string; out?: string; closedBy?: ClosedBy }[]
+    tap: ['sign-in' | 'sign-out', string]
+    expect: 'superseded' | 'unchanged'
+  }[] = [
+    ...(['person', 'admin', 'directory', 'deactivated'] as const).map((closedBy) => ({
+      name: `a sign-out from before a close by ${closedBy}`,
+      visits: [day(closedBy)],
+      tap: ['sign-out', '23T23:55:00'] as ['sign-out', string],
+      expect: 'superseded' as const,
+    })),
+    {
+      name: 'auto-closed, then a later visit',
+      visits: [day('auto'), { in: '2026-11-24T00:05:00Z' }],
+      tap: ['sign-out', '23T23:55:00'],
+      expect: 'superseded',
+    },
+    {
+      name: 'a sign-in from before the auto-close',
+      visits: [day('auto')],
+      tap: ['sign-in', '23T23:55:00'],
+      expect: 'superseded',
+    },
+    {
+      name: 'a sign-out from before the visit began',
+      visits: [{ ...day('auto'), in: '2026-11-23T14:00:00Z' }],
+      tap: ['sign-out', '23T13:00:00'],
+      expect: 'superseded',
+    },
+    {
+      name: 'a sign-out from after the auto-close',
+      visits: [day('auto')],
+      tap: ['sign-out', '24T00:05:00'],
+      expect: 'unchanged',
+    },
+  ]
+  for (const [i, c] of cases.entries()) {
+    const id = await person(10 + i)
+    for (const v of c.visits) await makeVisit(db, id, v)
+    const before = await db
+      .selectFrom('visit')
+      .selectAll()
+      .where('person_id', '=', id)
+      .orderBy('id')
+      .execute()
+    const result = await replay(id, ...c.tap)
+    assert.equal(result.applied, false, `${c.name}: not applied`)
+    assert.equal(result.superseded === true, c.expect === 'superseded', `${c.name}: ${result.message}`)
+    assert.deepEqual(
+      await db.selectFrom('visit').selectAll().where('person_id', '=', id).orderBy('id').execute(),
+      before,
+      `${c.name}: the register is unchanged`,
+    )
+  }
+})
+
+test('a roll call running when the late sign-out arrives keeps her line, as it keeps anyone who signs out during it', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const ann = await annLeftOfflineBeforeTheAutoClose(ctx)
+  ctx.clock.set('2026-11-24T00:20:00Z')
+  const ben = await personWithRole(ctx, 'ben@example.org', { firstName: 'Ben', lastName: 'Test' })
+  await tapSignIn(ben.browser)
+  const marshal = await personWithRole(
+    ctx,
+    'mo@example.org',
+    { firstName: 'Mo', lastName: 'Marshal' },
+    'reception',
+  )
+
+  ctx.clock.set('2026-11-24T00:30:00Z')
+  const { rollCall } = await startRollCall(db, {
+    personId: marshal.id,
+    at: ctx.clock.now(),
+    context,
+    kind: 'drill',
+    fireList: fireListSettings(ctx.config),
+  })
+  const lines = async () =>
+    (await rollCallView(db, rollCall.id)).lines.map((l) => [l.firstName, l.confirmed, l.reason, l.status])
+  const atStart = await lines()
+  assert.deepEqual(atStart, [
+    ['Ann', false, 'auto-closed', 'unaccounted'],
+    ['Ben', true, null, 'unaccounted'],
+  ])
+
+  // Ben signs out at the door during the roll call; Ann's phone sends her 23:55 sign-out.
+  ctx.clock.set('2026-11-24T00:35:00Z')
+  await ben.browser.get('/')
+  await ben.browser.submit('/sign-out')
+  const sent = await ann.sendTap()
+  assert.equal(sent.json().applied, true, sent.json().message)
+  assert.equal(await onFireList(ctx, ann.id), 'not listed', 'the fire list from now on has her out')
+  // The roll call is a record of the list when the alarm rang: a sign-out during it changes no line
+  // (a marshal may still be told she is out), for Ann as for Ben.
+  assert.deepEqual(await lines(), atStart)
+  assert.equal((await rollCallView(db, rollCall.id)).counts.total, 2)
+})
+
+const postgresOnly = {
+  skip:
+    testDialect !== 'postgres' &&
+    'SQLite has one writer: nothing can commit in between (TEST_DATABASE=postgres)',
+}
+
+/** Ann's visit, open since 08:55, and the tap she saved at 23:55. */
+async function annOnRacingPostgres(db: Db) {
+  const ann = await makePerson(db, { firstName: 'Ann', lastName: 'Test', email: 'ann@example.org' })
+  const visitId = await makeVisit(db, ann, { in: '2026-11-23T08:55:00Z' })
+  const now = at('23T23:59:00.500')
+  const tap = { personId: ann, action: 'sign-out' as const, at: at('23T23:55:00'), sentAt: now, now, context }
+  return { ann, visitId, tap }
+}
+
+/**
+ * Runs `change` in a transaction that holds its rows until the replay waits for one of them, then
+ * commits it: on PostgreSQL, as a web process and the worker racing.
+ */
+async function commitsWhileTheReplayWaits(
+  db: Db,
+  change: (trx: Db) => Promise<unknown>,
+  replay: () => Promise<unknown>,
+) {
+  const holding = latch()
+  const released = latch()
+  const holder = db.transaction().execute(async (trx) => {
+    await change(trx)
+    holding.open()
+    await released.reached
+  })
+  await holding.reached
+  const replayed = replay()
+  await eventually(() => someoneWaitsForALock(db), 'the replay to wait for the visit')
+  released.open()
+  await holder
+  return replayed
+}
+
+test(
+  'the auto-close committing while the late sign-out waits for the visit: the sign-out still takes its own time (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { visitId, tap } = await annOnRacingPostgres(db)
+    const result = await commitsWhileTheReplayWaits(
+      db,
+      async (trx) => closeLeftOpenVisit(trx, (await findVisit(trx, visitId))!, at('23T23:59:00'), site),
+      () => replayTap(db, tap, site),
+    )
+    assert.equal((result as { applied: boolean }).applied, true)
+    const visit = await findVisit(db, visitId)
+    assert.deepEqual([visit!.signed_out_at, visit!.closed_by], [tap.at, 'person'])
+  },
+)
+
+test(
+  'her own correction committing while the late sign-out waits: the sign-out overwrites nothing (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { ann, visitId, tap } = await annOnRacingPostgres(db)
+    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, at('23T23:59:00'), site)
+    // She answers the reminder's "I've left" with 23:30 at the very moment her phone sends its tap.
+    const result = await commitsWhileTheReplayWaits(
+      db,
+      (trx) =>
+        correctAutoClose(
+          trx,
+          { personId: ann, visitId, leftAt: at('23T23:30:00'), now: tap.now, context },
+          site,
+        ),
+      () => replayTap(db, { ...tap, now: tap.now + 1 }, site),
+    )
+    assert.equal((result as { applied: boolean }).applied, false)
+    const visit = await findVisit(db, visitId)
+    assert.deepEqual(
+      [visit!.signed_out_at, visit!.closed_by],
+      [at('23T23:30:00'), 'person'],
+      'her 23:30 stands',
+    )
+  },
+)
