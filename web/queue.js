@@ -39,17 +39,34 @@
   /**
    * Saves a tap with its real time, the day of the page it was made on, and a fresh idempotency key.
    * A kiosk saves its own requests the same way: `request` names the URL and the fields to send.
+   * `seq` numbers the taps in the order they were saved (one more than any tap still waiting, read
+   * and written in one transaction): the device's clock can go back between two taps (network
+   * time correcting it), so `at` cannot say which came first.
    */
   async function addTap(action, personId, pageDay, request) {
     const tap = { key: newKey(), action, at: Date.now(), personId, pageDay, ...(request || {}) }
-    await run('taps', 'readwrite', (s) => s.put(tap))
+    await run('taps', 'readwrite', (s) => {
+      s.getAll().onsuccess = (event) => {
+        tap.seq = event.target.result.reduce((last, t) => Math.max(last, t.seq || 0), 0) + 1
+        s.put(tap)
+      }
+    })
     return tap
   }
 
-  /** The taps still to send, oldest first (the server needs them in order). */
+  /**
+   * Save order: taps saved before taps had a `seq` (by an older version of this file) first, by
+   * their time, as that version sent them; then by `seq`.
+   */
+  const bySaveOrder = (a, b) =>
+    a.seq === undefined || b.seq === undefined
+      ? (a.seq === undefined ? 0 : 1) - (b.seq === undefined ? 0 : 1) || a.at - b.at
+      : a.seq - b.seq
+
+  /** The taps still to send, in the order they were made (the server needs them in order). */
   async function pendingTaps(personId) {
     const all = (await run('taps', 'readonly', (s) => s.getAll())) || []
-    return all.filter((t) => t.personId === personId).sort((a, b) => a.at - b.at)
+    return all.filter((t) => t.personId === personId).sort(bySaveOrder)
   }
 
   /** The person's last known state: { id: 'me', personId, name, state, since, at, csrf }. */
@@ -73,7 +90,26 @@
     await run('state', 'readwrite', (s) => s.clear())
   }
 
-  function send(tap, csrf) {
+  /**
+   * When each tap was sent, for the server to work out its age (`sentAt - at`), from one reading of
+   * the clock (`now`) for the whole run. A tap's `at` cannot change: the server binds its key to it.
+   * If the clock went back after a tap was saved, by the `at` of a tap saved after it or by `now`,
+   * its age is made longer by as much (the least the clock went back), so no tap is taken as made
+   * after one made later, or in the future. One reading for the run, with the taps sent one after
+   * another, keeps the server's times in the order the taps were made.
+   */
+  function sendTimes(taps, now) {
+    const times = new Map()
+    let next = now
+    for (let i = taps.length - 1; i >= 0; i--) {
+      const tap = taps[i]
+      next = Math.min(tap.at, next)
+      times.set(tap.key, now + (tap.at - next))
+    }
+    return times
+  }
+
+  function send(tap, csrf, sentAt) {
     return fetch(tap.url || '/taps', {
       method: 'POST',
       credentials: 'same-origin',
@@ -83,7 +119,7 @@
         ...(tap.body || {}),
         action: tap.action,
         at: tap.at,
-        sentAt: Date.now(),
+        sentAt,
         key: tap.key,
         ...(tap.pageDay ? { pageDay: tap.pageDay } : {}),
         _csrf: csrf,
@@ -118,17 +154,19 @@
     const results = []
     let token = csrf
     let renewed = false
-    for (const tap of await pendingTaps(personId)) {
+    const taps = await pendingTaps(personId)
+    const sentAt = sendTimes(taps, Date.now())
+    for (const tap of taps) {
       let response
       try {
-        response = await send(tap, token)
+        response = await send(tap, token, sentAt.get(tap.key))
         // A refused token is renewed once per run, and the same tap sent again with it.
         if (response.status === 403 && !renewed) {
           renewed = true
           const fresh = await freshToken()
           if (fresh.stopped) return { results, stopped: fresh.stopped }
           token = fresh.token
-          response = await send(tap, token)
+          response = await send(tap, token, sentAt.get(tap.key))
         }
       } catch {
         return { results, stopped: 'offline' }
@@ -151,8 +189,8 @@
   }
 
   /**
-   * Sends pending taps oldest first, one at a time. A lock keeps the page and the service worker
-   * from sending the same tap twice at once (the server would still apply it only once).
+   * Sends pending taps in the order they were made, one at a time. A lock keeps the page and the
+   * service worker from sending the same tap twice at once (the server would still apply it once).
    */
   async function replay(personId, csrf) {
     if (scope.navigator?.locks) {

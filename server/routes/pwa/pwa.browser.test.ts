@@ -219,6 +219,90 @@ test('the installable offline app, in a real browser', async (t) => {
     },
   )
 
+  await t.test(
+    "the phone's clock set back between two taps saved offline: they are sent, and applied, in the order they were made",
+    async () => {
+      // A page of its own whose clock can be set back (network time correcting it). With no
+      // Background Sync only this page sends the taps, by this clock (the service worker's would not move).
+      const phone = await context.newPage()
+      t.after(() => phone.close())
+      await phone.addInitScript(`
+        delete ServiceWorkerRegistration.prototype.sync
+        const realNow = Date.now
+        Date.now = () => realNow.call(Date) - Number(sessionStorage.getItem('test:clock-back') || 0)
+      `)
+      await phone.goto(url('/'))
+      await phone.getByRole('button', { name: 'Sign out' }).waitFor()
+      const personId = Number(await phone.locator('#status').getAttribute('data-person'))
+      const stepStart = Date.now()
+      // No signal for this page alone (setOffline would have the other page send the taps when back).
+      await phone.route('**/taps', (route) => route.abort('internetdisconnected'))
+      await phone.getByRole('button', { name: 'Sign out' }).click()
+      await phone.locator('#sync-note', { hasText: 'will sync' }).waitFor()
+      // The phone's clock goes five minutes back; the person comes straight back in.
+      await phone.evaluate(`sessionStorage.setItem('test:clock-back', String(5 * 60 * 1000))`)
+      await phone.getByRole('button', { name: 'Sign in' }).click()
+      const pending = `RegisterQueue.pendingTaps(${personId}).then((taps) => taps.map((tap) => tap.action))`
+      await eventually(
+        async () => ((await phone.evaluate(pending)) as string[]).length === 2,
+        'the second tap to be saved',
+      )
+      assert.deepEqual(await phone.evaluate(pending), ['sign-out', 'sign-in'], 'in the order they were made')
+      assert.equal(await phone.locator('body.state-in').count(), 1, 'the page shows the last tap: in')
+
+      await phone.unroute('**/taps')
+      await phone.evaluate(`window.dispatchEvent(new Event('online'))`).catch(() => {})
+      // Both sent: the page reloads with what became of them.
+      await phone.locator('.flash').first().waitFor()
+      const told = (await phone.locator('.flash').allTextContents()).join(' | ')
+      assert.match(told, /You have signed out[\s\S]*You have signed in/, told)
+      const [out, back] = (await db.selectFrom('visit').selectAll().orderBy('id').execute()).slice(-2)
+      assert.ok(
+        out!.signed_out_at !== null && out!.signed_out_at >= stepStart,
+        'the sign-out was applied: the visit before ends in this step',
+      )
+      assert.ok(
+        back!.signed_in_at >= stepStart && back!.signed_out_at === null,
+        'the sign-in after it was applied too: they are inside, on the fire list',
+      )
+      await phone.close()
+    },
+  )
+
+  await t.test(
+    'taps saved by the previous version of the queue (no save order) are still sent first, oldest first',
+    async () => {
+      await page.goto(url('/'))
+      await page.getByRole('button', { name: /Sign (in|out)/ }).waitFor()
+      // Someone else's taps on this device (a shared phone), so this page sends none of them.
+      const order = await page.evaluate(`(async () => {
+        const owner = -1
+        const taps = (mode, work) => new Promise((resolve, reject) => {
+          const open = indexedDB.open('building-register')
+          open.onsuccess = () => {
+            const tx = open.result.transaction('taps', mode)
+            work(tx.objectStore('taps'))
+            tx.oncomplete = () => { open.result.close(); resolve() }
+            tx.onerror = () => reject(tx.error)
+          }
+        })
+        // Saved before the update, a minute ahead of the clock as it is now (it went back since).
+        const ahead = Date.now() + 60 * 1000
+        await taps('readwrite', (s) => {
+          // Keys in the other order than their times: the store lists them by key.
+          s.put({ key: 'a-second', action: 'sign-out', at: ahead + 1000, personId: owner })
+          s.put({ key: 'b-first', action: 'sign-in', at: ahead, personId: owner })
+        })
+        await RegisterQueue.addTap('sign-in', owner, '')
+        const order = (await RegisterQueue.pendingTaps(owner)).map((t) => t.seq ? 'new' : t.key)
+        const rest = await RegisterQueue.pendingTaps(owner)
+        await taps('readwrite', (s) => { for (const t of rest) s.delete(t.key) })
+        return order
+      })()`)
+      assert.deepEqual(order, ['b-first', 'a-second', 'new'])
+    },
+  )
+
   await t.test('offline with no cached page: the offline page shows the last known state', async () => {
     await page.goto(url('/'))
     await page.getByRole('button', { name: 'Sign out' }).waitFor()
