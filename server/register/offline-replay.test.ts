@@ -295,3 +295,36 @@ test(
     )
   },
 )
+
+test(
+  'the late sign-out committing while her own correction waits: the correction says it changed nothing and audits nothing (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { ann, visitId, tap } = await annOnRacingPostgres(db)
+    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, at('23T23:59:00'), site)
+    // Her phone's 23:55 tap lands at the very moment she answers the reminder's "I've left" with 23:30.
+    const corrected = await commitsWhileTheReplayWaits(
+      db,
+      (trx) => replayTap(trx, tap, site),
+      () =>
+        correctAutoClose(
+          db,
+          { personId: ann, visitId, leftAt: at('23T23:30:00'), now: tap.now + 1, context },
+          site,
+        ),
+    )
+    const result = corrected as Awaited<ReturnType<typeof correctAutoClose>>
+    assert.equal(result.changed, false, result.message)
+    assert.equal(result.message, 'That visit is already closed.')
+    const visit = await findVisit(db, visitId)
+    assert.deepEqual([visit!.signed_out_at, visit!.closed_by], [tap.at, 'person'], 'the 23:55 tap stands')
+    const audited = await db
+      .selectFrom('audit_event')
+      .select('action')
+      .where('person_id', '=', ann)
+      .where('action', '=', 'visit.closed-late')
+      .execute()
+    assert.deepEqual(audited, [], 'no correction is recorded that did not happen')
+  },
+)

@@ -298,7 +298,9 @@ export async function correctAutoClose(
         `The register closed that visit at ${formatTime(visit.signed_out_at ?? request.now, site.timeZone)}: enter a time before that.`,
       )
     }
-    await correctAutoClosedVisit(trx, visit.id, leftAt)
+    // On PostgreSQL another change (the phone's late sign-out) may have committed since the visit
+    // was read: the update then finds it no longer auto-closed, and that change stands.
+    if (!(await correctAutoClosedVisit(trx, visit.id, leftAt))) return alreadyClosed(trx, request, site)
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,
