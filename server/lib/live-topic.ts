@@ -9,14 +9,25 @@ export interface LiveTransport {
   publish(channel: string, message: string): void
   /** Hears messages other processes publish on the channel. */
   subscribe(channel: string, listener: (message: string) => void): void
+  /**
+   * Hears when this process stops hearing other processes (false) and when it hears all of them
+   * again (true). Pub/sub keeps nothing for a listener that is away: what was published in between
+   * is lost, so whoever shows live data must fetch it afresh on true.
+   */
+  onHearing(listener: (hearing: boolean) => void): void
 }
 
 /**
  * A typed live event channel. `emit('change', …)` tells this process's listeners at once and every
  * other process through the transport, so a tap on one web process reaches the boards open on all
  * of them; listeners use the emitter API they always did (`on`, `off`, `listenerCount`).
+ * `hearing` says whether changes made in other processes reach this one now; the `hearing` event
+ * says when that changes (true: changes may have been missed meanwhile, refresh).
  */
-export class LiveTopic<Change extends object> extends EventEmitter<{ change: [Change] }> {
+export class LiveTopic<Change extends object> extends EventEmitter<{ change: [Change]; hearing: [boolean] }> {
+  /** True when every change, whichever process makes it, is heard here (always, in one process). */
+  hearing: boolean
+
   constructor(
     private readonly channel: string,
     private readonly transport?: LiveTransport,
@@ -24,14 +35,23 @@ export class LiveTopic<Change extends object> extends EventEmitter<{ change: [Ch
     super()
     // Every open board and stream holds a listener.
     this.setMaxListeners(0)
+    this.hearing = !transport
     transport?.subscribe(channel, (message) => {
       super.emit('change', JSON.parse(message) as Change)
+    })
+    transport?.onHearing((hearing) => {
+      this.hearing = hearing
+      super.emit('hearing', hearing)
     })
   }
 
   /** Announces a change here and, through the transport, in every other process. */
-  override emit(event: 'change', change: Change): boolean {
-    this.transport?.publish(this.channel, JSON.stringify(change))
-    return super.emit(event, change)
+  override emit(event: 'change', change: Change): boolean
+  /** Tells this process's listeners whether changes from other processes are heard (transport only). */
+  override emit(event: 'hearing', hearing: boolean): boolean
+  override emit(event: 'change' | 'hearing', arg: Change | boolean): boolean {
+    if (event === 'hearing') return super.emit(event, arg as boolean)
+    this.transport?.publish(this.channel, JSON.stringify(arg))
+    return super.emit(event, arg as Change)
   }
 }

@@ -56,6 +56,13 @@ export function redisTransport(
   })
   let down = false
   let publishing: 'up' | 'down' | 'unknown' = 'unknown'
+  const hearingListeners: ((hearing: boolean) => void)[] = []
+  let hearing = false
+  const hear = (now: boolean) => {
+    if (now === hearing) return
+    hearing = now
+    for (const listener of hearingListeners) listener(now)
+  }
   subscriber.on('error', (err) => {
     if (!down)
       log.warn(
@@ -64,9 +71,20 @@ export function redisTransport(
       )
     down = true
   })
+  // Messages published while the connection is down are lost for good: say so at once, and say
+  // when everything is heard again, so open boards fetch what they missed.
+  subscriber.on('close', () => hear(false))
   subscriber.on('ready', () => {
     if (down) log.info('Redis subscriber reconnected; live updates from other processes resume')
     down = false
+    // ioredis sends the SUBSCRIBEs just before 'ready'; a PING answered after them means Redis has
+    // subscribed us, so anything published from now on is heard.
+    subscriber.ping().then(
+      () => {
+        if (subscriber.status === 'ready') hear(true)
+      },
+      () => {},
+    )
   })
   subscriber.on('message', (channel: string, raw: string) => {
     const space = raw.indexOf(' ')
@@ -94,6 +112,9 @@ export function redisTransport(
       subscriber.subscribe(CHANNEL_PREFIX + channel).catch((err: Error) => {
         log.warn({ err: err.message, channel }, 'live channel not subscribed yet; retried on reconnect')
       })
+    },
+    onHearing(listener) {
+      hearingListeners.push(listener)
     },
     ready() {
       return publisher.status === 'ready' && subscriber.status === 'ready'

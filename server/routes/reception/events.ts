@@ -30,19 +30,36 @@ export default async function eventRoutes(app: FastifyInstance, { live }: Recept
     // Events carry no names: pages fetch their own fresh copy, which checks the role again.
     const onPresence = (change: { at: number }) => send('presence', { at: change.at })
     const onLive = (change: { topic: string; id: number }) => send(change.topic, { id: change.id })
-    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 25_000)
+    // On Redis, this process stops hearing the others while its subscription is down, and what
+    // they publish meanwhile is lost: the page says its list may be out of date ("paused") and
+    // fetches a fresh one when everything is heard again ("refresh").
+    let hearing = events.hearing && live.hearing
+    const onHearing = () => {
+      const now = events.hearing && live.hearing
+      if (now === hearing) return
+      hearing = now
+      send(now ? 'refresh' : 'paused', {})
+    }
+    // An event, not a comment: the page's script cannot see comments, and a page that hears
+    // nothing for a minute knows its connection is dead even when the phone has not noticed.
+    const heartbeat = setInterval(() => stream.write('event: keep-alive\ndata: {}\n\n'), 25_000)
     const cleanup = () => {
       clearInterval(heartbeat)
       events.off('change', onPresence)
       live.off('change', onLive)
+      events.off('hearing', onHearing)
+      live.off('hearing', onHearing)
       streams.delete(stream)
     }
     events.on('change', onPresence)
     live.on('change', onLive)
+    events.on('hearing', onHearing)
+    live.on('hearing', onHearing)
     streams.add(stream)
     reply.raw.on('close', cleanup)
     stream.on('close', cleanup)
     stream.write('retry: 5000\n: connected\n\n')
+    if (!hearing) send('paused', {})
     reply
       .header('content-type', 'text/event-stream; charset=utf-8')
       .header('cache-control', 'no-store')

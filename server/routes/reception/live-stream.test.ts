@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import { type TestContext, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { buildTestApp, type TestApp } from '../../testing/build-test-app.js'
+import { type EventStream, openEventStream } from '../../testing/event-stream.js'
+import { eventually } from '../../testing/eventually.js'
+import { deskReceptionist } from '../../testing/reception.js'
+import { TestRedis } from '../../testing/redis-server.js'
+
+/**
+ * What the board's event stream tells a page about itself, so the page never says "Live" over a
+ * list that misses a sign-in. In the production tier Redis pub/sub loses messages: a web process
+ * whose subscription drops cannot hear what other processes publish meanwhile, so its boards are
+ * told (paused, then refresh).
+ */
+
+/** A web process (on Redis, subscribed) listening on a free port. */
+async function webProcess(t: TestContext, redis?: TestRedis): Promise<TestApp & { base: string }> {
+  const ctx = await buildTestApp(t, { env: redis ? { REDIS_URL: redis.url } : {} })
+  if (redis)
+    await eventually(
+      async () => (await ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
+      'the process to be subscribed',
+    )
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  return { ...ctx, base: `http://127.0.0.1:${port}` }
+}
+
+/** The reception desk's board stream on a process. */
+async function boardStream(t: TestContext, ctx: TestApp & { base: string }): Promise<EventStream> {
+  const desk = await deskReceptionist(ctx)
+  const cookie = [...desk.browser.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+  const stream = await openEventStream(t, `${ctx.base}/reception/events`, cookie)
+  return stream
+}
+
+const names = (stream: EventStream, from: number) => stream.events.slice(from).map((e) => e.event)
+
+test('a process whose Redis subscription drops tells its boards to refresh once it hears again, so a tap published meanwhile is not lost', async (t) => {
+  const redis = await TestRedis.start(t)
+  const a = await webProcess(t, redis)
+  const b = await webProcess(t, redis)
+  const stream = await boardStream(t, a)
+  const heardOnA: number[] = []
+  a.app.ctx.events.on('change', (change) => heardOnA.push(change.at))
+  const admin = new Redis(redis.url)
+  redis.closeAtEnd({ close: async () => void (await admin.quit()) })
+
+  const from = stream.events.length
+  // Drops every subscriber connection; the tap on B is published before A has resubscribed (A
+  // waits at least 100 ms before reconnecting), so Redis hands it to nobody.
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+  b.app.ctx.events.announceTap(42, { changed: true, in: true }, 1234)
+
+  const refresh = await stream.next((e) => e.event === 'refresh', from)
+  assert.ok(refresh, `A tells its board to refresh once it hears again (got ${names(stream, from)})`)
+  assert.deepEqual(heardOnA, [], 'the tap published while A was not subscribed never reached A')
+  assert.deepEqual(names(stream, from), ['paused', 'refresh'], 'paused while deaf, then refresh, once each')
+
+  // Subscribed again: a later tap on B reaches A's board as usual.
+  const after = stream.events.length
+  b.app.ctx.events.announceTap(43, { changed: true, in: true }, 5678)
+  assert.ok(await stream.next((e) => e.event === 'presence', after), 'later taps arrive again')
+})
+
+test('Redis down: boards are told live updates are paused (new ones at once), and to refresh when Redis is back', async (t) => {
+  const redis = await TestRedis.start(t)
+  const a = await webProcess(t, redis)
+  const first = await boardStream(t, a)
+  assert.equal(
+    (await first.next((e) => e.event === 'paused', 0, 300))?.event,
+    undefined,
+    'no pause while subscribed',
+  )
+
+  await redis.stop()
+  assert.ok(await first.next((e) => e.event === 'paused'), 'an open board hears that updates paused')
+  const opened = await boardStream(t, a)
+  assert.ok(await opened.next((e) => e.event === 'paused'), 'a board opened meanwhile hears it too')
+
+  await redis.restart()
+  for (const [which, stream] of [
+    ['open', first],
+    ['opened while down', opened],
+  ] as const) {
+    const paused = stream.events.findIndex((e) => e.event === 'paused')
+    assert.ok(
+      await stream.next((e) => e.event === 'refresh', paused),
+      `the ${which} board is told to refresh`,
+    )
+  }
+})
+
+test('the stream sends a keep-alive every 25 s that the page can see (an event, not a comment), so it can tell a quiet stream from a dead one', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] })
+  const a = await webProcess(t)
+  const stream = await boardStream(t, a)
+  assert.deepEqual(names(stream, 0), [], 'nothing to say yet')
+  t.mock.timers.tick(25_000)
+  assert.deepEqual(await stream.next((e) => e.event === 'keep-alive'), { event: 'keep-alive', data: '{}' })
+})
