@@ -1,6 +1,9 @@
 // Reception pages: live updates over server-sent events, with a periodic refresh when the stream
 // is down. The page is complete without this script; it only keeps it fresh. Nothing on the page
 // is ever removed unless a fresh copy arrived, so a dropped network leaves the last list readable.
+// The page says "Live" only while it is sure to hear every change: the stream is open, has been
+// heard from lately (a dead connection on bad signal can stay "open" for minutes), and the server
+// hears every process. Otherwise it says how old its list is, and fetches it every 30 s.
 // On a roll call, marks are saved on the phone first (queue.js, the same queue as offline taps) and
 // sent from there, so a marshal with no signal keeps working; the page says what is not yet sent.
 ;(() => {
@@ -11,6 +14,8 @@
   const owner = rollCallId ? `roll-call:${rollCallId}` : null
   const topics = (region?.getAttribute('data-live') ?? '').split(/\s+/).filter(Boolean)
   const pollMs = 30000
+  // The server sends a keep-alive every 25 s: a stream silent for longer than this is dead.
+  const silentMs = 60000
   let timer = null
   let poller = null
   // When the list on screen was rendered, as the server wrote it (site time zone).
@@ -18,9 +23,20 @@
   const status = (text) => {
     for (const el of document.querySelectorAll('[data-live-status]')) el.textContent = text
   }
+  let source = null
+  // The server said it cannot hear every change for now (its Redis subscription is down).
+  let paused = false
+  let heardAt = Date.now()
+  const live = () => source !== null && source.readyState === EventSource.OPEN && !paused
+  const stale = () => status(`Reconnecting… showing the list as of ${lastFresh}`)
 
+  // Refreshes may overlap (an event, the poll, a mark sent) and answers may come back in any order
+  // on a bad network: an answer to an earlier request never replaces a later one's on screen.
+  let asked = 0
+  let shown = 0
   async function refresh() {
     if (!region) return
+    const mine = ++asked
     try {
       const response = await fetch(location.href, {
         headers: { accept: 'text/html', 'x-live-refresh': '1' },
@@ -28,17 +44,18 @@
         cache: 'no-store',
       })
       if (!response.ok || response.redirected) return
+      const copy = response.clone()
+      const doc = new DOMParser().parseFromString(await response.text(), 'text/html')
+      const fresh = doc.querySelector('[data-live-region]')
+      if (!fresh || mine < shown) return
+      shown = mine
       // The service worker serves the roll call from this cache with no signal: keep it current.
       if (owner && self.caches) {
-        const copy = response.clone()
         caches
           .open('pages')
           .then((cache) => cache.put(location.href, copy))
           .catch(() => {})
       }
-      const doc = new DOMParser().parseFromString(await response.text(), 'text/html')
-      const fresh = doc.querySelector('[data-live-region]')
-      if (!fresh) return
       const focusedRow = document.activeElement?.closest('li[id]')?.id
       const focusedValue = document.activeElement?.getAttribute('value')
       region.innerHTML = fresh.innerHTML
@@ -50,15 +67,20 @@
         const again = row?.querySelector(`button[value="${focusedValue}"]`) ?? row?.querySelector('button')
         again?.focus()
       }
-      status(source?.readyState === EventSource.OPEN ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
+      status(live() ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
     } catch {
       status(`Offline · showing the list as of ${lastFresh}`)
     }
   }
 
+  // Changes close together are fetched once, but a steady stream of them (a roll call in full
+  // swing) must not put the refresh off for as long as it lasts.
   function soon() {
-    clearTimeout(timer)
-    timer = setTimeout(refresh, 400)
+    if (timer) return
+    timer = setTimeout(() => {
+      timer = null
+      refresh()
+    }, 400)
   }
 
   function startPolling() {
@@ -69,10 +91,13 @@
     poller = null
   }
 
-  let source = null
-  if (region && 'EventSource' in window) {
+  function connect() {
+    source?.close()
     source = new EventSource('/reception/events')
+    heardAt = Date.now()
     source.addEventListener('open', () => {
+      heardAt = Date.now()
+      paused = false
       stopPolling()
       status(`Live · updated ${lastFresh}`)
       // Anything may have changed while we were disconnected; marks saved meanwhile go now.
@@ -80,16 +105,45 @@
       sendMarks()
     })
     source.addEventListener('error', () => {
-      status(`Reconnecting… showing the list as of ${lastFresh}`)
+      stale()
       startPolling()
     })
     const on = (name, wanted) =>
       source.addEventListener(name, (event) => {
+        heardAt = Date.now()
         if (wanted(JSON.parse(event.data || '{}'))) soon()
       })
+    on('keep-alive', () => false)
     on('presence', () => topics.includes('presence'))
     on('roll-call', (data) => topics.includes('roll-call') || topics.includes(`roll-call:${data.id}`))
     on('broadcast', (data) => topics.includes(`broadcast:${data.id}`))
+    on('paused', () => {
+      paused = true
+      stale()
+      startPolling()
+      return false
+    })
+    // What the server could not hear while paused is lost: fetch the page afresh.
+    on('refresh', () => {
+      paused = false
+      if (live()) stopPolling()
+      return true
+    })
+  }
+
+  // A stream can die without an error: a dead connection on bad signal stays "open", and a failed
+  // reconnect (an error page from a proxy while the server restarts) closes it for good.
+  function watch() {
+    const closed = source.readyState === EventSource.CLOSED
+    if (!closed && !(source.readyState === EventSource.OPEN && Date.now() - heardAt > silentMs)) return
+    stale()
+    startPolling()
+    connect()
+  }
+
+  if (region && 'EventSource' in window) {
+    connect()
+    setInterval(watch, 5000)
   } else if (region) {
     startPolling()
   }

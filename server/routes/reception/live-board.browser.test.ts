@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict'
+import type { AddressInfo } from 'node:net'
+import { after, before, type TestContext, test } from 'node:test'
+import type { Browser, Page, Route } from 'playwright-core'
+import { tapForPerson } from '../../reception/presence.service.js'
+import { buildTestApp, type TestBrowser } from '../../testing/build-test-app.js'
+import { launchChromium } from '../../testing/chromium.js'
+import { FlakyProxy } from '../../testing/flaky-proxy.js'
+import {
+  deskReceptionist,
+  eventually,
+  personWithRole,
+  tapSignIn,
+  tapSignOut,
+} from '../../testing/reception.js'
+import { TestRedis } from '../../testing/redis-server.js'
+
+/**
+ * The presence board at the assembly point, on bad signal: it must never say "Live" over a list
+ * that misses a sign-in, and must catch up with whatever it missed once it can.
+ */
+
+let chromium: Browser
+before(async () => {
+  chromium = await launchChromium()
+})
+after(() => chromium.close())
+
+/** The app listening on a free port, the desk (reception) and Amy (staff). */
+async function setUp(t: TestContext, env: Record<string, string> = {}) {
+  const ctx = await buildTestApp(t, { env })
+  const desk = await deskReceptionist(ctx)
+  const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  return { ctx, desk, amy, port, origin: `http://127.0.0.1:${port}` }
+}
+
+/** A browser page signed in as the person (their device cookie), reporting script errors. */
+async function pageAs(t: TestContext, who: TestBrowser, origin: string): Promise<Page> {
+  const context = await chromium.newContext()
+  t.after(() => context.close())
+  await context.addCookies(
+    [...who.cookies]
+      .filter(([name]) => name === 'br_device')
+      .map(([name, value]) => ({ name, value, url: origin })),
+  )
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(e.message))
+  t.after(() => assert.deepEqual(errors, [], 'no script errors'))
+  return page
+}
+
+// The bits of the DOM the page functions below use (the project's TypeScript has no DOM library).
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null
+  body: { textContent: string | null }
+}
+
+const statusIs = (page: Page, start: string, timeout = 20_000) =>
+  page.waitForFunction(
+    (start) => document.querySelector('[data-live-status]')?.textContent?.startsWith(start),
+    start,
+    { timeout },
+  )
+/**
+ * Opens the board and waits until it is live and has made the refresh it makes on connecting, so
+ * nothing the test does next is picked up by that refresh.
+ */
+async function openBoard(page: Page, url: string): Promise<void> {
+  const refreshed = page.waitForResponse((r) => r.request().headers()['x-live-refresh'] === '1')
+  await page.goto(url)
+  await statusIs(page, 'Live')
+  await refreshed
+}
+
+const amyShown = (page: Page) => page.waitForSelector('text=Amy Clark', { timeout: 20_000 })
+
+test('on Redis, a board whose process stops hearing the others says so, and shows the sign-in it missed once the process hears again', async (t) => {
+  const redis = await TestRedis.start(t)
+  const { ctx, desk, amy, origin } = await setUp(t, { REDIS_URL: redis.url })
+  await eventually(
+    async () => (await ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
+    'the process to be subscribed',
+  )
+  const page = await pageAs(t, desk.browser, origin)
+  await openBoard(page, `${origin}/reception`)
+
+  await redis.stop()
+  await statusIs(page, 'Reconnecting… showing the list as of')
+  // Another web process signs Amy in: in the shared database, its announcement lost with Redis.
+  await tapForPerson(
+    ctx.app.ctx.db,
+    {
+      personId: desk.id,
+      at: ctx.clock.now(),
+      context: { ip: '192.0.2.1', userAgent: 'another web process' },
+      subjectId: amy.id,
+      action: 'sign-in',
+    },
+    { timeZone: ctx.config.TIME_ZONE },
+  )
+  await redis.restart()
+  await amyShown(page)
+  await statusIs(page, 'Live')
+})
+
+test('an answer to an earlier refresh that comes back late never replaces a newer list', async (t) => {
+  const { ctx, desk, amy, origin } = await setUp(t)
+  const ben = await personWithRole(ctx, 'ben@example.org', { firstName: 'Ben', lastName: 'Hughes' })
+  const page = await pageAs(t, desk.browser, origin)
+  await openBoard(page, `${origin}/reception`)
+
+  // The refresh Ben's sign-in causes is answered by the server at once (a list without Amy), but
+  // the answer reaches the phone only after the refresh Amy's sign-in causes.
+  let held: { route: Route; response: Awaited<ReturnType<Route['fetch']>> } | undefined
+  await page.route(
+    (url) => url.pathname === '/reception',
+    async (route) => {
+      if (held || !route.request().headers()['x-live-refresh']) return route.continue()
+      held = { route, response: await route.fetch() }
+    },
+  )
+  await tapSignIn(ben.browser)
+  await eventually(() => held !== undefined, "the refresh for Ben's sign-in")
+  await tapSignIn(amy.browser)
+  await amyShown(page)
+  await page.waitForSelector('text=Ben Hughes')
+  await held!.route.fulfill({ response: held!.response })
+  // The stale answer, if it were used, replaces the list within moments of arriving.
+  const lost = await page
+    .waitForFunction(() => !document.body.textContent?.includes('Amy Clark'), null, { timeout: 3000 })
+    .then(
+      () => true,
+      () => false,
+    )
+  assert.equal(lost, false, 'Amy stays on the board')
+})
+
+test('a stream that goes silent without closing (bad signal) is replaced within a minute, and the board catches up', async (t) => {
+  const { desk, amy, port } = await setUp(t)
+  const proxy = await FlakyProxy.start(t, port)
+  const page = await pageAs(t, desk.browser, proxy.origin)
+  let streams = 0
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/reception/events') streams++
+  })
+  await page.clock.install()
+  await openBoard(page, `${proxy.origin}/reception`)
+  assert.equal(proxy.silence('GET /reception/events'), 1, 'the open stream goes silent')
+  await tapSignIn(amy.browser)
+
+  await page.clock.runFor(70_000)
+  await eventually(
+    () => streams === 2,
+    () => `a second stream (${streams} opened)`,
+  )
+  await statusIs(page, 'Live')
+  await page.clock.runFor(1000)
+  await amyShown(page)
+})
+
+test('a reconnect answered 502 (a proxy while the server restarts) does not leave the board off live for good', async (t) => {
+  const { desk, amy, port } = await setUp(t)
+  const proxy = await FlakyProxy.start(t, port)
+  const page = await pageAs(t, desk.browser, proxy.origin)
+  await openBoard(page, `${proxy.origin}/reception`)
+
+  proxy.badGateway()
+  await statusIs(page, 'Reconnecting… showing the list as of')
+  await tapSignIn(amy.browser)
+  // The browser tries again after 5 s (the stream's retry), is answered 502, and gives up.
+  await eventually(
+    () => proxy.badGateways.some((line) => line.startsWith('GET /reception/events')),
+    'the reconnect to be refused',
+  )
+  proxy.pass()
+  await statusIs(page, 'Live', 30_000)
+  await amyShown(page)
+})
+
+test('a steady stream of changes does not put off the refresh for as long as it lasts', async (t) => {
+  const { desk, amy, origin } = await setUp(t)
+  const page = await pageAs(t, desk.browser, origin)
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Network.enable')
+  let received = 0
+  cdp.on('Network.eventSourceMessageReceived', (message) => {
+    if (message.eventName === 'presence') received++
+  })
+  let refreshes = 0
+  page.on('request', (request) => {
+    if (request.headers()['x-live-refresh']) refreshes++
+  })
+  await page.clock.install()
+  await openBoard(page, `${origin}/reception`)
+  // From here the page's time moves only when the test moves it.
+  await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000)
+  await page.clock.runFor(1000)
+  const before = refreshes
+
+  // Changes 300 ms apart, each sooner than the 400 ms the page waits to gather them.
+  for (let i = 0; i < 5; i++) {
+    await (i % 2 === 0 ? tapSignIn : tapSignOut)(amy.browser)
+    await eventually(() => received === i + 1, `change ${i + 1} to reach the page`)
+    await page.clock.runFor(300)
+  }
+  await eventually(() => refreshes > before, 'a refresh while the changes keep coming')
+})
