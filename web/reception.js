@@ -34,6 +34,7 @@
   // on a bad network: an answer to an earlier request never replaces a later one's on screen.
   let asked = 0
   let shown = 0
+  let retry = null
   async function refresh() {
     if (!region) return
     const mine = ++asked
@@ -43,7 +44,8 @@
         credentials: 'same-origin',
         cache: 'no-store',
       })
-      if (!response.ok || response.redirected) return
+      if (response.redirected) return
+      if (!response.ok) throw new Error(`${response.status}`)
       const copy = response.clone()
       const doc = new DOMParser().parseFromString(await response.text(), 'text/html')
       const fresh = doc.querySelector('[data-live-region]')
@@ -70,6 +72,13 @@
       status(live() ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
     } catch {
       status(`Offline · showing the list as of ${lastFresh}`)
+      // The change that asked for this refresh is not on screen, and with the stream open nothing
+      // else would fetch it (the 30 s poll runs only while the stream is down): try again.
+      if (live() && !retry)
+        retry = setTimeout(() => {
+          retry = null
+          refresh()
+        }, 5000)
     }
   }
 

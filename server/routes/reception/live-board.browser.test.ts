@@ -138,6 +138,25 @@ test('an answer to an earlier refresh that comes back late never replaces a newe
   assert.equal(lost, false, 'Amy stays on the board')
 })
 
+test('a refresh that fails while the stream stays open is tried again, so the change that asked for it still shows', async (t) => {
+  const { desk, amy, origin } = await setUp(t)
+  const page = await pageAs(t, desk.browser, origin)
+  await openBoard(page, `${origin}/reception`)
+  let failed = 0
+  await page.route(
+    (url) => url.pathname === '/reception',
+    async (route) => {
+      if (failed > 0 || !route.request().headers()['x-live-refresh']) return route.continue()
+      failed++
+      await route.fulfill({ status: 502, body: 'Bad Gateway' })
+    },
+  )
+  await tapSignIn(amy.browser)
+  await amyShown(page)
+  assert.equal(failed, 1, "the first refresh after Amy's sign-in failed")
+  await statusIs(page, 'Live')
+})
+
 test('a stream that goes silent without closing (bad signal) is replaced within a minute, and the board catches up', async (t) => {
   const { desk, amy, port } = await setUp(t)
   const proxy = await FlakyProxy.start(t, port)
