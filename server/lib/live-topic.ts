@@ -11,8 +11,8 @@ export interface LiveTransport {
   subscribe(channel: string, listener: (message: string) => void): void
   /**
    * Hears when this process stops hearing other processes (false) and when it hears all of them
-   * again (true). Pub/sub keeps nothing for a listener that is away: what was published in between
-   * is lost, so whoever shows live data must fetch it afresh on true.
+   * again (true), and (true again) when another process could not publish a change. Pub/sub keeps
+   * nothing for a listener that is away: whoever shows live data must fetch it afresh on true.
    */
   onHearing(listener: (hearing: boolean) => void): void
 }
@@ -22,7 +22,7 @@ export interface LiveTransport {
  * other process through the transport, so a tap on one web process reaches the boards open on all
  * of them; listeners use the emitter API they always did (`on`, `off`, `listenerCount`).
  * `hearing` says whether changes made in other processes reach this one now; the `hearing` event
- * says when that changes (true: changes may have been missed meanwhile, refresh).
+ * says when that changes, or that a change was missed (true: changes may have been missed, refresh).
  */
 export class LiveTopic<Change extends object> extends EventEmitter<{ change: [Change]; hearing: [boolean] }> {
   /** True when every change, whichever process makes it, is heard here (always, in one process). */

@@ -86,19 +86,36 @@ export function redisTransport(
       () => {},
     )
   })
+  // A change this process could not publish is lost for every other process's boards: once it can
+  // publish again, it tells every process on this channel that something was missed.
+  const missedChannel = `${CHANNEL_PREFIX}missed`
+  const tellMissed = () => {
+    publisher.publish(missedChannel, `${origin} {}`).then(
+      () => {
+        if (publishing === 'down') log.info('live updates reach other processes again')
+        publishing = 'up'
+      },
+      () => {},
+    )
+  }
+  publisher.on('ready', () => {
+    if (publishing === 'down') tellMissed()
+  })
+  subscriber.subscribe(missedChannel).catch(() => {})
   subscriber.on('message', (channel: string, raw: string) => {
     const space = raw.indexOf(' ')
     if (space < 0 || raw.slice(0, space) === origin) return
-    listeners.get(channel)?.(raw.slice(space + 1))
+    if (channel !== missedChannel) listeners.get(channel)?.(raw.slice(space + 1))
+    else if (hearing) for (const listener of hearingListeners) listener(true)
   })
   return {
     publish(channel, message) {
-      // A lost live update only delays a board until its next refresh; it must never fail a tap.
+      // A lost live update must never fail a tap; the boards it misses are told once Redis is back.
       // Said once per outage, not once per tap.
       publisher.publish(CHANNEL_PREFIX + channel, `${origin} ${message}`).then(
         () => {
-          if (publishing === 'down') log.info('live updates reach other processes again')
-          publishing = 'up'
+          if (publishing === 'down') tellMissed()
+          else publishing = 'up'
         },
         (err: Error) => {
           if (publishing !== 'down')

@@ -32,11 +32,12 @@ export default async function eventRoutes(app: FastifyInstance, { live }: Recept
     const onLive = (change: { topic: string; id: number }) => send(change.topic, { id: change.id })
     // On Redis, this process stops hearing the others while its subscription is down, and what
     // they publish meanwhile is lost: the page says its list may be out of date ("paused") and
-    // fetches a fresh one when everything is heard again ("refresh").
+    // fetches a fresh one when everything is heard again, or when another process says it could
+    // not publish a change ("refresh").
     let hearing = events.hearing && live.hearing
-    const onHearing = () => {
+    const onHearing = (heard: boolean) => {
       const now = events.hearing && live.hearing
-      if (now === hearing) return
+      if (now === hearing && !(now && heard)) return
       hearing = now
       send(now ? 'refresh' : 'paused', {})
     }

@@ -38,7 +38,11 @@ async function boardStream(t: TestContext, ctx: TestApp & { base: string }): Pro
 
 const names = (stream: EventStream, from: number) => stream.events.slice(from).map((e) => e.event)
 
-test('a process whose Redis subscription drops tells its boards to refresh once it hears again, so a tap published meanwhile is not lost', async (t) => {
+/**
+ * Web processes A and B on one redis-server, a board open on A, what A hears of changes, and a
+ * connection of the test's own for Redis commands (CLIENT KILL).
+ */
+async function twoProcesses(t: TestContext) {
   const redis = await TestRedis.start(t)
   const a = await webProcess(t, redis)
   const b = await webProcess(t, redis)
@@ -47,6 +51,11 @@ test('a process whose Redis subscription drops tells its boards to refresh once 
   a.app.ctx.events.on('change', (change) => heardOnA.push(change.at))
   const admin = new Redis(redis.url)
   redis.closeAtEnd({ close: async () => void (await admin.quit()) })
+  return { b, stream, heardOnA, admin }
+}
+
+test('a process whose Redis subscription drops tells its boards to refresh once it hears again, so a tap published meanwhile is not lost', async (t) => {
+  const { b, stream, heardOnA, admin } = await twoProcesses(t)
 
   const from = stream.events.length
   // Drops every subscriber connection; the tap on B is published before A has resubscribed (A
@@ -63,6 +72,22 @@ test('a process whose Redis subscription drops tells its boards to refresh once 
   const after = stream.events.length
   b.app.ctx.events.announceTap(43, { changed: true, in: true }, 5678)
   assert.ok(await stream.next((e) => e.event === 'presence', after), 'later taps arrive again')
+})
+
+test('a process that could not publish a change (its own Redis connection dropped) has every board told to refresh once it can', async (t) => {
+  const { b, stream, heardOnA, admin } = await twoProcesses(t)
+  const publisher = b.app.ctx.redis!
+
+  const from = stream.events.length
+  await admin.call('CLIENT', 'KILL', 'ID', String(await publisher.call('CLIENT', 'ID')))
+  await eventually(() => publisher.status !== 'ready', "B's connection to notice")
+  // A's subscription is fine; B's tap cannot be published (B fails fast rather than queue).
+  b.app.ctx.events.announceTap(42, { changed: true, in: true }, 1234)
+
+  const refresh = await stream.next((e) => e.event === 'refresh', from)
+  assert.ok(refresh, `A's board is told to refresh once B can publish again (got ${names(stream, from)})`)
+  assert.deepEqual(heardOnA, [], 'the tap itself never reached A')
+  assert.equal(names(stream, from).includes('paused'), false, 'A never stopped hearing')
 })
 
 test('Redis down: boards are told live updates are paused (new ones at once), and to refresh when Redis is back', async (t) => {
