@@ -8,6 +8,11 @@ export interface LiveTransport {
   /** Sends a message to every other process listening on the channel (never fails the caller). */
   publish(channel: string, message: string): void
   /** Hears messages other processes publish on the channel. */
+  /**
+   * Hands every message another process published on `channel` to `listener`. A message the
+   * listener cannot read (it throws: another version mid-deploy, a stray PUBLISH) is logged and
+   * heard as a change missed: hearing listeners are told true, so boards refresh.
+   */
   subscribe(channel: string, listener: (message: string) => void): void
   /**
    * Hears when this process stops hearing other processes (false) and when it hears all of them
@@ -37,7 +42,11 @@ export class LiveTopic<Change extends object> extends EventEmitter<{ change: [Ch
     this.setMaxListeners(0)
     this.hearing = !transport
     transport?.subscribe(channel, (message) => {
-      super.emit('change', JSON.parse(message) as Change)
+      const change: unknown = JSON.parse(message)
+      // Throws what is not a change: the transport treats it as a change missed (LiveTransport).
+      if (typeof change !== 'object' || change === null)
+        throw new Error('a live message that is not a change')
+      super.emit('change', change as Change)
     })
     transport?.onHearing((hearing) => {
       this.hearing = hearing

@@ -102,11 +102,21 @@ export function redisTransport(
     if (publishing === 'down') tellMissed()
   })
   subscriber.subscribe(missedChannel).catch(() => {})
+  // Something another process published was not heard as a change: boards fetch afresh.
+  const missed = () => {
+    if (hearing) for (const listener of hearingListeners) listener(true)
+  }
   subscriber.on('message', (channel: string, raw: string) => {
     const space = raw.indexOf(' ')
     if (space < 0 || raw.slice(0, space) === origin) return
-    if (channel !== missedChannel) listeners.get(channel)?.(raw.slice(space + 1))
-    else if (hearing) for (const listener of hearingListeners) listener(true)
+    if (channel === missedChannel) return missed()
+    try {
+      listeners.get(channel)?.(raw.slice(space + 1))
+    } catch (err) {
+      // Thrown in ioredis's event handler it would end the process; it may have been a change.
+      log.warn({ err: (err as Error).message, channel }, 'unreadable live message: boards refresh')
+      missed()
+    }
   })
   return {
     publish(channel, message) {

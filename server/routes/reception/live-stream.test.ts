@@ -126,3 +126,22 @@ test('the stream sends a keep-alive every 25 s that the page can see (an event, 
   t.mock.timers.tick(25_000)
   assert.deepEqual(await stream.next((e) => e.event === 'keep-alive'), { event: 'keep-alive', data: '{}' })
 })
+
+test('a message on a live channel that is not a change (another version mid-deploy, a stray PUBLISH) is not a crash: the boards refresh, and later taps arrive', async (t) => {
+  const { b, stream, heardOnA, admin } = await twoProcesses(t)
+  const from = stream.events.length
+  for (const raw of [
+    'other-process {"personId":',
+    'other-process not json',
+    'no-space-at-all',
+    'other-process 42',
+  ])
+    await admin.publish('register:live:presence', raw)
+  b.app.ctx.events.announceTap(44, { changed: true, in: true }, 9012)
+  assert.ok(await stream.next((e) => e.event === 'presence', from), 'the tap after them reaches the board')
+  assert.deepEqual(heardOnA, [9012], 'only the real change is heard as one')
+  assert.ok(
+    names(stream, from).includes('refresh'),
+    `a message it could not read may have been a change: the board refreshes (got ${names(stream, from)})`,
+  )
+})
