@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events'
 export interface LiveTransport {
   /** Sends a message to every other process listening on the channel (never fails the caller). */
   publish(channel: string, message: string): void
-  /** Hears messages other processes publish on the channel. */
   /**
    * Hands every message another process published on `channel` to `listener`. A message the
    * listener cannot read (it throws: another version mid-deploy, a stray PUBLISH) is logged and
