@@ -9,6 +9,7 @@ import { DateTime } from 'luxon'
 import type { Db } from './db/connect.js'
 import { insertDevice } from './identity/device.repository.js'
 import { hashToken, newToken } from './identity/secrets.js'
+import { openEventStream } from './testing/event-stream.js'
 import { eventually } from './testing/eventually.js'
 import { makePerson } from './testing/factories.js'
 import { freePort, TestRedis } from './testing/redis-server.js'
@@ -98,58 +99,6 @@ async function startWeb(t: TestContext, name: string, env: Record<string, string
     180_000,
   )
   return { child, base }
-}
-
-/** Reads a server-sent event stream, remembering every event; `next` waits for a matching one. */
-async function eventStream(t: TestContext, url: string, cookie: string) {
-  const abort = new AbortController()
-  t.after(() => abort.abort())
-  const response = await fetch(url, { headers: { cookie }, signal: abort.signal })
-  assert.equal(response.status, 200)
-  const events: { event: string; data: string; at: number }[] = []
-  const waiters = new Set<() => void>()
-  void (async () => {
-    const decoder = new TextDecoder()
-    let buffer = ''
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true })
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const event = /^event: (.+)$/m.exec(block)?.[1]
-          const data = /^data: (.+)$/m.exec(block)?.[1]
-          if (event && data) events.push({ event, data, at: Date.now() })
-          for (const wake of waiters) wake()
-        }
-      }
-    } catch {
-      // aborted at the end of the test
-    }
-  })()
-  return {
-    /** The first event (from `from` on) that matches, waiting at most `ms`. */
-    async next(match: (e: { event: string; data: string }) => boolean, from: number, ms: number) {
-      const deadline = Date.now() + ms
-      for (;;) {
-        const found = events.slice(from).find(match)
-        if (found) return found
-        const left = deadline - Date.now()
-        if (left <= 0) return undefined
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            waiters.delete(wake)
-            resolve()
-          }
-          waiters.add(wake)
-          setTimeout(wake, left)
-        })
-      }
-    },
-    get count() {
-      return events.length
-    },
-  }
 }
 
 /** A browser session of a signed-in person: device cookie, session cookie, CSRF from the last page. */
@@ -250,8 +199,8 @@ test('two web processes and two workers on one database and one Redis behave as 
   )
 
   await t.test('a tap on A reaches the reception stream open on B within a second', async () => {
-    const streamOnB = await eventStream(t, `${b.base}/reception/events`, `br_device=${reception.token}`)
-    const from = streamOnB.count
+    const streamOnB = await openEventStream(t, `${b.base}/reception/events`, `br_device=${reception.token}`)
+    const from = streamOnB.events.length
     const response = await tap(a.base, staff[0]!.token, 'sign-in')
     const acknowledged = Date.now()
     assert.equal(response.status, 200)
@@ -268,8 +217,8 @@ test('two web processes and two workers on one database and one Redis behave as 
     const rollCallUrl = started.headers.get('location')!
     const rollCallId = Number(/\/(\d+)$/.exec(rollCallUrl)?.[1])
     await desk.get(`${b.base}${rollCallUrl}`)
-    const streamOnA = await eventStream(t, `${a.base}/reception/events`, desk.cookie)
-    const from = streamOnA.count
+    const streamOnA = await openEventStream(t, `${a.base}/reception/events`, desk.cookie)
+    const from = streamOnA.events.length
     const marked = await desk.post(
       `${b.base}/reception/roll-calls/${rollCallId}/marks`,
       { person: String(staff[0]!.personId), status: 'safe' },

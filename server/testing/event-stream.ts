@@ -4,6 +4,8 @@ import type { TestContext } from 'node:test'
 export interface StreamEvent {
   event: string
   data: string
+  /** When it arrived (epoch ms, this process's clock). */
+  at: number
 }
 
 /** An open server-sent event stream that remembers every event it has received. */
@@ -41,7 +43,7 @@ export async function openEventStream(t: TestContext, url: string, cookie: strin
           const event = /^event: (.+)$/m.exec(block)?.[1] ?? 'message'
           const data = /^data: (.*)$/m.exec(block)?.[1]
           // Like EventSource: comments and blocks without data dispatch nothing.
-          if (data !== undefined) events.push({ event, data })
+          if (data !== undefined) events.push({ event, data, at: Date.now() })
           for (const wake of waiters) wake()
         }
       }

@@ -124,7 +124,11 @@ test('the stream sends a keep-alive every 25 s that the page can see (an event, 
   const stream = await boardStream(t, a)
   assert.deepEqual(names(stream, 0), [], 'nothing to say yet')
   t.mock.timers.tick(25_000)
-  assert.deepEqual(await stream.next((e) => e.event === 'keep-alive'), { event: 'keep-alive', data: '{}' })
+  const keepAlive = await stream.next((e) => e.event === 'keep-alive')
+  assert.deepEqual(keepAlive && { event: keepAlive.event, data: keepAlive.data }, {
+    event: 'keep-alive',
+    data: '{}',
+  })
 })
 
 test('a message on a live channel that is not a change (another version mid-deploy, a stray PUBLISH) is not a crash: the boards refresh, and later taps arrive', async (t) => {
