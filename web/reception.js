@@ -29,6 +29,17 @@
   let heardAt = Date.now()
   const live = () => source !== null && source.readyState === EventSource.OPEN && !paused
   const stale = () => status(`Reconnecting… showing the list as of ${lastFresh}`)
+  // This phone may no longer see the list (signed out, device revoked, no longer reception): no
+  // stream or fetch can succeed now, so stop trying and say what to do, keeping the list readable.
+  let endedBecause = null
+  function cannotSee(why) {
+    endedBecause = why
+    source?.close()
+    stopPolling()
+    clearTimeout(retry)
+    clearTimeout(timer)
+    status(`${why} · showing the list as of ${lastFresh}. Sign in again to see changes.`)
+  }
 
   // Refreshes may overlap (an event, the poll, a mark sent) and answers may come back in any order
   // on a bad network: an answer to an earlier request never replaces a later one's on screen.
@@ -44,6 +55,10 @@
         credentials: 'same-origin',
         cache: 'no-store',
       })
+      // The login page, or a 403: this phone cannot see the list any more.
+      if (response.redirected && new URL(response.url).pathname === '/login') return cannotSee('Signed out')
+      if (response.status === 401 || response.status === 403)
+        return cannotSee('No longer allowed to see this list')
       if (response.redirected) return
       if (!response.ok) throw new Error(`${response.status}`)
       const copy = response.clone()
@@ -114,8 +129,12 @@
       sendMarks()
     })
     source.addEventListener('error', () => {
+      if (endedBecause) return
       stale()
       startPolling()
+      // The browser gave up on the stream (its reconnect was refused): a fetch of the page says
+      // whether the server is away or this phone may no longer see the list.
+      if (source.readyState === EventSource.CLOSED) refresh()
     })
     const on = (name, wanted) =>
       source.addEventListener(name, (event) => {
@@ -143,6 +162,7 @@
   // A stream can die without an error: a dead connection on bad signal stays "open", and a failed
   // reconnect (an error page from a proxy while the server restarts) closes it for good.
   function watch() {
+    if (endedBecause) return
     const closed = source.readyState === EventSource.CLOSED
     if (!closed && !(source.readyState === EventSource.OPEN && Date.now() - heardAt > silentMs)) return
     stale()

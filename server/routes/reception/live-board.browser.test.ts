@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, type TestContext, test } from 'node:test'
 import type { Browser, Page, Route } from 'playwright-core'
 import { tapForPerson } from '../../reception/presence.service.js'
-import { buildTestApp, type TestBrowser } from '../../testing/build-test-app.js'
+import { buildTestApp, type TestApp, type TestBrowser } from '../../testing/build-test-app.js'
 import { launchChromium } from '../../testing/chromium.js'
 import { FlakyProxy } from '../../testing/flaky-proxy.js'
 import {
@@ -14,6 +14,7 @@ import {
   tapSignOut,
 } from '../../testing/reception.js'
 import { TestRedis } from '../../testing/redis-server.js'
+import { giveRole } from '../../testing/roles.js'
 
 /**
  * The presence board at the assembly point, on bad signal: it must never say "Live" over a list
@@ -227,3 +228,48 @@ test('a steady stream of changes does not put off the refresh for as long as it 
   }
   await eventually(() => refreshes > before, 'a refresh while the changes keep coming')
 })
+
+for (const { what, status, cut } of [
+  {
+    what: 'signed out (its device revoked)',
+    status: 'Signed out',
+    cut: (ctx: TestApp, deskId: number) =>
+      ctx.app.ctx.db
+        .updateTable('device')
+        .set({ revoked_at: ctx.clock.now() })
+        .where('person_id', '=', deskId)
+        .execute(),
+  },
+  {
+    what: 'no longer reception (made staff)',
+    status: 'No longer allowed to see this list',
+    cut: (ctx: TestApp) => giveRole(ctx, 'desk@example.org', 'staff'),
+  },
+]) {
+  test(`a board whose phone is ${what} says so and stops reconnecting, instead of "Reconnecting…" for ever`, async (t) => {
+    const { ctx, desk, amy, origin } = await setUp(t)
+    const page = await pageAs(t, desk.browser, origin)
+    let streams = 0
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/reception/events') streams++
+    })
+    await page.clock.install()
+    await openBoard(page, `${origin}/reception`)
+    // An admin acts on the desk phone (lost at the assembly point); the next change ends its stream.
+    await cut(ctx, desk.id)
+    await tapSignIn(amy.browser)
+    await statusIs(page, status, 30_000)
+    assert.match(
+      (await page.textContent('[data-live-status]')) ?? '',
+      /· showing the list as of .+\. Sign in again to see changes\.$/,
+    )
+    // Half a minute of the page's time later: no stream opened again, nothing polled.
+    const opened = streams
+    let refreshes = 0
+    page.on('request', (request) => {
+      if (request.headers()['x-live-refresh']) refreshes++
+    })
+    await page.clock.runFor(35_000)
+    assert.deepEqual({ streams: streams - opened, refreshes }, { streams: 0, refreshes: 0 })
+  })
+}
