@@ -4,20 +4,22 @@ import { type TaskContext, taskAuditContext } from './task-context.js'
 
 /**
  * Closes every visit still open, staff and visitors alike, marked auto-closed (unconfirmed); `closed`
- * counts both. Safe to run twice.
+ * counts both. Safe to run twice. `asOf` (a scheduled run that runs late) closes only visits begun
+ * by then, at that time at the latest: who came in after it is still inside.
  */
 export async function autoClose(
   ctx: TaskContext,
-  options: { onProgress?: (done: number, total: number) => void } = {},
+  options: { asOf?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ closed: number }> {
+  const asOf = Math.min(options.asOf ?? ctx.clock.now(), ctx.clock.now())
   const result = await autoCloseOpenVisits(ctx.db, {
-    now: ctx.clock.now(),
+    now: asOf,
     timeZone: ctx.config.TIME_ZONE,
     context: taskAuditContext('auto-close'),
     onProgress: options.onProgress,
   })
   const visitors = await autoCloseVisitors(ctx.db, {
-    now: ctx.clock.now(),
+    now: asOf,
     timeZone: ctx.config.TIME_ZONE,
     context: taskAuditContext('auto-close'),
   })

@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Cron } from 'croner'
-import { acquireLease, claimJobRun, findLease, releaseLease } from '../server/jobs/job-lease.repository.js'
+import {
+  acquireLease,
+  claimJobRun,
+  findLease,
+  ranBefore,
+  releaseJobRun,
+  releaseLease,
+} from '../server/jobs/job-lease.repository.js'
 import type { RegisterEvents } from '../server/register/events.js'
 import { inProcessHostNotices } from './deliver-host-notice.task.js'
 import { inProcessSlackDelivery, NotYetError } from './deliver-slack.task.js'
 import { startWebhookDelivery } from './deliver-webhooks.task.js'
 import { relayOutbox } from './relay-outbox.task.js'
-import { runScheduledTask, schedules } from './schedules.js'
+import { runScheduledTask, type Schedule, schedules } from './schedules.js'
 import type { TaskContext } from './task-context.js'
 
 /** How often the embedded default looks for undelivered Slack events, besides after each change. */
@@ -53,6 +60,12 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   let holding = false
   let warned = false
+  const running = new Set<Promise<unknown>>()
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work)
+    work.finally(() => running.delete(work)).catch(() => {})
+    return work
+  }
   const renew = async (): Promise<boolean> => {
     if (abort.signal.aborted) return false
     const had = holding
@@ -67,7 +80,11 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
       holding = false
       ctx.log.warn({ err }, 'scheduler lease could not be renewed; jobs pause until it can')
     }
-    if (holding && !had) ctx.log.info('scheduled jobs run in this process (it holds the scheduler lease)')
+    if (holding && !had) {
+      ctx.log.info('scheduled jobs run in this process (it holds the scheduler lease)')
+      // Whatever fell due while no process held the lease (a restart at 23:59) runs now.
+      void track(catchUp())
+    }
     if (!holding && !warned) {
       warned = true
       const lease = await findLease(ctx.db, SCHEDULER_LEASE).catch(() => undefined)
@@ -78,46 +95,74 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     }
     return holding
   }
-  const firstTry = renew()
-  const leaseTimer = setInterval(() => void renew(), LEASE_RENEW_MS)
-  leaseTimer.unref()
-  const running = new Set<Promise<unknown>>()
-  const track = <T>(work: Promise<T>): Promise<T> => {
-    running.add(work)
-    work.finally(() => running.delete(work)).catch(() => {})
-    return work
+
+  /**
+   * Runs one occurrence, claimed in the database so no process runs it twice. A run that stop() cut
+   * short, or that failed, gives its claim back: the next holder's catch-up runs it again (every
+   * task is safe to run twice; reminders are claimed per person and day).
+   */
+  const runOccurrence = async (schedule: Schedule, dueAt: number): Promise<unknown> => {
+    const run = { scheduleId: schedule.id, dueAt, holder }
+    if (!(await claimJobRun(ctx.db, { ...run, now: Date.now() }))) return 'already run'
+    try {
+      const result = await runScheduledTask(ctx, schedule.task, { signal: abort.signal, dueAt })
+      if (abort.signal.aborted) await releaseJobRun(ctx.db, run)
+      return result
+    } catch (err) {
+      await releaseJobRun(ctx.db, run).catch(() => {})
+      throw err
+    }
   }
+  const report = (schedule: Schedule, work: Promise<unknown>): Promise<void> =>
+    work.then(
+      (result) => ctx.log.info({ task: schedule.task, result }, 'scheduled task finished'),
+      (err: unknown) => {
+        ctx.log.error({ err, task: schedule.task }, 'scheduled task failed')
+        ctx.monitor?.captureJob(err, { queue: 'embedded', task: schedule.task, attempts: 1 })
+      },
+    )
 
   // Not croner's `name` option: its names are global to the process, and tests build several apps.
+  const list = schedules(ctx.config)
   const crons = new Map<string, Cron>()
-  for (const schedule of schedules(ctx.config)) {
+  for (const schedule of list) {
     crons.set(
       schedule.id,
       new Cron(schedule.pattern, { timezone: ctx.config.TIME_ZONE, protect: true }, () => {
-        // Patterns name a minute: every process computes the same occurrence for this firing.
-        const dueAt = Math.floor(Date.now() / 60_000) * 60_000
-        track(
-          (async () => {
-            if (!(await renew())) return 'not the scheduler'
-            const claimed = await claimJobRun(ctx.db, {
-              scheduleId: schedule.id,
-              dueAt,
-              holder,
-              now: Date.now(),
-            })
-            if (!claimed) return 'already run'
-            return runScheduledTask(ctx, schedule.task, { signal: abort.signal })
-          })().then(
-            (result) => ctx.log.info({ task: schedule.task, result }, 'scheduled task finished'),
-            (err: unknown) => {
-              ctx.log.error({ err, task: schedule.task }, 'scheduled task failed')
-              ctx.monitor?.captureJob(err, { queue: 'embedded', task: schedule.task, attempts: 1 })
-            },
+        // Patterns name a minute: every process computes the same occurrence for this firing (a
+        // timer a moment early still names its own minute, so a later catch-up finds it claimed).
+        const dueAt = Math.floor((ctx.clock.now() + 5_000) / 60_000) * 60_000
+        void track(
+          report(
+            schedule,
+            (async () => ((await renew()) ? runOccurrence(schedule, dueAt) : 'not the scheduler'))(),
           ),
         )
       }),
     )
   }
+
+  /**
+   * Runs the latest occurrence of each schedule if no process claimed it (none held the lease at
+   * its time, or its run was cut short), where the schedule has run on this database before (a new
+   * install has nothing to catch up). Not the digest: a head count hours late tells nobody anything.
+   * Late runs act as of their time (runScheduledTask): the auto-close closes only what was open then.
+   */
+  async function catchUp(): Promise<void> {
+    for (const schedule of list) {
+      if (schedule.task === 'occupancy-digest' || abort.signal.aborted) continue
+      const [previous] = crons.get(schedule.id)?.previousRuns(1, new Date(ctx.clock.now())) ?? []
+      if (!previous) continue
+      const dueAt = previous.getTime()
+      const missed = await ranBefore(ctx.db, schedule.id, dueAt).catch(() => false)
+      if (missed) await report(schedule, runOccurrence(schedule, dueAt))
+    }
+  }
+
+  // Only now: taking the lease starts a catch-up, which needs the schedules above.
+  const firstTry = renew()
+  const leaseTimer = setInterval(() => void renew(), LEASE_RENEW_MS)
+  leaseTimer.unref()
 
   const handOn = inProcessHostNotices(ctx, inProcessSlackDelivery(ctx))
   let relaying: Promise<void> | undefined

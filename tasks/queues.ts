@@ -117,6 +117,8 @@ export async function startQueues(
       TASKS_QUEUE,
       async (job: Job) =>
         runScheduledTask(ctx, job.name as ScheduledTask, {
+          // The occurrence this job is for: a worker that was down runs it late, and so does a retry.
+          dueAt: job.opts.prevMillis,
           queueReminders: async (day, personIds) => {
             await reminders.addBulk(
               personIds.map((personId) => ({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Cron } from 'croner'
+import { localDay } from '../server/lib/site-time.js'
 import { buildTestApp, loginAs } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
 import { TestRedis } from '../server/testing/redis-server.js'
@@ -88,16 +89,18 @@ test('worker: BullMQ job schedulers in real Redis run at the local time croner c
   const redis = await TestRedis.start(t)
   const env = { AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off', REMINDER_MAX_PER_MINUTE: '6000' }
   const ctx = await buildTestApp(t, { env })
+  // BullMQ schedules on the real clock: the app's clock is set to the day of its next 17:30.
+  const expected = new Cron('30 17 * * *', { timezone: 'Europe/London' }).nextRun()!.getTime()
+  ctx.clock.set(new Date(expected - 8 * 3600_000).toISOString())
   const alice = await loginAs(ctx, 'alice@example.org')
-  await alice.post('/sign-in', { day: '2026-11-23' })
-  ctx.clock.set('2026-11-23T17:30:00Z')
+  await alice.post('/sign-in', { day: localDay(expected, 'Europe/London') })
+  ctx.clock.set(new Date(expected).toISOString())
   const taskCtx = { ...ctx.app.ctx, log: ctx.app.log }
   const queues = redis.closeAtEnd(await startQueues(taskCtx, { redisUrl: redis.url }))
 
   const scheduler = await queues.tasks.getJobScheduler('send-reminders')
   assert.equal(scheduler?.pattern, '30 17 * * *')
   assert.equal(scheduler?.tz, 'Europe/London')
-  const expected = new Cron('30 17 * * *', { timezone: 'Europe/London' }).nextRun()!.getTime()
   assert.equal(scheduler?.next, expected, 'BullMQ and croner agree on the next local 17:30')
   const [delayed] = await queues.tasks.getDelayed()
   assert.equal(delayed?.name, 'send-reminders')

@@ -1,4 +1,5 @@
 import type { Config } from '../server/config.js'
+import { localDay } from '../server/lib/site-time.js'
 import { hostNoticeDeps, remindHostsOfVisitorsInside } from '../server/visitors/host-notice.service.js'
 import { autoClose } from './auto-close.task.js'
 import { occupancyDigest } from './occupancy-digest.task.js'
@@ -38,7 +39,8 @@ export function schedules(
   }
   if (config.PURGE_TIME !== 'off')
     list.push({ id: 'purge', task: 'purge', pattern: dailyAt(config.PURGE_TIME) })
-  for (const time of config.SLACK_DIGEST_TIMES) {
+  // A time listed twice is one schedule: two with one id would leave a timer nobody can stop.
+  for (const time of new Set(config.SLACK_DIGEST_TIMES)) {
     list.push({
       id: `occupancy-digest-${time.replace(':', '')}`,
       task: 'occupancy-digest',
@@ -51,6 +53,9 @@ export function schedules(
 /**
  * Runs a scheduled task once. With `queueReminders` (the worker) reminders are queued one job per
  * person on the rate-limited queue; without it (embedded, CLI) they are sent from here, paced.
+ * `dueAt` is the occurrence being run, when it runs late (a worker that was down, a retry, a
+ * catch-up after a restart): the auto-close then closes only what was open at that time, and the
+ * reminder is skipped once its local day is over.
  */
 export async function runScheduledTask(
   ctx: TaskContext,
@@ -58,10 +63,18 @@ export async function runScheduledTask(
   options: {
     queueReminders?: (day: string, personIds: number[]) => Promise<void>
     signal?: AbortSignal
+    dueAt?: number
   } = {},
 ): Promise<unknown> {
+  const { dueAt } = options
   switch (task) {
     case 'send-reminders': {
+      // Asked the next morning, "are you still in?" would go to people who just arrived.
+      const tz = ctx.config.TIME_ZONE
+      if (dueAt !== undefined && localDay(dueAt, tz) !== localDay(ctx.clock.now(), tz)) {
+        ctx.log.warn(`the reminder due ${new Date(dueAt).toISOString()} ran after its day was over: skipped`)
+        return { skipped: 'its day is over' }
+      }
       // Hosts of visitors still in are few and told from here, in every tier.
       await remindHostsOfVisitorsInside(hostNoticeDeps(ctx)).catch((err: unknown) =>
         ctx.log.warn({ err }, 'hosts not reminded of visitors; the next run tries again'),
@@ -72,7 +85,7 @@ export async function runScheduledTask(
       return { queued: plan.personIds.length }
     }
     case 'auto-close':
-      return autoClose(ctx)
+      return autoClose(ctx, { asOf: dueAt })
     case 'purge':
       return purge(ctx)
     case 'occupancy-digest':

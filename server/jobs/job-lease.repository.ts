@@ -48,3 +48,28 @@ export async function claimJobRun(
     .executeTakeFirst()
   return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1
 }
+
+/** Gives a claimed occurrence back (its run was cut short or failed), so a later catch-up may run it. */
+export async function releaseJobRun(
+  db: Db,
+  run: { scheduleId: string; dueAt: number; holder: string },
+): Promise<void> {
+  await db
+    .deleteFrom('job_run')
+    .where('schedule_id', '=', run.scheduleId)
+    .where('due_at', '=', run.dueAt)
+    .where('holder', '=', run.holder)
+    .execute()
+}
+
+/** Whether an occurrence of a schedule before `dueAt` was claimed here: the schedule ran on this database. */
+export async function ranBefore(db: Db, scheduleId: string, dueAt: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('job_run')
+    .select('due_at')
+    .where('schedule_id', '=', scheduleId)
+    .where('due_at', '<', dueAt)
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}

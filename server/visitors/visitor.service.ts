@@ -383,7 +383,7 @@ export async function visitorById(db: Db, id: number): Promise<Visitor | undefin
 }
 
 /**
- * Closes every visitor still signed in, as `auto` (not confirmed), like staff visits: at `now`, or
+ * Closes every visitor signed in by `now` and still in, as `auto` (not confirmed), like staff visits: at `now`, or
  * at the end of their own day if they signed in on an earlier day. Audited; safe to run twice.
  */
 export async function autoCloseVisitors(
@@ -392,6 +392,8 @@ export async function autoCloseVisitors(
 ): Promise<number[]> {
   const closed: number[] = []
   for (const v of await listVisitorsInside(db)) {
+    // A late run (as of 23:59, at 00:05) leaves who came in after its time inside.
+    if (v.signedInAt > request.now) continue
     const at = Math.min(
       request.now,
       endOfLocalDay(localDay(v.signedInAt, request.timeZone), request.timeZone),

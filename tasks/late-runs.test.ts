@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Job } from 'bullmq'
+import { signIn } from '../server/register/register.service.js'
+import { buildTestApp, type TestApp } from '../server/testing/build-test-app.js'
+import { eventually } from '../server/testing/eventually.js'
+import { makePerson } from '../server/testing/factories.js'
+import { TestRedis } from '../server/testing/redis-server.js'
+import { signInVisitor } from '../server/visitors/visitor.service.js'
+import { startEmbeddedJobs } from './embedded.js'
+import { type RunningQueues, startQueues } from './queues.js'
+
+// A scheduled run that happens late (the worker was down at its time and picks the overdue job
+// up on start, a retry, the embedded scheduler catching up after a restart) must do the work of
+// its own occurrence: nothing that happened after it, and nothing on a day it was not meant for.
+
+const context = { ip: '-', userAgent: 'test' }
+const MINUTE = 60_000
+
+async function person(ctx: TestApp, firstName: string): Promise<number> {
+  return makePerson(ctx.app.ctx.db, {
+    firstName,
+    lastName: 'Test',
+    email: `${firstName.toLowerCase()}@example.org`,
+  })
+}
+
+async function signInAt(ctx: TestApp, personId: number, at: number): Promise<void> {
+  await signIn(ctx.app.ctx.db, { personId, now: at, context }, { timeZone: ctx.config.TIME_ZONE })
+}
+
+async function visitorAt(ctx: TestApp, name: string, hostId: number, at: number): Promise<number> {
+  const { visitor } = await signInVisitor(
+    ctx.app.ctx.db,
+    {
+      input: { name, hostId },
+      source: { via: 'reception', kiosk: null, personId: null, context },
+      at,
+      now: at,
+      noticeId: null,
+    },
+    { timeZone: ctx.config.TIME_ZONE, defaultRegion: ctx.config.DEFAULT_PHONE_REGION },
+  )
+  return visitor.id
+}
+
+const openVisit = (ctx: TestApp, personId: number) =>
+  ctx.app.ctx.db.selectFrom('visit').selectAll().where('person_id', '=', personId).executeTakeFirstOrThrow()
+
+/** The worker's next occurrence of a schedule: its delayed job and when it is due. */
+async function nextOccurrence(queues: RunningQueues, name: string): Promise<{ job: Job; dueAt: number }> {
+  const job = (await queues.tasks.getDelayed()).find((j) => j.name === name)
+  assert.ok(job, `the ${name} scheduler queued its next occurrence`)
+  return { job, dueAt: job.timestamp + (job.opts.delay ?? 0) }
+}
+
+/** Runs an overdue scheduled job now (as a worker that starts after its time does) and waits for it. */
+async function runLate(queues: RunningQueues, job: Job): Promise<void> {
+  await job.promote()
+  const ran = () => queues.tasks.getJob(job.id!)
+  await eventually(async () => {
+    const now = await ran()
+    return now?.finishedOn !== undefined || Boolean(now?.failedReason)
+  }, `${job.name} to run`)
+  assert.equal((await ran())?.failedReason, undefined, `${job.name} did not fail`)
+}
+
+test('worker down at 23:59, started at 00:05: the auto-close still runs for yesterday, and leaves alone who came in after 23:59', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' } })
+  const queues = redis.closeAtEnd(
+    await startQueues({ ...ctx.app.ctx, log: ctx.app.log }, { redisUrl: redis.url }),
+  )
+  const { job, dueAt } = await nextOccurrence(queues, 'auto-close')
+
+  const alice = await person(ctx, 'Alice')
+  const bob = await person(ctx, 'Bob')
+  await signInAt(ctx, alice, dueAt - 8 * 60 * MINUTE) // 15:59, forgot to sign out
+  await signInAt(ctx, bob, dueAt + 3 * MINUTE) // 00:02, the night shift
+  const early = await visitorAt(ctx, 'Vera Early', bob, dueAt - 60 * MINUTE)
+  const late = await visitorAt(ctx, 'Nina Night', bob, dueAt + 4 * MINUTE)
+  ctx.clock.set(new Date(dueAt + 6 * MINUTE).toISOString()) // the worker starts at 00:05
+  await runLate(queues, job)
+
+  const bobVisit = await openVisit(ctx, bob)
+  assert.equal(
+    bobVisit.signed_out_at,
+    null,
+    'Bob came in at 00:02 and is still inside: not closed by the 23:59 run',
+  )
+  const aliceVisit = await openVisit(ctx, alice)
+  assert.equal(aliceVisit.closed_by, 'auto', 'the 23:59 run was not skipped: yesterday is closed')
+  assert.equal(aliceVisit.signed_out_at, dueAt, 'closed at 23:59, not at 00:05')
+  const visitor = (id: number) =>
+    ctx.app.ctx.db.selectFrom('visitor').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+  assert.equal((await visitor(early)).signed_out_at, dueAt, 'the visitor in before 23:59 is closed at 23:59')
+  assert.equal((await visitor(late)).signed_out_at, null, 'the visitor who came at 00:03 is still inside')
+})
+
+test('worker down at 17:30 and started the next morning: nobody is asked at 09:00 whether they are still in', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t, {
+    env: { AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off', REMINDER_MAX_PER_MINUTE: '6000' },
+  })
+  const queues = redis.closeAtEnd(
+    await startQueues({ ...ctx.app.ctx, log: ctx.app.log }, { redisUrl: redis.url }),
+  )
+  const { job, dueAt } = await nextOccurrence(queues, 'send-reminders')
+
+  const carol = await person(ctx, 'Carol')
+  await signInAt(ctx, carol, dueAt + 15 * 60 * MINUTE) // 08:30 the next day
+  ctx.clock.set(new Date(dueAt + 15.5 * 60 * MINUTE).toISOString()) // the worker starts at 09:00
+  await runLate(queues, job)
+
+  const counts = await queues.reminders.getJobCounts()
+  assert.deepEqual(
+    Object.entries(counts).filter(([, n]) => n > 0),
+    [],
+    'no reminder was queued for the new day from yesterday’s 17:30 run',
+  )
+  assert.equal(
+    await ctx.app.ctx.db.selectFrom('reminder').select('id').executeTakeFirst(),
+    undefined,
+    'no reminder claimed',
+  )
+})
+
+test('embedded, down at 23:59 (a restart), started at 00:05: it catches the missed auto-close up, as of 23:59', async (t) => {
+  const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' } })
+  const { db } = ctx.app.ctx
+  const dueAt = Date.parse('2026-11-23T23:59:00Z') // Europe/London: UTC in November
+  // The register has run its nightly auto-close before, here: the night before was claimed.
+  await db
+    .insertInto('job_run')
+    .values({ schedule_id: 'auto-close', due_at: dueAt - 24 * 60 * MINUTE, holder: 'old', started_at: 0 })
+    .execute()
+  const alice = await person(ctx, 'Alice')
+  const bob = await person(ctx, 'Bob')
+  await signInAt(ctx, alice, Date.parse('2026-11-23T09:00:00Z'))
+  await signInAt(ctx, bob, Date.parse('2026-11-24T00:02:00Z'))
+  ctx.clock.set('2026-11-24T00:05:00Z')
+
+  const jobs = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => jobs.stop())
+  assert.equal(await jobs.holdsLease(), true)
+  await eventually(
+    async () => (await openVisit(ctx, alice)).closed_by === 'auto',
+    'the missed auto-close to run',
+  )
+  await jobs.stop()
+  assert.equal((await openVisit(ctx, bob)).signed_out_at, null, 'Bob, in since 00:02, is left alone')
+  assert.equal((await openVisit(ctx, alice)).signed_out_at, dueAt, 'closed at 23:59')
+  const runs = await db.selectFrom('job_run').select(['schedule_id', 'due_at']).orderBy('due_at').execute()
+  assert.deepEqual(
+    runs.map((r) => [r.schedule_id, Number(r.due_at)]),
+    [
+      ['auto-close', dueAt - 24 * 60 * MINUTE],
+      ['auto-close', dueAt],
+    ],
+    'the caught-up occurrence is claimed, so no other process runs it again',
+  )
+})
+
+test('embedded, stopped while sending the reminders (a rolling restart): the next process sends the rest, nobody twice', async (t) => {
+  // One reminder a minute: the scheduler is still pausing between reminders when the deploy stops it.
+  const env = { AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off', REMINDER_MAX_PER_MINUTE: '1' }
+  const ctx = await buildTestApp(t, { env })
+  const { db } = ctx.app.ctx
+  const dueAt = Date.parse('2026-11-23T17:30:00Z')
+  await db
+    .insertInto('job_run')
+    .values({ schedule_id: 'send-reminders', due_at: dueAt - 24 * 60 * MINUTE, holder: 'old', started_at: 0 })
+    .execute()
+  for (const name of ['Ann', 'Ben'])
+    await signInAt(ctx, await person(ctx, name), Date.parse('2026-11-23T09:00:00Z'))
+  const reminded = () => ctx.outbox.filter((l) => / \(reminder\)/.test(l))
+  ctx.clock.set(new Date(dueAt).toISOString())
+
+  const first = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => first.stop())
+  assert.equal(await first.holdsLease(), true)
+  void first.fireNow('send-reminders')
+  await eventually(() => reminded().length === 1, 'the first reminder')
+  await first.stop() // SIGTERM: the pause before the second reminder is cut short
+
+  ctx.clock.set(new Date(dueAt + 2 * MINUTE).toISOString()) // the new process is up at 17:32
+  const second = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => second.stop())
+  assert.equal(await second.holdsLease(), true)
+  await eventually(
+    () => reminded().length === 2,
+    () => `the second reminder; sent: ${reminded().join(' | ')}`,
+  )
+  await second.stop()
+  const to = reminded().map((l) => /message to (\S+)/.exec(l)?.[1])
+  assert.deepEqual(to.sort(), ['ann@example.org', 'ben@example.org'], 'each reminded once')
+})
+
+test('embedded, a database where the schedule never ran (a new install): nothing is caught up at start', async (t) => {
+  const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' } })
+  const alice = await person(ctx, 'Alice')
+  await signInAt(ctx, alice, Date.parse('2026-11-23T09:00:00Z'))
+  ctx.clock.set('2026-11-24T00:05:00Z')
+  const jobs = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => jobs.stop())
+  assert.equal(await jobs.holdsLease(), true)
+  await jobs.stop() // waits for anything the start began
+  assert.equal(
+    (await openVisit(ctx, alice)).signed_out_at,
+    null,
+    'left for the first 23:59 this install sees',
+  )
+  assert.equal(await ctx.app.ctx.db.selectFrom('job_run').select('due_at').executeTakeFirst(), undefined)
+})
