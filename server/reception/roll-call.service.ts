@@ -50,7 +50,10 @@ export interface Actor {
   context: RequestContext
 }
 
-/** Accounted (marked safe) and unaccounted (everyone else on the list), with the details. */
+/**
+ * Accounted (marked safe on the list) and unaccounted (everyone else on it, and anyone off it who
+ * needs help or is missing), with the details.
+ */
 export interface RollCallCounts {
   total: number
   accounted: number
@@ -366,18 +369,24 @@ const nameOf = async (db: Db, id: number | null) => {
   return p ? `${p.first_name} ${p.last_name}` : null
 }
 
-/** Counts over a roll call's lines: only people on the snapshot count towards the totals. */
+/**
+ * Counts over a roll call's lines. The list, and who on it is safe or unmarked, is the snapshot
+ * taken when the alarm rang. Whoever asked for help or is marked missing counts as such, and as not
+ * accounted for, whether on the list or not (someone who never signed in and taps "I need help"
+ * must be in the number a marshal gives the fire brigade).
+ */
 export function countLines(lines: RollCallLine[]): RollCallCounts {
   const listed = lines.filter((l) => l.onSnapshot)
-  const count = (s: RollCallStatus) => listed.filter((l) => l.status === s).length
-  const accounted = count('safe')
+  const count = (among: RollCallLine[], s: RollCallStatus) => among.filter((l) => l.status === s).length
+  const accounted = count(listed, 'safe')
+  const offListToFind = lines.filter((l) => !l.onSnapshot && (l.status === 'help' || l.status === 'missing'))
   return {
     total: listed.length,
     accounted,
-    unaccounted: listed.length - accounted,
-    missing: count('missing'),
-    help: count('help'),
-    unmarked: count('unaccounted'),
+    unaccounted: listed.length - accounted + offListToFind.length,
+    missing: count(lines, 'missing'),
+    help: count(lines, 'help'),
+    unmarked: count(listed, 'unaccounted'),
   }
 }
 

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { RollCallLine } from './roll-call.repository.js'
+import { countLines } from './roll-call.service.js'
+
+const line = (personId: number, onSnapshot: boolean, status: RollCallLine['status']): RollCallLine => ({
+  personId,
+  firstName: `P${personId}`,
+  lastName: 'Test',
+  signedInAt: onSnapshot ? 0 : null,
+  onSnapshot,
+  confirmed: onSnapshot,
+  reason: null,
+  reasonAt: null,
+  lastActivityAt: null,
+  stillHereAt: null,
+  status,
+  via: status === 'unaccounted' ? null : 'self',
+  markedAt: status === 'unaccounted' ? null : 1,
+  markedById: null,
+  markedByName: null,
+})
+
+test('someone not on the list who asks for help, or whom a marshal marks missing, counts as needing help (or missing) and not accounted for', () => {
+  const counts = countLines([
+    line(1, true, 'safe'),
+    line(2, true, 'unaccounted'),
+    line(3, true, 'help'),
+    // Not on the list when it started (no sign-in): one checked in safe at the assembly point, one
+    // tapped "I need help" in the broadcast, one a marshal was told is missing.
+    line(4, false, 'safe'),
+    line(5, false, 'help'),
+    line(6, false, 'missing'),
+  ])
+  assert.deepEqual(counts, {
+    // "On the list" is the list when the alarm rang; safe and marks count on it.
+    total: 3,
+    accounted: 1,
+    unmarked: 1,
+    // Whoever still has to be found or helped, on the list or not.
+    unaccounted: 2 + 2,
+    help: 2,
+    missing: 1,
+  })
+})
