@@ -25,10 +25,14 @@ export async function sendOneReminder(
   )
 }
 
+/** Pauses before the embedded run tries again the people whose send failed (the messenger says "in a minute"). */
+export const REMINDER_RETRY_PAUSES_MS = [60_000, 120_000, 240_000]
+
 /**
  * Sends every due reminder from this process, paced at REMINDER_MAX_PER_MINUTE (the embedded
  * default and the CLI; the worker instead queues one job per person on a rate-limited queue).
- * A failure for one person is logged and does not stop the others.
+ * A failure for one person is logged and does not stop the others; those who failed are tried
+ * again after each pause of `retryPausesMs`, since no other run comes that day.
  */
 export async function sendReminders(
   ctx: TaskContext,
@@ -36,6 +40,7 @@ export async function sendReminders(
     dryRun?: boolean
     onProgress?: (done: number, total: number) => void
     signal?: AbortSignal
+    retryPausesMs?: number[]
   } = {},
 ): Promise<{
   day: string
@@ -46,20 +51,33 @@ export async function sendReminders(
   const outcomes: Partial<Record<ReminderOutcome | 'failed', number>> = {}
   if (options.dryRun) return { ...plan, outcomes }
   const gapMs = 60_000 / ctx.config.REMINDER_MAX_PER_MINUTE
+  const pauses = options.retryPausesMs ?? REMINDER_RETRY_PAUSES_MS
   options.onProgress?.(0, plan.personIds.length)
-  for (const [i, personId] of plan.personIds.entries()) {
-    if (options.signal?.aborted) break
-    let outcome: ReminderOutcome | 'failed'
-    try {
-      outcome = await sendOneReminder(ctx, { personId, day: plan.day })
-    } catch (err) {
-      ctx.log.warn({ err, personId }, 'reminder not sent; the next run will try again')
-      outcome = 'failed'
+  let due = plan.personIds
+  for (let pass = 0; due.length > 0 && !options.signal?.aborted; pass++) {
+    if (pass > 0) {
+      if (pass > pauses.length) break
+      await sleep(pauses[pass - 1]!, options.signal)
+      if (options.signal?.aborted) break
     }
-    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
-    options.onProgress?.(i + 1, plan.personIds.length)
-    if (outcome === 'sent' && i < plan.personIds.length - 1) await sleep(gapMs, options.signal)
+    const failed: number[] = []
+    for (const [i, personId] of due.entries()) {
+      if (options.signal?.aborted) break
+      let outcome: ReminderOutcome | undefined
+      try {
+        outcome = await sendOneReminder(ctx, { personId, day: plan.day })
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+      } catch (err) {
+        const last = pass === pauses.length
+        ctx.log.warn({ err, personId }, last ? 'reminder not sent' : 'reminder not sent; will try again')
+        failed.push(personId)
+      }
+      if (pass === 0) options.onProgress?.(i + 1, plan.personIds.length)
+      if (outcome === 'sent' && i < due.length - 1) await sleep(gapMs, options.signal)
+    }
+    due = failed
   }
+  if (due.length > 0) outcomes.failed = due.length
   return { ...plan, outcomes }
 }
 

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { insertContact } from '../server/identity/contact.repository.js'
-import type { Channel } from '../server/messaging/channel.js'
-import { consoleChannel } from '../server/messaging/console.channel.js'
 import { fireList, fireListSettings } from '../server/reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
 import { startFakePushService } from '../server/testing/fake-push-service.js'
+import { flakyChannel } from '../server/testing/flaky-channel.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { autoClose } from './auto-close.task.js'
 import { startQueues } from './queues.js'
@@ -94,18 +93,12 @@ test('a failed send is retried and still sends exactly one reminder', async (t) 
   let failures = 1
   const ctx = await buildTestApp(t, {
     env: fast,
-    channels: () => {
-      const console = consoleChannel({ info: (line: string) => ctx.outbox.push(line) })
-      const flaky: Channel = {
-        name: 'flaky',
-        kinds: ['email', 'phone'],
-        async send(message) {
-          if (message.purpose === 'reminder' && failures-- > 0) throw new Error('provider timed out')
-          return console.send(message)
-        },
-      }
-      return [flaky]
-    },
+    channels: () => [
+      flakyChannel(
+        (line) => ctx.outbox.push(line),
+        (m) => m.purpose === 'reminder' && failures-- > 0,
+      ),
+    ],
   })
   await signedIn(ctx, 'alice@example.org', 'Alice')
   ctx.clock.set('2026-11-23T17:30:00Z')
