@@ -29,6 +29,8 @@ export const SCHEDULER_LEASE = 'embedded-scheduler'
 export const LEASE_TTL_MS = 30_000
 /** How often the holder renews its lease (and others check whether it is free). */
 export const LEASE_RENEW_MS = 10_000
+/** Runs of one occurrence before it is given up, as the worker's `attempts`; retried after 1, then 2 minutes. */
+export const EMBEDDED_ATTEMPTS = 3
 
 /** The in-process scheduler's handle: stop() waits for running work to finish. */
 export interface EmbeddedJobs {
@@ -44,6 +46,11 @@ export interface EmbeddedJobs {
   fireNow(id: string): Promise<boolean>
   /** When a schedule (by id) fires next after `from` (default now); undefined if it is not scheduled. */
   nextRun(id: string, from?: Date): Date | undefined
+  /**
+   * Runs, now, the latest occurrence of each schedule that is due and unclaimed (missed, cut short,
+   * or failed and due a retry), as the holder does at every lease renewal; resolves when done.
+   */
+  catchUpNow(): Promise<void>
   /** Whether this process holds the scheduler lease (runs the jobs) now; resolves after the first try. */
   holdsLease(): Promise<boolean>
 }
@@ -80,11 +87,9 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
       holding = false
       ctx.log.warn({ err }, 'scheduler lease could not be renewed; jobs pause until it can')
     }
-    if (holding && !had) {
-      ctx.log.info('scheduled jobs run in this process (it holds the scheduler lease)')
-      // Whatever fell due while no process held the lease (a restart at 23:59) runs now.
-      void track(catchUp())
-    }
+    if (holding && !had) ctx.log.info('scheduled jobs run in this process (it holds the scheduler lease)')
+    // Whatever fell due while no process held the lease (a restart at 23:59), or failed, runs now.
+    if (holding) void catchUpNow()
     if (!holding && !warned) {
       warned = true
       const lease = await findLease(ctx.db, SCHEDULER_LEASE).catch(() => undefined)
@@ -96,29 +101,56 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     return holding
   }
 
+  /** Occurrences this process knows are claimed (by it or another), so catch-up asks no more. */
+  const settled = new Set<string>()
+  /** Failed occurrences: how often they ran, and not to be run again before `retryAt` (clock ms). */
+  const failures = new Map<string, { attempts: number; retryAt: number }>()
+  const keyOf = (schedule: Schedule, dueAt: number) => `${schedule.id}@${dueAt}`
+
   /**
    * Runs one occurrence, claimed in the database so no process runs it twice. A run that stop() cut
-   * short, or that failed, gives its claim back: the next holder's catch-up runs it again (every
-   * task is safe to run twice; reminders are claimed per person and day).
+   * short, or that failed (fewer than EMBEDDED_ATTEMPTS times), gives its claim back: catch-up runs
+   * it again (every task is safe to run twice; reminders are claimed per person and day).
    */
   const runOccurrence = async (schedule: Schedule, dueAt: number): Promise<unknown> => {
+    const key = keyOf(schedule, dueAt)
     const run = { scheduleId: schedule.id, dueAt, holder }
-    if (!(await claimJobRun(ctx.db, { ...run, now: Date.now() }))) return 'already run'
+    if (!(await claimJobRun(ctx.db, { ...run, now: Date.now() }))) {
+      settled.add(key)
+      return 'already run'
+    }
+    const attempts = (failures.get(key)?.attempts ?? 0) + 1
     try {
       const result = await runScheduledTask(ctx, schedule.task, { signal: abort.signal, dueAt })
-      if (abort.signal.aborted) await releaseJobRun(ctx.db, run)
+      // Only the reminders stop part-way on stop() (the others finish first): the rest are still due.
+      if (abort.signal.aborted && schedule.task === 'send-reminders') await releaseJobRun(ctx.db, run)
+      else settled.add(key)
+      failures.delete(key)
       return result
     } catch (err) {
-      await releaseJobRun(ctx.db, run).catch(() => {})
-      throw err
+      if (attempts < EMBEDDED_ATTEMPTS) {
+        failures.set(key, { attempts, retryAt: ctx.clock.now() + 60_000 * 2 ** (attempts - 1) })
+        settled.delete(key)
+        await releaseJobRun(ctx.db, run).catch(() => {})
+      } else {
+        failures.delete(key)
+        settled.add(key)
+      }
+      throw Object.assign(err instanceof Error ? err : new Error(String(err)), { attempts })
     }
   }
   const report = (schedule: Schedule, work: Promise<unknown>): Promise<void> =>
     work.then(
       (result) => ctx.log.info({ task: schedule.task, result }, 'scheduled task finished'),
       (err: unknown) => {
-        ctx.log.error({ err, task: schedule.task }, 'scheduled task failed')
-        ctx.monitor?.captureJob(err, { queue: 'embedded', task: schedule.task, attempts: 1 })
+        const attempts = (err as { attempts?: number }).attempts ?? 1
+        const last = attempts >= EMBEDDED_ATTEMPTS
+        ctx.log[last ? 'error' : 'warn'](
+          { err, task: schedule.task, attempts },
+          last ? 'scheduled task failed' : 'scheduled task failed; will retry',
+        )
+        // Reported once, when it fails for good, as the worker does.
+        if (last) ctx.monitor?.captureJob(err, { queue: 'embedded', task: schedule.task, attempts })
       },
     )
 
@@ -144,9 +176,10 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
 
   /**
    * Runs the latest occurrence of each schedule if no process claimed it (none held the lease at
-   * its time, or its run was cut short), where the schedule has run on this database before (a new
-   * install has nothing to catch up). Not the digest: a head count hours late tells nobody anything.
-   * Late runs act as of their time (runScheduledTask): the auto-close closes only what was open then.
+   * its time, its run was cut short, or it failed and its retry is due), where the schedule has run
+   * on this database before (a new install has nothing to catch up). Not the digest: a head count
+   * hours late tells nobody anything. Late runs act as of their time (runScheduledTask): the
+   * auto-close closes only what was open then.
    */
   async function catchUp(): Promise<void> {
     for (const schedule of list) {
@@ -154,9 +187,19 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
       const [previous] = crons.get(schedule.id)?.previousRuns(1, new Date(ctx.clock.now())) ?? []
       if (!previous) continue
       const dueAt = previous.getTime()
-      const missed = await ranBefore(ctx.db, schedule.id, dueAt).catch(() => false)
+      const key = keyOf(schedule, dueAt)
+      if (settled.has(key) || (failures.get(key)?.retryAt ?? 0) > ctx.clock.now()) continue
+      const missed = failures.has(key) || (await ranBefore(ctx.db, schedule.id, dueAt).catch(() => false))
       if (missed) await report(schedule, runOccurrence(schedule, dueAt))
+      else settled.add(key)
     }
+  }
+  let catchingUp: Promise<void> | undefined
+  const catchUpNow = (): Promise<void> => {
+    catchingUp ??= track(catchUp()).finally(() => {
+      catchingUp = undefined
+    })
+    return catchingUp
   }
 
   // Only now: taking the lease starts a catch-up, which needs the schedules above.
@@ -221,6 +264,7 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     nextRun(id, from) {
       return crons.get(id)?.nextRun(from) ?? undefined
     },
+    catchUpNow,
     holdsLease: async () => {
       await firstTry
       return holding

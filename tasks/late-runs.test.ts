@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Job } from 'bullmq'
+import { sql } from 'kysely'
 import { signIn } from '../server/register/register.service.js'
 import { buildTestApp, type TestApp } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
@@ -211,4 +212,35 @@ test('embedded, a database where the schedule never ran (a new install): nothing
     'left for the first 23:59 this install sees',
   )
   assert.equal(await ctx.app.ctx.db.selectFrom('job_run').select('due_at').executeTakeFirst(), undefined)
+})
+
+test('embedded: an auto-close that failed (the database refused it) is tried again a minute later, as the worker retries', async (t) => {
+  const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' }, embeddedJobs: true })
+  const { db } = ctx.app.ctx
+  const jobs = ctx.app.embeddedJobs!
+  const alice = await person(ctx, 'Alice')
+  await signInAt(ctx, alice, Date.parse('2026-11-23T09:00:00Z'))
+  const vera = await visitorAt(ctx, 'Vera Visitor', alice, Date.parse('2026-11-23T10:00:00Z'))
+  const visitorOut = async () =>
+    (await db.selectFrom('visitor').select('signed_out_at').where('id', '=', vera).executeTakeFirstOrThrow())
+      .signed_out_at
+  assert.equal(await jobs.holdsLease(), true)
+
+  // The visitors' half of the 23:59 run fails: their table cannot be read at that moment.
+  await sql`alter table visitor rename to visitor_away`.execute(db)
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  await jobs.fireNow('auto-close')
+  await sql`alter table visitor_away rename to visitor`.execute(db)
+  assert.equal(await visitorOut(), null, 'the failed run left the visitor in')
+
+  await jobs.catchUpNow()
+  assert.equal(await visitorOut(), null, 'not retried at once')
+  ctx.clock.set('2026-11-24T00:00:00Z') // a minute later (the lease renewal every 10 s looks)
+  await jobs.catchUpNow()
+  assert.equal(
+    await visitorOut(),
+    Date.parse('2026-11-23T23:59:00Z'),
+    'the retry closed the visitor, at 23:59',
+  )
+  assert.equal((await openVisit(ctx, alice)).closed_by, 'auto')
 })
