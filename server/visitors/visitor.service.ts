@@ -383,8 +383,9 @@ export async function visitorById(db: Db, id: number): Promise<Visitor | undefin
 }
 
 /**
- * Closes every visitor signed in by `now` and still in, as `auto` (not confirmed), like staff visits: at `now`, or
- * at the end of their own day if they signed in on an earlier day. Audited; safe to run twice.
+ * Closes every visitor signed in by `now` and still in, as `auto` (not confirmed), like staff
+ * visits: at `now`, or at the end of their own day if they signed in on an earlier day. Audited;
+ * safe to run twice.
  */
 export async function autoCloseVisitors(
   db: Db,
