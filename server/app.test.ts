@@ -29,10 +29,15 @@ test('pages carry strict security headers and a CSP without inline script', asyn
   assert.doesNotMatch(page.body, /\sstyle="/, 'no inline styles')
 })
 
-test('every kind of answer carries the security headers: pages, API, errors, 404s, static files', async (t) => {
+test('every kind of answer carries the security headers: pages, errors, 404s, static files; the JSON API a set for data', async (t) => {
   const ctx = await buildTestApp(t)
-  const answers = [
+  const documents = [
     await ctx.app.inject({ method: 'GET', url: '/login' }),
+    await ctx.app.inject({ method: 'GET', url: '/no-such-page' }),
+    await ctx.app.inject({ method: 'GET', url: '/static/app.css' }),
+    await ctx.app.inject({ method: 'GET', url: '/docs/api' }),
+  ]
+  const api = [
     await ctx.app.inject({ method: 'GET', url: '/api/v1/me' }),
     await ctx.app.inject({
       method: 'POST',
@@ -40,14 +45,14 @@ test('every kind of answer carries the security headers: pages, API, errors, 404
       headers: { 'content-type': 'application/json' },
       payload: '{not json',
     }),
-    await ctx.app.inject({ method: 'GET', url: '/no-such-page' }),
-    await ctx.app.inject({ method: 'GET', url: '/static/app.css' }),
+    await ctx.app.inject({ method: 'GET', url: '/api/v1/nope' }),
+    await ctx.app.inject({ method: 'GET', url: '/api/v1/openapi.json' }),
   ]
   assert.deepEqual(
-    answers.map((a) => a.statusCode),
-    [200, 401, 400, 404, 200],
+    [...documents, ...api].map((a) => a.statusCode),
+    [200, 404, 200, 200, 401, 400, 404, 200],
   )
-  for (const answer of answers) {
+  for (const answer of documents) {
     const where = `${answer.statusCode} ${answer.headers['content-type']}`
     assert.match(String(answer.headers['content-security-policy']), /default-src 'self'/, where)
     assert.equal(answer.headers['x-content-type-options'], 'nosniff', where)
@@ -57,12 +62,43 @@ test('every kind of answer carries the security headers: pages, API, errors, 404
     assert.equal(answer.headers['referrer-policy'], 'same-origin', where)
     assert.equal(answer.headers['x-powered-by'], undefined, where)
   }
+  // Data, never a document: nothing may load, frame or run from it (OWASP's REST headers), and the
+  // headers only a page needs (opener, prefetch, old browsers' download and XSS filters) are left
+  // off: each costs every API answer its bytes and the phone's parsing.
+  for (const answer of api) {
+    const where = `${answer.statusCode} ${answer.headers['content-type']}`
+    assert.equal(
+      answer.headers['content-security-policy'],
+      "default-src 'none'; frame-ancestors 'none'",
+      where,
+    )
+    assert.equal(answer.headers['x-content-type-options'], 'nosniff', where)
+    assert.equal(answer.headers['x-frame-options'], 'DENY', where)
+    assert.equal(answer.headers['cross-origin-resource-policy'], 'same-origin', where)
+    assert.equal(answer.headers['referrer-policy'], 'no-referrer', where)
+    assert.equal(answer.headers['x-powered-by'], undefined, where)
+    for (const pageOnly of [
+      'cross-origin-opener-policy',
+      'origin-agent-cluster',
+      'x-dns-prefetch-control',
+      'x-download-options',
+      'x-permitted-cross-domain-policies',
+      'x-xss-protection',
+    ])
+      assert.equal(answer.headers[pageOnly], undefined, `${where}: ${pageOnly}`)
+  }
 })
 
-test('HTTPS deployments also send HSTS', async (t) => {
+test('HTTPS deployments also send HSTS, on pages and on the API', async (t) => {
   const ctx = await buildTestApp(t, { env: { PUBLIC_URL: 'https://register.example.org' } })
-  const page = await ctx.app.inject({ method: 'GET', url: '/login' })
-  assert.match(String(page.headers['strict-transport-security']), /max-age=31536000/)
+  for (const url of ['/login', '/api/v1/me']) {
+    const answer = await ctx.app.inject({ method: 'GET', url })
+    assert.match(
+      String(answer.headers['strict-transport-security']),
+      /max-age=31536000; includeSubDomains/,
+      url,
+    )
+  }
 })
 
 test('unknown pages are 404 in HTML or JSON, and rate limited', async (t) => {
