@@ -43,8 +43,20 @@ async function postImport(
   withCsrf = true,
 ) {
   await browser.get('/admin/invitations')
+  return sendImportForm(browser, fields, file, withCsrf)
+}
+
+/** Sends the import form of the page last loaded, with its hidden fields, as multipart/form-data. */
+async function sendImportForm(
+  browser: TestBrowser,
+  fields: Record<string, string>,
+  file?: { name: string; content: string | Buffer },
+  withCsrf = true,
+) {
   const form = new FormData()
   if (withCsrf) form.set('_csrf', browser.csrfToken())
+  const formKey = /name="formKey" value="([^"]*)"/.exec(browser.lastHtml)?.[1]
+  if (formKey) form.set('formKey', formKey)
   for (const [key, value] of Object.entries(fields)) form.set(key, value)
   if (file) form.set('file', new Blob([file.content], { type: 'text/csv' }), file.name)
   const encoded = new Response(form)
@@ -328,4 +340,36 @@ test('the invited person’s data export holds the invitation, and erasing them 
   await admin.get(`/admin/people/${invitation!.person_id}/erase`)
   assert.equal((await admin.post(`/admin/people/${invitation!.person_id}/erase`)).statusCode, 303)
   assert.equal((await invitations(ctx)).length, 0)
+})
+
+test('the import form sent twice (a double click, a resend) imports and sends once, and the copy answers as the first did', async (t) => {
+  const { ctx, twilio, admin } = await setup(t)
+  const csv = ['first name,last name,phone', ...[1, 2, 3].map((i) => `P${i},Twice,${phoneOf(i)}`)].join('\n')
+
+  // The browser resends after the first answer (a reload of the POST, a second Enter).
+  await admin.get('/admin/invitations')
+  const first = await sendImportForm(admin, { csv, sendBy: 'phone', action: 'send' })
+  assert.equal(first.statusCode, 303, first.body)
+  const again = await sendImportForm(admin, { csv, sendBy: 'phone', action: 'send' })
+  assert.equal(again.statusCode, 303, 'the resend is answered as the first was, not with "Duplicate" errors')
+  assert.equal(again.headers.location, first.headers.location)
+  assert.equal((await invitations(ctx)).length, 3)
+
+  // A double click of the next import: both copies on their way at once.
+  const next = ['first name,last name,phone', ...[4, 5].map((i) => `P${i},Twice,${phoneOf(i)}`)].join('\n')
+  await admin.get('/admin/invitations')
+  const both = await Promise.all([
+    sendImportForm(admin, { csv: next, sendBy: 'phone', action: 'send' }),
+    sendImportForm(admin, { csv: next, sendBy: 'phone', action: 'send' }),
+  ])
+  assert.deepEqual(
+    both.map((r) => r.statusCode),
+    [303, 303],
+  )
+  assert.equal((await invitations(ctx)).length, 5, 'five invitations, not seven')
+  await eventually(
+    () => twilio.messages.length === 5,
+    () => `five texts (${twilio.messages.length})`,
+  )
+  assert.deepEqual(new Set(twilio.messages.map((m) => m.to)).size, 5, 'each number texted once')
 })

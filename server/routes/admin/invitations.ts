@@ -13,13 +13,14 @@ import {
 } from '../../invitations/invitation.service.js'
 import { MAX_CSV_BYTES, MAX_IMPORT_ROWS } from '../../invitations/invitation-csv.js'
 import { UserError } from '../../lib/errors.js'
+import { FORM_USED, newFormKey, oncePerForm, withFormKey } from '../form-key.js'
 import { idParams } from '../schemas.js'
 import { adminActor } from './shared.js'
 
 const tooLarge = `That list is too large: at most ${MAX_CSV_BYTES / 1024} KB (about ${MAX_IMPORT_ROWS} people). Split it into several imports.`
 
 /** The import form's fields, pasted (urlencoded or multipart) or uploaded (multipart). */
-type ImportBody = { csv?: string; file?: unknown; sendBy?: string; action?: string }
+type ImportBody = { csv?: string; file?: unknown; sendBy?: string; action?: string; formKey?: string }
 
 /** /admin/invitations: invite people in bulk from a CSV; each gets a one-time sign-in link. */
 export default async function invitationRoutes(app: FastifyInstance): Promise<void> {
@@ -42,6 +43,8 @@ export default async function invitationRoutes(app: FastifyInstance): Promise<vo
     data: { values?: Record<string, string>; errors?: Record<string, string>; report?: ImportReport } = {},
   ) => {
     return reply.page('admin/invitations', {
+      // Each page shows a fresh key: the import it sends runs once however often it is sent.
+      formKey: newFormKey(),
       values: { sendBy: 'phone', ...data.values },
       errors: data.errors ?? {},
       report: data.report ?? null,
@@ -72,7 +75,7 @@ export default async function invitationRoutes(app: FastifyInstance): Promise<vo
     {
       ...csrf,
       schema: {
-        body: {
+        body: withFormKey({
           type: 'object',
           properties: {
             _csrf: { type: 'string', maxLength: 200 },
@@ -80,7 +83,7 @@ export default async function invitationRoutes(app: FastifyInstance): Promise<vo
             sendBy: { type: 'string', maxLength: 10 },
             action: { type: 'string', maxLength: 10 },
           },
-        },
+        }),
       },
       // Each import can text hundreds of numbers: a slip of the finger must not repeat it.
       config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
@@ -117,14 +120,29 @@ export default async function invitationRoutes(app: FastifyInstance): Promise<vo
         return page(reply, { values, report, errors: report.message ? { csv: report.message } : {} })
       }
       try {
-        const { report, invitations } = await importInvitations(deps, adminActor(request, clock), {
-          csv,
-          sendBy,
-        })
+        // The form sent twice (a double click, a resend) imports once and answers as the first
+        // did, rather than with every line a "Duplicate" of the first copy's invitations.
+        const once = await oncePerForm(
+          db,
+          request,
+          { key: body.formKey, fields: values, at: () => clock.now() },
+          async () => {
+            const { report, invitations } = await importInvitations(deps, adminActor(request, clock), {
+              csv,
+              sendBy,
+            })
+            return { count: invitations.length, texts: report.texts, emails: report.emails }
+          },
+        )
+        if (once.reused) {
+          reply.code(422)
+          return page(reply, { values, errors: { csv: FORM_USED } })
+        }
         sender.send()
+        const { count, texts, emails } = once.value
         request.flash(
           'info',
-          `Sending ${invitations.length} invitation${invitations.length === 1 ? '' : 's'}: ${report.texts} by text, ${report.emails} by email. This page shows each as it goes.`,
+          `Sending ${count} invitation${count === 1 ? '' : 's'}: ${texts} by text, ${emails} by email. This page shows each as it goes.`,
         )
         return reply.redirect('/admin/invitations', 303)
       } catch (error) {
