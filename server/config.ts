@@ -53,7 +53,13 @@ const clockTime = z
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour local time such as 17:30')
 
 /** A local time of day (HH:mm), or "off" to disable the job. */
-const jobTime = z.union([z.literal('off'), clockTime])
+const jobTime = z
+  .string()
+  .trim()
+  .regex(
+    /^(off|([01]\d|2[0-3]):[0-5]\d)$/,
+    'must be a 24-hour local time such as 17:30, or off to turn the job off',
+  )
 
 /** Space separated local times (HH:mm), e.g. "10:00 14:00"; empty means none. */
 const timeList = z
