@@ -95,6 +95,12 @@ function build(): void {
   if (result.status !== 0) throw new Error('build failed')
 }
 
+/** Copies the SQLite database of one data folder (the file and its WAL) into another, for the floor. */
+function copyDatabase(fromDir: string, toDir: string): void {
+  for (const file of ['register.db', 'register.db-wal'])
+    if (existsSync(join(fromDir, file))) copyFileSync(join(fromDir, file), join(toDir, file))
+}
+
 /** Forks one of the reference servers in scripts/bench/, which reports the address it listens on. */
 function startReference(
   file: 'hello.mjs' | 'tap-floor.mjs' | 'tap-floor-pg.mjs' | 'same-bytes.mjs',
@@ -479,8 +485,7 @@ async function profileRows(rows: Row[], name: keyof typeof PROFILES, profileDir:
     if (name === 'tap') {
       const floorDir = join(profileDir, 'floor')
       mkdirSync(floorDir)
-      for (const file of ['register.db', 'register.db-wal'])
-        if (existsSync(join(profileDir, file))) copyFileSync(join(profileDir, file), join(floorDir, file))
+      copyDatabase(profileDir, floorDir)
       floor = await profileLoad(
         { kind: 'floor', database: join(floorDir, 'register.db') },
         nextPort++,
@@ -545,8 +550,7 @@ async function main(): Promise<void> {
     // The floor taps on a copy of the very same database (its people, tokens and history: a tap
     // into a million past visits costs more than into none), taken before the app opens it.
     const floorDir = tempDir()
-    for (const file of ['register.db', 'register.db-wal'])
-      if (existsSync(join(mainDir, file))) copyFileSync(join(mainDir, file), join(floorDir, file))
+    copyDatabase(mainDir, floorDir)
     const app = await startApp(mainDir)
     children.push(app.child)
     const startedAt = performance.now()
