@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import { unitOfWork } from '../db/unit-of-work.js'
-import { isDatabaseBusy } from '../lib/http-errors.js'
 import { consoleChannel } from '../messaging/console.channel.js'
 import { Messenger } from '../messaging/messenger.js'
-import { eventually } from '../testing/eventually.js'
 import { makePerson } from '../testing/factories.js'
-import { latch, racingPostgres, someoneWaitsForALock } from '../testing/races.js'
+import { latch, racingPostgres } from '../testing/races.js'
 import { testDialect } from '../testing/test-database.js'
 import {
   deliverInvitations,
   ImportRefused,
+  type InvitationActor,
   type InvitationDeps,
   importInvitations,
   type SendBy,
@@ -54,47 +52,54 @@ const outcomeOf = (work: Promise<unknown>): Promise<Outcome> =>
     (error: Error) => ({ ok: false, error }),
   )
 
+let admins = 0
+/** An admin acting at noon (a new one each call). */
+const adminOf = async (deps: InvitationDeps): Promise<InvitationActor> => ({
+  personId: await makePerson(deps.db, {
+    firstName: 'Bea',
+    lastName: 'Boss',
+    email: `boss${++admins}@example.org`,
+  }),
+  at: NOON,
+  context,
+})
+
 /**
- * Two imports sent at the same moment from two web processes: the first has saved its invitations
- * but not committed when the second starts; the first commits once the second has either finished
- * or is waiting for a lock (or, with `holdUntilSecondSettles`, only once it has finished). `wrap`
- * runs the second import in a unit of work of the test's own (to shorten its lock wait).
+ * An import being saved by another web process: its invitations are saved, not yet committed, and
+ * it holds the import lock until `commit` is called; `outcome` settles once it has committed.
  */
-async function raceImports(
+async function importBeingSaved(
   deps: InvitationDeps,
-  first: { csv: string; sendBy: SendBy },
-  second: { csv: string; sendBy: SendBy },
-  options: {
-    wrap?: (run: (db: Db) => Promise<unknown>) => Promise<unknown>
-    holdUntilSecondSettles?: boolean
-  } = {},
-): Promise<[Outcome, Outcome]> {
-  const { wrap = (run) => run(deps.db), holdUntilSecondSettles = false } = options
-  const admin = await makePerson(deps.db, { firstName: 'Bea', lastName: 'Boss', email: 'boss@example.org' })
-  const actor = { personId: admin, at: NOON, context }
+  actor: InvitationActor,
+  list: { csv: string; sendBy: SendBy },
+): Promise<{ outcome: Promise<Outcome>; commit: () => void }> {
   const saved = latch()
   const commit = latch()
-  const a = outcomeOf(
+  const outcome = outcomeOf(
     unitOfWork(deps.db, async (trx) => {
-      await importInvitations({ ...deps, db: trx }, actor, first)
+      await importInvitations({ ...deps, db: trx }, actor, list)
       saved.open()
       await commit.reached
     }),
   )
   await saved.reached
-  let settled = false
-  const b = outcomeOf(wrap((db) => importInvitations({ ...deps, db }, actor, second))).then((outcome) => {
-    settled = true
-    return outcome
-  })
-  await eventually(
-    async () => settled || (!holdUntilSecondSettles && (await someoneWaitsForALock(deps.db))),
-    holdUntilSecondSettles
-      ? 'the second import to finish'
-      : 'the second import to finish or to wait for the first',
-  )
-  commit.open()
-  return [await a, await b]
+  return { outcome, commit: commit.open }
+}
+
+/**
+ * Two imports sent at the same moment from two web processes: the first has saved its invitations
+ * but not committed when the second starts, and commits only once the second has finished.
+ */
+async function raceImports(
+  deps: InvitationDeps,
+  first: { csv: string; sendBy: SendBy },
+  second: { csv: string; sendBy: SendBy },
+): Promise<[Outcome, Outcome]> {
+  const actor = await adminOf(deps)
+  const saving = await importBeingSaved(deps, actor, first)
+  const b = await outcomeOf(importInvitations(deps, actor, second))
+  saving.commit()
+  return [await saving.outcome, b]
 }
 
 /** Invitations still waiting or usable, per contact. */
@@ -109,32 +114,38 @@ async function liveByContact(db: Db): Promise<Map<string, number>> {
   return counts
 }
 
-test('the same list sent twice at the same moment is saved once: the second import is refused as duplicates, and each person is invited once (PostgreSQL)', {
+test('the same list sent twice at the same moment is saved once: the second import is refused at once (409, another import is running), not left waiting, and sent again it is refused as duplicates (PostgreSQL)', {
   skip,
 }, async (t) => {
   const deps = depsOn(await racingPostgres(t))
   const list = { csv: LIST, sendBy: 'phone' as const }
+  // The first import holds its lock until the second has finished: a second that waited for it
+  // would wait out lock_timeout (5 s) and fail with a lock timeout instead.
   const [first, second] = await raceImports(deps, list, list)
 
   assert.ok(first.ok, 'the first import is saved')
   assert.ok(!second.ok, 'the second import is refused')
-  assert.ok(
-    second.error instanceof ImportRefused,
-    `refused as a sequential second import is: ${second.error}`,
-  )
-  assert.equal(second.error.statusCode, 422)
+  assert.ok(second.error instanceof ImportRefused, `refused, not timed out: ${second.error}`)
+  assert.equal(second.error.statusCode, 409)
+  assert.match(second.error.message, /^Another import is running; try again in a moment\./)
+  assert.deepEqual(second.error.report.rows, [], 'the second list was not checked against a half-saved first')
   assert.deepEqual(
-    second.error.report.rows.map((row) => row.problems.map((p) => p.replace(/ on .*$/, ''))),
+    Object.fromEntries(await liveByContact(deps.db)),
+    { '+447400100001': 1, '+447400100002': 1, 'cat@example.org': 1 },
+    'one live invitation per contact',
+  )
+
+  // Tried again once the first is saved, it is checked against it.
+  const again = await outcomeOf(importInvitations(deps, await adminOf(deps), list))
+  assert.ok(!again.ok && again.error instanceof ImportRefused, 'the same list again is refused')
+  assert.equal(again.error.statusCode, 422)
+  assert.deepEqual(
+    again.error.report.rows.map((row) => row.problems.map((p) => p.replace(/ on .*$/, ''))),
     [
       ['Duplicate: +44 7400 100001 was already invited'],
       ['Duplicate: +44 7400 100002 was already invited'],
       ['Duplicate: cat@example.org was already invited'],
     ],
-  )
-  assert.deepEqual(
-    Object.fromEntries(await liveByContact(deps.db)),
-    { '+447400100001': 1, '+447400100002': 1, 'cat@example.org': 1 },
-    'one live invitation per contact',
   )
   const delivered = await deliverInvitations(deps, context)
   assert.equal(delivered.sent, 3, 'three invitations sent')
@@ -145,21 +156,27 @@ test('the same list sent twice at the same moment is saved once: the second impo
   )
 })
 
-test('two imports at the same moment cannot text past the daily ceiling between them: the second is refused whole (PostgreSQL)', {
+test('two imports at the same moment cannot text past the daily ceiling between them: the second is refused whole, and sent again it meets the ceiling (PostgreSQL)', {
   skip,
 }, async (t) => {
   const deps = depsOn(await racingPostgres(t), 3)
-  const [first, second] = await raceImports(
+  const second = { csv: 'Dan Dale,07400 100004\nEve Evans,07400 100005', sendBy: 'phone' as const }
+  const [first, racing] = await raceImports(
     deps,
     { csv: 'Ann Able,07400 100001\nBen Baker,07400 100002', sendBy: 'phone' },
-    { csv: 'Dan Dale,07400 100004\nEve Evans,07400 100005', sendBy: 'phone' },
+    second,
   )
 
   assert.ok(first.ok, 'the first import (2 texts of 3) is saved')
-  assert.ok(!second.ok, 'the second import (2 more texts) is refused')
-  assert.ok(second.error instanceof ImportRefused, `refused by the ceiling: ${second.error}`)
-  assert.equal(second.error.statusCode, 429)
-  assert.match(second.error.message, /at most 3 invitations in 24 hours and 2 have been texted already/)
+  assert.ok(
+    !racing.ok && racing.error instanceof ImportRefused,
+    `the second is refused: ${!racing.ok && racing.error}`,
+  )
+  assert.equal(racing.error.statusCode, 409)
+  const again = await outcomeOf(importInvitations(deps, await adminOf(deps), second))
+  assert.ok(!again.ok && again.error instanceof ImportRefused, 'sent again, it is refused whole')
+  assert.equal(again.error.statusCode, 429)
+  assert.match(again.error.message, /at most 3 invitations in 24 hours and 2 have been texted already/)
   const texts = await deps.db
     .selectFrom('invitation')
     .select('contact_value')
@@ -173,26 +190,36 @@ test('two imports at the same moment cannot text past the daily ceiling between 
   )
 })
 
-test('an import that waits for another past lock_timeout is told the database is busy (a 503), and saves nothing (PostgreSQL)', {
+test('an import refused because another is running does not hold up the other units of its shared commit: a unit started in the same turn commits at once (PostgreSQL)', {
   skip,
 }, async (t) => {
   const deps = depsOn(await racingPostgres(t))
-  const list = { csv: LIST, sendBy: 'phone' as const }
-  // The first import holds on until the second has given up, however long that takes: the pool's
-  // lock_timeout (5 s) would do as well, a shorter one only makes the test quicker.
-  const [first, second] = await raceImports(deps, list, list, {
-    wrap: (run) =>
-      unitOfWork(deps.db, async (trx) => {
-        await sql`set local lock_timeout = '200ms'`.execute(trx)
-        return run(trx)
-      }),
-    holdUntilSecondSettles: true,
-  })
+  const actor = await adminOf(deps)
+  const first = await importBeingSaved(deps, actor, { csv: LIST, sendBy: 'phone' })
+  // Started in one event-loop turn: one transaction, one commit (server/db/unit-of-work.ts).
+  const second = outcomeOf(importInvitations(deps, actor, { csv: 'Dan Dale,07400 100004', sendBy: 'phone' }))
+  const signIn = outcomeOf(
+    unitOfWork(deps.db, (trx) =>
+      makePerson(trx, { firstName: 'Sam', lastName: 'Sign', email: 'sam@example.org' }),
+    ),
+  )
+  // Both settle while the first import still holds its lock (it commits only afterwards).
+  const [refused, committed] = await Promise.all([second, signIn])
+  first.commit()
+  assert.ok((await first.outcome).ok, 'the first import is saved')
 
-  assert.ok(first.ok, 'the first import is saved')
-  assert.ok(!second.ok, 'the second import gave up')
-  assert.equal((second.error as { code?: string }).code, '55P03', `a lock timeout: ${second.error}`)
-  assert.ok(isDatabaseBusy(second.error), 'a "try again" error, answered with 503')
+  assert.ok(
+    !refused.ok && refused.error instanceof ImportRefused,
+    `refused at once: ${!refused.ok && refused.error}`,
+  )
+  assert.equal(refused.error.statusCode, 409)
+  assert.ok(committed.ok, 'the other unit of the shared commit is saved')
+  const sam = await deps.db
+    .selectFrom('contact')
+    .select('value')
+    .where('value', '=', 'sam@example.org')
+    .execute()
+  assert.equal(sam.length, 1, 'and is there to read')
   assert.deepEqual(
     Object.fromEntries(await liveByContact(deps.db)),
     { '+447400100001': 1, '+447400100002': 1, 'cat@example.org': 1 },

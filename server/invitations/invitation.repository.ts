@@ -6,15 +6,18 @@ import type { Invitation, InvitationTable } from '../db/database.js'
 const IMPORT_LOCK = 4_107_202_611
 
 /**
- * Holds every other import back until the caller's transaction ends, so an import's checks (a
- * contact's live invitation, the daily text ceiling) see every import committed before it: no
- * constraint can say "one live invitation per contact", since a link expires by the clock. Waits
- * at most `lock_timeout` for an import under way. SQLite has one writer: a write transaction
- * (`begin immediate`) already holds out every other.
+ * Takes the import lock until the caller's transaction ends, so an import's checks (a contact's
+ * live invitation, the daily text ceiling) see every import committed before it: no constraint can
+ * say "one live invitation per contact", since a link expires by the clock. False, at once, when
+ * another import holds it: waiting would hold up every other unit of the caller's shared commit
+ * (sign-ins among them). SQLite has one writer: a write transaction (`begin immediate`) already
+ * holds out every other, so there it is always true.
  */
-export async function lockInvitationImports(db: Db): Promise<void> {
-  if (dialectOf(db) !== 'postgres') return
-  await sql`select pg_advisory_xact_lock(${IMPORT_LOCK})`.execute(db)
+export async function tryLockInvitationImports(db: Db): Promise<boolean> {
+  if (dialectOf(db) !== 'postgres') return true
+  const tryLock = sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${IMPORT_LOCK}) as locked`
+  const { rows } = await tryLock.execute(db)
+  return rows[0]!.locked
 }
 
 /** Saves invitations (status pending), in chunks so no statement has too many parameters. */

@@ -26,9 +26,9 @@ import {
   insertInvitations,
   listInvitations,
   listInvitationsToSend,
-  lockInvitationImports,
   markInvitationRevoked,
   markInvitationUsed,
+  tryLockInvitationImports,
 } from './invitation.repository.js'
 import { type CsvPerson, readInvitationCsv } from './invitation-csv.js'
 
@@ -96,6 +96,21 @@ export class ImportRefused extends UserError {
   }
 }
 
+/** The report of an import refused before any row was read. */
+const refusedWhole = (message: string, status: number): ImportReport => ({
+  rows: [],
+  problemRows: 0,
+  message,
+  status,
+  ignoredColumns: [],
+  texts: 0,
+  emails: 0,
+})
+
+/** Why an import sent while another is being saved is refused. */
+const ANOTHER_IMPORT =
+  'Another import is running; try again in a moment. Nothing was sent: your list is still here.'
+
 /** "Alice", "ALICE ", "Alíce" read the same when matching names against people already here. */
 const nameKey = (first: string, last: string) =>
   `${first} ${last}`.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim()
@@ -106,16 +121,7 @@ const nameProblem = (message: string | undefined) =>
 /** Reads and checks an import without saving anything. */
 async function checkRows(deps: InvitationDeps, db: Db, csv: string, sendBy: SendBy): Promise<ImportReport> {
   const read = readInvitationCsv(csv)
-  if (!read.ok)
-    return {
-      rows: [],
-      problemRows: 0,
-      message: read.message,
-      status: 422,
-      ignoredColumns: [],
-      texts: 0,
-      emails: 0,
-    }
+  if (!read.ok) return refusedWhole(read.message, 422)
   const kinds = deps.messenger.kinds
   const now = deps.clock.now()
 
@@ -285,10 +291,10 @@ export interface InvitationActor {
 /**
  * Saves one invitation per row, all or none: any problem in any row (or the daily ceiling) refuses
  * the whole import with the report. Imports are saved one at a time (on PostgreSQL too, where
- * several processes write at once): two sent at the same moment are checked as if one came after
- * the other, so the same list sent twice is refused as duplicates the second time, and the daily
- * ceiling counts both. One that waits for another past `lock_timeout` throws PostgreSQL's lock
- * timeout (55P03, a 503 "try again"). Sending happens afterwards, in `deliverInvitations`.
+ * several processes write at once), so each is checked against every import before it: the same
+ * list sent twice is refused as duplicates the second time, and the daily ceiling counts both. One
+ * sent while another is being saved is refused at once (409, "try again in a moment"), never left
+ * waiting for it. Sending happens afterwards, in `deliverInvitations`.
  */
 export async function importInvitations(
   deps: InvitationDeps,
@@ -296,7 +302,7 @@ export async function importInvitations(
   input: { csv: string; sendBy: SendBy },
 ): Promise<{ report: ImportReport; invitations: Invitation[] }> {
   return unitOfWork(deps.db, async (trx) => {
-    await lockInvitationImports(trx)
+    if (!(await tryLockInvitationImports(trx))) throw new ImportRefused(refusedWhole(ANOTHER_IMPORT, 409))
     const report = await checkRows(deps, trx, input.csv, input.sendBy)
     if (report.problemRows > 0 || report.message) throw new ImportRefused(report)
     const invitations = await insertInvitations(

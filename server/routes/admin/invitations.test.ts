@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { test } from 'node:test'
+import { connectPostgres, type Db } from '../../db/connect.js'
+import { unitOfWork } from '../../db/unit-of-work.js'
+import { importInvitations, invitationDepsOf } from '../../invitations/invitation.service.js'
 import { DEVICE_COOKIE } from '../../plugins/auth.js'
 import { buildTestApp, type TestApp, TestBrowser } from '../../testing/build-test-app.js'
 import { eventually } from '../../testing/eventually.js'
 import { makePerson } from '../../testing/factories.js'
 import { FakeGraph } from '../../testing/fake-graph.js'
 import { FakeTwilio } from '../../testing/fake-twilio.js'
+import { latch } from '../../testing/races.js'
 import { giveRole } from '../../testing/roles.js'
+import { testDialect } from '../../testing/test-database.js'
 
 const linkIn = (text: string) =>
   /\/invite\/([A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? assert.fail(`no link in ${text}`)
@@ -66,6 +71,13 @@ async function sendImportForm(
     payload: Buffer.from(await encoded.arrayBuffer()),
     headers: { 'content-type': encoded.headers.get('content-type')! },
   })
+}
+
+/** A pool of its own on the app's PostgreSQL database, as another web process has; closed at the end. */
+function otherProcess(t: TestContext, ctx: TestApp): Db {
+  const { db } = connectPostgres(ctx.config.DATABASE_URL!, { poolSize: 2 })
+  t.after(() => db.destroy())
+  return db
 }
 
 const invitations = (ctx: TestApp) =>
@@ -372,4 +384,62 @@ test('the import form sent twice (a double click, a resend) imports and sends on
     () => `five texts (${twilio.messages.length})`,
   )
   assert.deepEqual(new Set(twilio.messages.map((m) => m.to)).size, 5, 'each number texted once')
+})
+
+test('an import sent while another admin’s import is being saved is refused at once with 409 and the form again, the list kept; sent again, it goes through (PostgreSQL)', {
+  skip:
+    testDialect !== 'postgres' &&
+    'SQLite has one writer: a second import waits for the first (TEST_DATABASE=postgres)',
+}, async (t) => {
+  const { ctx, twilio, admin } = await setup(t)
+  // Another web process (a pool of its own on the same database) is saving an import: it holds
+  // the import lock until the test lets it commit.
+  const other = otherProcess(t, ctx)
+  const otherAdmin = await makePerson(other, { firstName: 'Al', lastName: 'Other', email: 'al@example.org' })
+  const saved = latch()
+  const commit = latch()
+  const first = unitOfWork(other, async (trx) => {
+    await importInvitations(
+      { ...invitationDepsOf(ctx.app.ctx), db: trx },
+      { personId: otherAdmin, at: ctx.clock.now(), context: { ip: '203.0.113.1', userAgent: 'test' } },
+      { csv: 'Ann Able,07400 100001', sendBy: 'phone' },
+    )
+    saved.open()
+    await commit.reached
+  })
+  t.after(() => commit.open())
+  await saved.reached
+
+  const csv = 'first name,last name,phone\nBob,Best,07400 100002\nCy,Coe,07400 100003'
+  const busy = await postImport(
+    admin,
+    { action: 'send', sendBy: 'phone' },
+    { name: 'staff.csv', content: csv },
+  )
+  commit.open()
+  await first
+  assert.equal(busy.statusCode, 409, busy.body.slice(0, 1500))
+  assert.match(
+    busy.body,
+    /<p class="error" id="csv-error" role="alert">Another import is running; try again in a moment\./,
+  )
+  assert.match(
+    busy.body,
+    /Bob,Best,07400 100002\nCy,Coe,07400 100003<\/textarea>/,
+    'the file’s rows are kept',
+  )
+  assert.deepEqual(
+    (await invitations(ctx)).map((i) => i.contact_value),
+    ['+447400100001'],
+    'only the other import is saved',
+  )
+
+  // The form as re-rendered (a fresh key, the rows in the text box), sent again.
+  const again = await sendImportForm(admin, { csv, action: 'send', sendBy: 'phone' })
+  assert.equal(again.statusCode, 303, again.body.slice(0, 1500))
+  assert.equal((await invitations(ctx)).length, 3)
+  await eventually(
+    () => twilio.messages.length === 3,
+    () => `three texts, the other import's and this one's (${twilio.messages.length})`,
+  )
 })
