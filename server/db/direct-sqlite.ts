@@ -28,12 +28,19 @@ export function allowDirectRuns(db: Db, direct: Omit<DirectSqlite, 'statements'>
  * else of this process can run between) with no Kysely plugin (a plugin must see every query).
  * Kysely's way there (a query id, the executor, the connection provider, the driver's wrappers, the
  * statement cache: five awaits) cost more per tap statement than SQLite's own work on most of them.
+ *
+ * Outside a transaction, a read (`reads`) may run directly too, while no transaction is open on the
+ * connection: it then sees only what was committed, as through the executor. While another unit's
+ * transaction is open (awaiting between two of its statements) it goes through the executor, which
+ * waits for that transaction to end. Writes outside a transaction always do: the executor waits
+ * out another process's write lock without blocking the event loop (sqlite-busy.ts).
  */
-export function directSqliteOf(db: Db): DirectSqlite | undefined {
-  if (!db.isTransaction) return undefined
+export function directSqliteOf(db: Db, reads = false): DirectSqlite | undefined {
   const executor = db.getExecutor()
   if (executor.plugins.length > 0) return undefined
-  return byAdapter.get(executor.adapter)
+  const direct = byAdapter.get(executor.adapter)
+  if (db.isTransaction) return direct
+  return reads && direct && !direct.sqlite.inTransaction ? direct : undefined
 }
 
 /** Runs one statement on the connection: its rows (none for a statement that returns none). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { type KyselyPlugin, sql } from 'kysely'
 import { testDb, testDialect } from '../testing/test-database.js'
 import { preparedQuery } from './prepared-query.js'
@@ -99,6 +99,16 @@ test('a prepared query runs inside the caller’s transaction', async (t) => {
   )
 })
 
+/** A database with Ann Lee and Ben Lee in it. */
+async function withAnnAndBenLee(t: TestContext) {
+  const db = await testDb(t)
+  await db
+    .insertInto('person')
+    .values([person('Ann', 'Lee'), person('Ben', 'Lee')])
+    .execute()
+  return db
+}
+
 /** How many microtask turns pass before `promise` settles (at most 100). */
 async function turnsUntilSettled(promise: Promise<unknown>): Promise<number> {
   let settled = false
@@ -122,11 +132,7 @@ test('inside a transaction on SQLite a prepared query runs on the connection, no
   skip:
     testDialect !== 'sqlite' && 'SQLite only: PostgreSQL has a pool of connections and a round trip anyway',
 }, async (t) => {
-  const db = await testDb(t)
-  await db
-    .insertInto('person')
-    .values([person('Ann', 'Lee'), person('Ben', 'Lee')])
-    .execute()
+  const db = await withAnnAndBenLee(t)
   const lees = preparedQuery((db, v: { last: string }) =>
     db.selectFrom('person').select(['id', 'first_name']).where('last_name', '=', v.last).orderBy('id'),
   )
@@ -174,4 +180,53 @@ test('a disk-full failure of a prepared write inside a transaction reaches write
     await insert(trx, { name: 'Gus' })
   })
   assert.equal(writeHealthOf(db).failure, undefined)
+})
+
+test('outside a transaction on SQLite a prepared read runs on the connection while no transaction holds it; a write still goes through the executor', {
+  skip:
+    testDialect !== 'sqlite' && 'SQLite only: PostgreSQL has a pool of connections and a round trip anyway',
+}, async (t) => {
+  const db = await withAnnAndBenLee(t)
+  const lees = preparedQuery((db, v: { last: string }) =>
+    db.selectFrom('person').select('first_name').where('last_name', '=', v.last).orderBy('id'),
+  )
+  const read = lees(db, { last: 'Lee' })
+  assert.ok((await turnsUntilSettled(read)) <= 1, 'answered at once')
+  assert.deepEqual(await read, [{ first_name: 'Ann' }, { first_name: 'Ben' }])
+  // A write outside a transaction keeps the executor's wait for another process's lock (sqlite-busy.ts).
+  const rename = preparedQuery((db, v: { name: string }) =>
+    db.updateTable('person').set({ first_name: v.name }).where('first_name', '=', 'Ben'),
+  )
+  const write = rename(db, { name: 'Benedict' })
+  assert.ok((await turnsUntilSettled(write)) > 1, 'through the executor')
+  await write
+  assert.deepEqual(await lees(db, { last: 'Lee' }), [{ first_name: 'Ann' }, { first_name: 'Benedict' }])
+})
+
+test('a prepared read outside a transaction never sees another unit’s transaction that is still open: it waits for it, and a rollback leaves nothing behind', async (t) => {
+  const db = await testDb(t)
+  await db.insertInto('person').values(person('Ann', 'Lee')).execute()
+  const lees = preparedQuery((db, v: { last: string }) =>
+    db.selectFrom('person').select('first_name').where('last_name', '=', v.last).orderBy('id'),
+  )
+  let inserted!: () => void
+  const ghostInserted = new Promise<void>((resolve) => {
+    inserted = resolve
+  })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const unit = db.transaction().execute(async (trx) => {
+    await trx.insertInto('person').values(person('Ghost', 'Lee')).execute()
+    inserted()
+    await gate
+    throw new Error('roll back')
+  })
+  await ghostInserted
+  // Asked while the other transaction is open (an await between two of its statements).
+  const read = lees(db, { last: 'Lee' })
+  release()
+  await assert.rejects(unit, /roll back/)
+  assert.deepEqual(await read, [{ first_name: 'Ann' }], 'the rolled-back row was never seen')
 })

@@ -1,4 +1,4 @@
-import { type Compilable, type CompiledQuery, createQueryId } from 'kysely'
+import { type Compilable, type CompiledQuery, createQueryId, SelectQueryNode } from 'kysely'
 import { type Db, type Dialect, dialectOf } from './connect.js'
 import { directSqliteOf, runDirect } from './direct-sqlite.js'
 import { nameStatement } from './named-statements.js'
@@ -8,7 +8,7 @@ class Slot {
   constructor(readonly name: string) {}
 }
 
-type Template = { compiled: CompiledQuery; slots: (Slot | unknown)[] }
+type Template = { compiled: CompiledQuery; slots: (Slot | unknown)[]; reads: boolean }
 
 /**
  * A Kysely query built and compiled once, then run many times with new values. Kysely rebuilds and
@@ -29,9 +29,9 @@ export function preparedQuery<P extends Record<string, unknown>, R>(
       templates.set(dialect, template)
       if (dialect === 'postgres') nameStatement(template.compiled.sql)
     }
-    const { compiled, slots } = template
+    const { compiled, slots, reads } = template
     const parameters = slots.map((p) => (p instanceof Slot ? values[p.name] : p))
-    const direct = dialect === 'sqlite' ? directSqliteOf(db) : undefined
+    const direct = dialect === 'sqlite' ? directSqliteOf(db, reads) : undefined
     if (direct) return runDirect<R>(direct, compiled.sql, parameters)
     // Each run is a query of its own to Kysely (plugins may keep state per query id).
     const result = await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })
@@ -45,5 +45,5 @@ function compileOnce<P extends Record<string, unknown>, R>(
 ): Template {
   const stand = new Proxy({} as P, { get: (_target, name) => new Slot(String(name)) })
   const compiled = build(db, stand).compile()
-  return { compiled, slots: [...compiled.parameters] }
+  return { compiled, slots: [...compiled.parameters], reads: SelectQueryNode.is(compiled.query) }
 }
