@@ -56,6 +56,7 @@ export const RETENTION_NOTICE: Readonly<Record<string, ((config: Config) => Kept
   }),
   idempotency_key: undefined,
   outbox: undefined,
+  job_run: undefined,
 }
 
 /** What the register keeps as long as you have an account (no retention rule applies). */

@@ -153,4 +153,13 @@ export const retentionRules: readonly RetentionRule[] = [
     columns: ['relayed_at'],
     where: (c) => sql`relayed_at is not null and relayed_at < ${c.week}`,
   },
+  {
+    // The embedded scheduler's claims, about four a day. Catch-up reads only each schedule's latest
+    // (did the schedule ever run here, and was its latest occurrence claimed): that one always stays.
+    table: 'job_run',
+    label: 'scheduled runs claimed longer ago than the retention period (each schedule’s latest stays)',
+    columns: ['schedule_id', 'due_at'],
+    where: (c) =>
+      sql`due_at < ${c.retention} and due_at < (select max(latest.due_at) from job_run latest where latest.schedule_id = job_run.schedule_id)`,
+  },
 ]

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { sql } from 'kysely'
 import { purge } from '../../tasks/purge.task.js'
+import { ranBefore } from '../jobs/job-lease.repository.js'
 import { fireList } from '../reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
@@ -157,6 +158,7 @@ const expected = {
   invitation: 1,
   idempotency_key: 1,
   outbox: 1,
+  job_run: 0,
 }
 
 test('retention: a dry run counts, the purge deletes exactly what is past its age, and is audited', async (t) => {
@@ -412,4 +414,48 @@ test('retention: a purge never takes an auto-closed visit or visitor off the fir
   await purge({ ...ctx.app.ctx, log: ctx.app.log })
   assert.equal((await db.selectFrom('visit').select('id').execute()).length, 0)
   assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 0)
+})
+
+test('retention: the scheduler’s claimed occurrences (job_run) go after the retention period, except each schedule’s latest, which catch-up reads', async (t) => {
+  const ctx = await buildTestApp(t)
+  const run = { ...ctx.app.ctx, log: ctx.app.log }
+  const db = ctx.app.ctx.db
+  const now = ctx.clock.now()
+  const claim = (scheduleId: string, daysAgo: number) => ({
+    schedule_id: scheduleId,
+    due_at: now - daysAgo * DAY,
+    holder: 'host:1:abcd',
+    started_at: now - daysAgo * DAY,
+  })
+  await db
+    .insertInto('job_run')
+    .values([
+      // Daily, and still running: the claims older than 90 days go.
+      ...[95, 91, 90, 89, 1].map((d) => claim('send-reminders', d)),
+      // Turned off 100 days ago: its last claim stays, so when it is turned on again catch-up
+      // still knows it ran on this database (and runs a missed occurrence).
+      ...[102, 101, 100].map((d) => claim('auto-close', d)),
+      claim('purge', 200),
+    ])
+    .execute()
+
+  const dry = counts(await purge(run, { dryRun: true }))
+  assert.equal(dry.job_run, 4, 'a dry run counts them')
+  const done = counts(await purge(run))
+  assert.equal(done.job_run, 4)
+  const left = await db
+    .selectFrom('job_run')
+    .select(['schedule_id', 'due_at'])
+    .orderBy('schedule_id')
+    .orderBy('due_at')
+    .execute()
+  assert.deepEqual(
+    left.map((r) => `${r.schedule_id} ${Math.round((now - Number(r.due_at)) / DAY)}`),
+    ['auto-close 100', 'purge 200', 'send-reminders 90', 'send-reminders 89', 'send-reminders 1'],
+    'the claims within the period, and each schedule’s latest however old',
+  )
+  for (const schedule of ['send-reminders', 'auto-close', 'purge']) {
+    assert.equal(await ranBefore(db, schedule, now), true, `${schedule} still ran on this database`)
+  }
+  assert.equal(counts(await purge(run)).job_run, 0, 'a second purge finds nothing more')
 })
