@@ -268,6 +268,11 @@ export interface RollCallPersonTable {
   reason_at: ColumnType<number | null, number | null | undefined, null>
   last_activity_at: ColumnType<number | null, number | null | undefined, number>
   still_here_at: ColumnType<number | null, number | null | undefined, never>
+  /**
+   * When the visit that put them on the list was signed out, as that sign-out reached the server
+   * while the roll call ran (before its start: they were not inside); null when none has.
+   */
+  signed_out_at: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** A mark made offline on a marshal's phone, by the phone's key: a replay of it changes nothing. */

@@ -265,6 +265,13 @@ export async function fireList(db: Db, now: number, settings: FireListSettings):
 export const staffOnFireList = (list: FireList): FireListPerson[] =>
   [...list.in, ...list.unconfirmed].sort(byName)
 
+/** A time as marshals read it: "17:30" on the day of `now`, "Mon 30 Nov 17:30" on another. */
+export function timeAround(ms: number, now: number, timeZone: string): string {
+  return localDay(ms, timeZone) === localDay(now, timeZone)
+    ? formatTime(ms, timeZone)
+    : `${formatDay(ms, timeZone)} ${formatTime(ms, timeZone)}`
+}
+
 /**
  * Why someone is unconfirmed, in plain words for marshals: "reminded 17:30, no answer",
  * "answered Still here at 17:31", "auto-closed 23:59, last tap 08:55", "open since Mon 30 Nov 08:55".
@@ -276,11 +283,7 @@ export function describeReason(
   now: number,
   timeZone: string,
 ): string {
-  const today = localDay(now, timeZone)
-  const when = (ms: number) =>
-    localDay(ms, timeZone) === today
-      ? formatTime(ms, timeZone)
-      : `${formatDay(ms, timeZone)} ${formatTime(ms, timeZone)}`
+  const when = (ms: number) => timeAround(ms, now, timeZone)
   switch (reason.kind) {
     case 'reminded':
       return `reminded ${when(reason.at)}, no answer`

@@ -14,6 +14,8 @@ const line = (personId: number, onSnapshot: boolean, status: RollCallLine['statu
   reasonAt: null,
   lastActivityAt: null,
   stillHereAt: null,
+  signedOutAt: null,
+  leftBeforeAlarm: false,
   status,
   via: status === 'unaccounted' ? null : 'self',
   markedAt: status === 'unaccounted' ? null : 1,
@@ -41,5 +43,27 @@ test('someone not on the list who asks for help, or whom a marshal marks missing
     unaccounted: 2 + 2,
     help: 2,
     missing: 1,
+  })
+})
+
+test('someone whose sign-out from before the alarm reached the server late is off the list, unless they need help or are missing; a sign-out during the alarm changes no number', () => {
+  const leftBefore = (l: RollCallLine): RollCallLine => ({ ...l, signedOutAt: 1, leftBeforeAlarm: true })
+  const signedOutDuring = (l: RollCallLine): RollCallLine => ({ ...l, signedOutAt: 2 })
+  const counts = countLines([
+    line(1, true, 'safe'),
+    line(2, true, 'unaccounted'),
+    signedOutDuring(line(3, true, 'unaccounted')),
+    leftBefore(line(4, true, 'unaccounted')),
+    leftBefore(line(5, true, 'safe')),
+    leftBefore(line(6, true, 'help')),
+  ])
+  assert.deepEqual(counts, {
+    total: 3,
+    accounted: 1,
+    unmarked: 2,
+    // Lines 2 and 3 are still to be found; line 6 asked for help wherever they are.
+    unaccounted: 2 + 1,
+    help: 1,
+    missing: 0,
   })
 })

@@ -103,6 +103,7 @@ const addToRunningRollCallQuery = preparedQuery((db, v: { personId: number; sign
         reason: null,
         reason_at: null,
         last_activity_at: eb.ref('excluded.last_activity_at'),
+        signed_out_at: null,
       })),
     ),
 )
@@ -110,14 +111,52 @@ const addToRunningRollCallQuery = preparedQuery((db, v: { personId: number; sign
 /**
  * Puts someone who signed in on the running roll call, if one runs: a tap saved offline before the
  * alarm, or anyone tapping in during it, is inside like the rest. Someone on it already (unconfirmed
- * since last night, or out and back in) is now plainly in, since this sign-in; marks stay as made.
- * One statement, so a sign-in with no roll call running costs no extra read.
+ * since last night, or out and back in, even after a sign-out that reached it) is now plainly in,
+ * since this sign-in; marks stay as made. One statement, so a sign-in with no roll call running
+ * costs no extra read.
  */
 export async function addToRunningRollCall(
   db: Db,
   entry: { personId: number; signedInAt: number },
 ): Promise<void> {
   await addToRunningRollCallQuery(db, entry)
+}
+
+// On every sign-out (a tap's hot path), so built once (see preparedQuery).
+const signOutOnRunningRollCallQuery = preparedQuery(
+  (db, v: { personId: number; signedInAt: number; signedOutAt: number }) =>
+    db
+      .updateTable('roll_call_person')
+      .set({ signed_out_at: v.signedOutAt })
+      .where('person_id', '=', v.personId)
+      // The visit that put them on the list (or back on it), never an older one closed late.
+      .where('signed_in_at', '=', v.signedInAt)
+      .where('roll_call_id', 'in', (eb) =>
+        eb.selectFrom('roll_call').select('id').where('ended_at', 'is', null),
+      )
+      .returning('roll_call_id'),
+)
+
+/**
+ * Whether a sign-out that reached a roll call was made before it started: the person was not
+ * inside when the alarm rang (the tap reached the server late), so the line no longer counts.
+ */
+export const leftBeforeStart = (signedOutAt: number | null, startedAt: number): boolean =>
+  signedOutAt !== null && signedOutAt < startedAt
+
+/**
+ * Records a sign-out on the running roll call's line of the visit it closed, if a roll call runs
+ * and that visit put the person on it; returns the roll call's id and start, else undefined. One
+ * statement, so a sign-out with no roll call running costs no extra read.
+ */
+export async function signOutOnRunningRollCall(
+  db: Db,
+  visit: { personId: number; signedInAt: number; signedOutAt: number },
+): Promise<{ rollCallId: number; startedAt: number } | undefined> {
+  const [row] = await signOutOnRunningRollCallQuery(db, visit)
+  if (!row) return undefined
+  const rollCall = await findRollCall(db, row.roll_call_id)
+  return rollCall && { rollCallId: rollCall.id, startedAt: rollCall.started_at }
 }
 
 /** Ends a running roll call; undefined if it had already ended. */
@@ -213,6 +252,10 @@ export interface RollCallLine {
   reasonAt: number | null
   lastActivityAt: number | null
   stillHereAt: number | null
+  /** When a sign-out of the visit that put them on the list reached it (null: none did). */
+  signedOutAt: number | null
+  /** Signed out before the roll call started (the tap reached the server late): not inside. */
+  leftBeforeAlarm: boolean
   status: RollCallStatus
   via: 'marshal' | 'self' | null
   markedAt: number | null
@@ -224,11 +267,13 @@ export interface RollCallLine {
 export async function listRollCallLines(db: Db, rollCallId: number): Promise<RollCallLine[]> {
   const snapshot = await db
     .selectFrom('roll_call_person as p')
+    .innerJoin('roll_call as r', 'r.id', 'p.roll_call_id')
     .leftJoin('roll_call_mark as m', (j) =>
       j.onRef('m.roll_call_id', '=', 'p.roll_call_id').onRef('m.person_id', '=', 'p.person_id'),
     )
     .leftJoin('person as marker', 'marker.id', 'm.marked_by')
     .select([
+      'r.started_at as startedAt',
       'p.person_id as personId',
       'p.first_name as firstName',
       'p.last_name as lastName',
@@ -238,6 +283,7 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
       'p.reason_at as reasonAt',
       'p.last_activity_at as lastActivityAt',
       'p.still_here_at as stillHereAt',
+      'p.signed_out_at as signedOutAt',
       'm.status as status',
       'm.via as via',
       'm.marked_at as markedAt',
@@ -273,10 +319,11 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
     )
     .execute()
   return [
-    ...snapshot.map((r) => ({
+    ...snapshot.map(({ startedAt, ...r }) => ({
       ...r,
       onSnapshot: true,
       confirmed: r.confirmed === 1,
+      leftBeforeAlarm: leftBeforeStart(r.signedOutAt, startedAt),
       status: r.status ?? ('unaccounted' as const),
     })),
     ...extra.map((r) => ({
@@ -288,6 +335,8 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
       reasonAt: null,
       lastActivityAt: null,
       stillHereAt: null,
+      signedOutAt: null,
+      leftBeforeAlarm: false,
     })),
   ]
 }

@@ -27,6 +27,7 @@ import {
   fireList,
   staffOnFireList,
   tellApart,
+  timeAround,
 } from './presence.service.js'
 import {
   claimMarkReceipt,
@@ -370,16 +371,26 @@ const nameOf = async (db: Db, id: number | null) => {
 }
 
 /**
+ * Whether a line counts as on the list: on the snapshot taken when the alarm rang, unless a
+ * sign-out made before the alarm reached the server since (they were not inside when it rang).
+ */
+export const countsOnList = (line: RollCallLine): boolean => line.onSnapshot && !line.leftBeforeAlarm
+
+/**
  * Counts over a roll call's lines. The list, and who on it is safe or unmarked, is the snapshot
- * taken when the alarm rang. Whoever asked for help or is marked missing counts as such, and as not
- * accounted for, whether on the list or not (someone who never signed in and taps "I need help"
- * must be in the number a marshal gives the fire brigade).
+ * taken when the alarm rang, less whoever left before it (their sign-out reached the server late).
+ * Whoever asked for help or is marked missing counts as such, and as not accounted for, whether on
+ * the list or not (someone who never signed in and taps "I need help" must be in the number a
+ * marshal gives the fire brigade). Someone who signed out during the alarm is on the list like
+ * anyone: a tap on a phone is no proof they reached the assembly point.
  */
 export function countLines(lines: RollCallLine[]): RollCallCounts {
-  const listed = lines.filter((l) => l.onSnapshot)
+  const listed = lines.filter(countsOnList)
   const count = (among: RollCallLine[], s: RollCallStatus) => among.filter((l) => l.status === s).length
   const accounted = count(listed, 'safe')
-  const offListToFind = lines.filter((l) => !l.onSnapshot && (l.status === 'help' || l.status === 'missing'))
+  const offListToFind = lines.filter(
+    (l) => !countsOnList(l) && (l.status === 'help' || l.status === 'missing'),
+  )
   return {
     total: listed.length,
     accounted,
@@ -436,6 +447,19 @@ export function lineReason(line: RollCallLine, rollCall: RollCall, timeZone: str
   return describeReason({ kind: line.reason, at: line.reasonAt }, line, rollCall.started_at, timeZone)
 }
 
+/**
+ * What a sign-out that reached the roll call says on the line: "Left before the alarm — signed out
+ * 23:55, reached the server late" or "Signed out at 10:05, during the alarm"; null when none did.
+ * A time on another day than the alarm's carries its day.
+ */
+export function describeSignOut(line: RollCallLine, rollCall: RollCall, timeZone: string): string | null {
+  if (line.signedOutAt === null) return null
+  const when = timeAround(line.signedOutAt, rollCall.started_at, timeZone)
+  return line.leftBeforeAlarm
+    ? `Left before the alarm — signed out ${when}, reached the server late`
+    : `Signed out at ${when}, during the alarm`
+}
+
 /** One row of the report: who, where they stood at the end, who marked them and when. */
 export interface ReportRow {
   personId: number
@@ -445,6 +469,9 @@ export interface ReportRow {
   onSnapshot: boolean
   confirmed: boolean
   reason: string | null
+  /** When a sign-out reached the roll call, and whether it was made before the alarm. */
+  signedOutAt: number | null
+  leftBeforeAlarm: boolean
   markedBy: string | null
   markedAt: number | null
 }
@@ -458,6 +485,8 @@ function reportRows(lines: RollCallLine[], rollCall: RollCall, timeZone: string)
     onSnapshot: l.onSnapshot,
     confirmed: l.confirmed,
     reason: lineReason(l, rollCall, timeZone),
+    signedOutAt: l.signedOutAt,
+    leftBeforeAlarm: l.leftBeforeAlarm,
     markedBy: l.via === 'self' ? 'self' : l.markedByName,
     markedAt: l.markedAt,
   }))
@@ -512,7 +541,11 @@ export function describeStatus(status: RollCallStatus): string {
 const localIso = (ms: number | null, timeZone: string) =>
   ms === null ? '' : (DateTime.fromMillis(ms, { zone: timeZone }).toISO({ suppressMilliseconds: true }) ?? '')
 
-/** The roll call report as CSV (times in the site's time zone, ISO 8601 with offset). */
+/**
+ * The roll call report as CSV (times in the site's time zone, ISO 8601 with offset). A sign-out
+ * that reached the roll call is in "Signed out at"; "Left before the alarm" says it was made before
+ * the start (not counted on the list), as on the page.
+ */
 export function rollCallCsv(view: RollCallView, timeZone: string): string {
   return stringify(
     reportRows(view.lines, view.rollCall, timeZone)
@@ -528,6 +561,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
         r.confirmed ? 'yes' : 'no',
         r.reason ?? '',
         r.onSnapshot ? 'yes' : 'no',
+        localIso(r.signedOutAt, timeZone),
+        r.leftBeforeAlarm ? 'yes' : 'no',
       ])
       .concat(
         // Visitors, marked as such where staff rows say what tells same-named people apart.
@@ -545,6 +580,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
           v.confirmed ? 'yes' : 'no',
           visitorReason(v, timeZone) ?? '',
           'yes',
+          '',
+          'no',
         ]),
       ),
     {
@@ -561,6 +598,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
         'Confirmed',
         'Why unconfirmed',
         'On list',
+        'Signed out at',
+        'Left before the alarm',
       ],
       // Names come from people: never let a spreadsheet read one as a formula (as every export).
       ...csvOptions,
@@ -585,6 +624,8 @@ export interface DrillReport {
   allAccountedAt: number | null
   /** People on the list never marked safe. */
   neverAccounted: RollCallViewLine[]
+  /** People on it at the start whose sign-out from before the alarm reached the server later. */
+  leftBeforeAlarm: RollCallViewLine[]
   /** Visitors on the list never marked safe. */
   visitorsNeverAccounted: VisitorRollCallLine[]
   /** Who marked people, with how many each ("self" for people's own answers). */
@@ -595,10 +636,14 @@ export interface DrillReport {
   visitorsUnconfirmed: { line: VisitorRollCallLine; reason: string; resolution: string }[]
 }
 
-/** Builds the drill report: how long until everyone was accounted for, by whom, and the doubtful. */
+/**
+ * Builds the drill report: how long until everyone was accounted for, by whom, and the doubtful.
+ * Whoever left before the alarm (their sign-out reached the server late) is listed apart and, as in
+ * the counts, is not waited for.
+ */
 export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
   const view = await rollCallView(db, rollCallId)
-  const listed = view.lines.filter((l) => l.onSnapshot)
+  const listed = view.lines.filter(countsOnList)
   // Visitors on a roll call are all on its list (copied at the start, or added as they signed in).
   const marked = [...listed, ...view.visitors]
   const neverAccounted = listed.filter((l) => l.status !== 'safe')
@@ -619,18 +664,23 @@ export async function drillReport(db: Db, rollCallId: number, timeZone: string):
     l.status === 'unaccounted' || l.markedAt === null
       ? 'never accounted for'
       : `${describeStatus(l.status)}, ${l.via === 'self' ? 'said so themselves' : `marked by ${markerOf(l)}`} at ${formatTime(l.markedAt, timeZone)}`
+  const staffResolution = (l: RollCallViewLine) =>
+    l.leftBeforeAlarm && l.status === 'unaccounted'
+      ? (describeSignOut(l, view.rollCall, timeZone) ?? resolution(l))
+      : resolution(l)
   return {
     view,
     allAccountedAt,
     neverAccounted,
+    leftBeforeAlarm: view.lines.filter((l) => l.leftBeforeAlarm),
     visitorsNeverAccounted,
     markers: [...tally].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count),
-    unconfirmed: listed
-      .filter((l) => !l.confirmed)
+    unconfirmed: view.lines
+      .filter((l) => l.onSnapshot && !l.confirmed)
       .map((line) => ({
         line,
         reason: lineReason(line, view.rollCall, timeZone) ?? 'unconfirmed',
-        resolution: resolution(line),
+        resolution: staffResolution(line),
       })),
     visitorsUnconfirmed: view.visitors
       .filter((l) => !l.confirmed)

@@ -5,11 +5,11 @@ import type { Db } from '../db/connect.js'
 import type { ClosedBy } from '../db/database.js'
 import { fireList, fireListSettings } from '../reception/presence.service.js'
 import { rollCallView, startRollCall } from '../reception/roll-call.service.js'
-import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
+import { buildTestApp, type TestApp } from '../testing/build-test-app.js'
 import { eventually } from '../testing/eventually.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
 import { latch, racingPostgres, someoneWaitsForALock } from '../testing/races.js'
-import { personWithRole, tapSignIn } from '../testing/reception.js'
+import { personWithRole, sendSavedTap, tapSignIn } from '../testing/reception.js'
 import { testDialect } from '../testing/test-database.js'
 import { replayTap } from './offline-replay.js'
 import { closeLeftOpenVisit, correctAutoClose } from './register.service.js'
@@ -19,20 +19,6 @@ const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
 // Europe/London is UTC in November: the times below are the site's own.
 const at = (iso: string) => Date.parse(`2026-11-${iso}Z`)
-
-/** A tap the phone saved offline, sent to `/taps` as web/queue.js sends it. */
-async function sendSavedTap(
-  browser: TestBrowser,
-  tap: { action: 'sign-in' | 'sign-out'; at: number; sentAt: number; key: string },
-) {
-  await browser.get('/')
-  return browser.request({
-    method: 'POST',
-    url: '/taps',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    payload: JSON.stringify({ ...tap, _csrf: browser.csrfToken() }),
-  })
-}
 
 /** Where a person is on the fire list: 'in', 'unconfirmed' with the reason, or not on it. */
 async function onFireList(ctx: TestApp, personId: number): Promise<string> {
@@ -169,7 +155,7 @@ test('a late sign-out the auto-close did not overtake, or that is not a sign-out
   }
 })
 
-test('a roll call running when the late sign-out arrives keeps her line, as it keeps anyone who signs out during it', async (t) => {
+test('a roll call running when the late sign-out arrives keeps her line, saying she left before the alarm; Ben, who signs out during it, still counts', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
   const ann = await annLeftOfflineBeforeTheAutoClose(ctx)
@@ -206,10 +192,18 @@ test('a roll call running when the late sign-out arrives keeps her line, as it k
   const sent = await ann.sendTap()
   assert.equal(sent.json().applied, true, sent.json().message)
   assert.equal(await onFireList(ctx, ann.id), 'not listed', 'the fire list from now on has her out')
-  // The roll call is a record of the list when the alarm rang: a sign-out during it changes no line
-  // (a marshal may still be told she is out), for Ann as for Ben.
-  assert.deepEqual(await lines(), atStart)
-  assert.equal((await rollCallView(db, rollCall.id)).counts.total, 2)
+  // Her line stays, with her sign-out: she left at 23:55, before the alarm, so she is no longer
+  // counted. Ben left during it: still to be accounted for until a marshal confirms him.
+  assert.deepEqual(await lines(), atStart, 'both lines stay as they were at the alarm')
+  const view = await rollCallView(db, rollCall.id)
+  assert.deepEqual(
+    view.lines.map((l) => [l.firstName, l.signedOutAt, l.leftBeforeAlarm]),
+    [
+      ['Ann', ann.tappedAt, true],
+      ['Ben', at('24T00:35:00'), false],
+    ],
+  )
+  assert.deepEqual([view.counts.total, view.counts.unaccounted], [1, 1])
 })
 
 const postgresOnly = {

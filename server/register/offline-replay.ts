@@ -108,6 +108,7 @@ export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): P
     context: tap.context,
     via: live ? 'page' : 'offline-replay',
     pageDay: live ? tap.pageDay : undefined,
+    receivedAt: tap.now,
   }
   const result = await applyUnlessOvertaken(db, tap, request, site)
   if (result.applied || tap.action !== 'sign-out') return result

@@ -5,7 +5,11 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time.js'
 import { insertOutbox } from '../outbox/outbox.repository.js'
-import { addToRunningRollCall } from '../reception/roll-call.repository.js'
+import {
+  addToRunningRollCall,
+  leftBeforeStart,
+  signOutOnRunningRollCall,
+} from '../reception/roll-call.repository.js'
 import {
   closeVisit,
   correctAutoClosedVisit,
@@ -55,6 +59,8 @@ interface TapRequest {
   pageDay?: string
   /** Marks an offline replay or other special source in the audit trail. */
   via?: string
+  /** When the server received a tap saved on a device (`now` is when it was made); `now` if absent. */
+  receivedAt?: number
 }
 
 function refuseStalePage(request: TapRequest, site: RegisterSite): void {
@@ -159,6 +165,7 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
       context: request.context,
       detail: { visitId: closed.id, ...(request.via ? { via: request.via } : {}) },
     })
+    await signOutOnRollCall(trx, closed, request)
     await announce(trx, {
       personId: request.personId,
       visitId: closed.id,
@@ -175,8 +182,8 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
  * visit then ends when they tapped, closed by them, and they are no longer Unconfirmed. Undefined
  * (nothing changed) unless the latest visit was closed by the auto-close, began at or before the tap
  * and was closed after it. The update applies only while the auto-close's time still stands, so a
- * change committed meanwhile (their own "I've left", another replay) is never overwritten. A
- * running roll call is left as a sign-out during it leaves it: its lines are the list at the alarm.
+ * change committed meanwhile (their own "I've left", another replay) is never overwritten. On a
+ * running roll call they then left before the alarm, as for any sign-out dated before it.
  */
 export async function signOutBeforeAutoClose(
   db: Db,
@@ -202,6 +209,7 @@ export async function signOutBeforeAutoClose(
         wasAutoClosedAt: autoClosedAt,
       },
     })
+    await signOutOnRollCall(trx, closed, request)
     // No announcement: the building's channel heard nothing of the auto-close either, and the
     // number inside has not changed.
     return {
@@ -252,7 +260,7 @@ export async function closeStaleVisit(db: Db, request: CloseRequest, site: Regis
     if (leftAt > endOfLocalDay(day, site.timeZone) || leftAt > request.now) {
       throw new UserError(422, 'That time is after the end of that day. Enter the time you left that day.')
     }
-    await closeVisit(trx, open.id, leftAt, 'person')
+    const closed = await closeVisit(trx, open.id, leftAt, 'person')
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,
@@ -260,6 +268,7 @@ export async function closeStaleVisit(db: Db, request: CloseRequest, site: Regis
       context: request.context,
       detail: { visitId: open.id, leftAt },
     })
+    if (closed) await signOutOnRollCall(trx, closed, request)
     // Closing an earlier day's visit is a correction, not news for the building's channel.
     if (day === localDay(request.now, site.timeZone)) {
       await announce(trx, {
@@ -300,7 +309,8 @@ export async function correctAutoClose(
     }
     // On PostgreSQL another change (the phone's late sign-out) may have committed since the visit
     // was read: the update then finds it no longer auto-closed, and that change stands.
-    if (!(await correctAutoClosedVisit(trx, visit.id, leftAt))) return alreadyClosed(trx, request, site)
+    const corrected = await correctAutoClosedVisit(trx, visit.id, leftAt)
+    if (!corrected) return alreadyClosed(trx, request, site)
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,
@@ -308,11 +318,41 @@ export async function correctAutoClose(
       context: request.context,
       detail: { visitId: visit.id, leftAt, wasAutoClosedAt: visit.signed_out_at },
     })
+    await signOutOnRollCall(trx, corrected, request)
     return {
       changed: true,
       presence: await presenceOf(trx, request.personId, request.now, site),
       message: `Thanks. Your visit on ${formatDay(visit.signed_in_at, site.timeZone)} is closed at ${formatTime(leftAt, site.timeZone)}.`,
     }
+  })
+}
+
+/**
+ * A sign-out reaching a running roll call (server/reception/): the line of the visit it closed says
+ * when they left, in the unit that closes the visit, so the list never disagrees with the visit.
+ * Made before the alarm (a tap that reached the server late): they were not inside. Made during
+ * it: they still count as not accounted for until a marshal confirms them. Audited either way.
+ */
+async function signOutOnRollCall(
+  trx: Db,
+  closed: Visit,
+  request: { personId: number; now: number; receivedAt?: number; context: RequestContext },
+): Promise<void> {
+  const signedOutAt = closed.signed_out_at!
+  const line = await signOutOnRunningRollCall(trx, {
+    personId: closed.person_id,
+    signedInAt: closed.signed_in_at,
+    signedOutAt,
+  })
+  if (!line) return
+  await recordAudit(trx, {
+    at: request.receivedAt ?? request.now,
+    personId: closed.person_id,
+    action: leftBeforeStart(signedOutAt, line.startedAt)
+      ? 'roll-call.left-before-alarm'
+      : 'roll-call.signed-out-during',
+    context: request.context,
+    detail: { rollCallId: line.rollCallId, visitId: closed.id, signedOutAt, startedAt: line.startedAt },
   })
 }
 

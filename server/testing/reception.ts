@@ -59,6 +59,20 @@ export async function tapSignOut(browser: TestBrowser): Promise<void> {
   await browser.follow(r)
 }
 
+/** A tap the phone saved offline, sent to `/taps` as web/queue.js sends it. */
+export async function sendSavedTap(
+  browser: TestBrowser,
+  tap: { action: 'sign-in' | 'sign-out'; at: number; sentAt: number; key: string },
+) {
+  await browser.get('/')
+  return browser.request({
+    method: 'POST',
+    url: '/taps',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({ ...tap, _csrf: browser.csrfToken() }),
+  })
+}
+
 export { eventually } from './eventually.js'
 
 /** Waits until every broadcast delivery has been tried: none is waiting or being sent. */

@@ -545,7 +545,7 @@ test('ending a roll call keeps its report in the audit trail, and the CSV matche
   const lines = csv.body.trim().split('\n')
   assert.equal(
     lines[0],
-    'First name,Last name,Told apart by,Status,Marked by,Marked at,Signed in at,Last activity,Confirmed,Why unconfirmed,On list',
+    'First name,Last name,Told apart by,Status,Marked by,Marked at,Signed in at,Last activity,Confirmed,Why unconfirmed,On list,Signed out at,Left before the alarm',
   )
   assert.equal(lines.length, 4)
   const local = (ms: number) => {
@@ -568,6 +568,8 @@ test('ending a roll call keeps its report in the audit trail, and the CSV matche
         'yes',
         '',
         'yes',
+        '',
+        'no',
       ].join(',')
     })
     .sort()

@@ -5,6 +5,7 @@ import { fireListSettings, phoneForCall } from '../../reception/presence.service
 import type { RollCallViewLine } from '../../reception/roll-call.service.js'
 import {
   activeRollCall,
+  describeSignOut,
   describeStatus,
   drillReport,
   endRollCall,
@@ -119,6 +120,7 @@ export default async function rollCallRoutes(
         q: request.query.q ?? '',
         describeStatus,
         lineReason: (l: RollCallViewLine) => lineReason(l, view.rollCall, tz),
+        signOut: (l: RollCallViewLine) => describeSignOut(l, view.rollCall, tz),
         visitorReason: (l: VisitorDoubt) => visitorReason(l, tz),
         phoneForCall,
         now: clock.now(),
@@ -135,6 +137,7 @@ export default async function rollCallRoutes(
         scripts: ['/static/reception.js'],
         view,
         describeStatus,
+        signOut: (l: RollCallViewLine) => describeSignOut(l, view.rollCall, tz),
         now: clock.now(),
       })
     },
@@ -149,6 +152,7 @@ export default async function rollCallRoutes(
         scripts: ['/static/reception.js'],
         report,
         describeStatus,
+        signOut: (l: RollCallViewLine) => describeSignOut(l, report.view.rollCall, tz),
       })
     },
   )
