@@ -65,8 +65,10 @@ export async function listOpenVisitsWithPeople(db: Db): Promise<InsideRow[]> {
 }
 
 /**
- * Visits the system closed at or after an instant that are still their person's latest visit
- * (nobody saw them come back or leave since), with the reminder about each.
+ * Visits the system closed at or after an instant with no visit of their person begun since it
+ * closed (nobody saw them come back or leave since), with the reminder about each. A visit begun
+ * before it closed proves nothing: after a merge, the duplicate account's visit of the same morning
+ * (closed at its own start) sits beside the one the auto-close closed that night.
  */
 export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClosedRow[]> {
   const rows = await db
@@ -84,7 +86,8 @@ export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClo
           selectFrom('visit as later')
             .select('later.id')
             .whereRef('later.person_id', '=', 'visit.person_id')
-            .whereRef('later.signed_in_at', '>', 'visit.signed_in_at'),
+            .whereRef('later.id', '!=', 'visit.id')
+            .whereRef('later.signed_in_at', '>=', 'visit.signed_out_at'),
         ),
       ),
     )
