@@ -209,7 +209,9 @@ test('two web processes and two workers on one database and one Redis behave as 
     assert.ok(event.at - acknowledged < 1000)
   })
 
-  await t.test('a roll-call mark on B reaches the reception stream open on A', async () => {
+  await t.test('a roll-call mark, and a sign-out during the roll call, on B reach A', async () => {
+    const leaver = await personWithToken(db, 200)
+    assert.equal((await tap(a.base, leaver.token, 'sign-in')).status, 200)
     const desk = new PageSession(reception.token)
     await desk.get(`${b.base}/reception/roll-calls`)
     const started = await desk.post(`${b.base}/reception/roll-calls`, { kind: 'drill' })
@@ -231,6 +233,16 @@ test('two web processes and two workers on one database and one Redis behave as 
       1000,
     )
     assert.ok(event, 'the mark reached A')
+    // Someone taps out on B during the alarm: A's marshals hear it, and A's page shows it.
+    const beforeSignOut = streamOnA.events.length
+    assert.equal((await tap(b.base, leaver.token, 'sign-out')).status, 200)
+    assert.ok(
+      await streamOnA.next((e) => e.event === 'presence', beforeSignOut, 1000),
+      'the sign-out reached A',
+    )
+    const onA = await (await desk.get(`${a.base}${rollCallUrl}`)).text()
+    assert.match(onA, /Person200 Test[\s\S]*?Signed out at \d\d:\d\d, during the alarm/)
+    assert.match(onA, /<span class="count">1<\/span> not accounted for/, 'he still counts')
     await desk.post(`${b.base}/reception/roll-calls/${rollCallId}/end`, {})
   })
 

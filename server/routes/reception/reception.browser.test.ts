@@ -6,7 +6,13 @@ import { test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { buildTestApp } from '../../testing/build-test-app.js'
 import { launchChromium } from '../../testing/chromium.js'
-import { deskReceptionist, personWithRole, tapSignIn } from '../../testing/reception.js'
+import {
+  deskReceptionist,
+  personWithRole,
+  sendSavedTap,
+  tapSignIn,
+  tapSignOut,
+} from '../../testing/reception.js'
 
 // The bits of the DOM the page functions below use (the project's TypeScript has no DOM library).
 declare const document: { querySelector(selector: string): { textContent: string | null } | null }
@@ -23,7 +29,7 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
   return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`))
 }
 
-test('in a real browser, the board updates live and a marshal marks without leaving the page', async (t) => {
+test('in a real browser, the board updates live, a marshal marks without leaving the page, and sign-outs during the roll call show on it live', async (t) => {
   const ctx = await buildTestApp(t)
   const desk = await deskReceptionist(ctx)
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
@@ -55,6 +61,14 @@ test('in a real browser, the board updates live and a marshal marks without leav
   await page.waitForSelector('text=Amy Clark', { timeout: 5000 })
   assert.equal(await page.textContent('.headcount .count'), '1')
   assert.deepEqual(await accessibilityProblems(page), [], 'presence board')
+  // Bob and Cara are in too; Cara taps out at 09:10 with no signal, and her phone keeps the tap.
+  const bob = await personWithRole(ctx, 'bob@example.org', { firstName: 'Bob', lastName: 'Dale' })
+  const cara = await personWithRole(ctx, 'cara@example.org', { firstName: 'Cara', lastName: 'Evans' })
+  await tapSignIn(bob.browser)
+  await tapSignIn(cara.browser)
+  await page.waitForFunction(() => document.querySelector('.headcount .count')?.textContent === '3')
+  const caraLeftAt = ctx.clock.now() + 5 * 60_000
+  ctx.clock.advance(10 * 60_000)
 
   await page.click('button[value="drill"]')
   await page.waitForURL(/\/reception\/roll-calls\/\d+$/)
@@ -66,6 +80,33 @@ test('in a real browser, the board updates live and a marshal marks without leav
   await page.waitForFunction(() => document.querySelector('.tally .accounted .count')?.textContent === '1')
   assert.equal(page.url(), url, 'marked without navigating')
   assert.match((await page.textContent(`#p-${amy.id}`)) ?? '', /by Rita Desk/)
+  const notAccountedFor = () => page.textContent('.tally .unaccounted .count')
+  assert.equal(await notAccountedFor(), '2')
+
+  // During the alarm Bob taps out at the door: his line says so at once, and he still counts.
+  ctx.clock.advance(60_000)
+  await tapSignOut(bob.browser)
+  await page.waitForSelector(`#p-${bob.id} [data-signed-out]`)
+  assert.equal(
+    await page.textContent(`#p-${bob.id} [data-signed-out]`),
+    'Signed out at 09:16, during the alarm',
+  )
+  assert.equal(await notAccountedFor(), '2', 'a tap is no proof he reached the assembly point')
+  // Cara's phone finds signal and sends her 09:10 tap: she was not inside when the alarm rang.
+  ctx.clock.advance(60_000)
+  const sent = await sendSavedTap(cara.browser, {
+    action: 'sign-out',
+    at: caraLeftAt,
+    sentAt: ctx.clock.now(),
+    key: 'cara-0910',
+  })
+  assert.equal(sent.json().applied, true, sent.json().message)
+  await page.waitForFunction(() => document.querySelector('.tally .unaccounted .count')?.textContent === '1')
+  assert.equal(
+    await page.textContent(`#left ~ ul #p-${cara.id} [data-signed-out]`),
+    'Left before the alarm — signed out 09:10, reached the server late',
+  )
+  assert.equal(page.url(), url, 'all without reloading')
   assert.deepEqual(await accessibilityProblems(page), [], 'roll call')
   await page.goto(`${origin}/reception/display`)
   assert.deepEqual(await accessibilityProblems(page), [], 'display')
