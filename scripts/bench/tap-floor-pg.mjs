@@ -31,6 +31,11 @@ const sql = {
     'rollCall',
     'insert into roll_call_person (roll_call_id, person_id, first_name, last_name, signed_in_at, confirmed, last_activity_at) select r.id, p.id, p.first_name, p.last_name, $1::bigint, 1, $1::bigint from roll_call r, person p where r.ended_at is null and p.id = $2 on conflict (roll_call_id, person_id) do nothing',
   ),
+  // A sign-out during an evacuation shows on the line of the visit it closed (nothing when none runs).
+  rollCallSignOut: q(
+    'rollCallSignOut',
+    'update roll_call_person set signed_out_at = $1 where person_id = $2 and signed_in_at = $3 and roll_call_id in (select id from roll_call where ended_at is null) returning roll_call_id',
+  ),
   inside: q('inside', 'select sum(inside) as inside from occupancy_slot'),
   outbox: q('outbox', "insert into outbox (topic, payload, created_at) values ('presence', $1, $2)"),
 }
@@ -75,6 +80,7 @@ const tap = (signIn) => async (request, reply) => {
     await sql.audit(client, [now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail])
     await sql.webhook(client, [`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now])
     if (signIn) await sql.rollCall(client, [now, device.person_id])
+    else await sql.rollCallSignOut(client, [now, device.person_id, visit.signed_in_at])
     const { inside } = await sql.inside(client, [])
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     await sql.outbox(client, [JSON.stringify(payload), now])

@@ -34,6 +34,10 @@ const sql = {
   rollCall: sqlite.prepare(
     'insert into roll_call_person (roll_call_id, person_id, first_name, last_name, signed_in_at, confirmed, last_activity_at) select r.id, p.id, p.first_name, p.last_name, ?, 1, ? from roll_call r, person p where r.ended_at is null and p.id = ? on conflict (roll_call_id, person_id) do nothing',
   ),
+  // A sign-out during an evacuation shows on the line of the visit it closed (nothing when none runs).
+  rollCallSignOut: sqlite.prepare(
+    'update roll_call_person set signed_out_at = ? where person_id = ? and signed_in_at = ? and roll_call_id in (select id from roll_call where ended_at is null) returning roll_call_id',
+  ),
   inside: sqlite.prepare('select sum(inside) as inside from occupancy_slot'),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
@@ -76,6 +80,7 @@ const tap = (signIn) => async (request, reply) => {
     sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail)
     sql.webhook.run(`visit.${signIn ? 'signed_in' : 'signed_out'}`, device.person_id, detail, now)
     if (signIn) sql.rollCall.run(now, now, device.person_id)
+    else sql.rollCallSignOut.get(now, device.person_id, visit.signed_in_at)
     const { inside } = sql.inside.get()
     const payload = { personId: device.person_id, visitId: visit.id, action, at: now, inside }
     sql.outbox.run(JSON.stringify(payload), now)
