@@ -84,12 +84,16 @@ export interface VisitorInside {
 const text = (value: string | undefined) => (value ?? '').normalize('NFC').trim().replace(/\s+/g, ' ')
 const MAX_PHOTO = 60_000
 
-/** Checks and cleans a visitor's details; throws VisitorFormError with a message per field. */
+/**
+ * Checks and cleans a visitor's details; throws VisitorFormError with a message per field. With
+ * `replayed` (a sign-in a kiosk saved with no network: the visitor is inside and cannot be asked),
+ * it never throws: what cannot be used is left out and named in `setAside`, the name kept as typed.
+ */
 export async function readVisitorInput(
   db: Db,
   input: VisitorInput,
   site: VisitorSite,
-  options: { noticeId: number | null; allowHostText: boolean },
+  options: { noticeId: number | null; allowHostText: boolean; replayed?: boolean },
 ): Promise<{
   name: string
   company: string
@@ -99,8 +103,11 @@ export async function readVisitorInput(
   email: string | null
   noticeId: number | null
   photo: string | null
+  setAside: string[]
 }> {
   const errors: Record<string, string> = {}
+  // Whom a replayed sign-in came to see, when that person can no longer be their host.
+  let goneHost: string | null = null
   const name = text(input.name)
   if (!/\p{L}/u.test(name)) errors.name = 'Enter your full name.'
   else if (name.length > 100) errors.name = 'Keep your name under 100 characters.'
@@ -111,8 +118,10 @@ export async function readVisitorInput(
   let hostText: string | null = null
   if (input.hostId !== undefined) {
     const host = await findPersonById(db, input.hostId)
-    if (!host || host.deactivated_at !== null) errors.host = 'Pick the person you are visiting from the list.'
-    else hostPersonId = host.id
+    if (!host || host.deactivated_at !== null) {
+      errors.host = 'Pick the person you are visiting from the list.'
+      if (host) goneHost = `${host.first_name} ${host.last_name}`
+    } else hostPersonId = host.id
   } else if (options.allowHostText && text(input.hostText) !== '') {
     hostText = text(input.hostText).slice(0, 100)
     // Typed without a list to pick from: one clear match is the host, otherwise reception reads the text.
@@ -154,8 +163,19 @@ export async function readVisitorInput(
       errors.photo = 'The photo could not be used. Take it again, or sign in without one.'
     } else photo = input.photo
   }
-  if (Object.keys(errors).length > 0) throw new VisitorFormError(errors)
-  return { name, company, hostPersonId, hostText, phone, email, noticeId, photo }
+  const setAside = Object.keys(errors)
+  if (setAside.length > 0 && !options.replayed) throw new VisitorFormError(errors)
+  return {
+    name: errors.name ? text(input.name).slice(0, 100) || 'Visitor (no name given)' : name,
+    company: company.slice(0, 100),
+    hostPersonId,
+    hostText: errors.host ? goneHost : hostText,
+    phone,
+    email,
+    noticeId,
+    photo,
+    setAside,
+  }
 }
 
 /**
@@ -177,6 +197,12 @@ export async function signInVisitor(
     timed?: boolean
     /** The current site notice version, if any: then the visitor must have accepted one. */
     noticeId: number | null
+    /**
+     * Sent from the kiosk's offline queue: the visitor was told they are signed in and is inside,
+     * so a detail that fails the checks (a host who left meanwhile, a mistyped phone) is left out
+     * rather than the sign-in refused, which would keep them off the fire list.
+     */
+    replayed?: boolean
   },
   site: VisitorSite,
 ): Promise<{ visitor: Visitor; changed: boolean }> {
@@ -189,6 +215,7 @@ export async function signInVisitor(
   const clean = await readVisitorInput(db, request.input, site, {
     noticeId: request.noticeId,
     allowHostText: request.clientKey !== undefined && request.timed === true,
+    replayed: request.replayed === true && request.clientKey !== undefined,
   })
   return unitOfWork(db, async (trx) => {
     const visitor = await insertVisitor(trx, {
@@ -220,6 +247,7 @@ export async function signInVisitor(
     await auditVisitor(trx, visitor, source, request.now, 'visitor.signed-in', {
       at: request.at,
       ...(request.at < request.now - 60_000 ? { replayed: true } : {}),
+      ...(clean.setAside.length > 0 ? { setAside: clean.setAside } : {}),
     })
     // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
     await recordVisitorArrival(trx, visitor.id, request.at, request.now)

@@ -59,7 +59,9 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     },
   )
 
-  app.post<{ Body: VisitorInput & { key?: string; at?: number; sentAt?: number; accept?: number } }>(
+  app.post<{
+    Body: VisitorInput & { key?: string; at?: number; sentAt?: number; accept?: number; action?: string }
+  }>(
     '/kiosk/api/visitors',
     {
       ...csrf,
@@ -68,6 +70,8 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
           type: 'object',
           properties: {
             ...replayFields,
+            // The kiosk's offline queue (web/queue.js) sends its saved copy with its `action`.
+            action: str(40),
             name: str(200),
             company: str(200),
             hostId: idSchema,
@@ -94,6 +98,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
           now,
           clientKey: body.key,
           timed: body.at !== undefined,
+          replayed: body.action === 'visitor-sign-in',
           noticeId: notice?.id ?? null,
         },
         site,

@@ -172,6 +172,57 @@ test('a kiosk sign-in sent twice (an offline replay) is applied once, at the tim
   assert.equal(typed.statusCode, 422)
 })
 
+test('a sign-in the kiosk saved offline is never lost for a detail it could not check: host deactivated meanwhile, bad phone or email, a site notice added since', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const { zoe } = await staff(ctx)
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'Main entrance')
+  // Offline at 09:00: the visitor picked Zoë (from the list loaded earlier), typed a short phone
+  // number and a broken email, and was told the sign-in is saved. Before the network is back, Zoë
+  // leaves the organisation and a site notice is added.
+  const madeAt = ctx.clock.now() - 30 * 60_000
+  await db.updateTable('person').set({ deactivated_at: ctx.clock.now() }).where('id', '=', zoe).execute()
+  await admin.get('/admin/kiosks')
+  await admin.post('/admin/site-notice', { text: 'Wear the visitor badge at all times.' })
+  const replay = {
+    name: 'Otto Offline',
+    company: 'Acme',
+    hostId: zoe,
+    phone: '0791',
+    email: 'otto@',
+    action: 'visitor-sign-in',
+    key: 'offline-otto',
+    at: madeAt,
+    sentAt: ctx.clock.now(),
+  }
+  const sent = await tablet.api('POST', '/kiosk/api/visitors', replay)
+  assert.equal(sent.statusCode, 201, sent.body)
+  const list = (await (await deskReceptionist(ctx)).browser.get('/reception')).body
+  assert.match(list, /Otto Offline/, 'Otto is on the fire list')
+  const row = await db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(row.signed_in_at, madeAt, 'at the time the kiosk saw him')
+  assert.equal(row.host_person_id, null, 'no one who left the organisation is told about him')
+  assert.equal(row.host_text, 'Zoë Hôst', 'reception reads whom he came to see')
+  assert.deepEqual([row.phone, row.email, row.notice_id], [null, null, null], 'what could not be used')
+  const audit = await db
+    .selectFrom('audit_event')
+    .select('detail')
+    .where('action', '=', 'visitor.signed-in')
+    .executeTakeFirstOrThrow()
+  assert.deepEqual(JSON.parse(audit.detail!).setAside, ['host', 'phone', 'email', 'accept'])
+
+  // Signed in live, the same details are refused, so the visitor at the kiosk corrects them.
+  const live = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Lina Live',
+    hostId: zoe,
+    key: 'live-lina',
+    at: ctx.clock.now(),
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(live.statusCode, 422)
+})
+
 test('the visitor’s own link signs them out once; a forged link does nothing', async (t) => {
   const ctx = await buildTestApp(t)
   const { zoe } = await staff(ctx)
