@@ -3,7 +3,8 @@
 // is ever removed unless a fresh copy arrived, so a dropped network leaves the last list readable.
 // The page says "Live" only while it is sure to hear every change: the stream is open, has been
 // heard from lately (a dead connection on bad signal can stay "open" for minutes), and the server
-// hears every process. Otherwise it says how old its list is, and fetches it every 30 s.
+// hears every process. Otherwise it says how old its list is, and fetches it every 30 s. A stream
+// that fails is opened again after 5 s, then 10, 20 and every 30 s while the server stays away.
 // On a roll call, marks are saved on the phone first (queue.js, the same queue as offline taps) and
 // sent from there, so a marshal with no signal keeps working; the page says what is not yet sent.
 ;(() => {
@@ -16,6 +17,8 @@
   const pollMs = 30000
   // The server sends a keep-alive every 25 s: a stream silent for longer than this is dead.
   const silentMs = 60000
+  // How long to wait before opening the stream again after the 1st, 2nd, 3rd… failure in a row.
+  const reconnectMs = [5000, 10000, 20000, 30000]
   let timer = null
   let poller = null
   // When the list on screen was rendered, as the server wrote it (site time zone).
@@ -38,11 +41,13 @@
     stopPolling()
     clearTimeout(retry)
     clearTimeout(timer)
+    clearTimeout(reconnect)
     status(`${why} · showing the list as of ${lastFresh}. Sign in again to see changes.`)
   }
 
   // Refreshes may overlap (an event, the poll, a mark sent) and answers may come back in any order
   // on a bad network: an answer to an earlier request never replaces a later one's on screen.
+  class ServerError extends Error {}
   let asked = 0
   let shown = 0
   let retry = null
@@ -60,7 +65,7 @@
       if (response.status === 401 || response.status === 403)
         return cannotSee('No longer allowed to see this list')
       if (response.redirected) return
-      if (!response.ok) throw new Error(`${response.status}`)
+      if (!response.ok) throw new ServerError(response.status)
       const copy = response.clone()
       const doc = new DOMParser().parseFromString(await response.text(), 'text/html')
       const fresh = doc.querySelector('[data-live-region]')
@@ -85,8 +90,13 @@
         again?.focus()
       }
       status(live() ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
-    } catch {
-      status(`Offline · showing the list as of ${lastFresh}`)
+    } catch (error) {
+      // The server (or a proxy before it) answered with an error: the network is fine.
+      status(
+        error instanceof ServerError
+          ? `Server error · showing the list as of ${lastFresh}, retrying`
+          : `Offline · showing the list as of ${lastFresh}`,
+      )
       // The change that asked for this refresh is not on screen, and with the stream open nothing
       // else would fetch it (the 30 s poll runs only while the stream is down): try again.
       if (live() && !retry)
@@ -115,12 +125,29 @@
     poller = null
   }
 
+  // Streams that failed in a row (none since one opened), and the timer that opens the next.
+  let failures = 0
+  let reconnect = null
+  // Each failure waits longer (the browser itself would try every 5 s for as long as the server is
+  // away), and a little less at random, so that the boards a deploy cut off do not all come back
+  // at the same moment.
+  function reconnectLater() {
+    if (reconnect || endedBecause) return
+    const wait = reconnectMs[Math.min(failures, reconnectMs.length - 1)]
+    failures++
+    reconnect = setTimeout(connect, wait * (1 - 0.2 * Math.random()))
+  }
+
   function connect() {
+    clearTimeout(reconnect)
+    reconnect = null
     source?.close()
-    source = new EventSource('/reception/events')
+    const stream = new EventSource('/reception/events')
+    source = stream
     heardAt = Date.now()
-    source.addEventListener('open', () => {
+    stream.addEventListener('open', () => {
       heardAt = Date.now()
+      failures = 0
       paused = false
       stopPolling()
       status(`Live · updated ${lastFresh}`)
@@ -128,16 +155,20 @@
       soon()
       sendMarks()
     })
-    source.addEventListener('error', () => {
-      if (endedBecause) return
-      stale()
-      startPolling()
+    stream.addEventListener('error', () => {
+      if (endedBecause || stream !== source) return
       // The browser gave up on the stream (its reconnect was refused): a fetch of the page says
       // whether the server is away or this phone may no longer see the list.
-      if (source.readyState === EventSource.CLOSED) refresh()
+      const refused = stream.readyState === EventSource.CLOSED
+      // The page reconnects by itself, backing off, rather than the browser every 5 s.
+      stream.close()
+      stale()
+      startPolling()
+      reconnectLater()
+      if (refused) refresh()
     })
     const on = (name, wanted) =>
-      source.addEventListener(name, (event) => {
+      stream.addEventListener(name, (event) => {
         heardAt = Date.now()
         if (wanted(JSON.parse(event.data || '{}'))) soon()
       })
@@ -159,12 +190,10 @@
     })
   }
 
-  // A stream can die without an error: a dead connection on bad signal stays "open", and a failed
-  // reconnect (an error page from a proxy while the server restarts) closes it for good.
+  // A stream can die without an error: a dead connection on bad signal stays "open" for minutes.
   function watch() {
-    if (endedBecause) return
-    const closed = source.readyState === EventSource.CLOSED
-    if (!closed && !(source.readyState === EventSource.OPEN && Date.now() - heardAt > silentMs)) return
+    if (endedBecause || reconnect) return
+    if (source.readyState !== EventSource.OPEN || Date.now() - heardAt <= silentMs) return
     stale()
     startPolling()
     connect()
@@ -173,6 +202,10 @@
   if (region && 'EventSource' in window) {
     connect()
     setInterval(watch, 5000)
+    // The phone has a network again: no need to wait out the back-off.
+    window.addEventListener('online', () => {
+      if (reconnect) connect()
+    })
   } else if (region) {
     startPolling()
   }

@@ -185,19 +185,147 @@ test('a reconnect answered 502 (a proxy while the server restarts) does not leav
   const { desk, amy, port } = await setUp(t)
   const proxy = await FlakyProxy.start(t, port)
   const page = await pageAs(t, desk.browser, proxy.origin)
+  await page.clock.install()
   await openBoard(page, `${proxy.origin}/reception`)
 
   proxy.badGateway()
   await statusIs(page, 'Reconnecting… showing the list as of')
   await tapSignIn(amy.browser)
-  // The browser tries again after 5 s (the stream's retry), is answered 502, and gives up.
+  // The page tries again within 5 s, is answered 502, and the browser gives up on that stream.
+  await page.clock.runFor(5000)
   await eventually(
     () => proxy.badGateways.some((line) => line.startsWith('GET /reception/events')),
     'the reconnect to be refused',
   )
   proxy.pass()
+  // The next try, 10 s later at most.
+  await page.clock.runFor(10_000)
   await statusIs(page, 'Live', 30_000)
   await amyShown(page)
+})
+
+/** The status line as it is now (read from outside the page: its own timers may be paused). */
+const statusNow = async (page: Page) => (await page.textContent('[data-live-status]')) ?? ''
+const statusBecomes = (page: Page, start: string) =>
+  eventually(async () => (await statusNow(page)).startsWith(start), `the status to start with "${start}"`)
+
+test('a refresh the server answers with an error (5xx) says so, as distinct from no network (Offline), and both are tried again', async (t) => {
+  const { desk, amy, origin } = await setUp(t)
+  const page = await pageAs(t, desk.browser, origin)
+  await page.clock.install()
+  await openBoard(page, `${origin}/reception`)
+  let refreshes = 0
+  await page.route(
+    (url) => url.pathname === '/reception',
+    async (route) => {
+      if (!route.request().headers()['x-live-refresh']) return route.continue()
+      refreshes++
+      if (refreshes === 1) return route.fulfill({ status: 503, body: 'Service Unavailable' })
+      if (refreshes === 2) return route.abort('internetdisconnected')
+      return route.continue()
+    },
+  )
+  await tapSignIn(amy.browser)
+  await statusBecomes(page, 'Server error · ')
+  assert.match(await statusNow(page), /^Server error · showing the list as of \d\d:\d\d, retrying$/)
+  await page.clock.runFor(5000)
+  await statusBecomes(page, 'Offline · ')
+  assert.match(await statusNow(page), /^Offline · showing the list as of \d\d:\d\d$/)
+  await page.clock.runFor(5000)
+  await statusBecomes(page, 'Live')
+  await amyShown(page)
+})
+
+declare const window: { dispatchEvent(event: unknown): void }
+declare const Event: new (type: string) => unknown
+
+/** What the page records of each event stream it opened (see streamLog): by the page's own clock. */
+interface StreamRecord {
+  at: number
+  failedAt: number | null
+}
+/**
+ * Records, in the page, when each event stream was opened and when it first failed, by the page's
+ * clock (faked by the test). The record's error listener runs just before the page's own.
+ */
+const streamLog = `(() => {
+  const Native = window.EventSource
+  window.streamLog = []
+  window.EventSource = class extends Native {
+    constructor(...args) {
+      super(...args)
+      const record = { at: Date.now(), failedAt: null }
+      window.streamLog.push(record)
+      this.addEventListener('error', () => { record.failedAt ??= Date.now() })
+    }
+  }
+})()`
+
+test('while the server is away the board tries its stream again after 5, 10, 20, then every 30 s (a little less at random), says the server had an error, and once a stream opens is Live and starts again from 5 s', async (t) => {
+  const { desk, amy, port } = await setUp(t)
+  const proxy = await FlakyProxy.start(t, port)
+  const page = await pageAs(t, desk.browser, proxy.origin)
+  await page.addInitScript(streamLog)
+  await page.clock.install()
+  await openBoard(page, `${proxy.origin}/reception`)
+  // From here the page's time moves only when the test moves it.
+  await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000)
+  const streams = async () => (await page.evaluate('window.streamLog')) as StreamRecord[]
+  /** Moves the page's clock a second at a time until stream `n` (from 0) has opened and failed. */
+  const failed = async (n: number): Promise<StreamRecord> => {
+    for (let moved = 0; (await streams()).length <= n; moved += 1000) {
+      assert.ok(moved <= 40_000, `stream ${n} opened within 40 s of the page's time`)
+      await page.clock.runFor(1000)
+    }
+    await eventually(async () => (await streams())[n]!.failedAt !== null, `stream ${n} to fail`)
+    return (await streams())[n]!
+  }
+  /** How long the page waited after stream `n` failed before opening the next. */
+  const waitAfter = async (n: number) => (await failed(n + 1)).at - (await failed(n)).failedAt!
+
+  assert.equal((await streams()).length, 1, 'one stream open')
+  proxy.badGateway()
+  const waits: number[] = []
+  for (let n = 0; n < 6; n++) waits.push(await waitAfter(n))
+  const bases = [5000, 10_000, 20_000, 30_000, 30_000, 30_000]
+  for (const [i, base] of bases.entries()) {
+    assert.ok(
+      waits[i]! >= 0.75 * base && waits[i]! <= base,
+      `wait ${i + 1} (${waits[i]} ms) is ${base} ms, or a little less; every wait: ${waits.join(', ')}`,
+    )
+  }
+  assert.ok(
+    waits.some((wait, i) => wait !== bases[i]),
+    `jittered, so boards do not all reconnect at once: ${waits.join(', ')}`,
+  )
+  assert.ok(
+    proxy.badGateways.filter((line) => line.startsWith('GET /reception/events')).length >= 6,
+    'each reconnect was refused',
+  )
+  await statusBecomes(page, 'Server error · ')
+  assert.match(await statusNow(page), /^Server error · showing the list as of \d\d:\d\d, retrying$/)
+
+  // The phone says it is back online: no need to wait out the 30 s.
+  const before = (await streams()).length
+  await page.evaluate(() => window.dispatchEvent(new Event('online')))
+  await eventually(async () => (await streams()).length === before + 1, 'a stream opened at once')
+
+  // The server is back: within 30 s the board is live, and catches up with what it missed.
+  await failed(before)
+  await tapSignIn(amy.browser)
+  proxy.pass()
+  for (let moved = 0; !(await statusNow(page)).startsWith('Live'); moved += 1000) {
+    assert.ok(moved <= 31_000, `live again within 30 s of the page's time (${await statusNow(page)})`)
+    await page.clock.runFor(1000)
+  }
+  await page.clock.runFor(1000)
+  await amyShown(page)
+
+  // Away again: the first try is after 5 s again, not 30.
+  const open = (await streams()).length - 1
+  proxy.badGateway()
+  const again = await waitAfter(open)
+  assert.ok(again >= 3750 && again <= 5000, `the first reconnect after a stream opened waits ${again} ms`)
 })
 
 test('a steady stream of changes does not put off the refresh for as long as it lasts', async (t) => {
