@@ -622,6 +622,8 @@ export interface DrillReport {
   view: RollCallView
   /** When the last person on the list was marked safe, if everyone was. */
   allAccountedAt: number | null
+  /** Who is on the list (its total, as counted), by group: staff in, staff unconfirmed, visitors. */
+  onList: { in: number; unconfirmed: number; visitors: number }
   /** People on the list never marked safe. */
   neverAccounted: RollCallViewLine[]
   /** People on it at the start whose sign-out from before the alarm reached the server later. */
@@ -671,6 +673,11 @@ export async function drillReport(db: Db, rollCallId: number, timeZone: string):
   return {
     view,
     allAccountedAt,
+    onList: {
+      in: listed.filter((l) => l.confirmed).length,
+      unconfirmed: listed.filter((l) => !l.confirmed).length,
+      visitors: view.visitors.length,
+    },
     neverAccounted,
     leftBeforeAlarm: view.lines.filter((l) => l.leftBeforeAlarm),
     visitorsNeverAccounted,

@@ -194,6 +194,8 @@ test('the drill report counts visitors: nobody is "everyone accounted for" while
     return (await desk.browser.get(`${url}/report`)).body
   }
   const staffOnly = await drill([String(desk.id)])
+  // The breakdown adds up to the total: Rita in, and Vera, the visitor.
+  assert.match(staffOnly, /On the list<\/dt><dd>2 \(1 in, 0 unconfirmed, 1 visitor\)<\/dd>/)
   assert.match(staffOnly, /no: 1 never accounted for/)
   assert.match(staffOnly, /Never accounted for \(1\)[\s\S]*Vera Visitor/)
   const everyone = await drill([String(desk.id), `v${vera}`])

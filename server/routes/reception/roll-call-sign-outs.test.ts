@@ -103,7 +103,10 @@ test('the marshal page, the printed list, the report and the CSV show sign-outs 
   await desk.browser.get(url)
   assert.equal((await desk.browser.post(`${url}/end`)).statusCode, 303)
   const report = (await desk.browser.get(`${url}/report`)).body
-  assert.match(report, /<dd>2 \(2 in, 0 unconfirmed\), and 1 who left before the alarm \(not counted\)<\/dd>/)
+  assert.match(
+    report,
+    /<dd>2 \(2 in, 0 unconfirmed, 0 visitors\), and 1 who left before the alarm \(not counted\)<\/dd>/,
+  )
   assert.match(report, /Never accounted for \(1\)[\s\S]*Amy Test/)
   assert.match(
     report,
