@@ -14,6 +14,7 @@ import {
   formFieldNames,
   type Route,
 } from './testing/routes.js'
+import { addVisitors } from './testing/visitors.js'
 
 test('pages carry strict security headers and a CSP without inline script', async (t) => {
   const ctx = await buildTestApp(t)
@@ -444,6 +445,12 @@ test('metrics are served to loopback or with the metrics token only', async (t) 
   assert.equal(local.statusCode, 200)
   assert.match(local.body, /^process_resident_memory_bytes \d+$/m)
   assert.match(local.body, /^register_people_inside 0$/m)
+  // Everyone inside, as the fire list counts them: staff and visitors (of whom a gauge of their own).
+  await addVisitors(open.app.ctx.db, open.clock.now(), { inside: 2, left: 1, expected: 1 })
+  await (await loginAs(open, 'alice@example.org')).post('/sign-in', { day: '2026-11-23' })
+  const counted = await open.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' })
+  assert.match(counted.body, /^register_people_inside 3$/m)
+  assert.match(counted.body, /^register_visitors_inside 2$/m)
   assert.equal(
     (await open.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '203.0.113.1' })).statusCode,
     403,

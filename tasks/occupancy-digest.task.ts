@@ -1,5 +1,5 @@
 import { insertOutbox } from '../server/outbox/outbox.repository.js'
-import { countPeopleInside } from '../server/register/visit.repository.js'
+import { countEveryoneInside } from '../server/register/occupancy.repository.js'
 import { slackUrlsFor } from '../server/slack/slack.js'
 import type { TaskContext } from './task-context.js'
 
@@ -7,7 +7,7 @@ import type { TaskContext } from './task-context.js'
 export async function occupancyDigest(ctx: TaskContext): Promise<{ inside: number } | undefined> {
   if (slackUrlsFor(ctx.config, 'digest').length === 0) return undefined
   const now = ctx.clock.now()
-  const inside = await countPeopleInside(ctx.db)
+  const { total: inside } = await countEveryoneInside(ctx.db)
   await insertOutbox(ctx.db, { topic: 'digest', payload: { at: now, inside } }, now)
   return { inside }
 }

@@ -9,6 +9,7 @@ import { FakeTeams } from '../server/testing/fake-teams.js'
 import { kioskAdmin, pairedKiosk } from '../server/testing/kiosk.js'
 import { deskReceptionist } from '../server/testing/reception.js'
 import { TestRedis } from '../server/testing/redis-server.js'
+import { addVisitors } from '../server/testing/visitors.js'
 import { EMBEDDED_RELAY_DEBOUNCE_MS } from './embedded.js'
 import { type RunningQueues, startQueues } from './queues.js'
 import { runScheduledTask } from './schedules.js'
@@ -63,6 +64,23 @@ test('embedded default: a sign-in is posted to every webhook with the name and t
   assert.equal(posts[1]!.text, 'Alice Smith signed out · 0 people in the building')
   await ctx.app.embeddedJobs!.relayNow()
   assert.equal(slack.postsTo(HOOK).length, 2, 'each event posted once')
+})
+
+test('the count posted on a tap and in the digest includes the visitors inside', async (t) => {
+  const slack = await FakeSlack.start(t)
+  const ctx = await buildTestApp(t, {
+    env: { ...noSchedules, SLACK_WEBHOOK_URLS: slack.url(HOOK), SLACK_DIGEST_TIMES: '10:00' },
+    embeddedJobs: true,
+  })
+  await addVisitors(ctx.app.ctx.db, ctx.clock.now(), { inside: 2, left: 1, expected: 1 })
+  const alice = await loginAs(ctx, 'alice@example.org', { firstName: 'Alice', lastName: 'Smith' })
+  await tap(alice, 'sign-in')
+  assert.equal((await slack.waitFor(HOOK, 1))[0]!.text, 'Alice Smith signed in · 3 people in the building')
+  await tap(alice, 'sign-out')
+  assert.equal((await slack.waitFor(HOOK, 2))[1]!.text, 'Alice Smith signed out · 2 people in the building')
+  await runScheduledTask({ ...ctx.app.ctx, log: ctx.app.log }, 'occupancy-digest')
+  await ctx.app.embeddedJobs!.relayNow()
+  assert.equal((await slack.waitFor(HOOK, 3))[2]!.text, '2 people in the building')
 })
 
 test('anonymous mode posts only the count', async (t) => {

@@ -36,7 +36,10 @@ const sql = {
     'rollCallSignOut',
     'update roll_call_person set signed_out_at = $1 where person_id = $2 and signed_in_at = $3 and roll_call_id in (select id from roll_call where ended_at is null) returning roll_call_id',
   ),
-  inside: q('inside', 'select sum(inside) as inside from occupancy_slot'),
+  inside: q(
+    'inside',
+    'select (select sum(inside) from occupancy_slot) + (select count(*) from visitor where signed_out_at is null and signed_in_at is not null) as inside',
+  ),
   outbox: q('outbox', "insert into outbox (topic, payload, created_at) values ('presence', $1, $2)"),
 }
 

@@ -38,7 +38,9 @@ const sql = {
   rollCallSignOut: sqlite.prepare(
     'update roll_call_person set signed_out_at = ? where person_id = ? and signed_in_at = ? and roll_call_id in (select id from roll_call where ended_at is null) returning roll_call_id',
   ),
-  inside: sqlite.prepare('select sum(inside) as inside from occupancy_slot'),
+  inside: sqlite.prepare(
+    'select (select sum(inside) from occupancy_slot) + (select count(*) from visitor where signed_out_at is null and signed_in_at is not null) as inside',
+  ),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
   begin: sqlite.prepare('begin immediate'),
   commit: sqlite.prepare('commit'),

@@ -10,10 +10,10 @@ import {
   leftBeforeStart,
   signOutOnRunningRollCall,
 } from '../reception/roll-call.repository.js'
+import { countEveryoneInside } from './occupancy.repository.js'
 import {
   closeVisit,
   correctAutoClosedVisit,
-  countPeopleInside,
   findLatestVisit,
   findOpenVisit,
   findVisit,
@@ -363,9 +363,9 @@ async function announce(
 ): Promise<void> {
   await insertOutbox(
     trx,
-    { topic: 'presence', payload: { ...event, inside: await countPeopleInside(trx) } },
+    { topic: 'presence', payload: { ...event, inside: (await countEveryoneInside(trx)).total } },
     event.at,
   )
 }
 
-export { countPeopleInside }
+export { countEveryoneInside }

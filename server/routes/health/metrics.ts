@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { sameHash } from '../../identity/secrets.js'
 import { UserError } from '../../lib/errors.js'
-import { countPeopleInside } from '../../register/register.service.js'
+import { countEveryoneInside } from '../../register/register.service.js'
 
 const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
 
@@ -34,6 +34,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
     if (!allowed(request)) throw new UserError(403, refusal)
     const memory = process.memoryUsage()
     const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0)
+    const inside = await countEveryoneInside(db)
     const lines = [
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
@@ -46,9 +47,12 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
       `nodejs_eventloop_delay_seconds{quantile="0.5"} ${seconds(delay.percentile(50))}`,
       `nodejs_eventloop_delay_seconds{quantile="0.99"} ${seconds(delay.percentile(99))}`,
       `nodejs_eventloop_delay_seconds{quantile="1"} ${seconds(delay.max)}`,
-      '# HELP register_people_inside People in the building now.',
+      '# HELP register_people_inside People in the building now: staff and visitors signed in and not out.',
       '# TYPE register_people_inside gauge',
-      `register_people_inside ${await countPeopleInside(db)}`,
+      `register_people_inside ${inside.total}`,
+      '# HELP register_visitors_inside Visitors among them.',
+      '# TYPE register_visitors_inside gauge',
+      `register_visitors_inside ${inside.visitors}`,
       '',
     ]
     delay.reset()

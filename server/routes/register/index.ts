@@ -6,7 +6,7 @@ import { UserError } from '../../lib/errors.js'
 import { localDateTime, localDay } from '../../lib/site-time.js'
 import {
   closeStaleVisit,
-  countPeopleInside,
+  countEveryoneInside,
   presenceOf,
   signIn,
   signOut,
@@ -26,7 +26,7 @@ export default async function registerRoutes(app: FastifyInstance): Promise<void
     const person = request.person!
     const [presence, inside] = await Promise.all([
       presenceOf(db, person.id, now, site),
-      countPeopleInside(db),
+      countEveryoneInside(db).then((c) => c.total),
     ])
     return reply.page('register/home', {
       presence,

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildTestApp, loginAs, TestBrowser } from '../../testing/build-test-app.js'
 import { holdWriteLock } from '../../testing/test-database.js'
+import { addVisitors } from '../../testing/visitors.js'
 
 const countVisits = async (ctx: Awaited<ReturnType<typeof buildTestApp>>) =>
   (await ctx.app.ctx.db.selectFrom('visit').selectAll().execute()).length
@@ -102,6 +103,15 @@ test('several visits a day are allowed and "in the building" counts people, not 
   const page = await bob.follow(await bob.post('/sign-in', { day: '2026-11-23' }))
   assert.match(page.body, /2 people are in the building/)
   assert.equal(await countVisits(ctx), 5)
+})
+
+test('"in the building" on the home page counts visitors inside too, not those who left or are only expected', async (t) => {
+  const ctx = await buildTestApp(t)
+  ctx.clock.set('2026-11-23T09:00:00Z')
+  await addVisitors(ctx.app.ctx.db, ctx.clock.now(), { inside: 2, left: 1, expected: 1 })
+  const alice = await loginAs(ctx, 'alice@example.org')
+  const page = await alice.follow(await alice.post('/sign-in', { day: '2026-11-23' }))
+  assert.match(page.body, /3 people are in the building/)
 })
 
 test('a visit left open on an earlier day is shown to its owner, who closes it with the real time', async (t) => {
