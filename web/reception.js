@@ -176,6 +176,7 @@
     on('presence', () => topics.includes('presence'))
     on('roll-call', (data) => topics.includes('roll-call') || topics.includes(`roll-call:${data.id}`))
     on('broadcast', (data) => topics.includes(`broadcast:${data.id}`))
+    on('kiosk', () => topics.includes('kiosk'))
     on('paused', () => {
       paused = true
       stale()

@@ -1,8 +1,11 @@
 import { LiveTopic, type LiveTransport } from '../lib/live-topic.js'
 
-/** Something on a reception page changed: a roll call's marks or a broadcast's deliveries. */
+/**
+ * Something on a reception page changed: a roll call's marks, a broadcast's deliveries, or a
+ * kiosk's notices (a visitor's sign-in it saved offline was refused; `id` is the kiosk's).
+ */
 export interface LiveChange {
-  topic: 'roll-call' | 'broadcast'
+  topic: 'roll-call' | 'broadcast' | 'kiosk'
   id: number
 }
 

@@ -13,6 +13,7 @@ import {
 } from '../kiosk/name-search.js'
 import { UserError } from '../lib/errors.js'
 import { endOfLocalDay, formatDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { REPLAY_WINDOW_MS, replayedAt } from '../register/offline-replay.js'
 import { recordVisitorArrival } from './host-notice.service.js'
 import { siteNoticeExists } from './site-notice.repository.js'
 import {
@@ -179,6 +180,26 @@ export async function readVisitorInput(
 }
 
 /**
+ * When a kiosk's sign-in happened by the server's clock: now, or for one it kept (offline) its age
+ * back from now. One older than the replay window is refused in words for the kiosk's notice and
+ * reception's board, as it does not reach the fire list.
+ */
+export function kioskSignInTime(
+  saved: { at?: number; sentAt?: number; now: number },
+  site: VisitorSite,
+): number {
+  if (saved.at === undefined) return saved.now
+  const age = (saved.sentAt ?? saved.now) - saved.at
+  if (age > REPLAY_WINDOW_MS) {
+    throw new UserError(
+      422,
+      'Saved on the kiosk more than 12 hours before it reached the register, so it was not put on the fire list. If they are still here, sign them in at reception.',
+    )
+  }
+  return replayedAt({ at: saved.at, sentAt: saved.sentAt, now: saved.now }, site).at
+}
+
+/**
  * Signs a visitor in at an instant (`at`: now, or when a kiosk that was offline saw them). A
  * kiosk's sign-in carries a key: the same sign-in sent again returns the first one, unchanged.
  */
@@ -203,6 +224,11 @@ export async function signInVisitor(
      * rather than the sign-in refused, which would keep them off the fire list.
      */
     replayed?: boolean
+    /**
+     * What the route cut or left out of a replayed sign-in to fit the request's length limits
+     * (`name`, `photo`, …): audited in `setAside` with what the checks set aside.
+     */
+    cut?: string[]
   },
   site: VisitorSite,
 ): Promise<{ visitor: Visitor; changed: boolean }> {
@@ -217,6 +243,7 @@ export async function signInVisitor(
     allowHostText: request.clientKey !== undefined && request.timed === true,
     replayed: request.replayed === true && request.clientKey !== undefined,
   })
+  const setAside = [...new Set([...clean.setAside, ...(request.cut ?? [])])]
   return unitOfWork(db, async (trx) => {
     const visitor = await insertVisitor(trx, {
       name: clean.name,
@@ -247,7 +274,7 @@ export async function signInVisitor(
     await auditVisitor(trx, visitor, source, request.now, 'visitor.signed-in', {
       at: request.at,
       ...(request.at < request.now - 60_000 ? { replayed: true } : {}),
-      ...(clean.setAside.length > 0 ? { setAside: clean.setAside } : {}),
+      ...(setAside.length > 0 ? { setAside } : {}),
     })
     // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
     await recordVisitorArrival(trx, visitor.id, request.at, request.now)

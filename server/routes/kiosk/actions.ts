@@ -1,14 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { auditKiosk } from '../../kiosk/kiosk.service.js'
 import { searchPeopleByName } from '../../kiosk/name-search.js'
 import { signInOrOutWithPin } from '../../kiosk/staff-pin.service.js'
 import { UserError } from '../../lib/errors.js'
+import { clientMessage } from '../../lib/http-errors.js'
 import { idSchema } from '../../lib/ids.js'
 import { formatDay, formatTime } from '../../lib/site-time.js'
 import { replayedAt } from '../../register/offline-replay.js'
+import { recordRefusedSavedSignIn } from '../../visitors/refused-sign-in.service.js'
 import { currentSiteNotice } from '../../visitors/site-notice.service.js'
 import {
   findVisitorsInsideByName,
+  kioskSignInTime,
   signInVisitor,
   signOutVisitor,
   type VisitorInput,
@@ -17,6 +20,7 @@ import {
   visitorsInside,
 } from '../../visitors/visitor.service.js'
 import { readVisitorToken, visitorLink } from '../../visitors/visitor-links.js'
+import { refusedForGood } from '../offline-queue.js'
 import { idParams } from '../schemas.js'
 import { qrDataUrl } from './qr.js'
 
@@ -36,9 +40,23 @@ const replayFields = {
   sentAt: instant,
 }
 
+/** A visitor's typed details and photo, with the longest the request may carry of each. */
+const visitorText = {
+  name: str(200),
+  company: str(200),
+  hostText: str(200),
+  phone: str(100),
+  email: str(300),
+  photo: str(60_000),
+}
+
+/** A visitor sign-in sent by the kiosk's offline queue (web/queue.js names it by its `action`). */
+const isSavedVisitorSignIn = (body: unknown): body is Record<string, unknown> =>
+  typeof body === 'object' && body !== null && (body as { action?: unknown }).action === 'visitor-sign-in'
+
 /** What a paired kiosk can do: visitors in and out, host and name searches, badges. */
 export default async function kioskActionRoutes(app: FastifyInstance): Promise<void> {
-  const { db, clock, config, keys, events } = app.ctx
+  const { db, clock, config, keys, events, live } = app.ctx
   const tz = config.TIME_ZONE
   const site = { timeZone: tz, defaultRegion: config.DEFAULT_PHONE_REGION }
   const csrf = { preValidation: app.csrfProtection }
@@ -59,12 +77,62 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     },
   )
 
+  // What a saved copy cut or left out to fit the limits below, by request (fitSavedCopy).
+  const cutToFit = new WeakMap<FastifyRequest, string[]>()
+  /**
+   * A sign-in the kiosk saved offline is never refused for being too long: the visitor was told they
+   * are signed in. Free text is cut to the limit (the register then keeps its first 100 characters);
+   * a phone, email or photo cut short would be wrong, so it is left out. Either way it is audited.
+   */
+  const fitSavedCopy = async (request: FastifyRequest) => {
+    const body = request.body
+    if (!isSavedVisitorSignIn(body)) return
+    const cut: string[] = []
+    for (const [field, { maxLength }] of Object.entries(visitorText)) {
+      const value = body[field]
+      // Counted in code points, as the schema counts them, and never cut inside one.
+      if (typeof value !== 'string' || value.length <= maxLength || [...value].length <= maxLength) continue
+      if (field === 'name' || field === 'company' || field === 'hostText')
+        body[field] = [...value].slice(0, maxLength).join('')
+      else delete body[field]
+      cut.push(field === 'hostText' ? 'host' : field)
+    }
+    if (cut.length > 0) cutToFit.set(request, cut)
+  }
+  /**
+   * A saved sign-in the register refuses for good is dropped from the kiosk's queue: the tablet keeps
+   * a notice, and reception is told here (audited, and the board lists it at once).
+   */
+  const reportRefusedSavedCopy = async (request: FastifyRequest, _reply: unknown, error: FastifyError) => {
+    const body = request.body
+    if (!refusedForGood(error) || !request.kiosk || !isSavedVisitorSignIn(body)) return
+    const now = clock.now()
+    const { at, sentAt, key } = body
+    const age = typeof at === 'number' ? (typeof sentAt === 'number' ? sentAt : now) - at : null
+    try {
+      await recordRefusedSavedSignIn(db, request.kiosk, {
+        now,
+        madeAt: age === null ? null : now - Math.max(age, 0),
+        key: typeof key === 'string' ? key.slice(0, 100) : null,
+        status: error.statusCode ?? 400,
+        reason: clientMessage(error),
+        context: request.auditContext,
+      })
+      live.emit('change', { topic: 'kiosk', id: request.kiosk.id })
+    } catch (err) {
+      request.log.error({ err }, 'could not record a refused saved sign-in')
+    }
+  }
+
   app.post<{
     Body: VisitorInput & { key?: string; at?: number; sentAt?: number; accept?: number; action?: string }
   }>(
     '/kiosk/api/visitors',
     {
-      ...csrf,
+      preValidation: [fitSavedCopy, app.csrfProtection],
+      onError: reportRefusedSavedCopy,
+      // A photo too large for a request is left out of a saved copy (above), not the copy refused.
+      bodyLimit: 256 * 1024,
       schema: {
         body: {
           type: 'object',
@@ -72,14 +140,9 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
             ...replayFields,
             // The kiosk's offline queue (web/queue.js) sends its saved copy with its `action`.
             action: str(40),
-            name: str(200),
-            company: str(200),
             hostId: idSchema,
-            hostText: str(200),
-            phone: str(100),
-            email: str(300),
             accept: idSchema,
-            photo: str(60_000),
+            ...visitorText,
           },
         },
       },
@@ -87,7 +150,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     async (request, reply) => {
       const now = clock.now()
       const body = request.body
-      const at = body.at === undefined ? now : replayedAt({ at: body.at, sentAt: body.sentAt, now }, site).at
+      const at = kioskSignInTime({ at: body.at, sentAt: body.sentAt, now }, site)
       const notice = await currentSiteNotice(db)
       const { visitor, changed } = await signInVisitor(
         db,
@@ -99,6 +162,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
           clientKey: body.key,
           timed: body.at !== undefined,
           replayed: body.action === 'visitor-sign-in',
+          cut: cutToFit.get(request),
           noticeId: notice?.id ?? null,
         },
         site,

@@ -153,7 +153,7 @@ test('a kiosk sign-in sent twice (an offline replay) is applied once, at the tim
     sentAt: ctx.clock.now(),
   })
   assert.equal(old.statusCode, 422)
-  assert.match(old.json().error, /more than 12 hours ago/)
+  assert.match(old.json().error, /more than 12 hours/)
   // Offline for only a few seconds: the typed host still counts (the kiosk could not pick one).
   const brief = await tablet.api('POST', '/kiosk/api/visitors', {
     ...body,
@@ -221,6 +221,136 @@ test('a sign-in the kiosk saved offline is never lost for a detail it could not 
     sentAt: ctx.clock.now(),
   })
   assert.equal(live.statusCode, 422)
+})
+
+test('a sign-in the kiosk saved offline that is over the request’s length limits is signed in with its free text cut to fit; what cannot be cut is left out and named', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx))
+  const madeAt = ctx.clock.now() - 20 * 60_000
+  // Saved by an older kiosk page, or pasted past the form's limits: every field longer than the
+  // request allows, the photo larger than a request may be.
+  const saved = {
+    name: `Longname ${'Ł'.repeat(300)}`,
+    company: 'C'.repeat(400),
+    hostText: `zoe host ${'x'.repeat(300)}`,
+    phone: '0'.repeat(150),
+    email: `${'e'.repeat(400)}@example.org`,
+    photo: `data:image/jpeg;base64,${'A'.repeat(70_000)}`,
+    action: 'visitor-sign-in',
+    key: 'offline-long',
+    at: madeAt,
+    sentAt: ctx.clock.now(),
+  }
+  const sent = await tablet.api('POST', '/kiosk/api/visitors', saved)
+  assert.equal(sent.statusCode, 201, sent.body)
+  const row = await db.selectFrom('visitor').selectAll().executeTakeFirstOrThrow()
+  assert.equal(row.signed_in_at, madeAt)
+  assert.equal(row.name, `Longname ${'Ł'.repeat(91)}`, 'the name cut to the register’s 100 characters')
+  assert.equal(row.company, 'C'.repeat(100))
+  assert.equal(row.host_text?.length, 100, 'the host as typed, cut')
+  assert.deepEqual([row.phone, row.email, row.photo], [null, null, null], 'never a cut phone, email or photo')
+  const audit = await db
+    .selectFrom('audit_event')
+    .select('detail')
+    .where('action', '=', 'visitor.signed-in')
+    .executeTakeFirstOrThrow()
+  assert.deepEqual(JSON.parse(audit.detail).setAside.sort(), [
+    'company',
+    'email',
+    'host',
+    'name',
+    'phone',
+    'photo',
+  ])
+
+  // Sent live, the same request is still refused: the visitor is there to correct it.
+  const live = await tablet.api('POST', '/kiosk/api/visitors', { name: 'L'.repeat(250), hostText: 'zoe' })
+  assert.equal(live.statusCode, 400)
+  assert.match(live.json().error, /“name” is too long/)
+})
+
+test('a sign-in the kiosk saved offline that the server still refuses (older than 12 hours, or a request it cannot read) is audited and put on reception’s board, never dropped unseen', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db, live } = ctx.app.ctx
+  await staff(ctx)
+  const tablet = await pairedKiosk(ctx, await kioskAdmin(ctx), 'North door')
+  const desk = (await deskReceptionist(ctx)).browser
+  const heard: { topic: string; id: number }[] = []
+  live.on('change', (change) => heard.push(change))
+  const refusedRows = () =>
+    db
+      .selectFrom('audit_event')
+      .selectAll()
+      .where('action', '=', 'visitor.saved-sign-in-refused')
+      .orderBy('id')
+      .execute()
+
+  // Made at 19:05 yesterday, sent at 09:05 today: 14 hours.
+  const madeAt = ctx.clock.now() - 14 * 60 * 60_000
+  const old = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Otto Overnight',
+    hostText: 'zoe host',
+    action: 'visitor-sign-in',
+    key: 'offline-old',
+    at: madeAt,
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(old.statusCode, 422)
+  assert.match(old.json().error, /more than 12 hours/)
+  assert.match(old.json().error, /not put on the fire list/)
+  assert.equal((await db.selectFrom('visitor').selectAll().execute()).length, 0)
+  const [row] = await refusedRows()
+  assert.ok(row, 'the refusal is audited')
+  const detail = JSON.parse(row.detail)
+  assert.equal(detail.kiosk, 'North door')
+  assert.equal(detail.madeAt, madeAt)
+  assert.equal(detail.status, 422)
+  assert.match(detail.reason, /more than 12 hours/)
+  assert.doesNotMatch(row.detail, /Otto/, 'audit rows never hold a visitor’s name')
+  assert.deepEqual(heard, [{ topic: 'kiosk', id: detail.kioskId }], 'reception’s boards are told at once')
+  const board = (await desk.get('/reception')).body
+  assert.match(board, /data-live="[^"]*\bkiosk\b/, 'the board listens for it')
+  assert.match(board, /saved-sign-ins-refused/)
+  assert.match(board, /North door[\s\S]{0,300}19:05/, 'which kiosk, and when the visitor signed in there')
+  assert.match(board, /more than 12 hours/)
+
+  // Refused by the request's schema (a key no kiosk makes): audited and shown the same way.
+  const unreadable = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Ursula Unread',
+    hostText: 'zoe host',
+    action: 'visitor-sign-in',
+    key: 'k'.repeat(101),
+    at: ctx.clock.now() - 60_000,
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(unreadable.statusCode, 400)
+  assert.equal((await refusedRows()).length, 2)
+  assert.equal(JSON.parse((await refusedRows())[1]!.detail).status, 400)
+
+  // Refusals the visitor sees at the kiosk, and answers the queue keeps the copy for, are not.
+  const online = await tablet.api('POST', '/kiosk/api/visitors', { name: 'Nia Online', key: 'live-nia' })
+  assert.equal(online.statusCode, 422)
+  const staleToken = await tablet.request({
+    method: 'POST',
+    url: '/kiosk/api/visitors',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({
+      name: 'Tess Token',
+      hostText: 'zoe',
+      action: 'visitor-sign-in',
+      key: 'k3',
+      at: 1,
+      _csrf: 'stale',
+    }),
+  })
+  assert.equal(staleToken.statusCode, 403)
+  assert.equal((await refusedRows()).length, 2)
+
+  // A day later the board no longer lists them (the audit trail keeps them).
+  ctx.clock.advance(25 * 60 * 60_000)
+  assert.doesNotMatch((await desk.get('/reception')).body, /saved-sign-ins-refused/)
 })
 
 test('the visitor’s own link signs them out once; a forged link does nothing', async (t) => {

@@ -16,6 +16,7 @@ import { buildServiceWorker, serviceWorkerPath } from '../../pwa/build-service-w
 import { idempotent } from '../../register/idempotency.js'
 import { replayTap } from '../../register/offline-replay.js'
 import type { Presence } from '../../register/register.service.js'
+import { refusedForGood } from '../offline-queue.js'
 
 const presenceJson = (p: Presence) => ({
   state: p.state,
@@ -23,9 +24,6 @@ const presenceJson = (p: Presence) => ({
 })
 
 const csrfField = { _csrf: { type: 'string', maxLength: 200 } } as const
-
-/** The statuses web/queue.js keeps a tap for and sends again later; it drops a tap on any other 4xx. */
-const KEPT_BY_THE_QUEUE = new Set([401, 403, 409, 429])
 
 /**
  * The installable app: web app manifest, service worker, offline tap replay, and Web Push
@@ -131,10 +129,7 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
         // The page reloads after a tap is dropped: whatever refused it (the door-code rule, the
         // schema, the tap's own checks), the flash is the only place the person learns why.
         onError: async (request, _reply, error) => {
-          const status = error.statusCode ?? 500
-          if (status >= 400 && status < 500 && !KEPT_BY_THE_QUEUE.has(status)) {
-            request.flash('error', clientMessage(error))
-          }
+          if (refusedForGood(error)) request.flash('error', clientMessage(error))
         },
         schema: {
           body: {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { fireListSettings, phoneForCall, presenceBoard } from '../../reception/presence.service.js'
 import { activeRollCall } from '../../reception/roll-call.service.js'
 import { expectedToday } from '../../visitors/invitation.service.js'
+import { recentRefusedSavedSignIns } from '../../visitors/refused-sign-in.service.js'
 import { type VisitorDoubt, visitorReason } from '../../visitors/visitor.service.js'
 import { auditContactsShown, reasonAsOf } from './fire-list-view.js'
 import { livePage } from './shared.js'
@@ -14,10 +15,11 @@ export default async function boardRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/reception', async (request, reply) => {
     const now = clock.now()
-    const [board, rollCall, expected] = await Promise.all([
+    const [board, rollCall, expected, refusedSignIns] = await Promise.all([
       presenceBoard(db, now, fireList),
       activeRollCall(db),
       expectedToday(app.ctx),
+      recentRefusedSavedSignIns(db, now),
     ])
     const visitorPhones = board.list.visitors.filter((v) => v.phone !== null).length
     await auditContactsShown(db, clock, request, 'board', board.phones.size + visitorPhones)
@@ -26,6 +28,7 @@ export default async function boardRoutes(app: FastifyInstance): Promise<void> {
       board,
       rollCall,
       expected: expected.length,
+      refusedSignIns,
       now,
       reasonOf: reasonAsOf(now, tz),
       phoneOf: (id: number) => phoneForCall(board.phones.get(id)),

@@ -1,0 +1,58 @@
+import { listAuditByActionSince, type RequestContext } from '../audit/audit.repository.js'
+import type { Db } from '../db/connect.js'
+import type { Kiosk } from '../db/database.js'
+import { auditKiosk } from '../kiosk/kiosk.service.js'
+
+/** The audit action of a kiosk's saved sign-in that the register refused for good. */
+export const SAVED_SIGN_IN_REFUSED = 'visitor.saved-sign-in-refused'
+
+/** How long reception's board lists a refused saved sign-in (the audit trail keeps it). */
+export const REFUSED_ON_BOARD_MS = 24 * 60 * 60 * 1000
+
+/** A visitor's sign-in saved on a kiosk with no network that the register refused, as reception sees it. */
+export interface RefusedSavedSignIn {
+  kiosk: string
+  /** When the visitor signed in at the kiosk, by the server's clock; null when the request did not say. */
+  madeAt: number | null
+  refusedAt: number
+  reason: string
+}
+
+/**
+ * Records that the register refused a sign-in a kiosk saved offline: the visitor was told they are
+ * signed in and is not on the fire list, so reception must hear of it. Audited with the kiosk, the
+ * time and the reason, never the visitor's name (the tablet keeps that on screen).
+ */
+export async function recordRefusedSavedSignIn(
+  db: Db,
+  kiosk: Pick<Kiosk, 'id' | 'name'>,
+  refusal: {
+    now: number
+    madeAt: number | null
+    key: string | null
+    status: number
+    reason: string
+    context: RequestContext
+  },
+): Promise<void> {
+  await auditKiosk(db, kiosk, {
+    at: refusal.now,
+    action: SAVED_SIGN_IN_REFUSED,
+    context: refusal.context,
+    detail: { madeAt: refusal.madeAt, key: refusal.key, status: refusal.status, reason: refusal.reason },
+  })
+}
+
+/** The saved sign-ins refused in the last day, oldest first, for reception's board. */
+export async function recentRefusedSavedSignIns(db: Db, now: number): Promise<RefusedSavedSignIn[]> {
+  const rows = await listAuditByActionSince(db, SAVED_SIGN_IN_REFUSED, now - REFUSED_ON_BOARD_MS)
+  return rows.map((row) => {
+    const detail = JSON.parse(row.detail) as { kiosk?: string; madeAt?: number | null; reason?: string }
+    return {
+      kiosk: detail.kiosk ?? 'A kiosk',
+      madeAt: typeof detail.madeAt === 'number' ? detail.madeAt : null,
+      refusedAt: row.at,
+      reason: detail.reason ?? '',
+    }
+  })
+}
