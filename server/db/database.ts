@@ -498,6 +498,11 @@ export interface RollCallVisitorTable {
   reason_at: ColumnType<number | null, number | null | undefined, never>
   /** 'self' when the visitor answered a broadcast themselves; null when a marshal marked them. */
   via: ColumnType<'self' | null, 'self' | null | undefined, 'self' | null>
+  /**
+   * When the visit was signed out, as that sign-out reached the server while the roll call ran
+   * (before its start: they were not inside); null when none has.
+   */
+  signed_out_at: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** The whole database, as Kysely sees it. */

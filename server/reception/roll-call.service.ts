@@ -15,7 +15,6 @@ import {
   markVisitorSelf,
   snapshotVisitors,
   type VisitorRollCallLine,
-  visitorCounts,
   visitorRollCallLines,
 } from '../visitors/visitor-roll-call.service.js'
 import { listRecentAnswers } from './broadcast.repository.js'
@@ -374,7 +373,10 @@ const nameOf = async (db: Db, id: number | null) => {
  * Whether a line counts as on the list: on the snapshot taken when the alarm rang, unless a
  * sign-out made before the alarm reached the server since (they were not inside when it rang).
  */
-export const countsOnList = (line: RollCallLine): boolean => line.onSnapshot && !line.leftBeforeAlarm
+export const countsOnList = (line: Countable): boolean => line.onSnapshot && !line.leftBeforeAlarm
+
+/** What counting a line needs: its mark, and whether it is on the list. */
+type Countable = Pick<RollCallLine, 'status' | 'onSnapshot' | 'leftBeforeAlarm'>
 
 /**
  * Counts over a roll call's lines. The list, and who on it is safe or unmarked, is the snapshot
@@ -384,9 +386,9 @@ export const countsOnList = (line: RollCallLine): boolean => line.onSnapshot && 
  * marshal gives the fire brigade). Someone who signed out during the alarm is on the list like
  * anyone: a tap on a phone is no proof they reached the assembly point.
  */
-export function countLines(lines: RollCallLine[]): RollCallCounts {
+export function countLines(lines: Countable[]): RollCallCounts {
   const listed = lines.filter(countsOnList)
-  const count = (among: RollCallLine[], s: RollCallStatus) => among.filter((l) => l.status === s).length
+  const count = (among: Countable[], s: RollCallStatus) => among.filter((l) => l.status === s).length
   const accounted = count(listed, 'safe')
   const offListToFind = lines.filter(
     (l) => !countsOnList(l) && (l.status === 'help' || l.status === 'missing'),
@@ -425,13 +427,16 @@ export async function rollCallView(db: Db, rollCallId: number): Promise<RollCall
   }
 }
 
-/** Adds the visitors to a roll call's tally: they are on the fire list like everyone else. */
+/**
+ * Adds the visitors to a roll call's tally: they are on the fire list like everyone else (all on
+ * the list, copied at the start or added as they signed in), counted by the same rule as staff.
+ */
 function withVisitors(counts: RollCallCounts, visitors: VisitorRollCallLine[]): RollCallCounts {
-  const v = visitorCounts(visitors)
+  const v = countLines(visitors.map((l) => ({ ...l, onSnapshot: true })))
   return {
     total: counts.total + v.total,
     accounted: counts.accounted + v.accounted,
-    unaccounted: counts.unaccounted + v.total - v.accounted,
+    unaccounted: counts.unaccounted + v.unaccounted,
     missing: counts.missing + v.missing,
     help: counts.help + v.help,
     unmarked: counts.unmarked + v.unmarked,
@@ -448,17 +453,20 @@ export function lineReason(line: RollCallLine, rollCall: RollCall, timeZone: str
 }
 
 /**
- * What a sign-out that reached the roll call says on the line: "Left before the alarm — signed out
- * 23:55, reached the server late" or "Signed out at 10:05, during the alarm"; null when none did.
- * A time on another day than the alarm's carries its day.
+ * What a sign-out that reached the roll call says on the line (a person's or a visitor's): "Left
+ * before the alarm — signed out 23:55, reached the server late" or "Signed out at 10:05, during the
+ * alarm"; null when none did. A time on another day than the alarm's carries its day.
  */
-export function describeSignOut(line: RollCallLine, rollCall: RollCall, timeZone: string): string | null {
+export function describeSignOut(line: SignOutOnLine, rollCall: RollCall, timeZone: string): string | null {
   if (line.signedOutAt === null) return null
   const when = timeAround(line.signedOutAt, rollCall.started_at, timeZone)
   return line.leftBeforeAlarm
     ? `Left before the alarm — signed out ${when}, reached the server late`
     : `Signed out at ${when}, during the alarm`
 }
+
+/** What a line says of a sign-out that reached its roll call (staff and visitors alike). */
+export type SignOutOnLine = Pick<RollCallLine, 'signedOutAt' | 'leftBeforeAlarm'>
 
 /** One row of the report: who, where they stood at the end, who marked them and when. */
 export interface ReportRow {
@@ -519,6 +527,8 @@ export async function endRollCall(
           status: v.status,
           markedBy: v.markedByName,
           markedAt: v.markedAt,
+          signedOutAt: v.signedOutAt,
+          leftBeforeAlarm: v.leftBeforeAlarm,
         })),
       },
     })
@@ -580,8 +590,8 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
           v.confirmed ? 'yes' : 'no',
           visitorReason(v, timeZone) ?? '',
           'yes',
-          '',
-          'no',
+          localIso(v.signedOutAt, timeZone),
+          v.leftBeforeAlarm ? 'yes' : 'no',
         ]),
       ),
     {
@@ -628,6 +638,8 @@ export interface DrillReport {
   neverAccounted: RollCallViewLine[]
   /** People on it at the start whose sign-out from before the alarm reached the server later. */
   leftBeforeAlarm: RollCallViewLine[]
+  /** Visitors on it whose sign-out from before the alarm reached the server later (a kiosk's). */
+  visitorsLeftBeforeAlarm: VisitorRollCallLine[]
   /** Visitors on the list never marked safe. */
   visitorsNeverAccounted: VisitorRollCallLine[]
   /** Who marked people, with how many each ("self" for people's own answers). */
@@ -646,10 +658,12 @@ export interface DrillReport {
 export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
   const view = await rollCallView(db, rollCallId)
   const listed = view.lines.filter(countsOnList)
-  // Visitors on a roll call are all on its list (copied at the start, or added as they signed in).
-  const marked = [...listed, ...view.visitors]
+  // Visitors on a roll call are all on its list (copied at the start, or added as they signed in),
+  // less those who left before the alarm.
+  const visitorsListed = view.visitors.filter((l) => !l.leftBeforeAlarm)
+  const marked = [...listed, ...visitorsListed]
   const neverAccounted = listed.filter((l) => l.status !== 'safe')
-  const visitorsNeverAccounted = view.visitors.filter((l) => l.status !== 'safe')
+  const visitorsNeverAccounted = visitorsListed.filter((l) => l.status !== 'safe')
   const allAccountedAt = marked.every((l) => l.status === 'safe')
     ? Math.max(view.rollCall.started_at, ...marked.map((l) => l.markedAt ?? 0))
     : null
@@ -666,7 +680,7 @@ export async function drillReport(db: Db, rollCallId: number, timeZone: string):
     l.status === 'unaccounted' || l.markedAt === null
       ? 'never accounted for'
       : `${describeStatus(l.status)}, ${l.via === 'self' ? 'said so themselves' : `marked by ${markerOf(l)}`} at ${formatTime(l.markedAt, timeZone)}`
-  const staffResolution = (l: RollCallViewLine) =>
+  const resolvedBy = (l: Parameters<typeof resolution>[0] & SignOutOnLine) =>
     l.leftBeforeAlarm && l.status === 'unaccounted'
       ? (describeSignOut(l, view.rollCall, timeZone) ?? resolution(l))
       : resolution(l)
@@ -676,10 +690,11 @@ export async function drillReport(db: Db, rollCallId: number, timeZone: string):
     onList: {
       in: listed.filter((l) => l.confirmed).length,
       unconfirmed: listed.filter((l) => !l.confirmed).length,
-      visitors: view.visitors.length,
+      visitors: visitorsListed.length,
     },
     neverAccounted,
     leftBeforeAlarm: view.lines.filter((l) => l.leftBeforeAlarm),
+    visitorsLeftBeforeAlarm: view.visitors.filter((l) => l.leftBeforeAlarm),
     visitorsNeverAccounted,
     markers: [...tally].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count),
     unconfirmed: view.lines
@@ -687,14 +702,14 @@ export async function drillReport(db: Db, rollCallId: number, timeZone: string):
       .map((line) => ({
         line,
         reason: lineReason(line, view.rollCall, timeZone) ?? 'unconfirmed',
-        resolution: staffResolution(line),
+        resolution: resolvedBy(line),
       })),
     visitorsUnconfirmed: view.visitors
       .filter((l) => !l.confirmed)
       .map((line) => ({
         line,
         reason: visitorReason(line, timeZone) ?? 'unconfirmed',
-        resolution: resolution(line),
+        resolution: resolvedBy(line),
       })),
   }
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { RollCallStatus } from '../db/database.js'
+import { leftBeforeStart } from '../reception/roll-call.repository.js'
 
 /** A visitor on a roll call: copied when it started, with the latest mark. */
 export interface VisitorRollCallLine {
@@ -19,6 +20,10 @@ export interface VisitorRollCallLine {
   autoClosedAt: number | null
   /** 'self' when the visitor answered a broadcast themselves. */
   via: 'self' | null
+  /** When their sign-out reached the roll call while it ran (null: none did). */
+  signedOutAt: number | null
+  /** Signed out before the roll call started (a kiosk's sign-out sent late): not inside. */
+  leftBeforeAlarm: boolean
 }
 
 /** Copies the visitors inside into a roll call's snapshot. */
@@ -91,12 +96,41 @@ export async function addVisitorToRunningRollCall(
     .execute()
 }
 
+/**
+ * Records a visitor's sign-out on the running roll call's line of that visit, if a roll call runs
+ * and they are on it; returns the roll call's id and start, else undefined.
+ */
+export async function signOutVisitorOnRunningRollCall(
+  db: Db,
+  visit: { visitorId: number; signedOutAt: number },
+): Promise<{ rollCallId: number; startedAt: number } | undefined> {
+  const row = await db
+    .updateTable('roll_call_visitor')
+    .set({ signed_out_at: visit.signedOutAt })
+    .where('visitor_id', '=', visit.visitorId)
+    .where('roll_call_id', 'in', (eb) =>
+      eb.selectFrom('roll_call').select('id').where('ended_at', 'is', null),
+    )
+    .returning('roll_call_id')
+    .executeTakeFirst()
+  if (!row) return undefined
+  const rollCall = await db
+    .selectFrom('roll_call')
+    .select('started_at')
+    .where('id', '=', row.roll_call_id)
+    .executeTakeFirstOrThrow()
+  return { rollCallId: row.roll_call_id, startedAt: Number(rollCall.started_at) }
+}
+
 /** A roll call's visitors with their marks, by name order left to the caller. */
 export async function listVisitorRollCallLines(db: Db, rollCallId: number): Promise<VisitorRollCallLine[]> {
   const rows = await db
     .selectFrom('roll_call_visitor as v')
+    .innerJoin('roll_call as r', 'r.id', 'v.roll_call_id')
     .leftJoin('person as marker', 'marker.id', 'v.marked_by')
     .select([
+      'r.started_at as startedAt',
+      'v.signed_out_at as signedOutAt',
       'v.visitor_id as visitorId',
       'v.name as name',
       'v.company as company',
@@ -112,10 +146,12 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
     ])
     .where('v.roll_call_id', '=', rollCallId)
     .execute()
-  return rows.map(({ reason, reasonAt, ...r }) => ({
+  return rows.map(({ reason, reasonAt, startedAt, signedOutAt, ...r }) => ({
     ...r,
     signedInAt: Number(r.signedInAt),
     markedAt: r.markedAt === null ? null : Number(r.markedAt),
+    signedOutAt: signedOutAt === null ? null : Number(signedOutAt),
+    leftBeforeAlarm: leftBeforeStart(signedOutAt === null ? null : Number(signedOutAt), Number(startedAt)),
     confirmed: reason === null,
     autoClosedAt: reason === 'auto-closed' && reasonAt !== null ? Number(reasonAt) : null,
   }))

@@ -1,12 +1,14 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import type { RollCallStatus } from '../db/database.js'
+import type { Visitor } from '../db/database.js'
 import { compareNames } from '../kiosk/name-search.js'
 import { UserError } from '../lib/errors.js'
+import { leftBeforeStart } from '../reception/roll-call.repository.js'
 import {
   insertVisitorSnapshot,
   listVisitorRollCallLines,
   setVisitorMark,
+  signOutVisitorOnRunningRollCall,
   type VisitorRollCallLine,
 } from './visitor-roll-call.repository.js'
 
@@ -20,22 +22,29 @@ export async function visitorRollCallLines(db: Db, rollCallId: number): Promise<
   )
 }
 
-/** The visitors' share of a roll call's tally. */
-export function visitorCounts(lines: VisitorRollCallLine[]): {
-  total: number
-  accounted: number
-  missing: number
-  help: number
-  unmarked: number
-} {
-  const count = (s: RollCallStatus) => lines.filter((l) => l.status === s).length
-  return {
-    total: lines.length,
-    accounted: count('safe'),
-    missing: count('missing'),
-    help: count('help'),
-    unmarked: count('unaccounted'),
-  }
+/**
+ * A visitor's sign-out reaching a running roll call: their line says when they left, in the unit
+ * that closes the visit, so the list never disagrees with the register. Made before the alarm (a
+ * kiosk's sign-out sent late): they were not inside. Made during it: they still count as not
+ * accounted for until a marshal confirms them. Audited either way, by whoever signed them out.
+ */
+export async function signOutOnRollCall(
+  trx: Db,
+  closed: Visitor,
+  request: { now: number; personId: number | null; context: RequestContext },
+): Promise<void> {
+  const signedOutAt = closed.signed_out_at!
+  const line = await signOutVisitorOnRunningRollCall(trx, { visitorId: closed.id, signedOutAt })
+  if (!line) return
+  await recordAudit(trx, {
+    at: request.now,
+    personId: request.personId,
+    action: leftBeforeStart(signedOutAt, line.startedAt)
+      ? 'roll-call.left-before-alarm'
+      : 'roll-call.signed-out-during',
+    context: request.context,
+    detail: { rollCallId: line.rollCallId, visitorId: closed.id, signedOutAt, startedAt: line.startedAt },
+  })
 }
 
 /**

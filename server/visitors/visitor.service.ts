@@ -26,6 +26,7 @@ import {
   type VisitorInsideRow,
 } from './visitor.repository.js'
 import { addVisitorToRunningRollCall } from './visitor-roll-call.repository.js'
+import { signOutOnRollCall } from './visitor-roll-call.service.js'
 
 /** A visitor form that needs correcting: a message per field, shown next to it. */
 export class VisitorFormError extends UserError {
@@ -318,7 +319,10 @@ export function visitorReason(v: VisitorDoubt, timeZone: string): string | null 
     : 'signed in on an earlier day'
 }
 
-/** Ends a visitor's visit. Idempotent: an already ended visit changes nothing and says so. */
+/**
+ * Ends a visitor's visit. Idempotent: an already ended visit changes nothing and says so. On a
+ * running roll call their line then says when they left (before the alarm, or during it).
+ */
 export async function signOutVisitor(
   db: Db,
   request: { visitorId: number; at: number; now: number; closedBy: VisitorClosedBy; source: VisitorSource },
@@ -334,6 +338,7 @@ export async function signOutVisitor(
     await auditVisitor(trx, closed, request.source, request.now, 'visitor.signed-out', {
       closedBy: request.closedBy,
     })
+    await signOutOnRollCall(trx, closed, { now: request.now, ...request.source })
     return { visitor: closed, changed: true }
   })
 }

@@ -29,7 +29,7 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
   return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`))
 }
 
-test('in a real browser, the board updates live, a marshal marks without leaving the page, and sign-outs during the roll call show on it live', async (t) => {
+test('in a real browser, the board updates live, a marshal marks without leaving the page, and sign-outs during the roll call (staff and visitors) show on it live', async (t) => {
   const ctx = await buildTestApp(t)
   const desk = await deskReceptionist(ctx)
   const amy = await personWithRole(ctx, 'amy@example.org', { firstName: 'Amy', lastName: 'Clark' })
@@ -106,6 +106,23 @@ test('in a real browser, the board updates live, a marshal marks without leaving
     await page.textContent(`#left ~ ul #p-${cara.id} [data-signed-out]`),
     'Left before the alarm — signed out 09:10, reached the server late',
   )
+  // A visitor arrives at the desk during the alarm and joins the list; reception then signs her
+  // out: her line says so at once, and she still counts.
+  ctx.clock.advance(60_000)
+  await desk.browser.get('/reception/visitors/new')
+  assert.equal(
+    (await desk.browser.post('/reception/visitors', { name: 'Vera Visitor', host: 'Amy Clark' })).statusCode,
+    303,
+  )
+  const vera = await ctx.app.ctx.db.selectFrom('visitor').select('id').executeTakeFirstOrThrow()
+  await page.waitForFunction(() => document.querySelector('.tally .unaccounted .count')?.textContent === '2')
+  await desk.browser.post(`/reception/visitors/${vera.id}/sign-out`)
+  await page.waitForSelector(`#v-${vera.id} [data-signed-out]`)
+  assert.equal(
+    await page.textContent(`#v-${vera.id} [data-signed-out]`),
+    'Signed out at 09:18, during the alarm',
+  )
+  assert.equal(await notAccountedFor(), '2', 'leaving is no proof she reached the assembly point')
   assert.equal(page.url(), url, 'all without reloading')
   assert.deepEqual(await accessibilityProblems(page), [], 'roll call')
   await page.goto(`${origin}/reception/display`)

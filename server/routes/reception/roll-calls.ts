@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RollCallKind } from '../../db/database.js'
 import { UserError } from '../../lib/errors.js'
 import { fireListSettings, phoneForCall } from '../../reception/presence.service.js'
-import type { RollCallViewLine } from '../../reception/roll-call.service.js'
+import type { RollCallViewLine, SignOutOnLine } from '../../reception/roll-call.service.js'
 import {
   activeRollCall,
   describeSignOut,
@@ -120,7 +120,7 @@ export default async function rollCallRoutes(
         q: request.query.q ?? '',
         describeStatus,
         lineReason: (l: RollCallViewLine) => lineReason(l, view.rollCall, tz),
-        signOut: (l: RollCallViewLine) => describeSignOut(l, view.rollCall, tz),
+        signOut: (l: SignOutOnLine) => describeSignOut(l, view.rollCall, tz),
         visitorReason: (l: VisitorDoubt) => visitorReason(l, tz),
         phoneForCall,
         now: clock.now(),
@@ -137,7 +137,7 @@ export default async function rollCallRoutes(
         scripts: ['/static/reception.js'],
         view,
         describeStatus,
-        signOut: (l: RollCallViewLine) => describeSignOut(l, view.rollCall, tz),
+        signOut: (l: SignOutOnLine) => describeSignOut(l, view.rollCall, tz),
         now: clock.now(),
       })
     },
@@ -152,7 +152,7 @@ export default async function rollCallRoutes(
         scripts: ['/static/reception.js'],
         report,
         describeStatus,
-        signOut: (l: RollCallViewLine) => describeSignOut(l, report.view.rollCall, tz),
+        signOut: (l: SignOutOnLine) => describeSignOut(l, report.view.rollCall, tz),
       })
     },
   )
