@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RollCallLine } from './roll-call.repository.js'
-import { countLines } from './roll-call.service.js'
+import { countLines, drillReportOf, type RollCallView } from './roll-call.service.js'
 
 const line = (personId: number, onSnapshot: boolean, status: RollCallLine['status']): RollCallLine => ({
   personId,
@@ -66,4 +66,29 @@ test('someone whose sign-out from before the alarm reached the server late is of
     help: 1,
     missing: 0,
   })
+})
+
+test('the drill report never says everyone was accounted for while someone off the list still needs help or is missing, and lists them as never accounted for', () => {
+  const view = (lines: RollCallLine[]): RollCallView => ({
+    rollCall: { id: 1, kind: 'drill', started_at: 0, started_by: null, ended_at: 100, ended_by: null },
+    startedByName: null,
+    endedByName: null,
+    lines: lines.map((l) => ({ ...l, tellApart: null, phone: null })),
+    visitors: [],
+    counts: countLines(lines),
+  })
+  const everyoneSafe = drillReportOf(view([line(1, true, 'safe'), line(2, false, 'safe')]), 'Europe/London')
+  assert.equal(everyoneSafe.allAccountedAt, 1, 'the last mark')
+  assert.deepEqual(everyoneSafe.neverAccounted, [])
+  // Not on the list when it started: one tapped "I need help", one a marshal was told is missing,
+  // one whose sign-out from before the alarm arrived late and who then asked for help.
+  const leftBefore = { ...line(5, true, 'help'), signedOutAt: -1, leftBeforeAlarm: true }
+  for (const toFind of [line(3, false, 'help'), line(4, false, 'missing'), leftBefore]) {
+    const report = drillReportOf(view([line(1, true, 'safe'), toFind]), 'Europe/London')
+    assert.equal(report.allAccountedAt, null, `person ${toFind.personId} (${toFind.status}) still to find`)
+    assert.deepEqual(
+      report.neverAccounted.map((l) => l.personId),
+      [toFind.personId],
+    )
+  }
 })

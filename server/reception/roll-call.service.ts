@@ -656,17 +656,27 @@ export interface DrillReport {
  * the counts, is not waited for.
  */
 export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
-  const view = await rollCallView(db, rollCallId)
+  return drillReportOf(await rollCallView(db, rollCallId), timeZone)
+}
+
+/** The drill report of a roll call's view (see drillReport). */
+export function drillReportOf(view: RollCallView, timeZone: string): DrillReport {
   const listed = view.lines.filter(countsOnList)
   // Visitors on a roll call are all on its list (copied at the start, or added as they signed in),
   // less those who left before the alarm.
   const visitorsListed = view.visitors.filter((l) => !l.leftBeforeAlarm)
   const marked = [...listed, ...visitorsListed]
-  const neverAccounted = listed.filter((l) => l.status !== 'safe')
-  const visitorsNeverAccounted = visitorsListed.filter((l) => l.status !== 'safe')
-  const allAccountedAt = marked.every((l) => l.status === 'safe')
-    ? Math.max(view.rollCall.started_at, ...marked.map((l) => l.markedAt ?? 0))
-    : null
+  // Never accounted for: whoever on the list was not marked safe, and whoever off it (never signed
+  // in, or left before the alarm) still needs help or is missing at the end, as the counts have it.
+  const toFind = (l: { status: RollCallStatus }) => l.status === 'help' || l.status === 'missing'
+  const neverAccounted = view.lines.filter((l) => (countsOnList(l) ? l.status !== 'safe' : toFind(l)))
+  const visitorsNeverAccounted = view.visitors.filter((l) =>
+    l.leftBeforeAlarm ? toFind(l) : l.status !== 'safe',
+  )
+  const allAccountedAt =
+    neverAccounted.length + visitorsNeverAccounted.length === 0
+      ? Math.max(view.rollCall.started_at, ...marked.map((l) => l.markedAt ?? 0))
+      : null
   const markerOf = (l: { via?: RollCallViewLine['via']; markedByName: string | null }) =>
     l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')
   const tally = new Map<string, number>()
