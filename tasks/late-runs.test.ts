@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Job } from 'bullmq'
 import { sql } from 'kysely'
+import { fireList, fireListSettings } from '../server/reception/presence.service.js'
 import { signIn } from '../server/register/register.service.js'
 import { buildTestApp, type TestApp } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
@@ -160,6 +161,45 @@ test('embedded, down at 23:59 (a restart), started at 00:05: it catches the miss
     ],
     'the caught-up occurrence is claimed, so no other process runs it again',
   )
+})
+
+test('embedded, down two nights and started at 13:00: the caught-up auto-close keeps whom it closed Unconfirmed on the fire list 12 hours from then', async (t) => {
+  const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' } })
+  const { db } = ctx.app.ctx
+  const dueAt = Date.parse('2026-11-24T23:59:00Z') // Tuesday's; Monday's was missed too
+  await db
+    .insertInto('job_run')
+    .values({ schedule_id: 'auto-close', due_at: dueAt - 2 * 24 * 60 * MINUTE, holder: 'old', started_at: 0 })
+    .execute()
+  // Sam and a visitor from Monday (closed at the end of Monday), Tia from Tuesday (at 23:59).
+  const sam = await person(ctx, 'Sam')
+  const tia = await person(ctx, 'Tia')
+  await signInAt(ctx, sam, Date.parse('2026-11-23T09:00:00Z'))
+  await visitorAt(ctx, 'Vic Visitor', sam, Date.parse('2026-11-23T09:05:00Z'))
+  await signInAt(ctx, tia, Date.parse('2026-11-24T09:00:00Z'))
+  ctx.clock.set('2026-11-25T13:00:00Z')
+
+  const jobs = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => jobs.stop())
+  assert.equal(await jobs.holdsLease(), true)
+  await eventually(
+    async () => (await openVisit(ctx, tia)).closed_by === 'auto',
+    'the missed auto-close to run',
+  )
+  await jobs.stop()
+  assert.equal((await openVisit(ctx, sam)).signed_out_at, Date.parse('2026-11-24T00:00:00Z') - 1)
+  assert.equal((await openVisit(ctx, tia)).signed_out_at, dueAt)
+  const listed = async (iso: string) => {
+    const list = await fireList(db, Date.parse(iso), fireListSettings(ctx.config))
+    return [
+      ...list.unconfirmed.map((p) => `${p.firstName} ${p.reason?.kind}`),
+      ...list.visitors.map((v) => v.name),
+    ]
+  }
+  const unconfirmed = ['Sam auto-closed', 'Tia auto-closed', 'Vic Visitor']
+  assert.deepEqual(await listed('2026-11-25T13:00:00Z'), unconfirmed, 'on the list after the catch-up')
+  assert.deepEqual(await listed('2026-11-26T00:59:00Z'), unconfirmed, '12 hours from 13:00, when it ran')
+  assert.deepEqual(await listed('2026-11-26T01:01:00Z'), [], 'and no longer')
 })
 
 test('embedded, stopped while sending the reminders (a rolling restart): the next process sends the rest, nobody twice', async (t) => {

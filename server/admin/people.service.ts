@@ -178,7 +178,7 @@ export async function stopPerson(
   const devicesRevoked = await revokeAllDevices(db, personId, at)
   const open = await findOpenVisit(db, personId)
   const closedVisit = open
-    ? await closeVisit(db, open.id, Math.max(at, open.signed_in_at), closedBy)
+    ? await closeVisit(db, open.id, Math.max(at, open.signed_in_at), closedBy, at)
     : undefined
   await updatePerson(db, personId, { deactivated_at: at, updated_at: at })
   return { devicesRevoked, closedVisit }
@@ -276,8 +276,8 @@ export async function mergePeople(
         openKeep.signed_in_at > openRemove.signed_in_at ? [openRemove, openKeep] : [openKeep, openRemove]
       closedVisit =
         localDay(earlier.signed_in_at, site.timeZone) === localDay(later.signed_in_at, site.timeZone)
-          ? await closeVisit(trx, later.id, later.signed_in_at, 'admin')
-          : await closeLeftOpenVisit(trx, earlier, later.signed_in_at, site)
+          ? await closeVisit(trx, later.id, later.signed_in_at, 'admin', actor.at)
+          : await closeLeftOpenVisit(trx, earlier, { notAfter: later.signed_in_at, closedAt: actor.at }, site)
     }
     const moved = await moveBelongings(trx, removeId, keepId)
     const role: Role = hasRole(keep.role, remove.role) ? keep.role : remove.role
@@ -333,7 +333,7 @@ export async function adminCloseVisit(
     if (leftAt < visit.signed_in_at)
       throw new UserError(422, 'They left after they signed in: enter a later time.')
     if (leftAt > actor.at) throw new UserError(422, 'That time is in the future.')
-    const closed = await closeVisit(trx, visit.id, leftAt, 'admin')
+    const closed = await closeVisit(trx, visit.id, leftAt, 'admin', actor.at)
     if (!closed) throw new UserError(409, 'That visit is already closed.')
     await recordAudit(trx, {
       at: actor.at,

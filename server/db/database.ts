@@ -90,6 +90,12 @@ export interface VisitTable {
   signed_in_at: number
   signed_out_at: number | null
   closed_by: ClosedBy | null
+  /**
+   * When the register closed the visit (the server's clock at the close), whoever closed it; later
+   * than `signed_out_at` when the close was back-dated (an earlier day's visit, a late auto-close).
+   * Null while open, and for visits closed before migration 202612031400.
+   */
+  closed_at: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /**
@@ -427,6 +433,8 @@ export interface VisitorTable {
   signed_in_at: number | null
   signed_out_at: number | null
   closed_by: VisitorClosedBy | null
+  /** When the register closed the visit, as `visit.closed_at`; null while in and before 202612031400. */
+  closed_at: ColumnType<number | null, number | null | undefined, number | null>
   /** The kiosk's idempotency key for a sign-in made there (offline replays carry it). */
   client_key: string | null
   host_notified_at: number | null

@@ -65,10 +65,13 @@ export async function listOpenVisitsWithPeople(db: Db): Promise<InsideRow[]> {
 }
 
 /**
- * Visits the system closed at or after an instant with no visit of their person begun since it
- * closed (nobody saw them come back or leave since), with the reminder about each. A visit begun
- * before it closed proves nothing: after a merge, the duplicate account's visit of the same morning
- * (closed at its own start) sits beside the one the auto-close closed that night.
+ * Visits the system closed at or after an instant (when it closed them, `closed_at`, even if it
+ * back-dated their end; for a visit closed before that column existed, its end) with no visit of
+ * their person begun since it ended (nobody saw them come back or leave since), with the reminder
+ * about each. A visit begun before it ended proves nothing: after a merge, the duplicate account's
+ * visit of the same morning (closed at its own start) sits beside the one the auto-close closed that
+ * night. While a visit is open its person can begin no other, so a visit begun after its end is a
+ * sign of life even when the close was recorded later.
  */
 export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClosedRow[]> {
   const rows = await db
@@ -79,7 +82,7 @@ export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClo
     // Closed by nobody who saw them leave: the auto-close, the directory deprovisioning a leaver, or
     // an administrator deactivating someone.
     .where('visit.closed_by', 'in', ['auto', 'directory', 'deactivated'])
-    .where('visit.signed_out_at', '>=', from)
+    .where((eb) => eb(eb.fn.coalesce('visit.closed_at', 'visit.signed_out_at'), '>=', from))
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(

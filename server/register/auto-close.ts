@@ -7,12 +7,16 @@ import { countPeopleInside, listOpenVisitsBefore } from './visit.repository.js'
 /**
  * Closes every visit still open at `now` as `auto` (not confirmed by the person). A visit is
  * closed at `now` or, if it started on an earlier local day (the job did not run that night), at
- * the end of its own day: never later. Visits already closed are never touched.
+ * the end of its own day: never later. Each is recorded as closed by the register at `ranAt` (the
+ * server's clock: later than `now` for a late run), from which the fire list keeps it Unconfirmed.
+ * Visits already closed are never touched.
  */
 export async function autoCloseOpenVisits(
   db: Db,
   request: {
     now: number
+    /** When the run happens (the server's clock); `now` if absent. */
+    ranAt?: number
     timeZone: string
     context: RequestContext
     onProgress?: (done: number, total: number) => void
@@ -30,7 +34,8 @@ export async function autoCloseOpenVisits(
     for (const visit of batch) {
       seen.add(visit.id)
       const closed = await unitOfWork(db, async (trx) => {
-        const done = await closeLeftOpenVisit(trx, visit, request.now, request)
+        const when = { notAfter: request.now, closedAt: request.ranAt ?? request.now }
+        const done = await closeLeftOpenVisit(trx, visit, when, request)
         if (done) {
           await recordAudit(trx, {
             at: request.now,

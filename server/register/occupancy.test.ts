@@ -62,7 +62,7 @@ test('the people-inside counter always equals the number of open visits, whateve
               break
             case 'auto-close': {
               const open = await findOpenVisit(db, personId)
-              if (open) await closeVisit(db, open.id, now, 'auto')
+              if (open) await closeVisit(db, open.id, now, 'auto', now)
               break
             }
             case 'delete-open':

@@ -19,6 +19,8 @@ const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
 // Europe/London is UTC in November: the times below are the site's own.
 const at = (iso: string) => Date.parse(`2026-11-${iso}Z`)
+/** The nightly auto-close's close at 23:59 on the 23rd, run on time. */
+const autoCloseAt = { notAfter: at('23T23:59:00'), closedAt: at('23T23:59:00') }
 
 /** Where a person is on the fire list: 'in', 'unconfirmed' with the reason, or not on it. */
 async function onFireList(ctx: TestApp, personId: number): Promise<string> {
@@ -253,7 +255,7 @@ test(
     const { visitId, tap } = await annOnRacingPostgres(db)
     const result = await commitsWhileTheReplayWaits(
       db,
-      async (trx) => closeLeftOpenVisit(trx, (await findVisit(trx, visitId))!, at('23T23:59:00'), site),
+      async (trx) => closeLeftOpenVisit(trx, (await findVisit(trx, visitId))!, autoCloseAt, site),
       () => replayTap(db, tap, site),
     )
     assert.equal((result as { applied: boolean }).applied, true)
@@ -268,7 +270,7 @@ test(
   async (t) => {
     const db = await racingPostgres(t)
     const { ann, visitId, tap } = await annOnRacingPostgres(db)
-    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, at('23T23:59:00'), site)
+    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, autoCloseAt, site)
     // She answers the reminder's "I've left" with 23:30 at the very moment her phone sends its tap.
     const result = await commitsWhileTheReplayWaits(
       db,
@@ -296,7 +298,7 @@ test(
   async (t) => {
     const db = await racingPostgres(t)
     const { ann, visitId, tap } = await annOnRacingPostgres(db)
-    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, at('23T23:59:00'), site)
+    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, autoCloseAt, site)
     // Her phone's 23:55 tap lands at the very moment she answers the reminder's "I've left" with 23:30.
     const corrected = await commitsWhileTheReplayWaits(
       db,

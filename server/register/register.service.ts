@@ -63,6 +63,9 @@ interface TapRequest {
   receivedAt?: number
 }
 
+/** When the server got the tap: `now`, unless it was made earlier on a device (`receivedAt`). */
+const serverTime = (request: TapRequest): number => request.receivedAt ?? request.now
+
 function refuseStalePage(request: TapRequest, site: RegisterSite): void {
   if (request.pageDay !== undefined && request.pageDay !== localDay(request.now, site.timeZone)) {
     // 422, not 409: a phone's queue keeps a tap answered 409 and resends it later, showing the
@@ -76,16 +79,17 @@ function refuseStalePage(request: TapRequest, site: RegisterSite): void {
 
 /**
  * Closes an open visit as `auto` (nobody saw them leave: Unconfirmed on the fire list for a while)
- * at `notAfter`, or at the end of the day it began if that comes first: never later.
+ * at `notAfter`, or at the end of the day it began if that comes first: never later. `closedAt` is
+ * when the register closes it (the server's clock), from which the fire list counts that while.
  */
 export async function closeLeftOpenVisit(
   db: Db,
   visit: Visit,
-  notAfter: number,
+  when: { notAfter: number; closedAt: number },
   site: RegisterSite,
 ): Promise<Visit | undefined> {
   const end = endOfLocalDay(localDay(visit.signed_in_at, site.timeZone), site.timeZone)
-  return closeVisit(db, visit.id, Math.min(end, notAfter), 'auto')
+  return closeVisit(db, visit.id, Math.min(end, when.notAfter), 'auto', when.closedAt)
 }
 
 /**
@@ -104,7 +108,12 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
       }
     }
     if (before.state === 'stale') {
-      await closeLeftOpenVisit(trx, before.visit, request.now, site)
+      await closeLeftOpenVisit(
+        trx,
+        before.visit,
+        { notAfter: request.now, closedAt: serverTime(request) },
+        site,
+      )
       await recordAudit(trx, {
         at: request.now,
         personId: request.personId,
@@ -156,7 +165,7 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
         message: `You are not signed in today. Your visit from ${formatDay(before.visit.signed_in_at, site.timeZone)} is still open: tell us when you left.`,
       }
     }
-    const closed = await closeVisit(trx, before.visit.id, request.now, 'person')
+    const closed = await closeVisit(trx, before.visit.id, request.now, 'person', serverTime(request))
     if (!closed) return { changed: false, presence: { state: 'out' }, message: 'You are already signed out.' }
     await recordAudit(trx, {
       at: request.now,
@@ -260,7 +269,7 @@ export async function closeStaleVisit(db: Db, request: CloseRequest, site: Regis
     if (leftAt > endOfLocalDay(day, site.timeZone) || leftAt > request.now) {
       throw new UserError(422, 'That time is after the end of that day. Enter the time you left that day.')
     }
-    const closed = await closeVisit(trx, open.id, leftAt, 'person')
+    const closed = await closeVisit(trx, open.id, leftAt, 'person', request.now)
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,

@@ -23,7 +23,13 @@ async function referencing(db: Db) {
   return { reminders, doors }
 }
 
-const allVisits = (db: Db) => db.selectFrom('visit').selectAll().orderBy('id').execute()
+// The columns the widening migrations rebuilt; later migrations add others (closed_at, null on these).
+const allVisits = (db: Db) =>
+  db
+    .selectFrom('visit')
+    .select(['id', 'person_id', 'signed_in_at', 'signed_out_at', 'closed_by'])
+    .orderBy('id')
+    .execute()
 
 test('widening visit.closed_by keeps every visit, every row pointing at one, the counter and the ids', async (t) => {
   const db = await testDb(t, { migrated: false })

@@ -41,23 +41,29 @@ export async function insertOpenVisit(db: Db, personId: number, at: number): Pro
   return (await insertOpenVisitQuery(db, { personId, at }))[0]
 }
 
-const closeVisitQuery = preparedQuery((db, v: { visitId: number; at: number; closedBy: ClosedBy }) =>
-  db
-    .updateTable('visit')
-    .set({ signed_out_at: v.at, closed_by: v.closedBy })
-    .where('id', '=', v.visitId)
-    .where('signed_out_at', 'is', null)
-    .returningAll(),
+const closeVisitQuery = preparedQuery(
+  (db, v: { visitId: number; at: number; closedBy: ClosedBy; closedAt: number }) =>
+    db
+      .updateTable('visit')
+      .set({ signed_out_at: v.at, closed_by: v.closedBy, closed_at: v.closedAt })
+      .where('id', '=', v.visitId)
+      .where('signed_out_at', 'is', null)
+      .returningAll(),
 )
 
-/** Closes a visit if it is still open; returns the closed visit or undefined if it was not open. */
+/**
+ * Closes a visit if it is still open: it ended `at`, and the register closed it at `closedAt` (the
+ * server's clock now; later than `at` when the close is back-dated). Returns the closed visit, or
+ * undefined if it was not open.
+ */
 export async function closeVisit(
   db: Db,
   visitId: number,
   at: number,
   closedBy: ClosedBy,
+  closedAt: number,
 ): Promise<Visit | undefined> {
-  return (await closeVisitQuery(db, { visitId, at, closedBy }))[0]
+  return (await closeVisitQuery(db, { visitId, at, closedBy, closedAt }))[0]
 }
 
 /** A person's visits that started within [from, to), newest first. */
@@ -122,7 +128,10 @@ export async function listOpenVisitsBefore(db: Db, before: number, limit: number
     .execute()
 }
 
-/** The person corrects a visit the system auto-closed: it ends when they say, closed by them. */
+/**
+ * The person corrects a visit the system auto-closed: it ends when they say, closed by them. Its
+ * `closed_at` stays when the register closed it: a correction changes when it ended, not that.
+ */
 export async function correctAutoClosedVisit(
   db: Db,
   visitId: number,

@@ -62,10 +62,12 @@ export interface Cutoffs {
 
 /**
  * Not a visit closed unseen (the auto-close, the directory, a deactivation) recently enough for the
- * fire list to show it as Unconfirmed.
+ * fire list to show it as Unconfirmed: counted, as the fire list counts, from when the register
+ * closed it (`closed_at`; its end for one closed before that column existed), not from its end,
+ * which the auto-close back-dates for a visit begun on an earlier day.
  */
 const notListedAutoClosed = (c: Cutoffs) =>
-  sql`not (closed_by in ('auto', 'directory', 'deactivated') and signed_out_at >= ${c.autoClosed})`
+  sql`not (closed_by in ('auto', 'directory', 'deactivated') and coalesce(closed_at, signed_out_at) >= ${c.autoClosed})`
 
 /**
  * One kind of data that expires: the table, the columns its condition reads, and the condition.
@@ -89,7 +91,7 @@ export const retentionRules: readonly RetentionRule[] = [
     table: 'visitor',
     label:
       'visitors (and their photos) whose visit ended, or invitation lapsed, before the visitor retention period',
-    columns: ['signed_in_at', 'signed_out_at', 'created_at', 'expected_day', 'closed_by'],
+    columns: ['signed_in_at', 'signed_out_at', 'created_at', 'expected_day', 'closed_by', 'closed_at'],
     // An invitation lapses once its day (UTC is close enough for a period of days) is past the period.
     where: (c) =>
       sql`(signed_out_at is not null and signed_out_at < ${c.visitor} and ${notListedAutoClosed(c)}) or (signed_in_at is null and created_at < ${c.visitor} and (expected_day is null or expected_day < ${new Date(c.visitor).toISOString().slice(0, 10)}))`,
@@ -97,7 +99,7 @@ export const retentionRules: readonly RetentionRule[] = [
   {
     table: 'visit',
     label: 'closed visits older than the retention period',
-    columns: ['signed_in_at', 'signed_out_at', 'closed_by'],
+    columns: ['signed_in_at', 'signed_out_at', 'closed_by', 'closed_at'],
     where: (c) =>
       sql`signed_out_at is not null and signed_in_at < ${c.retention} and ${notListedAutoClosed(c)}`,
   },

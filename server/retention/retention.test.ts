@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { sql } from 'kysely'
+import { autoClose } from '../../tasks/auto-close.task.js'
 import { purge } from '../../tasks/purge.task.js'
 import { ranBefore } from '../jobs/job-lease.repository.js'
-import { fireList } from '../reception/presence.service.js'
+import { fireList, fireListSettings } from '../reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
 import { testDialect } from '../testing/test-database.js'
@@ -411,6 +412,35 @@ test('retention: a purge never takes an auto-closed visit or visitor off the fir
   // Once the fire list lets them go, so does the purge.
   ctx.clock.set('2026-11-28T00:00:00Z')
   assert.deepEqual(await listed(), [])
+  await purge({ ...ctx.app.ctx, log: ctx.app.log })
+  assert.equal((await db.selectFrom('visit').select('id').execute()).length, 0)
+  assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 0)
+})
+
+test('retention: a visit and a visitor the auto-close closed days late stay while the fire list shows them, counted from when it ran', async (t) => {
+  const ctx = await buildTestApp(t, { env: { RETENTION_DAYS: '1', VISITOR_RETENTION_DAYS: '1' } })
+  const { db } = ctx.app.ctx
+  const sam = await makePerson(db, { firstName: 'Sam', lastName: 'Stayed', email: 'sam@example.org' })
+  await makeVisit(db, sam, { in: '2026-11-23T09:00:00Z' })
+  const arrived = Date.parse('2026-11-23T09:05:00Z')
+  await db
+    .insertInto('visitor')
+    .values({ name: 'Vera Stayed', company: '', signed_in_at: arrived, created_at: arrived })
+    .execute()
+  // No auto-close ran all week: Friday's catches up Thursday night's, and closes Monday's visits at
+  // the end of Monday, their own day (more than FIRE_LIST_AUTO_CLOSED_MAX_HOURS before).
+  ctx.clock.set('2026-11-27T09:00:00Z')
+  await autoClose({ ...ctx.app.ctx, log: ctx.app.log }, { asOf: Date.parse('2026-11-26T23:59:00Z') })
+  ctx.clock.set('2026-11-27T10:00:00Z')
+  const listed = async () => {
+    const list = await fireList(db, ctx.clock.now(), fireListSettings(ctx.config))
+    return [...list.unconfirmed.map((p) => p.firstName), ...list.visitors.map((v) => v.name)]
+  }
+  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'])
+  await purge({ ...ctx.app.ctx, log: ctx.app.log })
+  assert.deepEqual(await listed(), ['Sam', 'Vera Stayed'], 'the purge kept what the fire list shows')
+  // FIRE_LIST_AUTO_CLOSED_MAX_HOURS (72) after the auto-close ran, the purge lets them go.
+  ctx.clock.set('2026-11-30T09:01:00Z')
   await purge({ ...ctx.app.ctx, log: ctx.app.log })
   assert.equal((await db.selectFrom('visit').select('id').execute()).length, 0)
   assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 0)

@@ -78,7 +78,11 @@ export async function listVisitorsInside(db: Db): Promise<VisitorInsideRow[]> {
   return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt) }))
 }
 
-/** Visitors the auto-close closed at or after an instant (nobody saw them leave), oldest first. */
+/**
+ * Visitors the auto-close closed at or after an instant (nobody saw them leave), oldest first: when
+ * it closed them (`closed_at`), even if it back-dated their end; for a visitor closed before that
+ * column existed, their end.
+ */
 export async function listVisitorsAutoClosedSince(
   db: Db,
   from: number,
@@ -86,23 +90,27 @@ export async function listVisitorsAutoClosedSince(
   const rows = await visitorWithHost(db)
     .select('visitor.signed_out_at as signedOutAt')
     .where('visitor.closed_by', '=', 'auto')
-    .where('visitor.signed_out_at', '>=', from)
+    .where((eb) => eb(eb.fn.coalesce('visitor.closed_at', 'visitor.signed_out_at'), '>=', from))
     .orderBy('visitor.signed_in_at')
     .orderBy('visitor.id')
     .execute()
   return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt), signedOutAt: Number(r.signedOutAt) }))
 }
 
-/** Ends a visitor's visit if it is open; undefined if it was not. */
+/**
+ * Ends a visitor's visit if it is open: it ended `at`, and the register closed it at `closedAt` (the
+ * server's clock now, as `closeVisit`); undefined if it was not open.
+ */
 export async function closeVisitor(
   db: Db,
   id: number,
   at: number,
   closedBy: VisitorClosedBy,
+  closedAt: number,
 ): Promise<Visitor | undefined> {
   return db
     .updateTable('visitor')
-    .set({ signed_out_at: at, closed_by: closedBy })
+    .set({ signed_out_at: at, closed_by: closedBy, closed_at: closedAt })
     .where('id', '=', id)
     .where('signed_in_at', 'is not', null)
     .where('signed_out_at', 'is', null)

@@ -333,7 +333,7 @@ export async function signOutVisitor(
       throw new UserError(404, 'There is no such visitor signed in.')
     if (existing.signed_out_at !== null) return { visitor: existing, changed: false }
     const at = Math.max(request.at, existing.signed_in_at)
-    const closed = await closeVisitor(trx, existing.id, at, request.closedBy)
+    const closed = await closeVisitor(trx, existing.id, at, request.closedBy, request.now)
     if (!closed) return { visitor: (await findVisitor(trx, existing.id))!, changed: false }
     await auditVisitor(trx, closed, request.source, request.now, 'visitor.signed-out', {
       closedBy: request.closedBy,
@@ -444,12 +444,13 @@ export async function visitorById(db: Db, id: number): Promise<Visitor | undefin
 
 /**
  * Closes every visitor signed in by `now` and still in, as `auto` (not confirmed), like staff
- * visits: at `now`, or at the end of their own day if they signed in on an earlier day. Audited;
- * safe to run twice.
+ * visits: at `now`, or at the end of their own day if they signed in on an earlier day; recorded
+ * as closed by the register at `ranAt` (the server's clock; `now` if absent), from which the fire
+ * list keeps them Unconfirmed. Audited; safe to run twice.
  */
 export async function autoCloseVisitors(
   db: Db,
-  request: { now: number; timeZone: string; context: RequestContext },
+  request: { now: number; ranAt?: number; timeZone: string; context: RequestContext },
 ): Promise<number[]> {
   const closed: number[] = []
   for (const v of await listVisitorsInside(db)) {
@@ -460,7 +461,7 @@ export async function autoCloseVisitors(
       endOfLocalDay(localDay(v.signedInAt, request.timeZone), request.timeZone),
     )
     const done = await unitOfWork(db, async (trx) => {
-      const row = await closeVisitor(trx, v.visitorId, at, 'auto')
+      const row = await closeVisitor(trx, v.visitorId, at, 'auto', request.ranAt ?? request.now)
       if (row)
         await recordAudit(trx, {
           at: request.now,
