@@ -19,7 +19,7 @@ const sql = {
   ),
   signOut: q(
     'signOut',
-    "update visit set signed_out_at = $1, closed_by = 'person' where id = $2 and signed_out_at is null returning *",
+    "update visit set signed_out_at = $1, closed_by = 'person', closed_at = $1 where id = $2 and signed_out_at is null returning *",
   ),
   audit: q(
     'audit',

@@ -22,7 +22,7 @@ const sql = {
     'insert into visit (person_id, signed_in_at) values (?, ?) on conflict (person_id) where signed_out_at is null do nothing returning *',
   ),
   signOut: sqlite.prepare(
-    "update visit set signed_out_at = ?, closed_by = 'person' where id = ? and signed_out_at is null returning *",
+    "update visit set signed_out_at = ?, closed_by = 'person', closed_at = ? where id = ? and signed_out_at is null returning *",
   ),
   audit: sqlite.prepare(
     'insert into audit_event (at, person_id, action, ip, user_agent, detail) values (?, ?, ?, ?, ?, ?)',
@@ -76,7 +76,7 @@ const tap = (signIn) => async (request, reply) => {
   return shared(() => {
     const open = sql.open.get(device.person_id)
     if (signIn ? open : !open) return { present: signIn, changed: false }
-    const visit = signIn ? sql.signIn.get(device.person_id, now) : sql.signOut.get(now, open.id)
+    const visit = signIn ? sql.signIn.get(device.person_id, now) : sql.signOut.get(now, now, open.id)
     const action = signIn ? 'signed-in' : 'signed-out'
     const detail = JSON.stringify({ visitId: visit.id })
     sql.audit.run(now, device.person_id, `visit.${action}`, request.ip, String(request.headers['user-agent']), detail)
