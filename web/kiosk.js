@@ -133,9 +133,56 @@
       setOnline(false)
     } finally {
       replaying = false
+      showRefused()
     }
   }
   setInterval(replay, 30_000)
+
+  // A saved sign-in the server refused: the visitor was told they are signed in and is not on the
+  // fire list. The notice stays, through reloads, on every screen, until a person dismisses it.
+  const clock = (ms) => {
+    const at = new Date(ms)
+    const time = at.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
+    return at.toDateString() === new Date().toDateString()
+      ? time
+      : `${at.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short' })} ${time}`
+  }
+  async function showRefused() {
+    if (!Q) return
+    const refused = await Q.refusedTaps(owner).catch(() => [])
+    const box = $('kiosk-refused')
+    box.hidden = refused.length === 0
+    if (refused.length === 0) return box.replaceChildren()
+    const n = refused.length
+    const head = document.createElement('p')
+    head.className = 'kiosk-refused-head'
+    head.textContent = `${n} saved sign-in${n === 1 ? '' : 's'} could not be sent:`
+    const list = document.createElement('ul')
+    for (const tap of refused) {
+      const li = document.createElement('li')
+      const reason = (tap.refused.message || `refused (${tap.refused.status})`).replace(/\.$/, '')
+      li.append(`${(tap.body?.name || '').trim() || 'A visitor'}, ${clock(tap.at)} — ${reason}. `)
+      // Two taps, so that a visitor brushing the screen does not hide it.
+      const dismiss = document.createElement('button')
+      dismiss.type = 'button'
+      dismiss.className = 'kiosk-button small'
+      dismiss.textContent = 'Dismiss'
+      dismiss.addEventListener('click', async () => {
+        if (dismiss.dataset.sure !== '1') {
+          dismiss.dataset.sure = '1'
+          dismiss.textContent = 'Reception knows — remove this notice'
+          return
+        }
+        await Q.dismissRefused(tap.key).catch(() => {})
+        showRefused()
+      })
+      li.append(dismiss)
+      list.append(li)
+    }
+    const tell = document.createElement('p')
+    tell.textContent = 'Please tell reception.'
+    box.replaceChildren(head, list, tell)
+  }
 
   // ---- door code ----
   async function refreshDoor() {
@@ -255,16 +302,21 @@
           error.textContent = 'Type the name of the person you are visiting.'
           return
         }
-        await Q.addTap('visitor-sign-in', owner, undefined, {
+        // Kept, if the server refuses it, for the tablet to show until a person dismisses it.
+        const saved = await Q?.addTap('visitor-sign-in', owner, undefined, {
           key: body.key,
           at: body.at,
           url: '/kiosk/api/visitors',
+          keepIfRefused: true,
           body: { ...fields, hostText: fields.hostId ? undefined : form.hostSearch.value.trim() },
-        }).then(
-          (saved) => saved,
-          () => undefined,
-        )
+        }).catch(() => undefined)
         setOnline(false)
+        // Nothing could be saved here (no storage): nobody may be told they are signed in.
+        if (!saved) {
+          error.textContent =
+            'This kiosk is offline and could not save your sign-in. Please tell reception you have arrived.'
+          return
+        }
         done(
           `Welcome, ${fields.name.trim()}. This kiosk is offline: your sign-in is saved here with the time ${new Date(body.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })} and is sent as soon as the network is back. Please tell reception you have arrived.`,
           null,
@@ -500,6 +552,7 @@
 
   // ---- start ----
   setOnline(navigator.onLine)
+  showRefused()
   refreshDoor()
   replay()
 })()

@@ -66,7 +66,22 @@
   /** The taps still to send, in the order they were made (the server needs them in order). */
   async function pendingTaps(personId) {
     const all = (await run('taps', 'readonly', (s) => s.getAll())) || []
-    return all.filter((t) => t.personId === personId).sort(bySaveOrder)
+    return all.filter((t) => t.personId === personId && !t.refused).sort(bySaveOrder)
+  }
+
+  /**
+   * Saved requests the server refused for good that were saved with `keepIfRefused` (a kiosk's
+   * visitor sign-in: someone was told they are in), each with `refused: { status, message, at }`,
+   * kept until a person dismisses them.
+   */
+  async function refusedTaps(personId) {
+    const all = (await run('taps', 'readonly', (s) => s.getAll())) || []
+    return all.filter((t) => t.personId === personId && t.refused).sort(bySaveOrder)
+  }
+
+  /** Forgets a refused request once a person has seen it (see refusedTaps). */
+  async function dismissRefused(key) {
+    await run('taps', 'readwrite', (s) => s.delete(key))
   }
 
   /** The person's last known state: { id: 'me', personId, name, state, since, at, csrf }. */
@@ -181,9 +196,16 @@
       try {
         body = await response.json()
       } catch {}
-      // Applied, already applied, or refused for good (e.g. older than 12 hours): either way done.
-      await run('taps', 'readwrite', (s) => s.delete(tap.key))
-      results.push({ tap, ok: response.ok, message: body.message || body.error || '' })
+      const message = body.message || body.error || ''
+      // Applied, already applied, or refused for good (e.g. older than 12 hours): either way not
+      // sent again. A refused request saved with `keepIfRefused` stays, marked, for a person to see.
+      if (!response.ok && tap.keepIfRefused) {
+        const refused = { status: response.status, message, at: Date.now() }
+        await run('taps', 'readwrite', (s) => s.put({ ...tap, refused }))
+      } else {
+        await run('taps', 'readwrite', (s) => s.delete(tap.key))
+      }
+      results.push({ tap, ok: response.ok, message })
     }
     return { results, stopped: null }
   }
@@ -199,5 +221,14 @@
     return sendAll(personId, csrf)
   }
 
-  scope.RegisterQueue = { addTap, pendingTaps, loadState, saveState, clearAll, replay }
+  scope.RegisterQueue = {
+    addTap,
+    pendingTaps,
+    refusedTaps,
+    dismissRefused,
+    loadState,
+    saveState,
+    clearAll,
+    replay,
+  }
 })(self)

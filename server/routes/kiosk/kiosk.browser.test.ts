@@ -222,6 +222,88 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
     },
   )
 
+  await t.test(
+    'a saved sign-in the server refuses stays on the tablet as a notice for staff until a person dismisses it',
+    async () => {
+      await page.goto(url('/kiosk'))
+      await page.locator('#door-qr:not([hidden])').waitFor()
+      const before = (await visitors()).length
+      await context.setOffline(true)
+      await page.locator('#kiosk-offline').waitFor()
+      await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+      await page.getByLabel('Your full name').fill('Rita Refused')
+      await page.getByLabel('Who are you visiting?').fill('Zoë Hôst')
+      await page.getByLabel(/I have read and accept/).check()
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+      await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+      await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
+
+      // The network comes back only 13 hours later, as far as the server can tell: the saved copy
+      // reaches the real server aged 13 hours, and the server refuses it.
+      await context.route('**/kiosk/api/visitors', async (route) => {
+        const sent = JSON.parse(route.request().postData() ?? '{}')
+        if (route.request().method() !== 'POST' || sent.action !== 'visitor-sign-in') return route.fallback()
+        const postData = JSON.stringify({ ...sent, at: sent.at - 13 * 60 * 60_000 })
+        await route.fulfill({ response: await route.fetch({ postData }) })
+      })
+      await context.setOffline(false)
+      await page.evaluate(`window.dispatchEvent(new Event('online'))`)
+      const notice = page.getByRole('alert', { name: 'Saved sign-ins not sent' })
+      await notice.filter({ hasText: 'Rita Refused' }).waitFor()
+      const text = (await notice.textContent()) ?? ''
+      assert.match(
+        text,
+        /1 saved sign-in could not be sent:\s*Rita Refused, \d\d:\d\d — Saved on the kiosk more than 12 hours/,
+      )
+      assert.match(text, /not put on the fire list[\s\S]*Please tell reception/)
+      await context.unroute('**/kiosk/api/visitors')
+      assert.equal((await visitors()).length, before, 'Rita is not on the fire list')
+      const audited = await db
+        .selectFrom('audit_event')
+        .select('detail')
+        .where('action', '=', 'visitor.saved-sign-in-refused')
+        .execute()
+      assert.equal(audited.length, 1, 'and the server told reception')
+      await eventually(
+        async () => (await page.locator('#kiosk-pending').textContent()) === '',
+        'nothing left to send',
+      )
+      await expectAccessible(page, 'refused sign-in notice')
+
+      // It stays through a reload and the idle return to the start screen.
+      await page.reload()
+      await notice.filter({ hasText: 'Rita Refused' }).waitFor()
+      await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+      await page.getByRole('button', { name: 'Cancel' }).click()
+      assert.equal(await notice.isVisible(), true)
+
+      // A person removes it: one tap asks, the second removes it.
+      await notice.getByRole('button', { name: 'Dismiss' }).click()
+      assert.equal(await notice.isVisible(), true, 'one brush of the screen does not hide it')
+      await notice.getByRole('button', { name: /Reception knows/ }).click()
+      await notice.waitFor({ state: 'hidden' })
+      await page.reload()
+      await page.locator('#door-qr:not([hidden])').waitFor()
+      assert.equal(await notice.isVisible(), false, 'gone for good')
+    },
+  )
+
+  await t.test('a kiosk that cannot save a sign-in offline never says the visitor is signed in', async () => {
+    await context.setOffline(true)
+    await page.locator('#kiosk-offline').waitFor()
+    await page.evaluate(`self.RegisterQueue.addTap = () => Promise.reject(new Error('QuotaExceededError'))`)
+    await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+    await page.getByLabel('Your full name').fill('Nora Nostorage')
+    await page.getByLabel('Who are you visiting?').fill('Zoë Hôst')
+    await page.getByLabel(/I have read and accept/).check()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.locator('#visitor-error', { hasText: 'could not save your sign-in' }).waitFor()
+    assert.equal(await page.locator('#visitor-done-text').isVisible(), false)
+    await context.setOffline(false)
+    await page.goto(url('/kiosk'))
+    await page.locator('#door-qr:not([hidden])').waitFor()
+  })
+
   await t.test('a visitor signs out by finding their name', async () => {
     await page.getByRole('button', { name: /I’m visiting — sign out/ }).click()
     await page.getByRole('textbox', { name: 'Your name' }).fill('oll')
