@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { ClosedBy, ReminderAnswer, ReminderStatus } from '../db/database.js'
 
@@ -74,14 +75,26 @@ export async function listOpenVisitsWithPeople(db: Db): Promise<InsideRow[]> {
  * sign of life even when the close was recorded later.
  */
 export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClosedRow[]> {
-  const rows = await db
+  const rows = await autoClosedSinceQuery(db, from).execute()
+  return rows.map((r) => ({ ...r, signedOutAt: r.signedOutAt!, closedBy: r.closedBy! }))
+}
+
+/** The query of listAutoClosedSince (its plan is tested). */
+export const autoClosedSinceQuery = (db: Db, from: number) =>
+  db
     .selectFrom('visit')
     .innerJoin('person', 'person.id', 'visit.person_id')
     .leftJoin('reminder', 'reminder.visit_id', 'visit.id')
     .select([...visitWithReminder, 'visit.signed_out_at as signedOutAt', 'visit.closed_by as closedBy'])
     // Closed by nobody who saw them leave: the auto-close, the directory deprovisioning a leaver, or
     // an administrator deactivating someone.
-    .where('visit.closed_by', 'in', ['auto', 'directory', 'deactivated'])
+    // As literals, as the partial index visit_closed_unseen spells them: a database can use it only
+    // when the query's own text shows it asks for no other rows.
+    .where('visit.closed_by', 'in', [
+      sql.lit<ClosedBy>('auto'),
+      sql.lit<ClosedBy>('directory'),
+      sql.lit<ClosedBy>('deactivated'),
+    ])
     .where((eb) => eb(eb.fn.coalesce('visit.closed_at', 'visit.signed_out_at'), '>=', from))
     .where(({ not, exists, selectFrom }) =>
       not(
@@ -94,9 +107,6 @@ export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClo
         ),
       ),
     )
-    .execute()
-  return rows.map((r) => ({ ...r, signedOutAt: r.signedOutAt!, closedBy: r.closedBy! }))
-}
 
 /** Visits closed at or after an instant, latest first. */
 export async function listVisitsClosedSince(db: Db, from: number): Promise<DepartureRow[]> {

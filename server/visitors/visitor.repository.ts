@@ -1,4 +1,4 @@
-import type { Insertable } from 'kysely'
+import { type Insertable, sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { Visitor, VisitorClosedBy, VisitorTable, VisitorVia } from '../db/database.js'
 
@@ -87,15 +87,19 @@ export async function listVisitorsAutoClosedSince(
   db: Db,
   from: number,
 ): Promise<(VisitorInsideRow & { signedOutAt: number })[]> {
-  const rows = await visitorWithHost(db)
+  const rows = await visitorsAutoClosedSinceQuery(db, from).execute()
+  return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt), signedOutAt: Number(r.signedOutAt) }))
+}
+
+/** The query of listVisitorsAutoClosedSince (its plan is tested). */
+export const visitorsAutoClosedSinceQuery = (db: Db, from: number) =>
+  visitorWithHost(db)
     .select('visitor.signed_out_at as signedOutAt')
-    .where('visitor.closed_by', '=', 'auto')
+    // A literal, as the partial index visitor_closed_unseen spells it (see autoClosedSinceQuery).
+    .where('visitor.closed_by', '=', sql.lit<VisitorClosedBy>('auto'))
     .where((eb) => eb(eb.fn.coalesce('visitor.closed_at', 'visitor.signed_out_at'), '>=', from))
     .orderBy('visitor.signed_in_at')
     .orderBy('visitor.id')
-    .execute()
-  return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt), signedOutAt: Number(r.signedOutAt) }))
-}
 
 /**
  * Ends a visitor's visit if it is open: it ended `at`, and the register closed it at `closedAt` (the
