@@ -1,5 +1,5 @@
-import type { OutboxEvent } from '../server/db/database.js'
-import { listUnrelayed, markRelayed } from '../server/outbox/outbox.repository.js'
+import type { OutboxEvent, OutboxTopic } from '../server/db/database.js'
+import { listUnrelayed, markRelayed, markTopicsRelayed } from '../server/outbox/outbox.repository.js'
 import { slackTarget, slackUrlsFor } from '../server/slack/slack.js'
 import { HOST_NOTICE_TARGET } from '../server/visitors/host-notice.service.js'
 import type { TaskContext } from './task-context.js'
@@ -9,6 +9,12 @@ import type { TaskContext } from './task-context.js'
  * later. A target is a chat webhook's name, or HOST_NOTICE_TARGET (tell the visitor's host).
  */
 export type HandOn = (event: OutboxEvent, targets: string[]) => Promise<void>
+
+/** Every topic (the compiler checks the list is whole). */
+const TOPICS = Object.keys({ presence: 1, digest: 1, 'visitor-arrival': 1 } satisfies Record<
+  OutboxTopic,
+  1
+>) as OutboxTopic[]
 
 /** Where an outbox event goes: its chat webhooks, and a visitor's arrival to their host as well. */
 export function outboxTargets(ctx: Pick<TaskContext, 'config'>, event: Pick<OutboxEvent, 'topic'>): string[] {
@@ -24,7 +30,14 @@ export function outboxTargets(ctx: Pick<TaskContext, 'config'>, event: Pick<Outb
  * marked in one write (not one commit per event: under a burst of taps that doubled the commits).
  */
 export async function relayOutbox(ctx: TaskContext, handOn: HandOn, batch = 100): Promise<number> {
-  let relayed = 0
+  // Every tap writes a presence event: with no chat webhook for it (most sites), they are marked in
+  // one statement, unread, rather than read and marked a batch at a time. Decided by the settings
+  // of the process relaying, as the targets of the events it reads are.
+  let relayed = await markTopicsRelayed(
+    ctx.db,
+    TOPICS.filter((topic) => outboxTargets(ctx, { topic }).length === 0),
+    Date.now(),
+  )
   for (;;) {
     const events = await listUnrelayed(ctx.db, batch)
     const handedOn: number[] = []

@@ -57,6 +57,21 @@ export async function listUnrelayed(db: Db, limit: number): Promise<OutboxEvent[
     .execute()
 }
 
+/**
+ * Marks every event of these topics not yet handed on as handed on, without reading them: for
+ * topics no target wants. How many it marked.
+ */
+export async function markTopicsRelayed(db: Db, topics: OutboxEvent['topic'][], at: number): Promise<number> {
+  if (topics.length === 0) return 0
+  const result = await db
+    .updateTable('outbox')
+    .set({ relayed_at: at })
+    .where('relayed_at', 'is', null)
+    .where('topic', 'in', topics)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
 /** Marks events handed on (to the queue, or delivered in-process), in one statement. */
 export async function markRelayed(db: Db, ids: number[], at: number): Promise<void> {
   if (ids.length === 0) return

@@ -96,12 +96,36 @@ export async function markEndpointRemoved(db: Db, id: number, at: number): Promi
   await db.updateTable('webhook_endpoint').set({ removed_at: at, enabled: 0 }).where('id', '=', id).execute()
 }
 
-/** Events not yet turned into deliveries, oldest first. */
-export async function listEventsToFanOut(db: Db, limit: number) {
+/** The newest event's id (0 when there is none). */
+export async function lastEventId(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('webhook_event')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst()
+  return Number(row?.id ?? 0)
+}
+
+/**
+ * Marks every event up to `upTo` fanned out without reading it, for when no endpoint is enabled:
+ * nobody is owed a delivery. How many it marked.
+ */
+export async function markFannedOutUpTo(db: Db, upTo: number, at: number): Promise<number> {
+  const result = await db
+    .updateTable('webhook_event')
+    .set({ fanned_out_at: at })
+    .where('fanned_out_at', 'is', null)
+    .where('id', '<=', upTo)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+/** Events not yet turned into deliveries, up to id `upTo`, oldest first. */
+export async function listEventsToFanOut(db: Db, limit: number, upTo: number) {
   return db
     .selectFrom('webhook_event')
     .selectAll()
     .where('fanned_out_at', 'is', null)
+    .where('id', '<=', upTo)
     .orderBy('id')
     .limit(limit)
     .execute()

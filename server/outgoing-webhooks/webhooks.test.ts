@@ -354,3 +354,25 @@ test('a burst of taps is fanned out in pages: every event marked once, one deliv
   await deliverWebhooks(task)
   assert.equal(receiver.received.length, 60, 'a second pass sends nothing again')
 })
+
+test('with no endpoint, events are marked fanned out and never sent later; an endpoint added then gets what happens from then on', async (t) => {
+  const { ctx, receiver, admin, task } = await setup(t)
+  const { db } = ctx.app.ctx
+  const ann = await apiTokenFor(ctx, 'ann@example.org', { firstName: 'Ann', lastName: 'Early' })
+  await tap(ctx, ann, 'sign-in')
+  await tap(ctx, ann, 'sign-out')
+  await deliverWebhooks(task)
+  const unmarked = () =>
+    db.selectFrom('webhook_event').select('id').where('fanned_out_at', 'is', null).execute()
+  assert.deepEqual(await unmarked(), [], 'marked, with nobody to send them to')
+
+  await addEndpoint(admin, receiver, ['visit.signed_in', 'visit.signed_out'])
+  await tap(ctx, ann, 'sign-in')
+  await deliverWebhooks(task)
+  assert.deepEqual(await unmarked(), [])
+  assert.deepEqual(
+    receiver.received.map((r) => r.payload.type),
+    ['visit.signed_in'],
+    'only the sign-in made after the endpoint was added',
+  )
+})
