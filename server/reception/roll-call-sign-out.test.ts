@@ -6,53 +6,19 @@ import { replayTap } from '../register/offline-replay.js'
 import { correctAutoClose } from '../register/register.service.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
 import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
-import { fireListSettings, tapForPerson } from './presence.service.js'
-import {
-  describeSignOut,
-  endRollCall,
-  markOnRollCall,
-  rollCallView,
-  startRollCall,
-} from './roll-call.service.js'
+import { auditedAs, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
+import { tapForPerson } from './presence.service.js'
+import { describeSignOut, endRollCall, markOnRollCall, rollCallView } from './roll-call.service.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
 // Europe/London is UTC in November: the times below are the site's own.
 const at = (time: string) => Date.parse(`2026-11-24T${time}:00Z`)
 
-/** Mo, the fire marshal (reception role) who starts each roll call here. */
-const moMarshal = (ctx: TestApp) =>
-  personWithRole(ctx, 'mo@example.org', { firstName: 'Mo', lastName: 'Marshal' }, 'reception')
-
-async function marshalStarts(ctx: TestApp, marshalId: number) {
-  const { rollCall } = await startRollCall(ctx.app.ctx.db, {
-    personId: marshalId,
-    at: ctx.clock.now(),
-    context,
-    kind: 'real',
-    fireList: fireListSettings(ctx.config),
-  })
-  return rollCall
-}
-
 /** Each line as the marshal reads it: name, what the sign-out says (if any), status. */
 async function lines(ctx: TestApp, rollCallId: number) {
   const view = await rollCallView(ctx.app.ctx.db, rollCallId)
   return view.lines.map((l) => [l.firstName, describeSignOut(l, view.rollCall, site.timeZone), l.status])
-}
-
-async function counts(ctx: TestApp, rollCallId: number) {
-  return (await rollCallView(ctx.app.ctx.db, rollCallId)).counts
-}
-
-async function audited(ctx: TestApp, action: string) {
-  const rows = await ctx.app.ctx.db
-    .selectFrom('audit_event')
-    .select(['person_id', 'at', 'detail'])
-    .where('action', '=', action)
-    .orderBy('id')
-    .execute()
-  return rows.map((r) => ({ personId: r.person_id, at: Number(r.at), ...JSON.parse(r.detail) }))
 }
 
 test('a sign-out that reaches the server during a roll call shows on the line: before the alarm it no longer counts, during it it still does until a marshal confirms', async (t) => {
@@ -87,7 +53,7 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
     ['Cat', null, 'unaccounted'],
     ['Dan', null, 'unaccounted'],
   ])
-  assert.equal((await counts(ctx, rollCall.id)).unaccounted, 4)
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 4)
 
   ctx.clock.set('2026-11-24T09:40:00Z')
   const replayed = await sentLate('Ann', at('09:12'), at('09:37'))
@@ -98,12 +64,12 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
     'she was not inside when the alarm rang: her line says so and stays',
   )
   assert.deepEqual(
-    await counts(ctx, rollCall.id),
+    await rollCallCounts(ctx, rollCall.id),
     { total: 3, accounted: 0, unaccounted: 3, missing: 0, help: 0, unmarked: 3 },
     'she no longer counts as on the list nor as not accounted for',
   )
   assert.deepEqual(
-    (await audited(ctx, 'roll-call.left-before-alarm')).map((a) => [
+    (await auditedAs(ctx, 'roll-call.left-before-alarm')).map((a) => [
       a.personId,
       a.at,
       a.rollCallId,
@@ -134,12 +100,12 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
     ['Dan', 'Signed out at 09:35, during the alarm', 'unaccounted'],
   ])
   assert.deepEqual(
-    await counts(ctx, rollCall.id),
+    await rollCallCounts(ctx, rollCall.id),
     { total: 3, accounted: 0, unaccounted: 3, missing: 0, help: 0, unmarked: 3 },
     'a tap on a phone is no proof they reached the assembly point: still not accounted for',
   )
   assert.deepEqual(
-    (await audited(ctx, 'roll-call.signed-out-during')).map((a) => [a.personId, a.signedOutAt]),
+    (await auditedAs(ctx, 'roll-call.signed-out-during')).map((a) => [a.personId, a.signedOutAt]),
     [
       [id('Ben'), at('09:41')],
       [id('Cat'), at('09:42')],
@@ -164,8 +130,12 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
     subject: { person: id('Ben') },
     status: 'safe',
   })
-  assert.deepEqual((await counts(ctx, rollCall.id)).accounted, 1, 'Ben is safe once a marshal says so')
-  assert.equal((await counts(ctx, rollCall.id)).unaccounted, 2)
+  assert.deepEqual(
+    (await rollCallCounts(ctx, rollCall.id)).accounted,
+    1,
+    'Ben is safe once a marshal says so',
+  )
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 2)
 
   // Ann comes back in during the roll call: she joins it like anyone signing in.
   ctx.clock.set('2026-11-24T09:50:00Z')
@@ -188,7 +158,7 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
     rollCallId: rollCall.id,
     timeZone: site.timeZone,
   })
-  const [ended] = await audited(ctx, 'roll-call.ended')
+  const [ended] = await auditedAs(ctx, 'roll-call.ended')
   assert.deepEqual(ended.counts, before.counts)
   assert.deepEqual(
     ended.report.map((r: { firstName: string; signedOutAt: number | null; leftBeforeAlarm: boolean }) => [
@@ -241,7 +211,7 @@ test('the reminder\'s "I\'ve left" during a roll call: with a time before the al
     ['Fay', 'Left before the alarm — signed out 17:20, reached the server late', 'unaccounted'],
   ])
   assert.deepEqual(
-    [(await counts(ctx, rollCall.id)).total, (await counts(ctx, rollCall.id)).unaccounted],
+    [(await rollCallCounts(ctx, rollCall.id)).total, (await rollCallCounts(ctx, rollCall.id)).unaccounted],
     [1, 1],
   )
 })
@@ -280,5 +250,5 @@ test('closing an older visit during a roll call leaves the line of the visit tha
   )
   assert.equal(corrected.changed, true, corrected.message)
   assert.deepEqual(await lines(ctx, rollCall.id), [['Hal', null, 'unaccounted']])
-  assert.equal((await counts(ctx, rollCall.id)).unaccounted, 1, 'he is inside: still to be found')
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 1, 'he is inside: still to be found')
 })

@@ -3,16 +3,9 @@ import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import { buildTestApp, type TestApp } from '../testing/build-test-app.js'
 import { makePerson } from '../testing/factories.js'
-import { personWithRole } from '../testing/reception.js'
+import { auditedAs, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
 import { signInVisitor, signOutVisitor, type VisitorSource } from '../visitors/visitor.service.js'
-import { fireListSettings } from './presence.service.js'
-import {
-  describeSignOut,
-  endRollCall,
-  markOnRollCall,
-  rollCallView,
-  startRollCall,
-} from './roll-call.service.js'
+import { describeSignOut, endRollCall, markOnRollCall, rollCallView } from './roll-call.service.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London', defaultRegion: 'GB' }
@@ -26,30 +19,11 @@ async function visitorLines(ctx: TestApp, rollCallId: number) {
   return view.visitors.map((l) => [l.name, describeSignOut(l, view.rollCall, site.timeZone), l.status])
 }
 
-async function counts(ctx: TestApp, rollCallId: number) {
-  return (await rollCallView(ctx.app.ctx.db, rollCallId)).counts
-}
-
-async function audited(ctx: TestApp, action: string) {
-  const rows = await ctx.app.ctx.db
-    .selectFrom('audit_event')
-    .select(['person_id', 'at', 'detail'])
-    .where('action', '=', action)
-    .orderBy('id')
-    .execute()
-  return rows.map((r) => ({ personId: r.person_id, at: Number(r.at), ...JSON.parse(r.detail) }))
-}
-
 test("a visitor's sign-out that reaches the server during a roll call shows on their line: dated before the alarm they no longer count, during it they still do until a marshal confirms", async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
   ctx.clock.set('2026-11-24T08:00:00Z')
-  const mo = await personWithRole(
-    ctx,
-    'mo@example.org',
-    { firstName: 'Mo', lastName: 'Marshal' },
-    'reception',
-  )
+  const mo = await moMarshal(ctx)
   const host = await makePerson(db, { firstName: 'Zoë', lastName: 'Host', email: 'zoe@example.org' })
   const visitorId: Record<string, number> = {}
   const arrive = async (name: string) => {
@@ -77,14 +51,8 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
   for (const name of ['Val Early', 'Vic During', 'Viv Stays', 'Wes Missing']) await arrive(name)
 
   ctx.clock.set('2026-11-24T09:30:00Z')
-  const { rollCall } = await startRollCall(db, {
-    personId: mo.id,
-    at: ctx.clock.now(),
-    context,
-    kind: 'real',
-    fireList: fireListSettings(ctx.config),
-  })
-  assert.equal((await counts(ctx, rollCall.id)).unaccounted, 4)
+  const rollCall = await marshalStarts(ctx, mo.id)
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 4)
 
   // 09:40: a kiosk that had no network sends Val's sign-out, made at 09:15 by its clock; Wes's, made
   // at 09:20, arrives too. Neither was inside when the alarm rang.
@@ -103,12 +71,12 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
     ['Wes Missing', 'Left before the alarm — signed out 09:20, reached the server late', 'unaccounted'],
   ])
   assert.deepEqual(
-    await counts(ctx, rollCall.id),
+    await rollCallCounts(ctx, rollCall.id),
     { total: 2, accounted: 0, unaccounted: 2, missing: 0, help: 0, unmarked: 2 },
     'Val and Wes are off the list; Vic still counts: leaving the kiosk is no proof of reaching the assembly point',
   )
   assert.deepEqual(
-    (await audited(ctx, 'roll-call.left-before-alarm')).map((a) => [
+    (await auditedAs(ctx, 'roll-call.left-before-alarm')).map((a) => [
       a.at,
       a.visitorId,
       a.signedOutAt,
@@ -121,7 +89,7 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
     'audited when it reached the server',
   )
   assert.deepEqual(
-    (await audited(ctx, 'roll-call.signed-out-during')).map((a) => [
+    (await auditedAs(ctx, 'roll-call.signed-out-during')).map((a) => [
       a.personId,
       a.rollCallId,
       a.visitorId,
@@ -155,7 +123,7 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
   await mark('Vic During', 'safe')
   await mark('Wes Missing', 'missing')
   assert.deepEqual(
-    await counts(ctx, rollCall.id),
+    await rollCallCounts(ctx, rollCall.id),
     { total: 2, accounted: 1, unaccounted: 2, missing: 1, help: 0, unmarked: 1 },
     'Viv still to be found, and Wes, marked missing',
   )
@@ -187,7 +155,7 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
     rollCallId: rollCall.id,
     timeZone: site.timeZone,
   })
-  const [ended] = await audited(ctx, 'roll-call.ended')
+  const [ended] = await auditedAs(ctx, 'roll-call.ended')
   assert.equal(ended.counts.total, before.counts.total + 1, 'Pat arrived just before the end')
   assert.deepEqual(
     ended.visitors.map((v: { visitorId: number; signedOutAt: number | null; leftBeforeAlarm: boolean }) => [
@@ -208,5 +176,5 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
   ctx.clock.set('2026-11-24T10:05:00Z')
   await leave('Pat After', ctx.clock.now())
   assert.deepEqual((await visitorLines(ctx, rollCall.id))[1], ['Pat After', null, 'unaccounted'])
-  assert.equal((await audited(ctx, 'roll-call.signed-out-during')).length, 2, 'Vic and Ada only')
+  assert.equal((await auditedAs(ctx, 'roll-call.signed-out-during')).length, 2, 'Vic and Ada only')
 })

@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { RollCall, RollCallKind, RollCallStatus, UnconfirmedReasonKind } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
@@ -143,6 +144,37 @@ const signOutOnRunningRollCallQuery = preparedQuery(
  */
 export const leftBeforeStart = (signedOutAt: number | null, startedAt: number): boolean =>
   signedOutAt !== null && signedOutAt < startedAt
+
+/**
+ * Audits a sign-out that reached a running roll call's line (a person's visit or a visitor's):
+ * `roll-call.left-before-alarm` when it was made before the start, else `roll-call.signed-out-during`.
+ */
+export async function auditSignOutOnRollCall(
+  trx: Db,
+  line: { rollCallId: number; startedAt: number },
+  signOut: {
+    signedOutAt: number
+    at: number
+    personId: number | null
+    context: RequestContext
+    of: { visitId: number } | { visitorId: number }
+  },
+): Promise<void> {
+  await recordAudit(trx, {
+    at: signOut.at,
+    personId: signOut.personId,
+    action: leftBeforeStart(signOut.signedOutAt, line.startedAt)
+      ? 'roll-call.left-before-alarm'
+      : 'roll-call.signed-out-during',
+    context: signOut.context,
+    detail: {
+      rollCallId: line.rollCallId,
+      ...signOut.of,
+      signedOutAt: signOut.signedOutAt,
+      startedAt: line.startedAt,
+    },
+  })
+}
 
 /**
  * Records a sign-out on the running roll call's line of the visit it closed, if a roll call runs

@@ -7,7 +7,7 @@ import { endOfLocalDay, formatDay, formatTime, localDay } from '../lib/site-time
 import { insertOutbox } from '../outbox/outbox.repository.js'
 import {
   addToRunningRollCall,
-  leftBeforeStart,
+  auditSignOutOnRollCall,
   signOutOnRunningRollCall,
 } from '../reception/roll-call.repository.js'
 import { countEveryoneInside } from './occupancy.repository.js'
@@ -354,14 +354,12 @@ async function signOutOnRollCall(
     signedOutAt,
   })
   if (!line) return
-  await recordAudit(trx, {
+  await auditSignOutOnRollCall(trx, line, {
+    signedOutAt,
     at: request.receivedAt ?? request.now,
     personId: closed.person_id,
-    action: leftBeforeStart(signedOutAt, line.startedAt)
-      ? 'roll-call.left-before-alarm'
-      : 'roll-call.signed-out-during',
     context: request.context,
-    detail: { rollCallId: line.rollCallId, visitId: closed.id, signedOutAt, startedAt: line.startedAt },
+    of: { visitId: closed.id },
   })
 }
 

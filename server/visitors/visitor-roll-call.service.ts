@@ -3,7 +3,7 @@ import type { Db } from '../db/connect.js'
 import type { Visitor } from '../db/database.js'
 import { compareNames } from '../kiosk/name-search.js'
 import { UserError } from '../lib/errors.js'
-import { leftBeforeStart } from '../reception/roll-call.repository.js'
+import { auditSignOutOnRollCall } from '../reception/roll-call.repository.js'
 import {
   insertVisitorSnapshot,
   listVisitorRollCallLines,
@@ -36,22 +36,15 @@ export async function signOutOnRollCall(
   const signedOutAt = closed.signed_out_at!
   const line = await signOutVisitorOnRunningRollCall(trx, { visitorId: closed.id, signedOutAt })
   if (!line) return
-  await recordAudit(trx, {
+  await auditSignOutOnRollCall(trx, line, {
+    signedOutAt,
     at: request.now,
     personId: request.personId,
-    action: leftBeforeStart(signedOutAt, line.startedAt)
-      ? 'roll-call.left-before-alarm'
-      : 'roll-call.signed-out-during',
     context: request.context,
-    detail: { rollCallId: line.rollCallId, visitorId: closed.id, signedOutAt, startedAt: line.startedAt },
+    of: { visitorId: closed.id },
   })
 }
 
-/**
- * A marshal marks a visitor on a roll call (the caller checks it may still be marked, in the same
- * transaction); merged by the time of the mark like staff marks. Audited, applied or overtaken;
- * false when a later mark stood.
- */
 /**
  * A visitor's own answer to a broadcast ("I'm safe" / "I need help") on a roll call, marked as
  * theirs; false when they are not on it or a later mark stands.
@@ -64,6 +57,11 @@ export async function markVisitorSelf(
   return marked === 'marked'
 }
 
+/**
+ * A marshal marks a visitor on a roll call (the caller checks it may still be marked, in the same
+ * transaction); merged by the time of the mark like staff marks. Audited, applied or overtaken;
+ * false when a later mark stood.
+ */
 export async function markVisitorOnRollCall(
   trx: Db,
   request: {
