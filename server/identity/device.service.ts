@@ -4,6 +4,7 @@ import { type Db, dialectOf } from '../db/connect.js'
 import type { Device, DeviceKind, Person, SignInMethod } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import {
+  type ActiveDevice,
   DEVICE_USE_RECORDED_EVERY_MS,
   findActiveDevice,
   insertDevice,
@@ -24,7 +25,7 @@ export function deviceName(userAgent: string, kind: DeviceKind): string {
 }
 
 /** A live device (not revoked) and its active person. */
-export type LiveDevice = { device: Device; person: Person }
+export type LiveDevice = { device: ActiveDevice; person: Person }
 
 /** The live device a token stands for, if any; reads only, marks nothing. */
 export async function findLiveDevice(db: Db, token: string | undefined): Promise<LiveDevice | undefined> {

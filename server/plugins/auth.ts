@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import type { Device, Person, Role } from '../db/database.js'
+import type { Person, Role } from '../db/database.js'
+import type { ActiveDevice } from '../identity/device.repository.js'
 import { authenticateToken, findLiveDevice, type LiveDevice } from '../identity/device.service.js'
 import { authenticateIntegrationToken } from '../identity/integration-token.service.js'
 import { hasRole } from '../identity/roles.js'
@@ -27,7 +28,7 @@ declare module 'fastify' {
     person: Person | null
     /** Who the request acts as, with the role that requireRole checks. */
     principal: Principal | null
-    device: Device | null
+    device: ActiveDevice | null
     /** IP and user agent for the audit trail (IP honours TRUST_PROXY). */
     auditContext: RequestContext
   }
@@ -154,7 +155,7 @@ export default fp(
     })
 
     /** Why a principal may not act with a role (on this device), or undefined when it may. */
-    const roleRefusal = (principal: Principal, device: Device | null, role: Role) => {
+    const roleRefusal = (principal: Principal, device: ActiveDevice | null, role: Role) => {
       if (!hasRole(principal.role, role)) {
         return new UserError(
           403,
