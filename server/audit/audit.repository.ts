@@ -56,15 +56,3 @@ export async function listAuditForPerson(db: Db, personId: number, limit = 50): 
     .limit(limit)
     .execute()
 }
-
-/** The audit rows of one action written at or after `since`, oldest first. */
-export async function listAuditByActionSince(db: Db, action: string, since: number): Promise<AuditEvent[]> {
-  return db
-    .selectFrom('audit_event')
-    .selectAll()
-    .where('at', '>=', since)
-    .where('action', '=', action)
-    .orderBy('at')
-    .orderBy('id')
-    .execute()
-}
