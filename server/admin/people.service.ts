@@ -14,7 +14,7 @@ import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
 import { idFromText } from '../lib/ids.js'
 import { formatDateTime, localDay } from '../lib/site-time.js'
-import { closeLeftOpenVisit } from '../register/register.service.js'
+import { closeLeftOpenVisit, signOutOnRollCall } from '../register/register.service.js'
 import { closeVisit, findOpenVisit } from '../register/visit.repository.js'
 import {
   findVisitOf,
@@ -342,6 +342,8 @@ export async function adminCloseVisit(
       context: actor.context,
       detail: { visitId: visit.id, leftAt, note, by: actor.personId },
     })
+    // Told when they left: during a roll call, their line says so, as for a sign-out.
+    await signOutOnRollCall(trx, closed, { now: actor.at, context: actor.context })
     return closed
   })
 }

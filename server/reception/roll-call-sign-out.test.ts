@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import { sendReminders } from '../../tasks/send-reminders.task.js'
+import { adminCloseVisit } from '../admin/people.service.js'
 import { replayTap } from '../register/offline-replay.js'
 import { correctAutoClose } from '../register/register.service.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
@@ -251,4 +252,56 @@ test('closing an older visit during a roll call leaves the line of the visit tha
   assert.equal(corrected.changed, true, corrected.message)
   assert.deepEqual(await lines(ctx, rollCall.id), [['Hal', null, 'unaccounted']])
   assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 1, 'he is inside: still to be found')
+})
+
+test('an administrator closing a visit during a roll call at the time they left shows on the line as any sign-out does', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  ctx.clock.set('2026-11-24T08:00:00Z')
+  const mo = await moMarshal(ctx)
+  const admin = await personWithRole(ctx, 'ada@example.org', { firstName: 'Ada', lastName: 'Admin' }, 'admin')
+  const people: Record<string, number> = {}
+  for (const name of ['Ann', 'Ben']) {
+    const person = await personWithRole(ctx, `${name.toLowerCase()}@example.org`, {
+      firstName: name,
+      lastName: 'Test',
+    })
+    await tapSignIn(person.browser)
+    people[name] = person.id
+  }
+  ctx.clock.set('2026-11-24T09:30:00Z')
+  const rollCall = await marshalStarts(ctx, mo.id)
+  // 09:40: told that Ann left at 09:10 and Ben at 09:35, an administrator closes their visits.
+  ctx.clock.set('2026-11-24T09:40:00Z')
+  const actor = { personId: admin.id, at: ctx.clock.now(), context }
+  for (const [name, leftAt] of [
+    ['Ann', at('09:10')],
+    ['Ben', at('09:35')],
+  ] as const) {
+    const open = await db
+      .selectFrom('visit')
+      .select('id')
+      .where('person_id', '=', people[name]!)
+      .where('signed_out_at', 'is', null)
+      .executeTakeFirstOrThrow()
+    await adminCloseVisit(db, actor, {
+      personId: people[name]!,
+      visitId: open.id,
+      leftAt,
+      note: 'told by a colleague',
+    })
+  }
+  assert.deepEqual(await lines(ctx, rollCall.id), [
+    ['Ann', 'Left before the alarm — signed out 09:10, reached the server late', 'unaccounted'],
+    ['Ben', 'Signed out at 09:35, during the alarm', 'unaccounted'],
+  ])
+  assert.deepEqual(
+    await rollCallCounts(ctx, rollCall.id),
+    { total: 1, accounted: 0, unaccounted: 1, missing: 0, help: 0, unmarked: 1 },
+    'Ann was not inside when the alarm rang; Ben still counts until a marshal confirms him',
+  )
+  assert.deepEqual(
+    (await auditedAs(ctx, 'roll-call.left-before-alarm')).map((a) => [a.personId, a.at, a.signedOutAt]),
+    [[people.Ann, at('09:40'), at('09:10')]],
+  )
 })

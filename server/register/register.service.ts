@@ -338,14 +338,15 @@ export async function correctAutoClose(
 
 /**
  * A sign-out reaching a running roll call (server/reception/): the line of the visit it closed says
- * when they left, in the unit that closes the visit, so the list never disagrees with the visit.
+ * when they left, in the unit that closes the visit, so the list never disagrees with the visit
+ * (a tap, reception's Sign out, a replay, an administrator closing the visit at the time they left).
  * Made before the alarm (a tap that reached the server late): they were not inside. Made during
  * it: they still count as not accounted for until a marshal confirms them. Audited either way.
  */
-async function signOutOnRollCall(
+export async function signOutOnRollCall(
   trx: Db,
   closed: Visit,
-  request: { personId: number; now: number; receivedAt?: number; context: RequestContext },
+  request: { now: number; receivedAt?: number; context: RequestContext },
 ): Promise<void> {
   const signedOutAt = closed.signed_out_at!
   const line = await signOutOnRunningRollCall(trx, {
