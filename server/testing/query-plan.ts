@@ -1,5 +1,6 @@
 import { type Compilable, CompiledQuery, sql } from 'kysely'
 import { type Db, dialectOf } from '../db/connect.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 
 /**
  * The query plan of `query` as text. On PostgreSQL with sequential scans discouraged: test tables
@@ -8,7 +9,7 @@ import { type Db, dialectOf } from '../db/connect.js'
 export async function planOf(db: Db, query: Compilable<unknown>): Promise<string> {
   const { sql: text, parameters } = query.compile()
   const postgres = dialectOf(db) === 'postgres'
-  return db.transaction().execute(async (trx) => {
+  return unitOfWork(db, async (trx) => {
     if (postgres) await sql`set local enable_seqscan = off`.execute(trx)
     const explain = CompiledQuery.raw(`${postgres ? 'explain' : 'explain query plan'} ${text}`, [
       ...parameters,
