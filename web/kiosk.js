@@ -110,7 +110,12 @@
     replay()
     refreshDoor()
   })
-  addEventListener('offline', () => setOnline(false))
+  addEventListener('offline', () => {
+    setOnline(false)
+    // At once, not when the code next changes (up to 30 s): the tablet cannot show the next one, so
+    // the code comes down now with the caption saying staff sign in on their phones.
+    refreshDoor()
+  })
 
   async function updatePending() {
     if (!Q) return
