@@ -1,4 +1,4 @@
-import type { Insertable } from 'kysely'
+import { type Insertable, sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { AuditEvent, AuditEventTable } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
@@ -56,3 +56,18 @@ export async function listAuditForPerson(db: Db, personId: number, limit = 50): 
     .limit(limit)
     .execute()
 }
+
+/**
+ * The audit rows of one action written at or after `since`, oldest first. The action goes in as a
+ * literal, as a partial index on one action spells it (audit_event_saved_sign_in_refused): a plan
+ * made before the value is known (a statement prepared once) can use it too. Pass only the code's
+ * own action names.
+ */
+export const auditOfActionSinceQuery = (db: Db, action: string, since: number) =>
+  db
+    .selectFrom('audit_event')
+    .selectAll()
+    .where('at', '>=', since)
+    .where('action', '=', sql.lit(action))
+    .orderBy('at')
+    .orderBy('id')

@@ -1,5 +1,4 @@
-import { sql } from 'kysely'
-import type { RequestContext } from '../audit/audit.repository.js'
+import { auditOfActionSinceQuery, type RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Kiosk } from '../db/database.js'
 import { auditKiosk } from '../kiosk/kiosk.service.js'
@@ -60,12 +59,4 @@ export async function recentRefusedSavedSignIns(db: Db, now: number): Promise<Re
 
 /** The audit rows of refused saved sign-ins since an instant, oldest first (its plan is tested). */
 export const refusedSavedSignInsQuery = (db: Db, since: number) =>
-  db
-    .selectFrom('audit_event')
-    .selectAll()
-    .where('at', '>=', since)
-    // A literal, as the partial index audit_event_saved_sign_in_refused spells it: a plan made before
-    // the value is known (a statement prepared once) can use the index too.
-    .where('action', '=', sql.lit(SAVED_SIGN_IN_REFUSED))
-    .orderBy('at')
-    .orderBy('id')
+  auditOfActionSinceQuery(db, SAVED_SIGN_IN_REFUSED, since)
