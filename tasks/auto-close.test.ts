@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { signIn, signOut } from '../server/register/register.service.js'
 import { buildTestApp, loginAs, type TestApp } from '../server/testing/build-test-app.js'
+import { visitorRow } from '../server/testing/visitors.js'
 import { autoClose } from './auto-close.task.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
@@ -95,28 +96,8 @@ test('auto-close closes visitors still signed in too (as staff: at the end of th
   const ctx = await buildTestApp(t)
   const run = { ...ctx.app.ctx, log: ctx.app.log }
   const { db } = ctx.app.ctx
-  const visitor = (name: string, signedIn: string, signedOut?: string) => ({
-    name,
-    company: 'Acme',
-    host_person_id: null,
-    host_text: null,
-    phone: null,
-    email: null,
-    notice_id: null,
-    notice_accepted_at: null,
-    expected_day: null,
-    invited_by: null,
-    kiosk_id: null,
-    signed_in_via: 'reception' as const,
-    signed_in_at: Date.parse(signedIn),
-    signed_out_at: signedOut ? Date.parse(signedOut) : null,
-    closed_by: signedOut ? ('visitor' as const) : null,
-    client_key: null,
-    host_notified_at: null,
-    reminded_at: null,
-    photo: null,
-    created_at: Date.parse(signedIn),
-  })
+  const visitor = (name: string, signedIn: string, signedOut?: string) =>
+    visitorRow(name, Date.parse(signedIn), signedOut ? Date.parse(signedOut) : null, { closedBy: 'visitor' })
   const rows = await db
     .insertInto('visitor')
     .values([
