@@ -32,7 +32,7 @@ import {
 import { isBuildCurrent } from './build-if-changed.mjs'
 
 /**
- * `npm run bench [-- --quick] [-- --postgres] [-- --home]`: measures the production build against a bare Fastify baseline
+ * `npm run bench [-- --quick] [-- --postgres] [-- --home] [-- --tap]`: measures the production build against a bare Fastify baseline
  * started in the same run, prints one table and writes bench/results.json. Throughput figures are
  * ratios to the baseline so they survive a noisy machine.
  */
@@ -41,6 +41,8 @@ const quick = process.argv.includes('--quick')
 const postgresOnly = process.argv.includes('--postgres')
 /** Only the home page: the baseline, rows 3 and 3b, and its CPU profile (row 12), in about a minute. */
 const homeOnly = process.argv.includes('--home')
+/** Only taps: the baseline, the floor and taps (rows 1b, 2) and the tap's CPU profile (row 11), in about two minutes. */
+const tapOnly = process.argv.includes('--tap')
 const seconds = quick ? 3 : 10
 const connections = 50
 const PEOPLE = quick ? 3_000 : 5_000
@@ -217,6 +219,19 @@ const roundsNote = ({ ratios }: Paired) =>
   ratios.length < 2
     ? ''
     : `ratios ${ratios.map((r) => r.toFixed(2)).join(', ')} in ${ratios.length} alternating rounds, median shown; `
+
+/** Row 2: taps against their floor, in the alternating rounds of `taps`. */
+function tapRowOf(taps: Paired, base: autocannon.Result): Row {
+  const row = throughputRow(
+    '2. Tap: POST sign-in/sign-out',
+    taps.subject,
+    taps.base,
+    { minRatio: 0.6, p99Max: 20 },
+    'floor',
+  )
+  row.note = `${(taps.subject.requests.average / base.requests.average).toFixed(2)}× hello; ${roundsNote(taps)}${row.note}`
+  return row
+}
 
 /** What a load run must reach: a ratio to its baseline and/or a p99 (both optional). */
 interface Goal {
@@ -599,6 +614,14 @@ async function main(): Promise<void> {
       return paired
     }
 
+    if (tapOnly) {
+      record(rows, tapRowOf(await tapRounds(), base))
+      baseline.child.kill()
+      app.child.kill()
+      await profileRows(rows, 'tap', tempDir())
+      return report(rows)
+    }
+
     if (postgresOnly) {
       const { subject: tap } = await tapRounds()
       baseline.child.kill()
@@ -655,16 +678,8 @@ async function main(): Promise<void> {
 
     // 1b, 2. Taps, against their floor, in alternating rounds.
     const taps = await tapRounds()
-    const { base: floor, subject: tap } = taps
-    const tapRow = throughputRow(
-      '2. Tap: POST sign-in/sign-out',
-      tap,
-      floor,
-      { minRatio: 0.6, p99Max: 20 },
-      'floor',
-    )
-    tapRow.note = `${(tap.requests.average / base.requests.average).toFixed(2)}× hello; ${roundsNote(taps)}${tapRow.note}`
-    record(rows, tapRow)
+    const { subject: tap } = taps
+    record(rows, tapRowOf(taps, base))
 
     await homeRows(rows, app.url, join(mainDir, 'register.db'), seeded.tokens, base, hello)
     baseline.child.kill()
