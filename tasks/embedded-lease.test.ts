@@ -3,13 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { connect } from '../server/db/connect.js'
-import { migrateToLatest } from '../server/db/migrate.js'
+import { connect, type Db } from '../server/db/connect.js'
+import { migrateToLatest, migrator } from '../server/db/migrate.js'
 import { deriveKeys } from '../server/identity/secrets.js'
-import { acquireLease, claimJobRun } from '../server/jobs/job-lease.repository.js'
+import {
+  acquireLease,
+  claimJobRun,
+  findJobRun,
+  finishJobRun,
+  reclaimJobRun,
+} from '../server/jobs/job-lease.repository.js'
 import { systemClock } from '../server/lib/site-time.js'
 import { Messenger } from '../server/messaging/messenger.js'
 import { testConfig } from '../server/testing/build-test-app.js'
+import { testDb } from '../server/testing/test-database.js'
 import { SCHEDULER_LEASE, startEmbeddedJobs } from './embedded.js'
 
 async function sharedDatabase(t: import('node:test').TestContext) {
@@ -84,5 +91,86 @@ test('two embedded schedulers on one database: one runs the jobs, the other says
   assert.equal(
     await a.selectFrom('job_lease').selectAll().where('name', '=', SCHEDULER_LEASE).executeTakeFirst(),
     undefined,
+  )
+})
+
+test('an unfinished run is taken over only by the lease holder, only from a process that no longer holds the lease, by one process', async (t) => {
+  const db = await testDb(t)
+  const now = Date.now()
+  const occurrence = { scheduleId: 'auto-close', dueAt: 1_000 }
+  const lease = (holder: string, at: number) =>
+    acquireLease(db, { name: SCHEDULER_LEASE, holder, now: at, ttlMs: 30_000 })
+  const reclaim = (holder: string, at = now) =>
+    reclaimJobRun(db, { ...occurrence, holder, lease: SCHEDULER_LEASE, now: at })
+  const claimedBy = async () => (await findJobRun(db, occurrence.scheduleId, occurrence.dueAt))?.holder
+
+  assert.equal(await lease('A', now), true)
+  assert.equal(await claimJobRun(db, { ...occurrence, holder: 'A', now }), true)
+  assert.equal(await reclaim('B'), false, 'not while A, running it, holds the lease')
+  assert.equal(await reclaim('A'), false, 'nor by A itself (it is running it)')
+
+  // A dies mid-run: its lease runs out and B takes the lease.
+  const later = now + 31_000
+  assert.equal(await reclaim('B', later), false, 'not by a process that does not hold the lease')
+  assert.equal(await lease('B', later), true)
+  assert.equal(await reclaim('B', later), true, 'the new holder takes it over')
+  assert.equal(await claimedBy(), 'B')
+  assert.equal(await reclaim('B', later), false, 'once')
+
+  await finishJobRun(db, { ...occurrence, holder: 'A', now: later }) // A, had it lived, finishing late
+  assert.equal(
+    (await findJobRun(db, occurrence.scheduleId, occurrence.dueAt))?.finished_at,
+    null,
+    'A no longer records it',
+  )
+  await finishJobRun(db, { ...occurrence, holder: 'B', now: later })
+  assert.equal((await findJobRun(db, occurrence.scheduleId, occurrence.dueAt))?.finished_at, later)
+  const latest = now + 62_000
+  assert.equal(await lease('C', latest), true)
+  assert.equal(await reclaim('C', latest), false, 'a finished run is never taken over')
+})
+
+test('several tries at once to take over one unfinished run: exactly one succeeds, the lease holder’s', async (t) => {
+  const db = await testDb(t)
+  const now = Date.now()
+  const occurrence = { scheduleId: 'purge', dueAt: 1_000 }
+  await claimJobRun(db, { ...occurrence, holder: 'dead', now })
+  // B holds the lease; C believes it does (its lease lapsed a moment ago): the database decides.
+  await db
+    .insertInto('job_lease')
+    .values({ name: SCHEDULER_LEASE, holder: 'B', expires_at: now + 30_000 })
+    .execute()
+  const takes = await Promise.all(
+    ['B', 'C', 'B', 'C'].map((holder) =>
+      reclaimJobRun(db, { ...occurrence, holder, lease: SCHEDULER_LEASE, now }),
+    ),
+  )
+  assert.equal(takes.filter(Boolean).length, 1, 'taken over once')
+  assert.equal(takes[1] || takes[3], false, 'never by C')
+  assert.equal((await findJobRun(db, occurrence.scheduleId, occurrence.dueAt))?.holder, 'B')
+})
+
+test('migration 202612031700: claims made before finished_at existed count as finished (not all run again)', async (t) => {
+  const db: Db = await testDb(t, { migrated: false })
+  assert.equal((await migrator(db).migrateTo('202612031600_index_refused_saved_sign_ins')).error, undefined)
+  await db
+    .insertInto('job_run')
+    .values([
+      { schedule_id: 'auto-close', due_at: 1_000, holder: 'old', started_at: 1_005 },
+      { schedule_id: 'purge', due_at: 2_000, holder: 'old', started_at: 2_010 },
+    ])
+    .execute()
+  await migrateToLatest(db)
+  const rows = await db
+    .selectFrom('job_run')
+    .select(['schedule_id', 'started_at', 'finished_at'])
+    .orderBy('due_at')
+    .execute()
+  assert.deepEqual(
+    rows.map((r) => [r.schedule_id, Number(r.started_at), Number(r.finished_at)]),
+    [
+      ['auto-close', 1_005, 1_005],
+      ['purge', 2_010, 2_010],
+    ],
   )
 })

@@ -4,8 +4,11 @@ import { Cron } from 'croner'
 import {
   acquireLease,
   claimJobRun,
+  findJobRun,
   findLease,
+  finishJobRun,
   ranBefore,
+  reclaimJobRun,
   releaseJobRun,
   releaseLease,
 } from '../server/jobs/job-lease.repository.js'
@@ -48,7 +51,8 @@ export interface EmbeddedJobs {
   nextRun(id: string, from?: Date): Date | undefined
   /**
    * Runs, now, the latest occurrence of each schedule that is due and unclaimed (missed, cut short,
-   * or failed and due a retry), as the holder does at every lease renewal; resolves when done.
+   * or failed and due a retry) or left unfinished by a process that no longer holds the lease
+   * (killed mid-run), as the holder does at every lease renewal; resolves when done.
    */
   catchUpNow(): Promise<void>
   /** Whether this process holds the scheduler lease (runs the jobs) now; resolves after the first try. */
@@ -60,7 +64,8 @@ export interface EmbeddedJobs {
  * process, and Slack delivered straight from the outbox. If several processes share the database
  * (two web processes on one PostgreSQL without Redis), only the one holding the scheduler lease
  * runs anything; the others say so at start and take over within LEASE_TTL_MS if it stops. Each
- * occurrence is also claimed in the database, so even a handover cannot run it twice.
+ * occurrence is also claimed in the database, so even a handover cannot run it twice, and marked
+ * finished when its run ends: one whose process died mid-run is run again by the next holder.
  */
 export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): EmbeddedJobs {
   const abort = new AbortController()
@@ -101,30 +106,43 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
     return holding
   }
 
-  /** Occurrences this process knows are claimed (by it or another), so catch-up asks no more. */
+  /** Occurrences this process knows were run to the end (by it or another), so catch-up asks no more. */
   const settled = new Set<string>()
   /** Failed occurrences: how often they ran, and not to be run again before `retryAt` (clock ms). */
   const failures = new Map<string, { attempts: number; retryAt: number }>()
   const keyOf = (schedule: Schedule, dueAt: number) => `${schedule.id}@${dueAt}`
+  /** Records that this process's run of an occurrence ended; if that fails, a later holder may run it again (safe). */
+  const finish = async (run: { scheduleId: string; dueAt: number; holder: string }, key: string) => {
+    settled.add(key)
+    await finishJobRun(ctx.db, { ...run, now: Date.now() }).catch((err: unknown) =>
+      ctx.log.warn({ err, scheduleId: run.scheduleId }, 'scheduled run not recorded as finished'),
+    )
+  }
 
   /**
-   * Runs one occurrence, claimed in the database so no process runs it twice. A run that stop() cut
-   * short, or that failed (fewer than EMBEDDED_ATTEMPTS times), gives its claim back: catch-up runs
-   * it again (every task is safe to run twice; reminders are claimed per person and day).
+   * Runs one occurrence, claimed in the database so no process runs it twice: a new claim, or one
+   * left unfinished by a process that no longer holds the lease (killed mid-run), taken over. A run
+   * that stop() cut short, or that failed (fewer than EMBEDDED_ATTEMPTS times), gives its claim
+   * back: catch-up runs it again (every task is safe to run twice; reminders are claimed per person
+   * and day). A run that ends (done, or given up) is recorded as finished.
    */
   const runOccurrence = async (schedule: Schedule, dueAt: number): Promise<unknown> => {
     const key = keyOf(schedule, dueAt)
     const run = { scheduleId: schedule.id, dueAt, holder }
-    if (!(await claimJobRun(ctx.db, { ...run, now: Date.now() }))) {
-      settled.add(key)
-      return 'already run'
+    const now = Date.now()
+    if (!(await claimJobRun(ctx.db, { ...run, now }))) {
+      if (!(await reclaimJobRun(ctx.db, { ...run, lease: SCHEDULER_LEASE, now }))) return 'already run'
+      ctx.log.warn(
+        { task: schedule.task, dueAt: new Date(dueAt).toISOString() },
+        'a process that is gone (killed?) left this scheduled run unfinished: running it again',
+      )
     }
     const attempts = (failures.get(key)?.attempts ?? 0) + 1
     try {
       const result = await runScheduledTask(ctx, schedule.task, { signal: abort.signal, dueAt })
       // Only the reminders stop part-way on stop() (the others finish first): the rest are still due.
       if (abort.signal.aborted && schedule.task === 'send-reminders') await releaseJobRun(ctx.db, run)
-      else settled.add(key)
+      else await finish(run, key)
       failures.delete(key)
       return result
     } catch (err) {
@@ -134,7 +152,7 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
         await releaseJobRun(ctx.db, run).catch(() => {})
       } else {
         failures.delete(key)
-        settled.add(key)
+        await finish(run, key)
       }
       throw Object.assign(err instanceof Error ? err : new Error(String(err)), { attempts })
     }
@@ -176,10 +194,11 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
 
   /**
    * Runs the latest occurrence of each schedule if no process claimed it (none held the lease at
-   * its time, its run was cut short, or it failed and its retry is due), where the schedule has run
-   * on this database before (a new install has nothing to catch up). Not the digest: a head count
-   * hours late tells nobody anything. Late runs act as of their time (runScheduledTask): the
-   * auto-close closes only what was open then.
+   * its time, its run was cut short, or it failed and its retry is due), or if its run never
+   * finished and the process that claimed it no longer holds the lease (it was killed mid-run),
+   * where the schedule has run on this database before (a new install has nothing to catch up).
+   * Not the digest: a head count hours late tells nobody anything. Late runs act as of their time
+   * (runScheduledTask): the auto-close closes only what was open then.
    */
   async function catchUp(): Promise<void> {
     for (const schedule of list) {
@@ -189,7 +208,22 @@ export function startEmbeddedJobs(ctx: TaskContext, events?: RegisterEvents): Em
       const dueAt = previous.getTime()
       const key = keyOf(schedule, dueAt)
       if (settled.has(key) || (failures.get(key)?.retryAt ?? 0) > ctx.clock.now()) continue
-      const missed = failures.has(key) || (await ranBefore(ctx.db, schedule.id, dueAt).catch(() => false))
+      let claim: Awaited<ReturnType<typeof findJobRun>>
+      try {
+        claim = await findJobRun(ctx.db, schedule.id, dueAt)
+      } catch {
+        continue // the database did not answer: the next renewal looks again
+      }
+      if (claim && claim.finished_at !== null) {
+        settled.add(key)
+        continue
+      }
+      // Unfinished and ours: it is running in this process now.
+      if (claim?.holder === holder) continue
+      const missed =
+        claim !== undefined ||
+        failures.has(key) ||
+        (await ranBefore(ctx.db, schedule.id, dueAt).catch(() => false))
       if (missed) await report(schedule, runOccurrence(schedule, dueAt))
       else settled.add(key)
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import type { Job } from 'bullmq'
 import { sql } from 'kysely'
 import { fireList, fireListSettings } from '../server/reception/presence.service.js'
@@ -9,7 +9,7 @@ import { eventually } from '../server/testing/eventually.js'
 import { makePerson } from '../server/testing/factories.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { signInVisitor } from '../server/visitors/visitor.service.js'
-import { startEmbeddedJobs } from './embedded.js'
+import { SCHEDULER_LEASE, startEmbeddedJobs } from './embedded.js'
 import { type RunningQueues, startQueues } from './queues.js'
 
 // A scheduled run that happens late (the worker was down at its time and picks the overdue job
@@ -18,6 +18,7 @@ import { type RunningQueues, startQueues } from './queues.js'
 
 const context = { ip: '-', userAgent: 'test' }
 const MINUTE = 60_000
+const DAY = 24 * 60 * MINUTE
 
 async function person(ctx: TestApp, firstName: string): Promise<number> {
   return makePerson(ctx.app.ctx.db, {
@@ -202,15 +203,18 @@ test('embedded, down two nights and started at 13:00: the caught-up auto-close k
   assert.deepEqual(await listed('2026-11-26T01:01:00Z'), [], 'and no longer')
 })
 
-test('embedded, stopped while sending the reminders (a rolling restart): the next process sends the rest, nobody twice', async (t) => {
-  // One reminder a minute: the scheduler is still pausing between reminders when the deploy stops it.
+/**
+ * Ann and Ben are in at 17:30; the first of two embedded schedulers has sent Ann's reminder and, at
+ * one reminder a minute, is pausing before Ben's.
+ */
+async function remindersUnderWay(t: TestContext) {
   const env = { AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off', REMINDER_MAX_PER_MINUTE: '1' }
   const ctx = await buildTestApp(t, { env })
   const { db } = ctx.app.ctx
   const dueAt = Date.parse('2026-11-23T17:30:00Z')
   await db
     .insertInto('job_run')
-    .values({ schedule_id: 'send-reminders', due_at: dueAt - 24 * 60 * MINUTE, holder: 'old', started_at: 0 })
+    .values({ schedule_id: 'send-reminders', due_at: dueAt - DAY, holder: 'old', started_at: 0 })
     .execute()
   for (const name of ['Ann', 'Ben'])
     await signInAt(ctx, await person(ctx, name), Date.parse('2026-11-23T09:00:00Z'))
@@ -222,6 +226,11 @@ test('embedded, stopped while sending the reminders (a rolling restart): the nex
   assert.equal(await first.holdsLease(), true)
   void first.fireNow('send-reminders')
   await eventually(() => reminded().length === 1, 'the first reminder')
+  return { ctx, db, dueAt, reminded, first }
+}
+
+test('embedded, stopped while sending the reminders (a rolling restart): the next process sends the rest, nobody twice', async (t) => {
+  const { ctx, dueAt, reminded, first } = await remindersUnderWay(t)
   await first.stop() // SIGTERM: the pause before the second reminder is cut short
 
   ctx.clock.set(new Date(dueAt + 2 * MINUTE).toISOString()) // the new process is up at 17:32
@@ -283,4 +292,86 @@ test('embedded: an auto-close that failed (the database refused it) is tried aga
     'the retry closed the visitor, at 23:59',
   )
   assert.equal((await openVisit(ctx, alice)).closed_by, 'auto')
+})
+
+/** A process that was killed (SIGKILL, OOM, a reboot), named as the embedded scheduler names itself. */
+const KILLED = 'web-1:4242:dead0000'
+
+for (const lease of ['expired', 'free'] as const) {
+  test(`embedded, killed in the middle of the 23:59 auto-close (its lease ${lease}): the process that takes the lease runs it again, as of 23:59`, async (t) => {
+    const ctx = await buildTestApp(t, { env: { REMINDER_TIME: 'off', PURGE_TIME: 'off' } })
+    const { db } = ctx.app.ctx
+    const dueAt = Date.parse('2026-11-23T23:59:00Z')
+    const alice = await person(ctx, 'Alice')
+    const bob = await person(ctx, 'Bob')
+    await signInAt(ctx, alice, Date.parse('2026-11-23T09:00:00Z')) // forgot to sign out
+    const vera = await visitorAt(ctx, 'Vera Visitor', alice, Date.parse('2026-11-23T10:00:00Z'))
+    await signInAt(ctx, bob, Date.parse('2026-11-24T00:02:00Z'))
+    // The night before ran here; 23:59 was claimed by a process that died before it finished,
+    // so it neither finished nor gave the claim back.
+    await db
+      .insertInto('job_run')
+      .values([
+        { schedule_id: 'auto-close', due_at: dueAt - DAY, holder: 'old', started_at: dueAt - DAY },
+        { schedule_id: 'auto-close', due_at: dueAt, holder: KILLED, started_at: dueAt },
+      ])
+      .execute()
+    if (lease === 'expired') {
+      await db
+        .insertInto('job_lease')
+        .values({ name: SCHEDULER_LEASE, holder: KILLED, expires_at: Date.now() - 1_000 })
+        .execute()
+    }
+    ctx.clock.set('2026-11-24T00:05:00Z') // the platform restarted it at 00:05
+
+    const jobs = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+    t.after(() => jobs.stop())
+    assert.equal(await jobs.holdsLease(), true, 'the new process takes the lease')
+    await jobs.catchUpNow() // the catch-up that taking the lease began
+
+    const aliceVisit = await openVisit(ctx, alice)
+    assert.equal(
+      aliceVisit.closed_by,
+      'auto',
+      'the 23:59 auto-close was run: Alice is off the list of who is in',
+    )
+    assert.equal(aliceVisit.signed_out_at, dueAt, 'closed at 23:59, not at 00:05')
+    const visitor = await db
+      .selectFrom('visitor')
+      .selectAll()
+      .where('id', '=', vera)
+      .executeTakeFirstOrThrow()
+    assert.equal(visitor.signed_out_at, dueAt, 'the visitor too')
+    assert.equal((await openVisit(ctx, bob)).signed_out_at, null, 'Bob, in since 00:02, is left alone')
+    const holder = (await db.selectFrom('job_lease').select('holder').executeTakeFirstOrThrow()).holder
+    const run = await db
+      .selectFrom('job_run')
+      .selectAll()
+      .where('schedule_id', '=', 'auto-close')
+      .where('due_at', '=', dueAt)
+      .executeTakeFirstOrThrow()
+    assert.equal(run.holder, holder, 'the occurrence is now claimed by the process that ran it')
+    assert.notEqual(run.finished_at, null, 'and recorded as finished: nobody runs it a third time')
+    await jobs.stop()
+  })
+}
+
+test('embedded, two processes: a run still going in the process that holds the lease is not taken over by the other’s catch-up', async (t) => {
+  const { ctx, db, dueAt, reminded, first } = await remindersUnderWay(t)
+  ctx.clock.set(new Date(dueAt + 2 * MINUTE).toISOString())
+  const second = startEmbeddedJobs({ ...ctx.app.ctx, log: ctx.app.log })
+  t.after(() => second.stop())
+  assert.equal(await second.holdsLease(), false, 'the first process still holds the lease')
+  await second.catchUpNow()
+  assert.equal(reminded().length, 1, 'the second process sent nothing: the run is still the first’s')
+  const [lease] = await db.selectFrom('job_lease').select('holder').execute()
+  const run = await db
+    .selectFrom('job_run')
+    .select(['holder'])
+    .where('schedule_id', '=', 'send-reminders')
+    .where('due_at', '=', dueAt)
+    .executeTakeFirstOrThrow()
+  assert.equal(run.holder, lease?.holder, 'still claimed by the process running it')
+  await second.stop()
+  await first.stop()
 })

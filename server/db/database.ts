@@ -528,7 +528,10 @@ export interface JobRunTable {
   due_at: number
   holder: string
   started_at: number
+  /** When its run ended (done, or given up); null while it runs, or if its process was killed mid-run. */
+  finished_at: number | null
 }
+export type JobRun = Selectable<JobRunTable>
 
 /** Where an invitation stands: waiting to be sent, being sent, sent (link live), failed, used, revoked. */
 export type InvitationStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'used' | 'revoked'

@@ -1,5 +1,5 @@
 import type { Db } from '../db/connect.js'
-import type { JobLease } from '../db/database.js'
+import type { JobLease, JobRun } from '../db/database.js'
 
 /**
  * Takes the lease `name` for `holder` (when it is free or expired) or renews it (when the holder
@@ -47,6 +47,64 @@ export async function claimJobRun(
     .onConflict((oc) => oc.columns(['schedule_id', 'due_at']).doNothing())
     .executeTakeFirst()
   return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1
+}
+
+/**
+ * Takes over an occurrence whose run never finished from a process that no longer holds the lease
+ * `lease` (killed mid-run, or it lost the lease): only while `holder` holds that lease, and only
+ * from another holder. One conditional write decides, so two processes never both take it over,
+ * and a run whose process still holds the lease is never taken from it. True when taken over.
+ */
+export async function reclaimJobRun(
+  db: Db,
+  run: { scheduleId: string; dueAt: number; holder: string; lease: string; now: number },
+): Promise<boolean> {
+  const updated = await db
+    .updateTable('job_run')
+    .set({ holder: run.holder, started_at: run.now })
+    .where('schedule_id', '=', run.scheduleId)
+    .where('due_at', '=', run.dueAt)
+    .where('finished_at', 'is', null)
+    .where('holder', '<>', run.holder)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('job_lease')
+          .select('name')
+          .where('name', '=', run.lease)
+          .where('holder', '=', run.holder)
+          .where('expires_at', '>=', run.now),
+      ),
+    )
+    .executeTakeFirst()
+  return Number(updated.numUpdatedRows) === 1
+}
+
+/** Records that the holder's run of an occurrence ended (done, or given up), so nobody runs it again. */
+export async function finishJobRun(
+  db: Db,
+  run: { scheduleId: string; dueAt: number; holder: string; now: number },
+): Promise<void> {
+  await db
+    .updateTable('job_run')
+    .set({ finished_at: run.now })
+    .where('schedule_id', '=', run.scheduleId)
+    .where('due_at', '=', run.dueAt)
+    .where('holder', '=', run.holder)
+    .execute()
+}
+
+/** Who claimed an occurrence and whether its run finished; undefined when nobody claimed it. */
+export async function findJobRun(
+  db: Db,
+  scheduleId: string,
+  dueAt: number,
+): Promise<Pick<JobRun, 'holder' | 'finished_at'> | undefined> {
+  return db
+    .selectFrom('job_run')
+    .select(['holder', 'finished_at'])
+    .where('schedule_id', '=', scheduleId)
+    .where('due_at', '=', dueAt)
+    .executeTakeFirst()
 }
 
 /** Gives a claimed occurrence back (its run was cut short or failed), so a later catch-up may run it. */
