@@ -156,12 +156,12 @@ export const retentionRules: readonly RetentionRule[] = [
     where: (c) => sql`relayed_at is not null and relayed_at < ${c.week}`,
   },
   {
-    // The embedded scheduler's claims, about four a day. Catch-up reads only each schedule's latest
-    // (did the schedule ever run here, and was its latest occurrence claimed): that one always stays.
+    // The embedded scheduler's claims, about four a day. Catch-up reads only a schedule's latest
+    // occurrence and whether it ran here before: a daily schedule's claims of the last week answer
+    // that whatever the period, and a schedule removed (or off) longer than that leaves nothing.
     table: 'job_run',
-    label: 'scheduled runs claimed longer ago than the retention period (each schedule’s latest stays)',
-    columns: ['schedule_id', 'due_at'],
-    where: (c) =>
-      sql`due_at < ${c.retention} and due_at < (select max(latest.due_at) from job_run latest where latest.schedule_id = job_run.schedule_id)`,
+    label: 'scheduled runs claimed longer ago than the retention period (and a week)',
+    columns: ['due_at'],
+    where: (c) => sql`due_at < ${c.retention} and due_at < ${c.week}`,
   },
 ]

@@ -446,46 +446,53 @@ test('retention: a visit and a visitor the auto-close closed days late stay whil
   assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 0)
 })
 
-test('retention: the scheduler’s claimed occurrences (job_run) go after the retention period, except each schedule’s latest, which catch-up reads', async (t) => {
+test('retention: the scheduler’s claimed occurrences (job_run) go after the retention period, a removed schedule’s last one too; a week’s stay however short the period', async (t) => {
   const ctx = await buildTestApp(t)
   const run = { ...ctx.app.ctx, log: ctx.app.log }
   const db = ctx.app.ctx.db
   const now = ctx.clock.now()
-  const claim = (scheduleId: string, daysAgo: number) => ({
+  const claim = (scheduleId: string, daysAgo: number, finished = true) => ({
     schedule_id: scheduleId,
     due_at: now - daysAgo * DAY,
     holder: 'host:1:abcd',
     started_at: now - daysAgo * DAY,
+    finished_at: finished ? now - daysAgo * DAY + 1_000 : null,
   })
   await db
     .insertInto('job_run')
     .values([
       // Daily, and still running: the claims older than 90 days go.
-      ...[95, 91, 90, 89, 1].map((d) => claim('send-reminders', d)),
-      // Turned off 100 days ago: its last claim stays, so when it is turned on again catch-up
-      // still knows it ran on this database (and runs a missed occurrence).
+      ...[95, 91, 90, 89, 6, 2, 1].map((d) => claim('send-reminders', d)),
+      // Turned off 100 days ago, or removed (a digest time no longer set): nothing of it stays.
+      // Turned on again, it waits for its first time, as on a new install.
       ...[102, 101, 100].map((d) => claim('auto-close', d)),
-      claim('purge', 200),
+      claim('occupancy-digest-1000', 200),
+      // A run killed mid-way long ago: only the latest occurrence is ever run again.
+      claim('purge', 120, false),
     ])
     .execute()
+  const left = async () =>
+    (
+      await db
+        .selectFrom('job_run')
+        .select(['schedule_id', 'due_at'])
+        .orderBy('schedule_id')
+        .orderBy('due_at')
+        .execute()
+    ).map((r) => `${r.schedule_id} ${Math.round((now - Number(r.due_at)) / DAY)}`)
 
   const dry = counts(await purge(run, { dryRun: true }))
-  assert.equal(dry.job_run, 4, 'a dry run counts them')
+  assert.equal(dry.job_run, 7, 'a dry run counts them')
   const done = counts(await purge(run))
-  assert.equal(done.job_run, 4)
-  const left = await db
-    .selectFrom('job_run')
-    .select(['schedule_id', 'due_at'])
-    .orderBy('schedule_id')
-    .orderBy('due_at')
-    .execute()
+  assert.equal(done.job_run, 7)
   assert.deepEqual(
-    left.map((r) => `${r.schedule_id} ${Math.round((now - Number(r.due_at)) / DAY)}`),
-    ['auto-close 100', 'purge 200', 'send-reminders 90', 'send-reminders 89', 'send-reminders 1'],
-    'the claims within the period, and each schedule’s latest however old',
+    await left(),
+    ['send-reminders 90', 'send-reminders 89', 'send-reminders 6', 'send-reminders 2', 'send-reminders 1'],
+    'the claims within the period',
   )
-  for (const schedule of ['send-reminders', 'auto-close', 'purge']) {
-    assert.equal(await ranBefore(db, schedule, now), true, `${schedule} still ran on this database`)
-  }
   assert.equal(counts(await purge(run)).job_run, 0, 'a second purge finds nothing more')
+  // A one-day period (`npm run purge -- --days 1`) keeps a week: catch-up still knows the schedule ran.
+  assert.equal(counts(await purge(run, { days: 1 })).job_run, 2)
+  assert.deepEqual(await left(), ['send-reminders 6', 'send-reminders 2', 'send-reminders 1'])
+  assert.equal(await ranBefore(db, 'send-reminders', now), true)
 })
