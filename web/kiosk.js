@@ -1,10 +1,50 @@
 /* Building Register: the kiosk at the door. One page of screens; every action is a JSON call to
    /kiosk/api, and a visitor's sign-in made with no network is kept in the phone's offline queue
-   (queue.js) and sent once, with its real time, when the network is back. */
+   (queue.js) and sent once, with its real time, when the network is back. On the pairing page it
+   lists the sign-ins the tablet still holds from when it was a kiosk. */
 ;(() => {
   const Q = self.RegisterQueue
+  // What a kiosk saves in the queue belongs to `kiosk:<its id>`; a person's taps to their id.
+  const kioskOwned = (owner) => typeof owner === 'string' && owner.startsWith('kiosk:')
+  const clock = (ms) => {
+    const at = new Date(ms)
+    const time = at.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
+    return at.toDateString() === new Date().toDateString()
+      ? time
+      : `${at.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short' })} ${time}`
+  }
+  const visitorName = (tap) => (tap.body?.name || '').trim() || 'A visitor'
+  const refusal = (tap) => (tap.refused.message || `refused (${tap.refused.status})`).replace(/\.$/, '')
+
   const root = document.getElementById('kiosk')
-  if (!root) return
+  if (!root) {
+    listSavedOnPairingPage()
+    return
+  }
+
+  // The pairing page of a tablet that was a kiosk (unpaired, removed, or about to be paired anew):
+  // the sign-ins it saved and has not sent are nowhere else, so it shows them until it is paired.
+  async function listSavedOnPairingPage() {
+    const box = document.getElementById('kiosk-saved')
+    if (!box || !Q) return
+    const saved = await Q.savedTaps(kioskOwned).catch(() => [])
+    if (saved.length === 0) return
+    const n = saved.length
+    const head = document.createElement('p')
+    head.className = 'kiosk-refused-head'
+    head.textContent = `${n} sign-in${n === 1 ? '' : 's'} saved on this tablet ${n === 1 ? 'has' : 'have'} not reached the register:`
+    const list = document.createElement('ul')
+    for (const tap of saved) {
+      const li = document.createElement('li')
+      li.textContent = `${visitorName(tap)}, ${clock(tap.at)}${tap.refused ? ` — refused: ${refusal(tap)}` : ''}`
+      list.append(li)
+    }
+    const tell = document.createElement('p')
+    tell.textContent = `Pair this tablet to send ${n === 1 ? 'it' : 'them'} (as this kiosk or another), or tell reception now: until then ${n === 1 ? 'this visitor' : 'these visitors'} may not be on the fire list.`
+    box.replaceChildren(head, list, tell)
+    box.hidden = false
+  }
+
   const $ = (id) => document.getElementById(id)
   const owner = `kiosk:${root.dataset.kiosk}`
   let csrf = root.dataset.csrf
@@ -143,19 +183,30 @@
   }
   setInterval(replay, 30_000)
 
+  // Sign-ins saved while the tablet was paired as another kiosk (or as this one, before it was
+  // unpaired) are sent as this kiosk's own. Each names the kiosks it was saved under: an earlier try
+  // under one of them may have arrived with its answer lost, and the register then finds it there.
+  async function adoptEarlierPairings() {
+    if (!Q) return
+    await Q.adoptTaps(kioskOwned, owner, (tap) => {
+      const under = Number(tap.personId.slice('kiosk:'.length))
+      const savedUnder = Array.isArray(tap.body?.savedUnder) ? tap.body.savedUnder : []
+      if (!(under > 0) || savedUnder.includes(under) || savedUnder.length >= 20) return tap
+      return { ...tap, body: { ...tap.body, savedUnder: [...savedUnder, under] } }
+    }).catch(() => {})
+  }
+
   // A saved sign-in the server refused: the visitor was told they are signed in and is not on the
   // fire list. The notice stays, through reloads, on every screen, until a person dismisses it.
-  const clock = (ms) => {
-    const at = new Date(ms)
-    const time = at.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
-    return at.toDateString() === new Date().toDateString()
-      ? time
-      : `${at.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short' })} ${time}`
-  }
   async function showRefused() {
     if (!Q) return
     const refused = await Q.refusedTaps(owner).catch(() => [])
     const box = $('kiosk-refused')
+    // Drawn again only when what it lists changes: every replay (each 30 s, each return of the
+    // network) asks, and a person between the two taps of removing one must not be sent back.
+    const shown = refused.map((tap) => tap.key).join(' ')
+    if (box.dataset.shown === shown && box.childElementCount > 0) return
+    box.dataset.shown = shown
     box.hidden = refused.length === 0
     if (refused.length === 0) return box.replaceChildren()
     const n = refused.length
@@ -165,28 +216,57 @@
     const list = document.createElement('ul')
     for (const tap of refused) {
       const li = document.createElement('li')
-      const reason = (tap.refused.message || `refused (${tap.refused.status})`).replace(/\.$/, '')
-      li.append(`${(tap.body?.name || '').trim() || 'A visitor'}, ${clock(tap.at)} — ${reason}. `)
+      li.append(`${visitorName(tap)}, ${clock(tap.at)} — ${refusal(tap)}. `)
       // Two taps, so that a visitor brushing the screen does not hide it.
       const dismiss = document.createElement('button')
       dismiss.type = 'button'
       dismiss.className = 'kiosk-button small'
       dismiss.textContent = 'Dismiss'
+      const problem = document.createElement('p')
+      problem.className = 'kiosk-error'
       dismiss.addEventListener('click', async () => {
         if (dismiss.dataset.sure !== '1') {
           dismiss.dataset.sure = '1'
           dismiss.textContent = 'Reception knows — remove this notice'
           return
         }
-        await Q.dismissRefused(tap.key).catch(() => {})
-        showRefused()
+        if (await recordDismissal(tap, problem)) {
+          await Q.dismissRefused(tap.key).catch(() => {})
+          showRefused()
+        }
       })
-      li.append(dismiss)
+      li.append(dismiss, problem)
       list.append(li)
     }
     const tell = document.createElement('p')
     tell.textContent = 'Please tell reception.'
     box.replaceChildren(head, list, tell)
+  }
+
+  // The register records the removal (kiosk, time, key; never the name) before the tablet forgets
+  // the sign-in, so removing it needs the network: a removal kept for later could be lost with it.
+  let dismissing = false
+  async function recordDismissal(tap, problem) {
+    if (dismissing) return false
+    dismissing = true
+    problem.textContent = ''
+    try {
+      const { ok, data } = await call('POST', '/kiosk/api/saved-sign-ins/dismiss', {
+        key: tap.key,
+        at: tap.at,
+        sentAt: Date.now(),
+        ...(tap.body?.savedUnder ? { savedUnder: tap.body.savedUnder } : {}),
+      })
+      if (!ok) problem.textContent = data.error || 'That did not work. Please try again.'
+      return ok
+    } catch {
+      setOnline(false)
+      problem.textContent =
+        'Removing this notice needs the network (the register records that it was removed). Try again when the kiosk is online.'
+      return false
+    } finally {
+      dismissing = false
+    }
   }
 
   // ---- door code ----
@@ -557,7 +637,9 @@
 
   // ---- start ----
   setOnline(navigator.onLine)
-  showRefused()
   refreshDoor()
-  replay()
+  adoptEarlierPairings().finally(() => {
+    showRefused()
+    replay()
+  })
 })()

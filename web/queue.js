@@ -84,6 +84,39 @@
     await run('taps', 'readwrite', (s) => s.delete(key))
   }
 
+  /** Whether this device ever saved anything (so that only looking does not create the database). */
+  async function anythingSaved() {
+    if (typeof indexedDB.databases !== 'function') return true
+    return (await indexedDB.databases()).some((d) => d.name === DB_NAME)
+  }
+
+  /**
+   * Every saved request, waiting or refused, whose owner `match(owner)` accepts, in save order: a
+   * kiosk tablet's pairing page lists what its earlier pairings left.
+   */
+  async function savedTaps(match) {
+    if (!(await anythingSaved())) return []
+    const all = (await run('taps', 'readonly', (s) => s.getAll())) || []
+    return all.filter((t) => match(t.personId)).sort(bySaveOrder)
+  }
+
+  /**
+   * Makes `owner` the owner of every saved request whose owner `match(owner)` accepts, each as
+   * `change(request)` returns it (given it as it was saved), in one transaction, under the lock
+   * replay takes: a kiosk tablet paired anew sends what it saved before as its own. Their order stays.
+   */
+  async function adoptTaps(match, owner, change) {
+    const adopt = () =>
+      run('taps', 'readwrite', (s) => {
+        s.getAll().onsuccess = (event) => {
+          for (const tap of event.target.result)
+            if (tap.personId !== owner && match(tap.personId)) s.put({ ...change(tap), personId: owner })
+        }
+      })
+    if (scope.navigator?.locks) return scope.navigator.locks.request('building-register-taps', adopt)
+    return adopt()
+  }
+
   /** The person's last known state: { id: 'me', personId, name, state, since, at, csrf }. */
   async function loadState() {
     return run('state', 'readonly', (s) => s.get('me'))
@@ -97,10 +130,7 @@
   async function clearAll() {
     // Nothing was ever saved here (the login page of a new device): do not create the database
     // only to empty it.
-    if (typeof indexedDB.databases === 'function') {
-      const databases = await indexedDB.databases()
-      if (!databases.some((d) => d.name === DB_NAME)) return
-    }
+    if (!(await anythingSaved())) return
     await run('taps', 'readwrite', (s) => s.clear())
     await run('state', 'readwrite', (s) => s.clear())
   }
@@ -226,6 +256,8 @@
     pendingTaps,
     refusedTaps,
     dismissRefused,
+    savedTaps,
+    adoptTaps,
     loadState,
     saveState,
     clearAll,

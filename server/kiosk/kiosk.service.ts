@@ -5,6 +5,7 @@ import type { Kiosk } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { hashToken, looksLikeToken, newToken } from '../identity/secrets.js'
 import { UserError } from '../lib/errors.js'
+import { MAX_ID } from '../lib/ids.js'
 import {
   consumePairingCode,
   findKiosk,
@@ -191,6 +192,24 @@ export async function auditKiosk(
     context: event.context,
     detail: { kioskId: kiosk.id, kiosk: kiosk.name, ...event.detail },
   })
+}
+
+/** Which kiosk a tablet saved a request under before it was paired as the one sending it, as audited. */
+export interface SavedBy {
+  savedByKioskId?: number
+  savedByKiosk?: string
+}
+
+/**
+ * The audit detail naming the kiosk a request was first saved under (the first of `savedUnder`, as
+ * the tablet sends it), or nothing: its id, and its name while the kiosk row exists. Takes the
+ * request's value as it came, so an unreadable one names nothing.
+ */
+export async function savedByKiosk(db: Db, savedUnder: unknown): Promise<SavedBy> {
+  const id: unknown = Array.isArray(savedUnder) ? savedUnder[0] : undefined
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_ID) return {}
+  const kiosk = await findKiosk(db, id)
+  return { savedByKioskId: id, ...(kiosk ? { savedByKiosk: kiosk.name } : {}) }
 }
 
 /** Every kiosk, for the admin's list. */

@@ -1,10 +1,13 @@
 import { auditOfActionSinceQuery, type RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Kiosk } from '../db/database.js'
-import { auditKiosk } from '../kiosk/kiosk.service.js'
+import { auditKiosk, type SavedBy } from '../kiosk/kiosk.service.js'
 
 /** The audit action of a kiosk's saved sign-in that the register refused for good. */
 export const SAVED_SIGN_IN_REFUSED = 'visitor.saved-sign-in-refused'
+
+/** The audit action of a person removing a refused saved sign-in's notice from the kiosk tablet. */
+export const SAVED_SIGN_IN_DISMISSED = 'visitor.saved-sign-in-dismissed'
 
 /** How long reception's board lists a refused saved sign-in (the audit trail keeps it). */
 export const REFUSED_ON_BOARD_MS = 24 * 60 * 60 * 1000
@@ -32,6 +35,8 @@ export async function recordRefusedSavedSignIn(
     key: string | null
     status: number
     reason: string
+    /** The kiosk the tablet saved it under, when it was paired as another then. */
+    savedBy: SavedBy
     context: RequestContext
   },
 ): Promise<void> {
@@ -39,7 +44,31 @@ export async function recordRefusedSavedSignIn(
     at: refusal.now,
     action: SAVED_SIGN_IN_REFUSED,
     context: refusal.context,
-    detail: { madeAt: refusal.madeAt, key: refusal.key, status: refusal.status, reason: refusal.reason },
+    detail: {
+      madeAt: refusal.madeAt,
+      key: refusal.key,
+      status: refusal.status,
+      reason: refusal.reason,
+      ...refusal.savedBy,
+    },
+  })
+}
+
+/**
+ * Records that a person removed a refused saved sign-in's notice from the kiosk tablet (saying
+ * reception knows), before the tablet forgets it: the kiosk, when the sign-in was made and its key
+ * (which the refusal's audit row holds too), never the visitor's name.
+ */
+export async function recordDismissedSavedSignIn(
+  db: Db,
+  kiosk: Pick<Kiosk, 'id' | 'name'>,
+  dismissal: { now: number; madeAt: number | null; key: string; savedBy: SavedBy; context: RequestContext },
+): Promise<void> {
+  await auditKiosk(db, kiosk, {
+    at: dismissal.now,
+    action: SAVED_SIGN_IN_DISMISSED,
+    context: dismissal.context,
+    detail: { madeAt: dismissal.madeAt, key: dismissal.key, ...dismissal.savedBy },
   })
 }
 

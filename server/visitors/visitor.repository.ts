@@ -34,17 +34,22 @@ export async function findVisitor(db: Db, id: number): Promise<Visitor | undefin
   return db.selectFrom('visitor').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
-/** The visitor a kiosk signed in with a given key (to answer a replay with the first answer). */
+/**
+ * The visitor signed in with a given key by one of the kiosks named (to answer a replay with the
+ * first answer): the kiosk sending it, and any the tablet saved it under while paired as another.
+ * The oldest, should two of them hold the key.
+ */
 export async function findVisitorByClientKey(
   db: Db,
-  kioskId: number,
+  kioskIds: readonly number[],
   key: string,
 ): Promise<Visitor | undefined> {
   return db
     .selectFrom('visitor')
     .selectAll()
-    .where('kiosk_id', '=', kioskId)
+    .where('kiosk_id', 'in', kioskIds)
     .where('client_key', '=', key)
+    .orderBy('id')
     .executeTakeFirst()
 }
 

@@ -4,6 +4,7 @@ import type { Visitor, VisitorClosedBy, VisitorVia } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { parseContact } from '../identity/contact.js'
 import { findPersonById } from '../identity/person.repository.js'
+import { savedByKiosk } from '../kiosk/kiosk.service.js'
 import {
   compareNames,
   MAX_MATCHES,
@@ -230,15 +231,23 @@ export async function signInVisitor(
      * (`name`, `photo`, …): audited in `setAside` with what the checks set aside.
      */
     cut?: string[]
+    /**
+     * The kiosks the tablet saved this sign-in under while it was paired as another (oldest first):
+     * an earlier try under one of them may have arrived with its answer lost, so the same key under
+     * any of them is the same sign-in. The first is audited as the kiosk that saved it.
+     */
+    savedUnder?: readonly number[]
   },
   site: VisitorSite,
 ): Promise<{ visitor: Visitor; changed: boolean }> {
   const { source } = request
   const kioskId = source.kiosk?.id ?? null
+  const keyedUnder = kioskId === null ? [] : [kioskId, ...(request.savedUnder ?? [])]
   if (request.clientKey !== undefined && kioskId !== null) {
-    const earlier = await findVisitorByClientKey(db, kioskId, request.clientKey)
+    const earlier = await findVisitorByClientKey(db, keyedUnder, request.clientKey)
     if (earlier) return { visitor: earlier, changed: false }
   }
+  const savedBy = await savedByKiosk(db, request.savedUnder)
   const clean = await readVisitorInput(db, request.input, site, {
     noticeId: request.noticeId,
     allowHostText: request.clientKey !== undefined && request.timed === true,
@@ -270,12 +279,13 @@ export async function signInVisitor(
     })
     if (!visitor) {
       // The same sign-in, committed by a concurrent copy of the request.
-      return { visitor: (await findVisitorByClientKey(trx, kioskId!, request.clientKey!))!, changed: false }
+      return { visitor: (await findVisitorByClientKey(trx, [kioskId!], request.clientKey!))!, changed: false }
     }
     await auditVisitor(trx, visitor, source, request.now, 'visitor.signed-in', {
       at: request.at,
       ...(request.at < request.now - 60_000 ? { replayed: true } : {}),
       ...(setAside.length > 0 ? { setAside } : {}),
+      ...savedBy,
     })
     // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
     await recordVisitorArrival(trx, visitor.id, request.at, request.now)

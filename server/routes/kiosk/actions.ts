@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
-import { auditKiosk } from '../../kiosk/kiosk.service.js'
+import { auditKiosk, savedByKiosk } from '../../kiosk/kiosk.service.js'
 import { searchPeopleByName } from '../../kiosk/name-search.js'
 import { signInOrOutWithPin } from '../../kiosk/staff-pin.service.js'
 import { UserError } from '../../lib/errors.js'
@@ -7,7 +7,10 @@ import { clientMessage } from '../../lib/http-errors.js'
 import { idSchema } from '../../lib/ids.js'
 import { formatDay, formatTime } from '../../lib/site-time.js'
 import { replayedAt } from '../../register/offline-replay.js'
-import { recordRefusedSavedSignIn } from '../../visitors/refused-sign-in.service.js'
+import {
+  recordDismissedSavedSignIn,
+  recordRefusedSavedSignIn,
+} from '../../visitors/refused-sign-in.service.js'
 import { currentSiteNotice } from '../../visitors/site-notice.service.js'
 import {
   findVisitorsInsideByName,
@@ -38,6 +41,22 @@ const replayFields = {
   key: { type: 'string', minLength: 1, maxLength: 100 },
   at: instant,
   sentAt: instant,
+}
+
+/**
+ * The kiosks a tablet saved a request under while it was paired as another, oldest first (web/kiosk.js
+ * adds them when it takes over what an earlier pairing left).
+ */
+const savedUnder = { type: 'array', maxItems: 20, items: idSchema } as const
+
+/**
+ * When a request the tablet saved was made, by the server's clock: its age by the tablet's clock
+ * (`sentAt - at`, never less than nothing) back from now; null when the request does not say.
+ */
+const madeAtOf = (body: Record<string, unknown>, now: number): number | null => {
+  const { at, sentAt } = body
+  if (typeof at !== 'number') return null
+  return now - Math.max((typeof sentAt === 'number' ? sentAt : now) - at, 0)
 }
 
 /** A visitor's typed details and photo, with the longest the request may carry of each. */
@@ -107,15 +126,14 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     const body = request.body
     if (!refusedForGood(error) || !request.kiosk || !isSavedVisitorSignIn(body)) return
     const now = clock.now()
-    const { at, sentAt, key } = body
-    const age = typeof at === 'number' ? (typeof sentAt === 'number' ? sentAt : now) - at : null
     try {
       await recordRefusedSavedSignIn(db, request.kiosk, {
         now,
-        madeAt: age === null ? null : now - Math.max(age, 0),
-        key: typeof key === 'string' ? key.slice(0, 100) : null,
+        madeAt: madeAtOf(body, now),
+        key: typeof body.key === 'string' ? body.key.slice(0, 100) : null,
         status: error.statusCode ?? 400,
         reason: clientMessage(error),
+        savedBy: await savedByKiosk(db, body.savedUnder),
         context: request.auditContext,
       })
       live.emit('change', { topic: 'kiosk', id: request.kiosk.id })
@@ -125,7 +143,14 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
   }
 
   app.post<{
-    Body: VisitorInput & { key?: string; at?: number; sentAt?: number; accept?: number; action?: string }
+    Body: VisitorInput & {
+      key?: string
+      at?: number
+      sentAt?: number
+      accept?: number
+      action?: string
+      savedUnder?: number[]
+    }
   }>(
     '/kiosk/api/visitors',
     {
@@ -142,6 +167,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
             action: str(40),
             hostId: idSchema,
             accept: idSchema,
+            savedUnder,
             ...visitorText,
           },
         },
@@ -164,21 +190,45 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
           replayed: body.action === 'visitor-sign-in',
           cut: cutToFit.get(request),
           noticeId: notice?.id ?? null,
+          savedUnder: body.savedUnder,
         },
         site,
       )
       events.announceVisitor(visitor.id, { changed, in: true }, now)
       reply.code(changed ? 201 : 200)
+      const welcome = `Welcome, ${visitor.name}. You signed in at ${formatTime(visitor.signed_in_at ?? at, tz)}.`
+      // Signed in under the kiosk this tablet was paired as before: the tablet holds the copy it sent
+      // (name and time), and learns no more of another kiosk's visitor (no host, no badge).
+      if (visitor.kiosk_id !== request.kiosk!.id) return { visitorId: visitor.id, message: welcome }
       const host = visitor.host_person_id
         ? (await visitorsInside(db, now, tz)).find((v) => v.visitorId === visitor.id)?.hostName
         : undefined
       return {
         visitorId: visitor.id,
-        message: `Welcome, ${visitor.name}. You signed in at ${formatTime(visitor.signed_in_at ?? at, tz)}.${
-          host ? ` We are letting ${host} know you are here.` : ' Reception will let your host know.'
-        }`,
+        message: `${welcome}${host ? ` We are letting ${host} know you are here.` : ' Reception will let your host know.'}`,
         badge: `/kiosk/badge/${visitor.id}`,
       }
+    },
+  )
+
+  // A person removes the tablet's notice of a refused saved sign-in: recorded before the tablet
+  // forgets it, so the tablet asks only while it has the network.
+  app.post<{ Body: { key: string; at?: number; sentAt?: number; savedUnder?: number[] } }>(
+    '/kiosk/api/saved-sign-ins/dismiss',
+    {
+      ...csrf,
+      schema: { body: { type: 'object', required: ['key'], properties: { ...replayFields, savedUnder } } },
+    },
+    async (request) => {
+      const now = clock.now()
+      await recordDismissedSavedSignIn(db, request.kiosk!, {
+        now,
+        madeAt: madeAtOf(request.body, now),
+        key: request.body.key,
+        savedBy: await savedByKiosk(db, request.body.savedUnder),
+        context: request.auditContext,
+      })
+      return { dismissed: true }
     },
   )
 

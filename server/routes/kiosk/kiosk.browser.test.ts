@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { createKiosk } from '../../kiosk/kiosk.service.js'
+import { createKiosk, endKiosk } from '../../kiosk/kiosk.service.js'
 import { setStaffPin } from '../../kiosk/staff-pin.service.js'
 import { projectRoot } from '../../paths.js'
 import { buildServiceWorker } from '../../pwa/build-service-worker.js'
@@ -32,6 +32,27 @@ async function expectAccessible(page: Page, name: string): Promise<void> {
   assert.deepEqual([...(await axeProblems(page)), ...(await visualProblems(page))], [], name)
 }
 
+/**
+ * A 1024×768 touch tablet in Chromium, its camera allowed (Chromium's test camera), and the script
+ * errors and CSP violations its page reports.
+ */
+async function tabletPage(t: TestContext, base: string) {
+  const browser = await launchChromium(fakeCameraArgs)
+  t.after(() => browser.close())
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true })
+  await context.grantPermissions(['camera'], { origin: base })
+  await prepareAudit(context)
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('console', (m) => {
+    // Offline fetches fail, and a wrong code or PIN is a 4xx answer: expected, not script errors.
+    if (m.type() === 'error' && !/ERR_INTERNET_DISCONNECTED|Failed to fetch|status of 4\d\d/.test(m.text()))
+      problems.push(m.text())
+  })
+  page.on('pageerror', (e) => problems.push(e.message))
+  return { context, page, problems }
+}
+
 test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with photo) and out, offline queue replayed once with real times, staff PIN; accessible', async (t) => {
   await buildServiceWorker()
   const live = await startLiveApp(t)
@@ -43,19 +64,7 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
   await setSiteNotice(db, { personId: null, at, context: system }, 'Wear your badge at all times.')
   const { code } = await createKiosk(db, keys.kiosk, { personId: null, at, context: system }, 'Main entrance')
 
-  const browser = await launchChromium(fakeCameraArgs)
-  t.after(() => browser.close())
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true })
-  await context.grantPermissions(['camera'], { origin: live.base })
-  await prepareAudit(context)
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('console', (m) => {
-    // Offline fetches fail, and a wrong code or PIN is a 4xx answer: expected, not script errors.
-    if (m.type() === 'error' && !/ERR_INTERNET_DISCONNECTED|Failed to fetch|status of 4\d\d/.test(m.text()))
-      problems.push(m.text())
-  })
-  page.on('pageerror', (e) => problems.push(e.message))
+  const { context, page, problems } = await tabletPage(t, live.base)
   const url = (path: string) => `${live.base}${path}`
   const visitors = () => db.selectFrom('visitor').selectAll().orderBy('id').execute()
 
@@ -234,8 +243,10 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
       await page.getByLabel('Your full name').fill('Rita Refused')
       await page.getByLabel('Who are you visiting?').fill('Zoë Hôst')
       await page.getByLabel(/I have read and accept/).check()
+      const ritaFrom = Date.now()
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
       await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+      const ritaTo = Date.now()
       await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
 
       // The network comes back only 13 hours later, as far as the server can tell: the saved copy
@@ -277,11 +288,35 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
       await page.getByRole('button', { name: 'Cancel' }).click()
       assert.equal(await notice.isVisible(), true)
 
-      // A person removes it: one tap asks, the second removes it.
+      // A person removes it: one tap asks, the second removes it once the register has recorded
+      // that. With no network it stays, and says why: nobody would know it had been removed.
+      const dismissed = () =>
+        db
+          .selectFrom('audit_event')
+          .select('detail')
+          .where('action', '=', 'visitor.saved-sign-in-dismissed')
+          .execute()
+      await context.setOffline(true)
+      await page.locator('#kiosk-offline').waitFor()
       await notice.getByRole('button', { name: 'Dismiss' }).click()
       assert.equal(await notice.isVisible(), true, 'one brush of the screen does not hide it')
       await notice.getByRole('button', { name: /Reception knows/ }).click()
+      await notice.filter({ hasText: 'Removing this notice needs the network' }).waitFor()
+      assert.match((await notice.textContent()) ?? '', /Rita Refused/, 'still there')
+      assert.equal((await dismissed()).length, 0)
+      await context.setOffline(false)
+      await notice.getByRole('button', { name: /Reception knows/ }).click()
       await notice.waitFor({ state: 'hidden' })
+      const [removal] = await dismissed()
+      assert.ok(removal, 'the removal is audited')
+      const detail = JSON.parse(removal.detail)
+      assert.equal(detail.kiosk, 'Main entrance')
+      assert.equal(detail.key, JSON.parse(audited[0]!.detail).key, 'the refused sign-in’s key')
+      assert.ok(
+        detail.madeAt >= ritaFrom - 1000 && detail.madeAt <= ritaTo + 60_000,
+        `when Rita signed in: ${detail.madeAt - ritaFrom} ms after the tap began`,
+      )
+      assert.doesNotMatch(removal.detail, /Rita/, 'never the visitor’s name')
       await page.reload()
       await page.locator('#door-qr:not([hidden])').waitFor()
       assert.equal(await notice.isVisible(), false, 'gone for good')
@@ -359,4 +394,111 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
   await t.test('no script errors or CSP violations', () => {
     assert.deepEqual(problems, [])
   })
+})
+
+test('a tablet unpaired while it holds saved sign-ins lists them on the pairing page, and once paired as another kiosk sends them as its own: each visitor once, a refused one shown', async (t) => {
+  await buildServiceWorker()
+  const live = await startLiveApp(t)
+  const { db, keys } = live.app.ctx
+  const actor = { personId: null, at: Date.now(), context: system }
+  await makePerson(db, { firstName: 'Zoë', lastName: 'Hôst', email: 'zoe@example.org' })
+  const north = await createKiosk(db, keys.kiosk, actor, 'North door')
+  const side = await createKiosk(db, keys.kiosk, actor, 'Side door')
+
+  const { context, page, problems } = await tabletPage(t, live.base)
+  const url = (path: string) => `${live.base}${path}`
+  const visitors = () => db.selectFrom('visitor').selectAll().orderBy('id').execute()
+  const pair = async (code: string) => {
+    await page.getByLabel('Pairing code').fill(code)
+    await page.getByRole('button', { name: 'Pair' }).click()
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor()
+  }
+  const signIn = async (name: string) => {
+    await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+    await page.getByLabel('Your full name').fill(name)
+    await page.getByLabel('Who are you visiting?').fill('zoe')
+    await page.getByRole('button', { name: 'Zoë Hôst' }).click()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+    await page.getByRole('button', { name: 'Done' }).click()
+  }
+
+  await page.goto(url('/kiosk'))
+  await pair(north.code)
+  // The wifi at the North door fails: Lena's sign-in reaches the register but its answer is lost,
+  // Wanda's and Rita's reach nothing. The tablet keeps all three.
+  let tries = 0
+  await context.route('**/kiosk/api/visitors', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback()
+    if (tries++ === 0) await route.fetch()
+    await route.abort('internetdisconnected')
+  })
+  await signIn('Lena Lostanswer')
+  await signIn('Wanda Waiting')
+  await signIn('Rita Refused')
+  await page.locator('#kiosk-pending', { hasText: '3 waiting' }).waitFor()
+  assert.deepEqual(
+    (await visitors()).map((v) => v.name),
+    ['Lena Lostanswer'],
+  )
+
+  // Before the network is back, an administrator unpairs the North door: the tablet shows the
+  // pairing page, which lists what it still holds.
+  await endKiosk(db, actor, north.kiosk.id, 'unpaired')
+  await context.unroute('**/kiosk/api/visitors')
+  await page.goto(url('/kiosk'))
+  await page.getByRole('heading', { name: 'Pair this tablet as a kiosk' }).waitFor()
+  const waiting = page.getByRole('region', { name: 'Saved sign-ins waiting' })
+  await waiting.filter({ hasText: 'Rita Refused' }).waitFor()
+  const text = (await waiting.textContent()) ?? ''
+  assert.match(text, /3 sign-ins saved on this tablet have not reached the register/)
+  for (const name of ['Lena Lostanswer', 'Wanda Waiting', 'Rita Refused'])
+    assert.match(text, new RegExp(`${name}, \\d\\d:\\d\\d`))
+  assert.match(text, /Pair this tablet to send them[\s\S]*tell reception/)
+  await expectAccessible(page, 'pairing page with saved sign-ins')
+
+  // Paired as the Side door, the tablet sends them as its own. Rita's reaches the register 13 hours
+  // old, as far as it can tell, and is refused.
+  await context.route('**/kiosk/api/visitors', async (route) => {
+    const sent = JSON.parse(route.request().postData() ?? '{}')
+    if (route.request().method() !== 'POST' || sent.name !== 'Rita Refused') return route.fallback()
+    const postData = JSON.stringify({ ...sent, at: sent.at - 13 * 60 * 60_000 })
+    await route.fulfill({ response: await route.fetch({ postData }) })
+  })
+  await pair(side.code)
+  const notice = page.getByRole('alert', { name: 'Saved sign-ins not sent' })
+  await notice.filter({ hasText: 'Rita Refused' }).waitFor()
+  await eventually(
+    async () => (await page.locator('#kiosk-pending').textContent()) === '',
+    'the kiosk to send what it kept',
+  )
+  const rows = await visitors()
+  assert.deepEqual(
+    rows.map((v) => [v.name, v.kiosk_id]),
+    [
+      ['Lena Lostanswer', north.kiosk.id],
+      ['Wanda Waiting', side.kiosk.id],
+    ],
+    'Lena once (her first try arrived), Wanda as the Side door’s, Rita refused',
+  )
+  const audit = await db
+    .selectFrom('audit_event')
+    .select(['action', 'detail'])
+    .where('action', 'in', ['visitor.signed-in', 'visitor.saved-sign-in-refused'])
+    .orderBy('id')
+    .execute()
+  assert.deepEqual(
+    audit.map((a) => [a.action, JSON.parse(a.detail).kiosk, JSON.parse(a.detail).savedByKiosk]),
+    [
+      ['visitor.signed-in', 'North door', undefined],
+      ['visitor.signed-in', 'Side door', 'North door'],
+      ['visitor.saved-sign-in-refused', 'Side door', 'North door'],
+    ],
+  )
+  await context.unroute('**/kiosk/api/visitors')
+  // Nothing is left for the pairing page, nor sent again.
+  await page.reload()
+  await notice.filter({ hasText: 'Rita Refused' }).waitFor()
+  assert.equal((await visitors()).length, 2)
+  assert.deepEqual(problems, [])
 })

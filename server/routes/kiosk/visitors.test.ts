@@ -4,8 +4,9 @@ import fc from 'fast-check'
 import { runScheduledTask } from '../../../tasks/schedules.js'
 import { buildTestApp, type TestApp } from '../../testing/build-test-app.js'
 import { makePerson } from '../../testing/factories.js'
-import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
+import { createKioskCode, kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
 import { deskReceptionist, eventually, personWithRole } from '../../testing/reception.js'
+import { auditedAs } from '../../testing/roll-call.js'
 import { visitorLink } from '../../visitors/visitor-links.js'
 
 async function staff(ctx: TestApp) {
@@ -351,6 +352,129 @@ test('a sign-in the kiosk saved offline that the server still refuses (older tha
   // A day later the board no longer lists them (the audit trail keeps them).
   ctx.clock.advance(25 * 60 * 60_000)
   assert.doesNotMatch((await desk.get('/reception')).body, /saved-sign-ins-refused/)
+})
+
+test('a sign-in saved on a tablet under an earlier pairing is sent as the new kiosk’s own, once: one whose first try reached the register under the old kiosk is not signed in again; audited with the kiosk that saved it', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  await staff(ctx)
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'North door')
+  const kioskId = async (name: string) =>
+    (await db.selectFrom('kiosk').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id
+  const north = await kioskId('North door')
+  const visitors = () => db.selectFrom('visitor').selectAll().orderBy('id').execute()
+
+  // 09:05 at the North door: Lena's sign-in reaches the register, its answer is lost, and the tablet
+  // keeps a copy; a minute later Wanda's is saved with no network at all.
+  const lenaAt = ctx.clock.now()
+  const lena = { name: 'Lena Lostanswer', hostText: 'zoe host', key: '7f7c1c1e-lena' }
+  const first = await tablet.api('POST', '/kiosk/api/visitors', { ...lena, at: lenaAt, sentAt: lenaAt })
+  assert.equal(first.statusCode, 201)
+  const wandaAt = lenaAt + 60_000
+
+  // The North door is unpaired before the tablet sends them; the tablet is paired as the Side door.
+  ctx.clock.advance(10 * 60_000)
+  await admin.get('/admin/kiosks')
+  assert.equal((await admin.post(`/admin/kiosks/${north}/unpair`)).statusCode, 303)
+  assert.match((await tablet.get('/kiosk')).body, /Pair this tablet/)
+  assert.equal((await tablet.pair(await createKioskCode(admin, 'Side door'))).statusCode, 303)
+  const side = await kioskId('Side door')
+
+  // What it kept goes as the Side door's, naming the kiosk it was saved under.
+  const saved = { action: 'visitor-sign-in', savedUnder: [north], sentAt: ctx.clock.now() }
+  const again = await tablet.api('POST', '/kiosk/api/visitors', { ...lena, ...saved, at: lenaAt })
+  assert.equal(again.statusCode, 200, again.body)
+  assert.equal(again.json().visitorId, first.json().visitorId, 'the sign-in that arrived the first time')
+  assert.equal(again.json().badge, undefined, 'no badge of another kiosk’s visitor')
+  assert.doesNotMatch(again.body, /Zoë/, 'nor whom they came to see')
+  const wanda = { name: 'Wanda Waiting', hostText: 'zoe host', key: '0b9e4d2a-wanda', at: wandaAt }
+  const sent = await tablet.api('POST', '/kiosk/api/visitors', { ...wanda, ...saved })
+  assert.equal(sent.statusCode, 201, sent.body)
+  assert.equal((await tablet.api('POST', '/kiosk/api/visitors', { ...wanda, ...saved })).statusCode, 200)
+  const rows = await visitors()
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.kiosk_id, Number(r.signed_in_at)]),
+    [
+      ['Lena Lostanswer', north, lenaAt],
+      ['Wanda Waiting', side, wandaAt],
+    ],
+    'each visitor once, at the time they signed in',
+  )
+  const audits = await auditedAs(ctx, 'visitor.signed-in')
+  assert.equal(audits.length, 2)
+  const detail = audits[1]
+  assert.equal(detail.kiosk, 'Side door')
+  assert.equal(detail.savedByKioskId, north)
+  assert.equal(detail.savedByKiosk, 'North door', 'which kiosk saved it')
+  assert.doesNotMatch(JSON.stringify(detail), /Wanda/)
+
+  // One saved under the old pairing that the register refuses says so too.
+  const old = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Otto Overnight',
+    hostText: 'zoe host',
+    key: '5d0c-otto',
+    ...saved,
+    at: ctx.clock.now() - 13 * 60 * 60_000,
+  })
+  assert.equal(old.statusCode, 422)
+  const [refused] = await auditedAs(ctx, 'visitor.saved-sign-in-refused')
+  assert.deepEqual([refused.kiosk, refused.savedByKiosk], ['Side door', 'North door'])
+
+  // A key is found only under a kiosk the copy names: a made-up one finds nothing to learn.
+  const made = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Mo Madeup',
+    hostText: 'zoe host',
+    key: 'not-a-key-anyone-used',
+    ...saved,
+    at: ctx.clock.now() - 60_000,
+  })
+  assert.equal(made.statusCode, 201)
+  assert.equal((await visitors()).length, 3)
+})
+
+test('removing a refused sign-in’s notice on the tablet is audited with the kiosk, when the sign-in was made and its key, never the visitor’s name', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'North door')
+  const dismissed = () => auditedAs(ctx, 'visitor.saved-sign-in-dismissed')
+  const madeAt = ctx.clock.now() - 14 * 60 * 60_000
+  // The tablet's clock is 5 s slow: the sign-in's age decides when it was made, not its clock.
+  const removed = await tablet.api('POST', '/kiosk/api/saved-sign-ins/dismiss', {
+    key: '1f2e3d4c-rita',
+    at: madeAt - 5_000,
+    sentAt: ctx.clock.now() - 5_000,
+    name: 'Rita Refused',
+  })
+  assert.equal(removed.statusCode, 200, removed.body)
+  const [detail] = await dismissed()
+  assert.ok(detail, 'audited')
+  assert.equal(detail.kiosk, 'North door')
+  assert.equal(detail.at, ctx.clock.now())
+  assert.equal(detail.madeAt, madeAt)
+  assert.equal(detail.key, '1f2e3d4c-rita')
+  assert.doesNotMatch(JSON.stringify(detail), /Rita/, 'never the visitor’s name')
+
+  // One the tablet kept from an earlier pairing names the kiosk that saved it.
+  const north = (await db.selectFrom('kiosk').select('id').executeTakeFirstOrThrow()).id
+  const side = await pairedKiosk(ctx, admin, 'Side door')
+  const adopted = await side.api('POST', '/kiosk/api/saved-sign-ins/dismiss', {
+    key: '9a8b-kept',
+    at: madeAt,
+    sentAt: ctx.clock.now(),
+    savedUnder: [north],
+  })
+  assert.equal(adopted.statusCode, 200)
+  const kept = (await dismissed())[1]!
+  assert.deepEqual([kept.kiosk, kept.savedByKiosk], ['Side door', 'North door'])
+
+  // Without its key there is nothing to name: refused, and nothing recorded.
+  assert.equal(
+    (await tablet.api('POST', '/kiosk/api/saved-sign-ins/dismiss', { at: madeAt })).statusCode,
+    400,
+  )
+  assert.equal((await dismissed()).length, 2)
 })
 
 test('the visitor’s own link signs them out once; a forged link does nothing', async (t) => {
