@@ -142,9 +142,12 @@ test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people
   assert.deepEqual(names, ['Ann Test', 'Cat Test', 'Dan Test', 'Eve Test'])
   assert.match(
     unconfirmed,
-    /Ann Test[\s\S]*?auto-closed Mon 23 Nov 23:59, said Still here at Mon 23 Nov 17:31/,
+    /Ann Test[\s\S]*?said Still here at Mon 23 Nov 17:31, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)/,
   )
-  assert.match(unconfirmed, /Cat Test[\s\S]*?auto-closed Mon 23 Nov 23:59, last tap Mon 23 Nov 08:55/)
+  assert.match(
+    unconfirmed,
+    /Cat Test[\s\S]*?signed in Mon 23 Nov 08:55, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)/,
+  )
   assert.doesNotMatch(page.body, /Ben Test|Fay Test/, 'who signed out never appears')
 
   const csv = await marshal.browser.get(`${url}/report.csv`)
@@ -154,7 +157,9 @@ test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people
     ['Ann Test', 'Cat Test', 'Dan Test', 'Eve Test'],
     'the CSV lists the same people',
   )
-  assert.ok(rows.every((r) => r.includes(',no,"auto-closed Mon 23 Nov 23:59, ')))
+  assert.ok(
+    rows.every((r) => r.includes(', not seen leaving (visit closed automatically at Mon 23 Nov 23:59)",')),
+  )
 
   // The drill report: who was never accounted for, then how long it took, and how each doubt ended.
   const mark = async (name: string, time: string) => {
@@ -179,7 +184,7 @@ test('a whole day: the reminded-silent are flagged at 19:30, "Still here" people
   assert.match(report.body, /Marked by<\/dt><dd>Mo Marshal \(4\)/)
   assert.match(
     report.body,
-    /<td>Ann Test<\/td><td>auto-closed Mon 23 Nov 23:59, said Still here at Mon 23 Nov 17:31<\/td><td>safe, marked by Mo Marshal at 00:35<\/td>/,
+    /<td>Ann Test<\/td><td>said Still here at Mon 23 Nov 17:31, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)<\/td><td>safe, marked by Mo Marshal at 00:35<\/td>/,
   )
   assert.match(report.body, /class="print-table"/)
   const history = await marshal.browser.get('/reception/roll-calls')
@@ -210,7 +215,10 @@ test('a visitor still in at the auto-close stays on the fire list and the roll c
   const board = await desk.browser.get('/reception')
   assert.match(board.body, /<span class="count">2<\/span> people on the fire list/, 'Sam and Val')
   const visitors = board.body.slice(board.body.indexOf('id="visitors"'))
-  assert.match(visitors.slice(0, visitors.indexOf('</ul>')), /Val Late[\s\S]*?unconfirmed[\s\S]*?auto-closed/)
+  assert.match(
+    visitors.slice(0, visitors.indexOf('</ul>')),
+    /Val Late[\s\S]*?unconfirmed[\s\S]*?signed in Mon 23 Nov 17:00, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)/,
+  )
   assert.doesNotMatch(board.body.slice(board.body.indexOf('data-live=')), /Vic Left/, 'signed out')
   const started = await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })
   const url = String(started.headers.location)
@@ -219,10 +227,14 @@ test('a visitor still in at the auto-close stays on the fire list and the roll c
   const onRollCall = page.body.slice(page.body.indexOf('<h2 id="visitors">'))
   assert.match(
     onRollCall,
-    /Visitors \(1\)[\s\S]*Val Late[\s\S]*?unconfirmed[\s\S]*?auto-closed Mon 23 Nov 2026, 23:59/,
+    /Visitors \(1\)[\s\S]*Val Late[\s\S]*?unconfirmed[\s\S]*?signed in Mon 23 Nov 17:00, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)/,
   )
   const csv = (await desk.browser.get(`${url}/report.csv`)).body
-  assert.match(csv, /^Val Late,.*,no,"?auto-closed Mon 23 Nov 2026, 23:59, not seen leaving"?,yes,,no$/m, csv)
+  assert.match(
+    csv,
+    /^Val Late,.*,no,"signed in Mon 23 Nov 17:00, not seen leaving \(visit closed automatically at Mon 23 Nov 23:59\)",yes,,no$/m,
+    csv,
+  )
 
   // After FIRE_LIST_AUTO_CLOSED_HOURS (12) the auto-closed visit leaves the list, as a member of staff's does.
   ctx.clock.set('2026-11-24T12:30:00Z')
@@ -302,4 +314,61 @@ test('someone unconfirmed on a running roll call who taps in during it shows as 
     reason: null,
     signedInAt: Date.parse('2026-11-24T08:55:00Z'),
   })
+})
+
+test('a visit the register closed long after its recorded end says when it was closed, not that end: on the board, the display, the API, the roll call, its printed list, CSV and report, for staff and visitors', async (t) => {
+  const ctx = await buildTestApp(t)
+  // Monday 21:00, after that day's auto-close: Sam comes in, and signs a visitor in at the desk.
+  ctx.clock.set('2026-11-23T21:00:00Z') // Europe/London: UTC in November.
+  const { desk } = await signInWithVisitors(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Late' }, [
+    'Vic Late',
+  ])
+  // Tuesday's run, at 20:00, ends both visits at the end of Monday, the day they began.
+  ctx.clock.set('2026-11-24T20:00:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 2 })
+  const closedAt = Date.parse('2026-11-24T20:00:00Z')
+  const why = (closed: string) =>
+    `signed in Mon 23 Nov 21:00, not seen leaving (visit closed automatically at ${closed})`
+  const esc = (text: string) => text.replace(/[()]/g, '\\$&')
+  const pattern = (name: string, text: string) => new RegExp(`${name}[\\s\\S]*?${esc(text)}`)
+
+  ctx.clock.set('2026-11-24T20:30:00Z')
+  const board = (await desk.browser.get('/reception')).body
+  const display = (await desk.browser.get('/reception/display')).body
+  for (const name of ['Sam Late', 'Vic Late']) {
+    assert.match(board, pattern(name, why('20:00')))
+    assert.match(display, pattern(name, `unconfirmed: ${why('20:00')}`), `${name} on the desk's display`)
+  }
+  const token = await apiTokenFor(ctx, 'desk@example.org')
+  const api = await ctx.app.inject({
+    method: 'GET',
+    url: '/api/v1/presence',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  assert.deepEqual(api.json().people[0].reason, {
+    kind: 'auto-closed',
+    at: new Date(closedAt).toISOString(),
+    text: why('20:00'),
+  })
+
+  // The alarm rings at 00:30 on Wednesday: the close was on the day before.
+  ctx.clock.set('2026-11-25T00:30:00Z')
+  await desk.browser.get('/reception')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })
+  const url = String(started.headers.location)
+  const onTuesday = why('Tue 24 Nov 20:00')
+  const page = (await desk.browser.get(url)).body
+  const print = (await desk.browser.get(`${url}/print`)).body
+  for (const name of ['Sam Late', 'Vic Late']) {
+    assert.match(page, pattern(name, onTuesday), `${name} on the roll call`)
+    assert.match(print, pattern(name, onTuesday), `${name} on the printed list`)
+  }
+  const csv = (await desk.browser.get(`${url}/report.csv`)).body
+  assert.match(csv, new RegExp(`^Sam,Late,.*,no,"${esc(onTuesday)}",yes,,no$`, 'm'), csv)
+  assert.match(csv, new RegExp(`^Vic Late,.*,no,"${esc(onTuesday)}",yes,,no$`, 'm'), csv)
+  await desk.browser.get(url)
+  assert.equal((await desk.browser.post(`${url}/end`)).statusCode, 303)
+  const report = (await desk.browser.get(`${url}/report`)).body
+  assert.match(report, new RegExp(`<td>Sam Late</td><td>${esc(onTuesday)}</td>`))
+  assert.match(report, pattern('Vic Late', `</td><td>${onTuesday}</td>`))
 })

@@ -37,6 +37,11 @@ export interface AutoClosedRow extends VisitReminder {
   visitId: number
   signedInAt: number
   signedOutAt: number
+  /**
+   * When the register closed it (`closed_at`): later than `signedOutAt` when it back-dated the end
+   * (an earlier day's visit ends at the end of that day); its end for a visit closed before 202612031400.
+   */
+  closedAt: number
   /** The nightly auto-close, the directory when they left the organisation, or a deactivation. */
   closedBy: ClosedBy
 }
@@ -76,7 +81,12 @@ export async function listOpenVisitsWithPeople(db: Db): Promise<InsideRow[]> {
  */
 export async function listAutoClosedSince(db: Db, from: number): Promise<AutoClosedRow[]> {
   const rows = await autoClosedSinceQuery(db, from).execute()
-  return rows.map((r) => ({ ...r, signedOutAt: r.signedOutAt!, closedBy: r.closedBy! }))
+  return rows.map((r) => ({
+    ...r,
+    signedOutAt: r.signedOutAt!,
+    closedAt: r.closedAt ?? r.signedOutAt!,
+    closedBy: r.closedBy!,
+  }))
 }
 
 /** The query of listAutoClosedSince (its plan is tested). */
@@ -85,7 +95,12 @@ export const autoClosedSinceQuery = (db: Db, from: number) =>
     .selectFrom('visit')
     .innerJoin('person', 'person.id', 'visit.person_id')
     .leftJoin('reminder', 'reminder.visit_id', 'visit.id')
-    .select([...visitWithReminder, 'visit.signed_out_at as signedOutAt', 'visit.closed_by as closedBy'])
+    .select([
+      ...visitWithReminder,
+      'visit.signed_out_at as signedOutAt',
+      'visit.closed_at as closedAt',
+      'visit.closed_by as closedBy',
+    ])
     // Closed by nobody who saw them leave: the auto-close, the directory deprovisioning a leaver, or
     // an administrator deactivating someone.
     // As literals, as the partial index visit_closed_unseen spells them: a database can use it only
@@ -107,6 +122,27 @@ export const autoClosedSinceQuery = (db: Db, from: number) =>
         ),
       ),
     )
+
+/**
+ * When the register closed some visitors' visits (`visitor.closed_at`), by visitor; a visitor closed
+ * before that column existed (202612031400) is left out. Read in batches.
+ */
+export async function listVisitorsClosedAt(
+  db: Db,
+  visitorIds: readonly number[],
+): Promise<Map<number, number>> {
+  const closedAt = new Map<number, number>()
+  for (let i = 0; i < visitorIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('visitor')
+      .select(['id', 'closed_at'])
+      .where('id', 'in', visitorIds.slice(i, i + 500))
+      .where('closed_at', 'is not', null)
+      .execute()
+    for (const row of rows) closedAt.set(row.id, Number(row.closed_at))
+  }
+  return closedAt
+}
 
 /** Visits closed at or after an instant, latest first. */
 export async function listVisitsClosedSince(db: Db, from: number): Promise<DepartureRow[]> {

@@ -15,6 +15,7 @@ import {
   listContactHintsOf,
   listOpenVisitsWithPeople,
   listPhonesOf,
+  listVisitorsClosedAt,
   listVisitsClosedSince,
   type VisitReminder,
 } from './presence.repository.js'
@@ -48,9 +49,10 @@ export type UnconfirmedReason =
   /** Answered "Still here", but longer ago than the site trusts that answer. */
   | { kind: 'still-here'; at: number }
   /**
-   * The nightly auto-close closed the visit (at `at`), recently enough that they may be inside; or
-   * the directory did (`byDirectory`: they left the organisation), or an administrator deactivating
-   * them (`byDeactivation`), which nobody saw either.
+   * The nightly auto-close closed the visit, recently enough that they may be inside; or the
+   * directory did (`byDirectory`: they left the organisation), or an administrator deactivating them
+   * (`byDeactivation`), which nobody saw either. `at` is when the register closed it, which for a
+   * visit begun on an earlier day is later than the end it recorded (the end of that day).
    */
   | { kind: 'auto-closed'; at: number; byDirectory?: boolean; byDeactivation?: boolean }
   /** A visit left open since an earlier day (`at` is the sign-in). */
@@ -87,7 +89,10 @@ export interface FireListVisitor {
   signedInAt: number
   /** False when the visit began on an earlier day or was auto-closed: they may well have gone. */
   confirmed: boolean
-  /** When the nightly auto-close closed the visit, recently enough that they may be inside. */
+  /**
+   * When the nightly auto-close closed the visit (when it ran, not the end it recorded), recently
+   * enough that they may be inside; null while the visit is open.
+   */
   autoClosedAt: number | null
 }
 
@@ -197,6 +202,9 @@ export async function visitorsOnFireList(
     ...(await visitorsInside(db, now, settings.timeZone)),
     ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs)),
   ].sort(byVisitorName)
+  // When the register closed each (it may have back-dated the end to the end of their own day).
+  const closed = visitors.filter((v) => v.autoClosedAt !== null).map((v) => v.visitorId)
+  const closedAt = closed.length > 0 ? await listVisitorsClosedAt(db, closed) : new Map<number, number>()
   return visitors.map((v) => ({
     visitorId: v.visitorId,
     name: v.name,
@@ -206,7 +214,7 @@ export async function visitorsOnFireList(
     phone: v.phone,
     signedInAt: v.since,
     confirmed: v.confirmed,
-    autoClosedAt: v.autoClosedAt,
+    autoClosedAt: v.autoClosedAt === null ? null : (closedAt.get(v.visitorId) ?? v.autoClosedAt),
   }))
 }
 
@@ -240,7 +248,7 @@ export async function fireList(db: Db, now: number, settings: FireListSettings):
         : row.closedBy === 'deactivated'
           ? { byDeactivation: true }
           : {}
-    people.push(entryOf(row, { kind: 'auto-closed', at: row.signedOutAt, ...by }))
+    people.push(entryOf(row, { kind: 'auto-closed', at: row.closedAt, ...by }))
   }
   await tellApart(db, people)
   people.sort(byName)
@@ -273,13 +281,49 @@ export function timeAround(ms: number, now: number, timeZone: string): string {
 }
 
 /**
- * Why someone is unconfirmed, in plain words for marshals: "reminded 17:30, no answer",
- * "answered Still here at 17:31", "auto-closed 23:59, last tap 08:55", "open since Mon 30 Nov 08:55".
- * Times from an earlier day than `now` carry their day.
+ * What marshals need of a visit the nightly auto-close closed: when they were last known inside
+ * (their sign-in, or a later "Still here"), that nobody saw them leave, and when the register closed
+ * the visit (when it ran, not the end it recorded): "signed in Mon 23 Nov 21:00, not seen leaving
+ * (visit closed automatically at 20:00)". Times from another day than `now` carry their day.
+ */
+export function describeAutoClose(
+  seen: { signedInAt: number; stillHereAt?: number | null },
+  closedAt: number,
+  now: number,
+  timeZone: string,
+): string {
+  const when = (ms: number) => timeAround(ms, now, timeZone)
+  const last =
+    seen.stillHereAt != null
+      ? `said Still here at ${when(seen.stillHereAt)}`
+      : `signed in ${when(seen.signedInAt)}`
+  return `${last}, not seen leaving (visit closed automatically at ${when(closedAt)})`
+}
+
+/**
+ * Why a visitor on the fire list or a roll call is unconfirmed, in words for marshals (the board, the
+ * roll call, its printed list, CSV and report), or null when they are in. An auto-closed visit reads
+ * as a member of staff's (see describeAutoClose).
+ */
+export function describeVisitorReason(
+  v: { confirmed: boolean; autoClosedAt: number | null; signedInAt: number },
+  now: number,
+  timeZone: string,
+): string | null {
+  if (v.confirmed) return null
+  return v.autoClosedAt !== null
+    ? describeAutoClose(v, v.autoClosedAt, now, timeZone)
+    : 'signed in on an earlier day'
+}
+
+/**
+ * Why someone is unconfirmed, in plain words for marshals: "reminded 17:30, no answer", "answered
+ * Still here at 17:31", "signed in 08:55, not seen leaving (visit closed automatically at 23:59)",
+ * "open since Mon 30 Nov 08:55". Times from an earlier day than `now` carry their day.
  */
 export function describeReason(
   reason: UnconfirmedReason,
-  person: { lastActivityAt: number | null; stillHereAt: number | null },
+  person: { signedInAt: number | null; lastActivityAt: number | null; stillHereAt: number | null },
   now: number,
   timeZone: string,
 ): string {
@@ -290,15 +334,24 @@ export function describeReason(
     case 'still-here':
       return `answered Still here at ${when(reason.at)}`
     case 'auto-closed': {
+      if (!reason.byDirectory && !reason.byDeactivation) {
+        return describeAutoClose(
+          {
+            signedInAt: person.signedInAt ?? person.lastActivityAt ?? reason.at,
+            stillHereAt: person.stillHereAt,
+          },
+          reason.at,
+          now,
+          timeZone,
+        )
+      }
       const last =
         person.stillHereAt !== null
           ? `said Still here at ${when(person.stillHereAt)}`
           : `last tap ${when(person.lastActivityAt ?? reason.at)}`
       const closed = reason.byDirectory
         ? 'closed by the directory (left the organisation)'
-        : reason.byDeactivation
-          ? 'deactivated by an administrator'
-          : 'auto-closed'
+        : 'deactivated by an administrator'
       return `${closed} ${when(reason.at)}, ${last}`
     }
     case 'earlier-day':

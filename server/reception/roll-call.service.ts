@@ -9,7 +9,6 @@ import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
-import { visitorReason } from '../visitors/visitor.service.js'
 import {
   markVisitorOnRollCall,
   markVisitorSelf,
@@ -22,6 +21,7 @@ import { listPhonesOf } from './presence.repository.js'
 import {
   byName,
   describeReason,
+  describeVisitorReason,
   type FireListSettings,
   fireList,
   staffOnFireList,
@@ -588,7 +588,7 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
           localIso(v.signedInAt, timeZone),
           '',
           v.confirmed ? 'yes' : 'no',
-          visitorReason(v, timeZone) ?? '',
+          describeVisitorReason(v, view.rollCall.started_at, timeZone) ?? '',
           'yes',
           localIso(v.signedOutAt, timeZone),
           v.leftBeforeAlarm ? 'yes' : 'no',
@@ -718,7 +718,7 @@ export function drillReportOf(view: RollCallView, timeZone: string): DrillReport
       .filter((l) => !l.confirmed)
       .map((line) => ({
         line,
-        reason: visitorReason(line, timeZone) ?? 'unconfirmed',
+        reason: describeVisitorReason(line, view.rollCall.started_at, timeZone) ?? 'unconfirmed',
         resolution: resolvedBy(line),
       })),
   }

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify'
-import { fireListSettings, phoneForCall, presenceBoard } from '../../reception/presence.service.js'
+import {
+  describeVisitorReason,
+  type FireListVisitor,
+  fireListSettings,
+  phoneForCall,
+  presenceBoard,
+} from '../../reception/presence.service.js'
 import { activeRollCall } from '../../reception/roll-call.service.js'
 import { expectedToday } from '../../visitors/invitation.service.js'
 import { recentRefusedSavedSignIns } from '../../visitors/refused-sign-in.service.js'
-import { type VisitorDoubt, visitorReason } from '../../visitors/visitor.service.js'
 import { auditContactsShown, reasonAsOf } from './fire-list-view.js'
 import { livePage } from './shared.js'
 
@@ -33,13 +38,19 @@ export default async function boardRoutes(app: FastifyInstance): Promise<void> {
       reasonOf: reasonAsOf(now, tz),
       phoneOf: (id: number) => phoneForCall(board.phones.get(id)),
       phoneForCall,
-      visitorReason: (v: VisitorDoubt) => visitorReason(v, tz),
+      visitorReason: (v: FireListVisitor) => describeVisitorReason(v, now, tz),
     })
   })
 
   app.get('/reception/display', async (_request, reply) => {
     const now = clock.now()
     const board = await presenceBoard(db, now, fireList)
-    return reply.page('reception/display', { ...livePage, board, now, reasonOf: reasonAsOf(now, tz) })
+    return reply.page('reception/display', {
+      ...livePage,
+      board,
+      now,
+      reasonOf: reasonAsOf(now, tz),
+      visitorReason: (v: FireListVisitor) => describeVisitorReason(v, now, tz),
+    })
   })
 }

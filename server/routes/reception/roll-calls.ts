@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RollCallKind } from '../../db/database.js'
 import { UserError } from '../../lib/errors.js'
-import { fireListSettings, phoneForCall } from '../../reception/presence.service.js'
+import { describeVisitorReason, fireListSettings, phoneForCall } from '../../reception/presence.service.js'
 import type { RollCallViewLine, SignOutOnLine } from '../../reception/roll-call.service.js'
 import {
   activeRollCall,
@@ -17,7 +17,7 @@ import {
   startRollCall,
 } from '../../reception/roll-call.service.js'
 import { replayedAt } from '../../register/offline-replay.js'
-import { type VisitorDoubt, visitorReason } from '../../visitors/visitor.service.js'
+import type { VisitorRollCallLine } from '../../visitors/visitor-roll-call.service.js'
 import { idParams, textFields } from '../schemas.js'
 import { auditContactsShown } from './fire-list-view.js'
 import { deskActor, livePage, type ReceptionOptions } from './shared.js'
@@ -121,7 +121,7 @@ export default async function rollCallRoutes(
         describeStatus,
         lineReason: (l: RollCallViewLine) => lineReason(l, view.rollCall, tz),
         signOut: (l: SignOutOnLine) => describeSignOut(l, view.rollCall, tz),
-        visitorReason: (l: VisitorDoubt) => visitorReason(l, tz),
+        visitorReason: (l: VisitorRollCallLine) => describeVisitorReason(l, view.rollCall.started_at, tz),
         phoneForCall,
         now: clock.now(),
       })
@@ -137,6 +137,8 @@ export default async function rollCallRoutes(
         scripts: ['/static/reception.js'],
         view,
         describeStatus,
+        lineReason: (l: RollCallViewLine) => lineReason(l, view.rollCall, tz),
+        visitorReason: (l: VisitorRollCallLine) => describeVisitorReason(l, view.rollCall.started_at, tz),
         signOut: (l: SignOutOnLine) => describeSignOut(l, view.rollCall, tz),
         now: clock.now(),
       })
