@@ -77,14 +77,18 @@ test('the drill report never says everyone was accounted for while someone off t
     visitors: [],
     counts: countLines(lines),
   })
-  const everyoneSafe = drillReportOf(view([line(1, true, 'safe'), line(2, false, 'safe')]), 'Europe/London')
+  const everyoneSafe = drillReportOf(
+    view([line(1, true, 'safe'), line(2, false, 'safe')]),
+    'Europe/London',
+    [],
+  )
   assert.equal(everyoneSafe.allAccountedAt, 1, 'the last mark')
   assert.deepEqual(everyoneSafe.neverAccounted, [])
   // Not on the list when it started: one tapped "I need help", one a marshal was told is missing,
   // one whose sign-out from before the alarm arrived late and who then asked for help.
   const leftBefore = { ...line(5, true, 'help'), signedOutAt: -1, leftBeforeAlarm: true }
   for (const toFind of [line(3, false, 'help'), line(4, false, 'missing'), leftBefore]) {
-    const report = drillReportOf(view([line(1, true, 'safe'), toFind]), 'Europe/London')
+    const report = drillReportOf(view([line(1, true, 'safe'), toFind]), 'Europe/London', [])
     assert.equal(report.allAccountedAt, null, `person ${toFind.personId} (${toFind.status}) still to find`)
     assert.deepEqual(
       report.neverAccounted.map((l) => l.personId),

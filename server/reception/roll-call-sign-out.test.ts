@@ -7,9 +7,9 @@ import { replayTap } from '../register/offline-replay.js'
 import { correctAutoClose } from '../register/register.service.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
 import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
-import { auditedAs, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
+import { auditedAs, marshalEnds, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
 import { tapForPerson } from './presence.service.js'
-import { describeSignOut, endRollCall, markOnRollCall, rollCallView } from './roll-call.service.js'
+import { describeSignOut, markOnRollCall, rollCallView } from './roll-call.service.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
@@ -152,13 +152,7 @@ test('a sign-out that reaches the server during a roll call shows on the line: b
   // The end report and its numbers agree with the lines.
   ctx.clock.set('2026-11-24T10:00:00Z')
   const before = await rollCallView(db, rollCall.id)
-  await endRollCall(db, {
-    personId: mo.id,
-    at: ctx.clock.now(),
-    context,
-    rollCallId: rollCall.id,
-    timeZone: site.timeZone,
-  })
+  await marshalEnds(ctx, mo.id, rollCall.id)
   const [ended] = await auditedAs(ctx, 'roll-call.ended')
   assert.deepEqual(ended.counts, before.counts)
   assert.deepEqual(

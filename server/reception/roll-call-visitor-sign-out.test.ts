@@ -3,9 +3,9 @@ import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import { buildTestApp, type TestApp } from '../testing/build-test-app.js'
 import { makePerson } from '../testing/factories.js'
-import { auditedAs, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
+import { auditedAs, marshalEnds, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
 import { signInVisitor, signOutVisitor, type VisitorSource } from '../visitors/visitor.service.js'
-import { describeSignOut, endRollCall, markOnRollCall, rollCallView } from './roll-call.service.js'
+import { describeSignOut, markOnRollCall, rollCallView } from './roll-call.service.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London', defaultRegion: 'GB' }
@@ -148,13 +148,7 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
   ctx.clock.set('2026-11-24T10:00:00Z')
   const before = await rollCallView(db, rollCall.id)
   await arrive('Pat After')
-  await endRollCall(db, {
-    personId: mo.id,
-    at: ctx.clock.now(),
-    context,
-    rollCallId: rollCall.id,
-    timeZone: site.timeZone,
-  })
+  await marshalEnds(ctx, mo.id, rollCall.id)
   const [ended] = await auditedAs(ctx, 'roll-call.ended')
   assert.equal(ended.counts.total, before.counts.total + 1, 'Pat arrived just before the end')
   assert.deepEqual(

@@ -383,3 +383,55 @@ export async function isOnSnapshot(db: Db, rollCallId: number, personId: number)
     .executeTakeFirst()
   return row !== undefined
 }
+
+/** A mark as it was made on a roll call (from the audit trail): whose, what, and when it was made. */
+export interface MarkMade {
+  subject: { person: number } | { visitor: number }
+  status: RollCallStatus
+  at: number
+}
+
+// Every mark on a roll call writes one of these, kept or overtaken (answers carried onto it too).
+const markActions = [
+  'roll-call.marked',
+  'roll-call.visitor-marked',
+  'roll-call.self-reported',
+  'roll-call.muster-check-in',
+] as const
+
+const statuses: readonly RollCallStatus[] = ['safe', 'missing', 'help', 'unaccounted']
+
+/**
+ * Every mark made on a roll call, from the audit rows written from its start up to `until`, in the
+ * order they were written: with the time each was made (a mark sent late from a phone says when).
+ * A row whose detail was erased or cannot be read is left out.
+ */
+export async function listMarksMade(db: Db, rollCall: RollCall, until: number): Promise<MarkMade[]> {
+  const rows = await db
+    .selectFrom('audit_event')
+    .select(['person_id', 'action', 'at', 'detail'])
+    .where('at', '>=', rollCall.started_at)
+    .where('at', '<=', until)
+    .where('action', 'in', markActions)
+    .orderBy('id')
+    .execute()
+  const marks: MarkMade[] = []
+  for (const row of rows) {
+    let detail: Record<string, unknown>
+    try {
+      detail = JSON.parse(row.detail)
+    } catch {
+      continue
+    }
+    if (detail.rollCallId !== rollCall.id) continue
+    const status = row.action === 'roll-call.muster-check-in' ? 'safe' : detail.status
+    const visitor = detail.visitorId
+    const person = row.action === 'roll-call.marked' ? detail.subjectId : row.person_id
+    const subject =
+      typeof visitor === 'number' ? { visitor } : typeof person === 'number' ? { person } : undefined
+    if (!subject || !statuses.includes(status as RollCallStatus)) continue
+    const at = typeof detail.markedAt === 'number' ? detail.markedAt : Number(row.at)
+    marks.push({ subject, status: status as RollCallStatus, at })
+  }
+  return marks
+}

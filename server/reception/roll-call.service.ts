@@ -7,6 +7,7 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
+import { REPLAY_WINDOW_MS } from '../register/offline-replay.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
 import {
@@ -37,8 +38,10 @@ import {
   insertRollCall,
   insertSnapshot,
   isOnSnapshot,
+  listMarksMade,
   listRollCallLines,
   listRollCalls,
+  type MarkMade,
   type RollCallLine,
   upsertMark,
 } from './roll-call.repository.js'
@@ -104,23 +107,38 @@ export async function startRollCall(
     await snapshotVisitors(trx, rollCall.id, list.visitors)
     // Answers to a broadcast sent just before the roll call count: people may answer first.
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
-      if (answer.personId === null) {
-        await markVisitorSelf(trx, {
-          rollCallId: rollCall.id,
-          visitorId: answer.visitorId!,
-          status: answer.answer,
-          at: answer.answeredAt,
+      const visitor = answer.personId === null
+      const carried = visitor
+        ? await markVisitorSelf(trx, {
+            rollCallId: rollCall.id,
+            visitorId: answer.visitorId!,
+            status: answer.answer,
+            at: answer.answeredAt,
+          })
+        : await upsertMark(trx, {
+            rollCallId: rollCall.id,
+            personId: answer.personId!,
+            status: answer.answer,
+            via: 'self',
+            by: answer.personId,
+            at: answer.answeredAt,
+          })
+      // Audited as every mark is: the drill report reads when someone off the list was sought from.
+      if (carried) {
+        await recordAudit(trx, {
+          at: request.at,
+          personId: answer.personId,
+          action: 'roll-call.self-reported',
+          context: request.context,
+          detail: {
+            rollCallId: rollCall.id,
+            ...(visitor ? { visitorId: answer.visitorId } : {}),
+            status: answer.answer,
+            markedAt: answer.answeredAt,
+            carried: true,
+          },
         })
-        continue
       }
-      await upsertMark(trx, {
-        rollCallId: rollCall.id,
-        personId: answer.personId,
-        status: answer.answer,
-        via: 'self',
-        by: answer.personId,
-        at: answer.answeredAt,
-      })
     }
     await recordAudit(trx, {
       at: request.at,
@@ -630,7 +648,10 @@ export async function recentRollCalls(db: Db, limit: number): Promise<RollCall[]
 /** The one-page drill report of an ended (or running) roll call. */
 export interface DrillReport {
   view: RollCallView
-  /** When the last person on the list was marked safe, if everyone was. */
+  /**
+   * When the last person ever not accounted for (on the list, or off it and sought) became
+   * accounted for, if everyone is now; null while anyone is not.
+   */
   allAccountedAt: number | null
   /** Who is on the list (its total, as counted), by group: staff in, staff unconfirmed, visitors. */
   onList: { in: number; unconfirmed: number; visitors: number }
@@ -656,16 +677,48 @@ export interface DrillReport {
  * the counts, is not waited for.
  */
 export async function drillReport(db: Db, rollCallId: number, timeZone: string): Promise<DrillReport> {
-  return drillReportOf(await rollCallView(db, rollCallId), timeZone)
+  const view = await rollCallView(db, rollCallId)
+  // A mark made before the end may reach the server up to the replay window after it.
+  const until =
+    view.rollCall.ended_at === null ? Number.MAX_SAFE_INTEGER : view.rollCall.ended_at + REPLAY_WINDOW_MS
+  return drillReportOf(view, timeZone, await listMarksMade(db, view.rollCall, until))
 }
 
-/** The drill report of a roll call's view (see drillReport). */
-export function drillReportOf(view: RollCallView, timeZone: string): DrillReport {
+/**
+ * When a line last became accounted for, replaying the marks made on it in the order they were made
+ * and ending with the one that stands: null when it is not accounted for now, or never was
+ * unaccounted (someone off the list whom nobody sought). Accounted as the counts have it: on the
+ * list, marked safe; off it, neither needing help nor missing.
+ */
+function lastAccountedAt(
+  listed: boolean,
+  line: { status: RollCallStatus; markedAt: number | null },
+  made: Pick<MarkMade, 'status' | 'at'>[],
+): number | null {
+  const accounted = (status: RollCallStatus) =>
+    listed ? status === 'safe' : status !== 'help' && status !== 'missing'
+  const marks = [...made].sort((a, b) => a.at - b.at)
+  if (line.markedAt !== null) marks.push({ status: line.status, at: line.markedAt })
+  let now = accounted('unaccounted')
+  let since: number | null = null
+  for (const mark of marks) {
+    if (!now && accounted(mark.status)) since = mark.at
+    now = accounted(mark.status)
+  }
+  return now ? since : null
+}
+
+/**
+ * The drill report of a roll call's view (see drillReport), with the marks made on it (from the
+ * audit trail): "everyone accounted for" waits for the last person found of all who were sought, on
+ * the list or off it (asked for help, marked missing), staff or visitors. Without the marks (audit
+ * rows purged), each line counts by the mark that stands: off the list, only one still sought.
+ */
+export function drillReportOf(view: RollCallView, timeZone: string, made: MarkMade[]): DrillReport {
   const listed = view.lines.filter(countsOnList)
   // Visitors on a roll call are all on its list (copied at the start, or added as they signed in),
   // less those who left before the alarm.
   const visitorsListed = view.visitors.filter((l) => !l.leftBeforeAlarm)
-  const marked = [...listed, ...visitorsListed]
   // Never accounted for: whoever on the list was not marked safe, and whoever off it (never signed
   // in, or left before the alarm) still needs help or is missing at the end, as the counts have it.
   const toFind = (l: { status: RollCallStatus }) => l.status === 'help' || l.status === 'missing'
@@ -673,9 +726,20 @@ export function drillReportOf(view: RollCallView, timeZone: string): DrillReport
   const visitorsNeverAccounted = view.visitors.filter((l) =>
     l.leftBeforeAlarm ? toFind(l) : l.status !== 'safe',
   )
+  const madeOn = new Map<string, MarkMade[]>()
+  for (const mark of made) {
+    const key = 'person' in mark.subject ? `p${mark.subject.person}` : `v${mark.subject.visitor}`
+    const marks = madeOn.get(key)
+    if (marks) marks.push(mark)
+    else madeOn.set(key, [mark])
+  }
+  const found = [
+    ...view.lines.map((l) => lastAccountedAt(countsOnList(l), l, madeOn.get(`p${l.personId}`) ?? [])),
+    ...view.visitors.map((l) => lastAccountedAt(!l.leftBeforeAlarm, l, madeOn.get(`v${l.visitorId}`) ?? [])),
+  ]
   const allAccountedAt =
     neverAccounted.length + visitorsNeverAccounted.length === 0
-      ? Math.max(view.rollCall.started_at, ...marked.map((l) => l.markedAt ?? 0))
+      ? Math.max(view.rollCall.started_at, ...found.map((at) => at ?? 0))
       : null
   const markerOf = (l: { via?: RollCallViewLine['via']; markedByName: string | null }) =>
     l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')

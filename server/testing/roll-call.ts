@@ -1,5 +1,5 @@
 import { fireListSettings } from '../reception/presence.service.js'
-import { rollCallView, startRollCall } from '../reception/roll-call.service.js'
+import { endRollCall, rollCallView, startRollCall } from '../reception/roll-call.service.js'
 import type { TestApp } from './build-test-app.js'
 import { personWithRole } from './reception.js'
 
@@ -19,6 +19,17 @@ export async function marshalStarts(ctx: TestApp, marshalId: number) {
     fireList: fireListSettings(ctx.config),
   })
   return rollCall
+}
+
+/** A marshal ends a running roll call now, keeping its report (in the site's time zone). */
+export function marshalEnds(ctx: TestApp, marshalId: number, rollCallId: number) {
+  return endRollCall(ctx.app.ctx.db, {
+    personId: marshalId,
+    at: ctx.clock.now(),
+    context,
+    rollCallId,
+    timeZone: ctx.config.TIME_ZONE,
+  })
 }
 
 /** A roll call's counts, as its page shows them. */
