@@ -218,8 +218,12 @@
   let refused = []
   let stoppedBy = null
 
-  /** Shows a line as marked (Undo after "safe", Safe and Missing otherwise), as the server renders it. */
+  /**
+   * Shows a line as marked (Undo after "safe", Safe and Missing otherwise; Missing after "safe" on a
+   * line with no Undo, someone not on the list), as the server renders it.
+   */
   function showMark(row, mark) {
+    const undo = row.querySelector('button[name="status"][value="unaccounted"]') !== null
     row.className = row.className.replace(/\bmark-\w+/, `mark-${mark.status}`)
     row.classList.add('pending')
     const words = row.querySelector('[data-status]')
@@ -232,7 +236,7 @@
           ? mark.status !== 'safe'
           : b.value === 'safe'
             ? mark.status === 'safe'
-            : mark.status === 'safe' || mark.status === 'missing'
+            : (mark.status === 'safe' && undo) || mark.status === 'missing'
     }
   }
 

@@ -195,3 +195,52 @@ test('the everyone-accounted-for time follows marks by when they were made: an a
   const report = await drillReport(db, rollCall.id, site.timeZone)
   assert.equal(report.allAccountedAt, at('09:42'), 'when Dan, sought since before the alarm, checked in')
 })
+
+test('a marshal can mark someone who was not on the list when it started and asked for help: found, they are accounted for', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  ctx.clock.set('2026-11-24T09:00:00Z')
+  const mo = await moMarshal(ctx)
+  const people = await staff(ctx, ['Ann', 'Bob'])
+  await signIn(db, { personId: people.Ann!, now: ctx.clock.now(), context }, site)
+  ctx.clock.set('2026-11-24T09:30:00Z')
+  const rollCall = await marshalStarts(ctx, mo.id)
+  const broadcast = await messageEveryone(ctx, mo.id, 'Fire drill.')
+  await recordSelfAnswer(db, { personId: people.Bob!, at: at('09:31'), context, answer: 'help', broadcast })
+  await mark(ctx, rollCall.id, mo.id, { person: people.Ann! }, 'safe', '09:32')
+  assert.deepEqual(
+    await rollCallCounts(ctx, rollCall.id),
+    { total: 1, accounted: 1, unaccounted: 1, missing: 0, help: 1, unmarked: 0 },
+    'Bob is off the list and needs help',
+  )
+  const url = `/reception/roll-calls/${rollCall.id}`
+  const desk = await deskReceptionist(ctx)
+  const page = await desk.browser.get(url)
+  const extra = page.body.slice(page.body.indexOf('<h2 id="extra">'))
+  assert.match(extra, /Bob Test[\s\S]*?data-mark-form/, 'Bob has the marshal’s buttons')
+
+  // 09:40 a marshal finds Bob at the side entrance, unhurt.
+  ctx.clock.set('2026-11-24T09:40:00Z')
+  const marked = await desk.browser.post(`${url}/marks`, { person: String(people.Bob!), status: 'safe' })
+  assert.equal(marked.statusCode, 303)
+  assert.deepEqual(
+    await rollCallCounts(ctx, rollCall.id),
+    { total: 1, accounted: 1, unaccounted: 0, missing: 0, help: 0, unmarked: 0 },
+    'nobody left to find',
+  )
+  assert.equal((await drillReport(db, rollCall.id, site.timeZone)).allAccountedAt, at('09:40'))
+  // No "Undo" for him: with no mark he would be nobody to look for, his call for help dropped.
+  // "Missing" stays at hand in case he was mistaken for someone else.
+  const found = (await desk.browser.get(url)).body
+  const bob = found.slice(
+    found.indexOf('<h2 id="extra">'),
+    found.indexOf('</li>', found.indexOf('<h2 id="extra">')),
+  )
+  assert.doesNotMatch(bob, /value="unaccounted"/)
+  assert.match(bob, /value="missing" aria-label="Bob Test is missing">/, 'Missing, not hidden')
+  // Someone with no line on the roll call (no sign-in, no answer) is still refused.
+  await assert.rejects(
+    mark(ctx, rollCall.id, mo.id, { person: mo.id }, 'safe', '09:41'),
+    /not on this roll call/,
+  )
+})

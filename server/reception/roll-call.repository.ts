@@ -373,13 +373,23 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
   ]
 }
 
-/** Whether a person is on a roll call's snapshot. */
-export async function isOnSnapshot(db: Db, rollCallId: number, personId: number): Promise<boolean> {
+/**
+ * Whether a person has a line on a roll call: on its snapshot, or marked on it though not on the
+ * list (an answer or a check-in from someone who never signed in).
+ */
+export async function hasLine(db: Db, rollCallId: number, personId: number): Promise<boolean> {
   const row = await db
     .selectFrom('roll_call_person')
     .select('person_id')
     .where('roll_call_id', '=', rollCallId)
     .where('person_id', '=', personId)
+    .union(
+      db
+        .selectFrom('roll_call_mark')
+        .select('person_id')
+        .where('roll_call_id', '=', rollCallId)
+        .where('person_id', '=', personId),
+    )
     .executeTakeFirst()
   return row !== undefined
 }

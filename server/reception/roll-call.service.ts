@@ -35,9 +35,9 @@ import {
   findActiveRollCall,
   findMark,
   findRollCall,
+  hasLine,
   insertRollCall,
   insertSnapshot,
-  isOnSnapshot,
   listMarksMade,
   listRollCallLines,
   listRollCalls,
@@ -185,7 +185,8 @@ export interface MarkOutcome {
 }
 
 /**
- * A marshal marks someone on the list (or a visitor) safe, missing, or back to unaccounted. Marks
+ * A marshal marks someone on the roll call (on the list, or off it with a mark of their own, such
+ * as an "I need help"; or a visitor) safe, missing, or back to unaccounted. Marks
  * are merged by the time they were made, so a mark replayed from a phone that was offline never
  * overwrites a later one; every mark, applied or overtaken, is in the audit trail. A replayed mark
  * (with a key) counts once however often it arrives, and one made before the roll call ended still
@@ -227,7 +228,9 @@ export async function markOnRollCall(db: Db, request: MarkRequest): Promise<Mark
         offline: replayed,
       })
     } else {
-      if (!(await isOnSnapshot(trx, rollCall.id, subject.person))) {
+      // Anyone with a line: on the list, or off it and marked (asked for help, checked in), whom a
+      // marshal may find and mark safe; nobody else.
+      if (!(await hasLine(trx, rollCall.id, subject.person))) {
         throw new UserError(404, 'That person is not on this roll call.')
       }
       applied = await upsertMark(trx, {
