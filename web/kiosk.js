@@ -4,8 +4,6 @@
    lists the sign-ins the tablet still holds from when it was a kiosk. */
 ;(() => {
   const Q = self.RegisterQueue
-  // What a kiosk saves in the queue belongs to `kiosk:<its id>`; a person's taps to their id.
-  const kioskOwned = (owner) => typeof owner === 'string' && owner.startsWith('kiosk:')
   const clock = (ms) => {
     const at = new Date(ms)
     const time = at.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
@@ -27,7 +25,7 @@
   async function listSavedOnPairingPage() {
     const box = document.getElementById('kiosk-saved')
     if (!box || !Q) return
-    const saved = await Q.savedTaps(kioskOwned).catch(() => [])
+    const saved = await Q.savedTaps(Q.kioskOwned).catch(() => [])
     if (saved.length === 0) return
     const n = saved.length
     const head = document.createElement('p')
@@ -188,7 +186,7 @@
   // under one of them may have arrived with its answer lost, and the register then finds it there.
   async function adoptEarlierPairings() {
     if (!Q) return
-    await Q.adoptTaps(kioskOwned, owner, (tap) => {
+    await Q.adoptTaps(Q.kioskOwned, owner, (tap) => {
       const under = Number(tap.personId.slice('kiosk:'.length))
       const savedUnder = Array.isArray(tap.body?.savedUnder) ? tap.body.savedUnder : []
       if (!(under > 0) || savedUnder.includes(under) || savedUnder.length >= 20) return tap

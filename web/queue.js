@@ -126,12 +126,26 @@
     await run('state', 'readwrite', (s) => s.put({ ...state, id: 'me' }))
   }
 
-  /** Forgets everything this device knows about the person (after logging out). */
+  /** What a kiosk saves belongs to `kiosk:<its id>`; a person's taps to their id. */
+  const kioskOwned = (owner) => typeof owner === 'string' && owner.startsWith('kiosk:')
+
+  /**
+   * Forgets everything this device knows about the person (after logging out): their state and
+   * taps. Never a kiosk's saved sign-ins: the kiosk's tablet may open the staff login page too, and
+   * each is a visitor inside who was told they are signed in.
+   */
   async function clearAll() {
     // Nothing was ever saved here (the login page of a new device): do not create the database
     // only to empty it.
     if (!(await anythingSaved())) return
-    await run('taps', 'readwrite', (s) => s.clear())
+    await run('taps', 'readwrite', (s) => {
+      s.openCursor().onsuccess = (event) => {
+        const cursor = event.target.result
+        if (!cursor) return
+        if (!kioskOwned(cursor.value.personId)) cursor.delete()
+        cursor.continue()
+      }
+    })
     await run('state', 'readwrite', (s) => s.clear())
   }
 
@@ -261,6 +275,7 @@
     loadState,
     saveState,
     clearAll,
+    kioskOwned,
     replay,
   }
 })(self)

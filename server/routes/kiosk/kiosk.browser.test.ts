@@ -502,3 +502,65 @@ test('a tablet unpaired while it holds saved sign-ins lists them on the pairing 
   assert.equal((await visitors()).length, 2)
   assert.deepEqual(problems, [])
 })
+
+test('the staff login page opened in the kiosk’s browser forgets the last person’s taps and state, never the kiosk’s saved sign-ins', async (t) => {
+  await buildServiceWorker()
+  const live = await startLiveApp(t)
+  const { db, keys } = live.app.ctx
+  const actor = { personId: null, at: Date.now(), context: system }
+  await makePerson(db, { firstName: 'Zoë', lastName: 'Hôst', email: 'zoe@example.org' })
+  const { code } = await createKiosk(db, keys.kiosk, actor, 'Main entrance')
+  const { context, page, problems } = await tabletPage(t, live.base)
+  const url = (path: string) => `${live.base}${path}`
+  await page.goto(url('/kiosk'))
+  await page.getByLabel('Pairing code').fill(code)
+  await page.getByRole('button', { name: 'Pair' }).click()
+  await page.getByRole('heading', { name: 'Welcome' }).waitFor()
+
+  // The wifi is down: Olga's sign-in is saved on the tablet.
+  await context.route('**/kiosk/api/visitors', (route) =>
+    route.request().method() === 'POST' ? route.abort('internetdisconnected') : route.fallback(),
+  )
+  await page.getByRole('button', { name: /I’m visiting — sign in/ }).click()
+  await page.getByLabel('Your full name').fill('Olga Offline')
+  await page.getByLabel('Who are you visiting?').fill('zoe')
+  await page.getByRole('button', { name: 'Zoë Hôst' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.locator('#visitor-done-text', { hasText: 'This kiosk is offline' }).waitFor()
+  await page.getByRole('button', { name: 'Done' }).click()
+  await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
+
+  // Someone once used the staff app in this browser (its state is saved), and now opens the login
+  // page in another tab: the browser forgets that person, as after a logout.
+  await page.evaluate(() =>
+    (
+      globalThis as unknown as { RegisterQueue: { saveState(s: object): Promise<void> } }
+    ).RegisterQueue.saveState({
+      personId: 1,
+      state: 'in',
+    }),
+  )
+  const staffTab = await context.newPage()
+  await staffTab.goto(url('/login'))
+  await eventually(
+    () =>
+      page.evaluate(
+        async () =>
+          (await (
+            globalThis as unknown as { RegisterQueue: { loadState(): Promise<unknown> } }
+          ).RegisterQueue.loadState()) === undefined,
+      ),
+    'the login page to forget the last person',
+  )
+  await staffTab.close()
+
+  // The network is back: Olga's saved sign-in is still there, and reaches the register.
+  await context.unroute('**/kiosk/api/visitors')
+  await page.reload()
+  await eventually(
+    async () =>
+      (await db.selectFrom('visitor').select('name').execute()).some((v) => v.name === 'Olga Offline'),
+    'Olga’s saved sign-in to reach the register',
+  )
+  assert.deepEqual(problems, [])
+})
