@@ -530,27 +530,28 @@ test('the staff login page opened in the kiosk’s browser forgets the last pers
   await page.getByRole('button', { name: 'Done' }).click()
   await page.locator('#kiosk-pending', { hasText: '1 waiting' }).waitFor()
 
-  // Someone once used the staff app in this browser (its state is saved), and now opens the login
-  // page in another tab: the browser forgets that person, as after a logout.
-  await page.evaluate(() =>
-    (
-      globalThis as unknown as { RegisterQueue: { saveState(s: object): Promise<void> } }
-    ).RegisterQueue.saveState({
-      personId: 1,
-      state: 'in',
-    }),
-  )
+  // Someone once used the staff app in this browser (their state and a tap of theirs are saved),
+  // and now opens the login page in another tab: the browser forgets that person, as after a logout.
+  type Queue = {
+    saveState(s: object): Promise<void>
+    loadState(): Promise<unknown>
+    addTap(action: string, personId: number, pageDay: string): Promise<unknown>
+    pendingTaps(personId: number): Promise<unknown[]>
+  }
+  await page.evaluate(async () => {
+    const q = (globalThis as unknown as { RegisterQueue: Queue }).RegisterQueue
+    await q.saveState({ personId: 1, state: 'in' })
+    await q.addTap('sign-out', 1, '2026-12-03')
+  })
   const staffTab = await context.newPage()
   await staffTab.goto(url('/login'))
   await eventually(
     () =>
-      page.evaluate(
-        async () =>
-          (await (
-            globalThis as unknown as { RegisterQueue: { loadState(): Promise<unknown> } }
-          ).RegisterQueue.loadState()) === undefined,
-      ),
-    'the login page to forget the last person',
+      page.evaluate(async () => {
+        const q = (globalThis as unknown as { RegisterQueue: Queue }).RegisterQueue
+        return (await q.loadState()) === undefined && (await q.pendingTaps(1)).length === 0
+      }),
+    'the login page to forget the last person and their tap',
   )
   await staffTab.close()
 
