@@ -123,27 +123,6 @@ export const autoClosedSinceQuery = (db: Db, from: number) =>
       ),
     )
 
-/**
- * When the register closed some visitors' visits (`visitor.closed_at`), by visitor; a visitor closed
- * before that column existed (202612031400) is left out. Read in batches.
- */
-export async function listVisitorsClosedAt(
-  db: Db,
-  visitorIds: readonly number[],
-): Promise<Map<number, number>> {
-  const closedAt = new Map<number, number>()
-  for (let i = 0; i < visitorIds.length; i += 500) {
-    const rows = await db
-      .selectFrom('visitor')
-      .select(['id', 'closed_at'])
-      .where('id', 'in', visitorIds.slice(i, i + 500))
-      .where('closed_at', 'is not', null)
-      .execute()
-    for (const row of rows) closedAt.set(row.id, Number(row.closed_at))
-  }
-  return closedAt
-}
-
 /** Visits closed at or after an instant, latest first. */
 export async function listVisitsClosedSince(db: Db, from: number): Promise<DepartureRow[]> {
   const rows = await db

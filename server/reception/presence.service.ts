@@ -15,7 +15,6 @@ import {
   listContactHintsOf,
   listOpenVisitsWithPeople,
   listPhonesOf,
-  listVisitorsClosedAt,
   listVisitsClosedSince,
   type VisitReminder,
 } from './presence.repository.js'
@@ -202,9 +201,6 @@ export async function visitorsOnFireList(
     ...(await visitorsInside(db, now, settings.timeZone)),
     ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs)),
   ].sort(byVisitorName)
-  // When the register closed each (it may have back-dated the end to the end of their own day).
-  const closed = visitors.filter((v) => v.autoClosedAt !== null).map((v) => v.visitorId)
-  const closedAt = closed.length > 0 ? await listVisitorsClosedAt(db, closed) : new Map<number, number>()
   return visitors.map((v) => ({
     visitorId: v.visitorId,
     name: v.name,
@@ -214,7 +210,7 @@ export async function visitorsOnFireList(
     phone: v.phone,
     signedInAt: v.since,
     confirmed: v.confirmed,
-    autoClosedAt: v.autoClosedAt === null ? null : (closedAt.get(v.visitorId) ?? v.autoClosedAt),
+    autoClosedAt: v.autoClosedAt,
   }))
 }
 

@@ -84,22 +84,26 @@ export async function listVisitorsInside(db: Db): Promise<VisitorInsideRow[]> {
 }
 
 /**
- * Visitors the auto-close closed at or after an instant (nobody saw them leave), oldest first: when
- * it closed them (`closed_at`), even if it back-dated their end; for a visitor closed before that
- * column existed, their end.
+ * Visitors the auto-close closed at or after an instant (nobody saw them leave), oldest first, with
+ * when it closed them (`closedAt`, from `closed_at`), even if it back-dated their end; for a visitor
+ * closed before that column existed (202612031400), their end.
  */
 export async function listVisitorsAutoClosedSince(
   db: Db,
   from: number,
-): Promise<(VisitorInsideRow & { signedOutAt: number })[]> {
+): Promise<(VisitorInsideRow & { closedAt: number })[]> {
   const rows = await visitorsAutoClosedSinceQuery(db, from).execute()
-  return rows.map((r) => ({ ...r, signedInAt: Number(r.signedInAt), signedOutAt: Number(r.signedOutAt) }))
+  return rows.map(({ signedOutAt, closedAt, ...r }) => ({
+    ...r,
+    signedInAt: Number(r.signedInAt),
+    closedAt: Number(closedAt ?? signedOutAt),
+  }))
 }
 
 /** The query of listVisitorsAutoClosedSince (its plan is tested). */
 export const visitorsAutoClosedSinceQuery = (db: Db, from: number) =>
   visitorWithHost(db)
-    .select('visitor.signed_out_at as signedOutAt')
+    .select(['visitor.signed_out_at as signedOutAt', 'visitor.closed_at as closedAt'])
     // A literal, as the partial index visitor_closed_unseen spells it (see autoClosedSinceQuery).
     .where('visitor.closed_by', '=', sql.lit<VisitorClosedBy>('auto'))
     .where((eb) => eb(eb.fn.coalesce('visitor.closed_at', 'visitor.signed_out_at'), '>=', from))

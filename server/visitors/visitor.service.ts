@@ -13,7 +13,7 @@ import {
   searchWords,
 } from '../kiosk/name-search.js'
 import { UserError } from '../lib/errors.js'
-import { endOfLocalDay, formatDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { endOfLocalDay, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { REPLAY_WINDOW_MS, replayedAt } from '../register/offline-replay.js'
 import { recordVisitorArrival } from './host-notice.service.js'
 import { siteNoticeExists } from './site-notice.repository.js'
@@ -79,7 +79,10 @@ export interface VisitorInside {
   since: number
   /** False when the visit began on an earlier day, or the auto-close closed it: they may well have gone. */
   confirmed: boolean
-  /** When the nightly auto-close closed the visit (nobody saw them leave); null while it is open. */
+  /**
+   * When the nightly auto-close closed the visit (nobody saw them leave): when it ran (`closed_at`), not
+   * the end it recorded; null while it is open.
+   */
   autoClosedAt: number | null
   kioskName: string | null
 }
@@ -315,20 +318,6 @@ export async function putOnRunningRollCall(db: Db, visitor: Visitor): Promise<vo
   })
 }
 
-/** What says whether a visitor on the fire list may have gone. */
-export type VisitorDoubt = { confirmed: boolean; autoClosedAt: number | null }
-
-/**
- * Why a visitor on the fire list or a roll call is unconfirmed, in words for marshals (the board,
- * the roll call, its CSV), or null when they are in.
- */
-export function visitorReason(v: VisitorDoubt, timeZone: string): string | null {
-  if (v.confirmed) return null
-  return v.autoClosedAt !== null
-    ? `auto-closed ${formatDateTime(v.autoClosedAt, timeZone)}, not seen leaving`
-    : 'signed in on an earlier day'
-}
-
 /**
  * Ends a visitor's visit. Idempotent: an already ended visit changes nothing and says so. On a
  * running roll call their line then says when they left (before the alarm, or during it).
@@ -403,7 +392,7 @@ export async function visitorsInside(db: Db, now: number, timeZone: string): Pro
  */
 export async function visitorsAutoClosedSince(db: Db, from: number): Promise<VisitorInside[]> {
   return (await listVisitorsAutoClosedSince(db, from))
-    .map((r) => visitorInside(r, false, r.signedOutAt))
+    .map((r) => visitorInside(r, false, r.closedAt))
     .sort(byVisitorName)
 }
 
