@@ -372,3 +372,62 @@ test('a visit the register closed long after its recorded end says when it was c
   assert.match(report, new RegExp(`<td>Sam Late</td><td>${esc(onTuesday)}</td>`))
   assert.match(report, pattern('Vic Late', `</td><td>${onTuesday}</td>`))
 })
+
+test('a visitor whose visit began on an earlier day reads as staff do, "open since Mon 23 Nov 14:05": on the board, the display, the roll call, its printed list, CSV and report', async (t) => {
+  const ctx = await buildTestApp(t)
+  // Monday: Sam comes in at 14:00 and signs a visitor in at the desk at 14:05; nobody signs out and
+  // no auto-close runs (it is off, or the worker is down).
+  ctx.clock.set('2026-11-23T14:00:00Z') // Europe/London: UTC in November.
+  const { desk } = await signInWithVisitors(
+    ctx,
+    'sam@example.org',
+    { firstName: 'Sam', lastName: 'Early' },
+    [],
+  )
+  ctx.clock.set('2026-11-23T14:05:00Z')
+  const sam = await ctx.app.ctx.db
+    .selectFrom('contact')
+    .select('person_id')
+    .where('value', '=', 'sam@example.org')
+    .executeTakeFirstOrThrow()
+  await desk.browser.get('/reception/visitors/new')
+  const added = await desk.browser.post('/reception/visitors', {
+    name: 'Vic Early',
+    company: 'Acme',
+    hostId: String(sam.person_id),
+  })
+  assert.equal(added.statusCode, 303, added.body)
+  const staff = 'open since Mon 23 Nov 14:00'
+  const visitor = 'open since Mon 23 Nov 14:05'
+  const pattern = (name: string, text: string) => new RegExp(`${name}[\\s\\S]*?${text}`)
+
+  // Tuesday 09:00.
+  ctx.clock.set('2026-11-24T09:00:00Z')
+  const board = (await desk.browser.get('/reception')).body
+  assert.match(board, pattern('Sam Early', staff))
+  assert.match(board, pattern('Vic Early', `unconfirmed</strong> <span class="reason">${visitor}</span>`))
+  assert.doesNotMatch(board, /earlier day/)
+  const display = (await desk.browser.get('/reception/display')).body
+  assert.match(display, pattern('Vic Early', `unconfirmed: ${visitor}`))
+
+  // The alarm rings at 09:30.
+  ctx.clock.set('2026-11-24T09:30:00Z')
+  await desk.browser.get('/reception')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'drill', confirm: 'yes' })
+  const url = String(started.headers.location)
+  const page = (await desk.browser.get(url)).body
+  const print = (await desk.browser.get(`${url}/print`)).body
+  assert.match(page, pattern('Sam Early', staff))
+  assert.match(page, pattern('Vic Early', visitor), 'on the roll call')
+  assert.match(print, pattern('Vic Early', `unconfirmed: ${visitor}`), 'on the printed list')
+  const csv = (await desk.browser.get(`${url}/report.csv`)).body
+  assert.match(csv, new RegExp(`^Sam,Early,.*,no,${staff},`, 'm'), csv)
+  assert.match(csv, new RegExp(`^Vic Early,.*,no,${visitor},yes,,no$`, 'm'), csv)
+  for (const text of [page, print, csv]) assert.doesNotMatch(text, /earlier day/)
+  await desk.browser.get(url)
+  assert.equal((await desk.browser.post(`${url}/end`)).statusCode, 303)
+  const report = (await desk.browser.get(`${url}/report`)).body
+  assert.match(report, new RegExp(`<td>Sam Early</td><td>${staff}</td>`))
+  assert.match(report, pattern('Vic Early', `</td><td>${visitor}</td>`), 'in the drill report')
+  assert.doesNotMatch(report, /earlier day/)
+})

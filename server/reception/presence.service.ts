@@ -298,8 +298,8 @@ export function describeAutoClose(
 
 /**
  * Why a visitor on the fire list or a roll call is unconfirmed, in words for marshals (the board, the
- * roll call, its printed list, CSV and report), or null when they are in. An auto-closed visit reads
- * as a member of staff's (see describeAutoClose).
+ * roll call, its printed list, CSV and report), or null when they are in, in the same words as a
+ * member of staff's: an auto-closed visit (see describeAutoClose), or "open since Mon 30 Nov 08:55".
  */
 export function describeVisitorReason(
   v: { confirmed: boolean; autoClosedAt: number | null; signedInAt: number },
@@ -309,8 +309,12 @@ export function describeVisitorReason(
   if (v.confirmed) return null
   return v.autoClosedAt !== null
     ? describeAutoClose(v, v.autoClosedAt, now, timeZone)
-    : 'signed in on an earlier day'
+    : openSince(v.signedInAt, timeZone)
 }
+
+/** A visit left open since an earlier day, staff's or a visitor's: "open since Mon 30 Nov 08:55". */
+const openSince = (signedInAt: number, timeZone: string): string =>
+  `open since ${formatDay(signedInAt, timeZone)} ${formatTime(signedInAt, timeZone)}`
 
 /**
  * Why someone is unconfirmed, in plain words for marshals: "reminded 17:30, no answer", "answered
@@ -351,7 +355,7 @@ export function describeReason(
       return `${closed} ${when(reason.at)}, ${last}`
     }
     case 'earlier-day':
-      return `open since ${formatDay(reason.at, timeZone)} ${formatTime(reason.at, timeZone)}`
+      return openSince(reason.at, timeZone)
   }
 }
 
