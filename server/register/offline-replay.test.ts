@@ -89,6 +89,28 @@ test('a sign-out saved offline before the nightly auto-close, sent after it, tak
   assert.deepEqual(again.json(), sent.json(), 'sent again, the same answer and nothing more')
 })
 
+test('the answer to a late sign-out gives the end the auto-close had recorded, as of which it closed the visit, not when the run came', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const ann = await makePerson(db, { firstName: 'Ann', lastName: 'Test', email: 'ann@example.org' })
+  const visitId = await makeVisit(db, ann, { in: '2026-11-23T08:55:00Z' })
+  // The nightly run comes late, at 00:30: it closes Monday's visit as of the end of Monday.
+  const ranAt = at('24T00:30:00')
+  await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, { notAfter: ranAt, closedAt: ranAt }, site)
+  // At 00:40 Ann's phone sends the sign-out she tapped at 23:55 with no signal.
+  const now = at('24T00:40:00')
+  const sent = await replayTap(
+    db,
+    { personId: ann, action: 'sign-out', at: at('23T23:55:00'), sentAt: now, now, context },
+    site,
+  )
+  assert.equal(sent.applied, true, sent.message)
+  assert.equal(
+    sent.message,
+    'Your sign-out from 23:55 is recorded (the register had closed your visit automatically as of 23:59, not knowing you had left).',
+  )
+})
+
 test('a late sign-out the auto-close did not overtake, or that is not a sign-out, is handled as before', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx

@@ -220,11 +220,13 @@ export async function signOutBeforeAutoClose(
     })
     await signOutOnRollCall(trx, closed, request)
     // No announcement: the building's channel heard nothing of the auto-close either, and the
-    // number inside has not changed.
+    // number inside has not changed. The message gives the end the auto-close had written, which the
+    // tap replaces (on the tap's own day, so the two times read together), not when it ran: a late
+    // run's 00:30 would read as if the register had closed the visit before the 23:55 sign-out.
     return {
       changed: true,
       presence: { state: 'out' },
-      message: `Your sign-out from ${formatTime(request.now, site.timeZone)} is recorded (the register had closed your visit at ${formatTime(autoClosedAt, site.timeZone)}, not knowing you had left).`,
+      message: `Your sign-out from ${formatTime(request.now, site.timeZone)} is recorded (the register had closed your visit automatically as of ${formatTime(autoClosedAt, site.timeZone)}, not knowing you had left).`,
     }
   })
 }
