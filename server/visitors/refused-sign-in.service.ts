@@ -19,6 +19,11 @@ export interface RefusedSavedSignIn {
   madeAt: number | null
   refusedAt: number
   reason: string
+  /**
+   * When a person removed the notice at the kiosk (saying reception knows), and the kiosk they did it
+   * at; null while the tablet still shows it. Removed, they are still not on the fire list.
+   */
+  removed: { at: number; kiosk: string } | null
 }
 
 /**
@@ -72,16 +77,49 @@ export async function recordDismissedSavedSignIn(
   })
 }
 
-/** The saved sign-ins refused in the last day, oldest first, for reception's board. */
+/** What an audit row of a refusal or a removal says of the sign-in, as recorded above. */
+interface SavedSignInDetail {
+  kioskId?: number
+  kiosk?: string
+  savedByKioskId?: number
+  madeAt?: number | null
+  key?: string | null
+  reason?: string
+}
+
+/**
+ * The sign-in a refusal or a removal names: its key, under the kiosk it was first saved under (the
+ * one that made the key), however often the tablet was paired anew in between.
+ */
+const signInOf = (detail: SavedSignInDetail): string | null =>
+  typeof detail.key === 'string' ? `${detail.savedByKioskId ?? detail.kioskId} ${detail.key}` : null
+
+/**
+ * The saved sign-ins refused in the last day, oldest first, for reception's board: each with its
+ * removal at the kiosk, if a person removed its notice there since.
+ */
 export async function recentRefusedSavedSignIns(db: Db, now: number): Promise<RefusedSavedSignIn[]> {
   const rows = await refusedSavedSignInsQuery(db, now - REFUSED_ON_BOARD_MS).execute()
+  if (rows.length === 0) return []
+  // A notice is removed after its refusal: removals since the first refusal shown, and only when
+  // there is one (most days there is none, and this is read on every refresh of the board).
+  const removals = new Map<string, { at: number; kiosk: string }[]>()
+  for (const row of await dismissedSavedSignInsQuery(db, rows[0]!.at).execute()) {
+    const detail = JSON.parse(row.detail) as SavedSignInDetail
+    const signIn = signInOf(detail)
+    if (signIn === null) continue
+    removals.set(signIn, [...(removals.get(signIn) ?? []), { at: row.at, kiosk: detail.kiosk ?? 'A kiosk' }])
+  }
   return rows.map((row) => {
-    const detail = JSON.parse(row.detail) as { kiosk?: string; madeAt?: number | null; reason?: string }
+    const detail = JSON.parse(row.detail) as SavedSignInDetail
+    const signIn = signInOf(detail)
     return {
       kiosk: detail.kiosk ?? 'A kiosk',
       madeAt: typeof detail.madeAt === 'number' ? detail.madeAt : null,
       refusedAt: row.at,
       reason: detail.reason ?? '',
+      // The first removal after this refusal (a copy refused again later is a notice again).
+      removed: (signIn === null ? undefined : removals.get(signIn)?.find((r) => r.at >= row.at)) ?? null,
     }
   })
 }
@@ -89,3 +127,11 @@ export async function recentRefusedSavedSignIns(db: Db, now: number): Promise<Re
 /** The audit rows of refused saved sign-ins since an instant, oldest first (its plan is tested). */
 export const refusedSavedSignInsQuery = (db: Db, since: number) =>
   auditOfActionSinceQuery(db, SAVED_SIGN_IN_REFUSED, since)
+
+/**
+ * The audit rows of removed refused-sign-in notices since an instant, oldest first (its plan is
+ * tested): by the index of audit rows' times, so it reads every audit row since then; the board asks
+ * only on a day with a refusal, from the first one it shows.
+ */
+export const dismissedSavedSignInsQuery = (db: Db, since: number) =>
+  auditOfActionSinceQuery(db, SAVED_SIGN_IN_DISMISSED, since)
