@@ -244,3 +244,83 @@ test('a marshal can mark someone who was not on the list when it started and ask
     /not on this roll call/,
   )
 })
+
+test('nobody off the list (never signed in, or left before the alarm) can be put back to "not accounted for": that would drop their call for help or the search for them; no Undo on their lines', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  ctx.clock.set('2026-11-24T09:00:00Z')
+  const mo = await moMarshal(ctx)
+  const people = await staff(ctx, ['Ann', 'Bob', 'Carl'])
+  await signIn(db, { personId: people.Ann!, now: ctx.clock.now(), context }, site)
+  await signIn(db, { personId: people.Carl!, now: ctx.clock.now(), context }, site)
+  const wes = await visitorArrives(ctx, 'Wes Visitor', people.Ann!)
+  ctx.clock.set('2026-11-24T09:30:00Z')
+  const rollCall = await marshalStarts(ctx, mo.id)
+  // 09:31 the sign-outs Carl and Wes made at 09:20 reach the register: they left before the alarm.
+  ctx.clock.set('2026-11-24T09:31:00Z')
+  await replayTap(
+    db,
+    { personId: people.Carl!, action: 'sign-out', at: at('09:20'), now: at('09:31'), context },
+    site,
+  )
+  await signOutVisitor(db, {
+    visitorId: wes,
+    at: at('09:20'),
+    now: at('09:31'),
+    closedBy: 'visitor',
+    source: kiosk,
+  })
+  // Carl and Bob (never signed in) answer "I need help"; Wes's colleague says he went back in.
+  const broadcast = await messageEveryone(ctx, mo.id, 'Fire drill.')
+  for (const who of [people.Carl!, people.Bob!])
+    await recordSelfAnswer(db, { personId: who, at: at('09:32'), context, answer: 'help', broadcast })
+  await mark(ctx, rollCall.id, mo.id, { visitor: wes }, 'missing', '09:33')
+  // A marshal marks Carl safe by mistake (it was Ann).
+  await mark(ctx, rollCall.id, mo.id, { person: people.Carl! }, 'safe', '09:34')
+  const before = await rollCallCounts(ctx, rollCall.id)
+
+  // No Undo on their lines...
+  const desk = await deskReceptionist(ctx)
+  const url = `/reception/roll-calls/${rollCall.id}`
+  const page = (await desk.browser.get(url)).body
+  const lineOf = (id: string) =>
+    page.slice(page.indexOf(`id="${id}"`), page.indexOf('</li>', page.indexOf(`id="${id}"`)))
+  for (const id of [`p-${people.Carl}`, `p-${people.Bob}`, `v-${wes}`]) {
+    assert.ok(page.includes(`id="${id}"`), id)
+    assert.doesNotMatch(lineOf(id), /value="unaccounted"/, `no Undo for ${id}`)
+  }
+  assert.match(lineOf(`p-${people.Ann}`), /value="unaccounted"/, 'Ann, on the list, keeps hers')
+  // ...and the register refuses it, however it is sent: nothing changes.
+  ctx.clock.set('2026-11-24T09:35:00Z')
+  for (const subject of [{ person: people.Carl! }, { person: people.Bob! }, { visitor: wes }]) {
+    await assert.rejects(
+      markOnRollCall(db, {
+        personId: mo.id,
+        at: at('09:35'),
+        context,
+        rollCallId: rollCall.id,
+        subject,
+        status: 'unaccounted',
+      }),
+      (error: Error & { statusCode?: number }) =>
+        error.statusCode === 422 && /mark them Safe once found, or Missing/.test(error.message),
+    )
+  }
+  const posted = await desk.browser.post(`${url}/marks`, {
+    person: String(people.Bob!),
+    status: 'unaccounted',
+  })
+  assert.equal(posted.statusCode, 303)
+  assert.match(
+    (await desk.browser.follow(posted)).body,
+    /cannot be put back to not accounted for/,
+    'the marshal is told',
+  )
+  assert.deepEqual(
+    await rollCallCounts(ctx, rollCall.id),
+    before,
+    'Bob still needs help, Wes is still sought',
+  )
+  assert.equal(before.help, 1)
+  assert.equal(before.missing, 1)
+})

@@ -373,25 +373,41 @@ export async function listRollCallLines(db: Db, rollCallId: number): Promise<Rol
   ]
 }
 
+/** A line on a roll call's list counts on it unless its sign-out from before the start reached it late. */
+export const standingOf = (line: {
+  signedOutAt: number | string | null
+  startedAt: number | string
+}): 'on-list' | 'off-list' =>
+  leftBeforeStart(line.signedOutAt === null ? null : Number(line.signedOutAt), Number(line.startedAt))
+    ? 'off-list'
+    : 'on-list'
+
 /**
- * Whether a person has a line on a roll call: on its snapshot, or marked on it though not on the
- * list (an answer or a check-in from someone who never signed in).
+ * How a person stands on a roll call: `on-list` (on its snapshot, and not signed out before it
+ * started), `off-list` (a line that does not count on the list: a sign-out from before the alarm
+ * reached it late, or only a mark — an answer or a check-in from someone who never signed in), or
+ * undefined when they have no line on it.
  */
-export async function hasLine(db: Db, rollCallId: number, personId: number): Promise<boolean> {
-  const row = await db
-    .selectFrom('roll_call_person')
+export async function lineStanding(
+  db: Db,
+  rollCallId: number,
+  personId: number,
+): Promise<'on-list' | 'off-list' | undefined> {
+  const listed = await db
+    .selectFrom('roll_call_person as p')
+    .innerJoin('roll_call as r', 'r.id', 'p.roll_call_id')
+    .select(['p.signed_out_at as signedOutAt', 'r.started_at as startedAt'])
+    .where('p.roll_call_id', '=', rollCallId)
+    .where('p.person_id', '=', personId)
+    .executeTakeFirst()
+  if (listed) return standingOf(listed)
+  const marked = await db
+    .selectFrom('roll_call_mark')
     .select('person_id')
     .where('roll_call_id', '=', rollCallId)
     .where('person_id', '=', personId)
-    .union(
-      db
-        .selectFrom('roll_call_mark')
-        .select('person_id')
-        .where('roll_call_id', '=', rollCallId)
-        .where('person_id', '=', personId),
-    )
     .executeTakeFirst()
-  return row !== undefined
+  return marked ? 'off-list' : undefined
 }
 
 /** A mark as it was made on a roll call (from the audit trail): whose, what, and when it was made. */

@@ -10,6 +10,7 @@ import { formatTime } from '../lib/site-time.js'
 import { REPLAY_WINDOW_MS } from '../register/offline-replay.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
+import { visitorLineStanding } from '../visitors/visitor-roll-call.repository.js'
 import {
   markVisitorOnRollCall,
   markVisitorSelf,
@@ -35,9 +36,9 @@ import {
   findActiveRollCall,
   findMark,
   findRollCall,
-  hasLine,
   insertRollCall,
   insertSnapshot,
+  lineStanding,
   listMarksMade,
   listRollCallLines,
   listRollCalls,
@@ -185,6 +186,20 @@ export interface MarkOutcome {
 }
 
 /**
+ * "Not accounted for" is where a line on the list starts; off the list (someone who never signed
+ * in, or whose sign-out from before the alarm reached it late) it means nobody is looking for them.
+ * Putting such a line back there would drop their call for help or the search for them, so a
+ * marshal marks them Safe when found, or Missing.
+ */
+export function refuseUndoOffList(status: RollCallStatus): void {
+  if (status === 'unaccounted')
+    throw new UserError(
+      422,
+      'They were not on the list when the alarm rang, so they cannot be put back to not accounted for: mark them Safe once found, or Missing.',
+    )
+}
+
+/**
  * A marshal marks someone on the roll call (on the list, or off it with a mark of their own, such
  * as an "I need help"; or a visitor) safe, missing, or back to unaccounted. Marks
  * are merged by the time they were made, so a mark replayed from a phone that was offline never
@@ -221,6 +236,8 @@ export async function markOnRollCall(db: Db, request: MarkRequest): Promise<Mark
     const subject = request.subject
     let applied: boolean
     if ('visitor' in subject) {
+      if ((await visitorLineStanding(trx, rollCall.id, subject.visitor)) === 'off-list')
+        refuseUndoOffList(request.status)
       applied = await markVisitorOnRollCall(trx, {
         ...request,
         at,
@@ -230,9 +247,9 @@ export async function markOnRollCall(db: Db, request: MarkRequest): Promise<Mark
     } else {
       // Anyone with a line: on the list, or off it and marked (asked for help, checked in), whom a
       // marshal may find and mark safe; nobody else.
-      if (!(await hasLine(trx, rollCall.id, subject.person))) {
-        throw new UserError(404, 'That person is not on this roll call.')
-      }
+      const standing = await lineStanding(trx, rollCall.id, subject.person)
+      if (!standing) throw new UserError(404, 'That person is not on this roll call.')
+      if (standing === 'off-list') refuseUndoOffList(request.status)
       applied = await upsertMark(trx, {
         rollCallId: rollCall.id,
         personId: subject.person,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/connect.js'
 import type { RollCallStatus } from '../db/database.js'
-import { leftBeforeStart } from '../reception/roll-call.repository.js'
+import { leftBeforeStart, standingOf } from '../reception/roll-call.repository.js'
 
 /** A visitor on a roll call: copied when it started, with the latest mark. */
 export interface VisitorRollCallLine {
@@ -120,6 +120,25 @@ export async function signOutVisitorOnRunningRollCall(
     .where('id', '=', row.roll_call_id)
     .executeTakeFirstOrThrow()
   return { rollCallId: row.roll_call_id, startedAt: Number(rollCall.started_at) }
+}
+
+/**
+ * How a visitor stands on a roll call: `on-list`, `off-list` (their sign-out from before the alarm
+ * reached it late: not inside when it rang), or undefined when they are not on it.
+ */
+export async function visitorLineStanding(
+  db: Db,
+  rollCallId: number,
+  visitorId: number,
+): Promise<'on-list' | 'off-list' | undefined> {
+  const row = await db
+    .selectFrom('roll_call_visitor as v')
+    .innerJoin('roll_call as r', 'r.id', 'v.roll_call_id')
+    .select(['v.signed_out_at as signedOutAt', 'r.started_at as startedAt'])
+    .where('v.roll_call_id', '=', rollCallId)
+    .where('v.visitor_id', '=', visitorId)
+    .executeTakeFirst()
+  return row && standingOf(row)
 }
 
 /** A roll call's visitors with their marks, by name order left to the caller. */
