@@ -205,8 +205,9 @@ export function kioskSignInTime(
 }
 
 /**
- * Signs a visitor in at an instant (`at`: now, or when a kiosk that was offline saw them). A
- * kiosk's sign-in carries a key: the same sign-in sent again returns the first one, unchanged.
+ * Signs a visitor in at an instant (`at`: now; or `saved`, when a kiosk that was offline saw them).
+ * A kiosk's sign-in carries a key: the same sign-in sent again returns the first one, unchanged,
+ * however late it comes (its first try may have arrived with only its answer lost).
  */
 export async function signInVisitor(
   db: Db,
@@ -215,6 +216,12 @@ export async function signInVisitor(
     source: VisitorSource
     at: number
     now: number
+    /**
+     * When a kiosk's queue says it was made, by the tablet's clock (`kioskSignInTime`): the sign-in's
+     * instant instead of `at`, worked out (and refused when too old) only once no earlier try with
+     * its key is found.
+     */
+    saved?: { at: number; sentAt?: number }
     clientKey?: string
     /**
      * The sign-in carries its own time (a kiosk's queue): a host typed without a pick is then
@@ -250,6 +257,7 @@ export async function signInVisitor(
     const earlier = await findVisitorByClientKey(db, keyedUnder, request.clientKey)
     if (earlier) return { visitor: earlier, changed: false }
   }
+  const at = request.saved ? kioskSignInTime({ ...request.saved, now: request.now }, site) : request.at
   const savedBy = await savedByKiosk(db, request.savedUnder)
   const clean = await readVisitorInput(db, request.input, site, {
     noticeId: request.noticeId,
@@ -266,12 +274,12 @@ export async function signInVisitor(
       phone: clean.phone,
       email: clean.email,
       notice_id: clean.noticeId,
-      notice_accepted_at: clean.noticeId === null ? null : request.at,
+      notice_accepted_at: clean.noticeId === null ? null : at,
       expected_day: null,
       invited_by: null,
       kiosk_id: kioskId,
       signed_in_via: source.via,
-      signed_in_at: request.at,
+      signed_in_at: at,
       signed_out_at: null,
       closed_by: null,
       client_key: kioskId !== null ? (request.clientKey ?? null) : null,
@@ -285,13 +293,13 @@ export async function signInVisitor(
       return { visitor: (await findVisitorByClientKey(trx, [kioskId!], request.clientKey!))!, changed: false }
     }
     await auditVisitor(trx, visitor, source, request.now, 'visitor.signed-in', {
-      at: request.at,
-      ...(request.at < request.now - 60_000 ? { replayed: true } : {}),
+      at,
+      ...(at < request.now - 60_000 ? { replayed: true } : {}),
       ...(setAside.length > 0 ? { setAside } : {}),
       ...savedBy,
     })
     // The host notice (and the chat post) go out from the outbox: committed with the sign-in or not at all.
-    await recordVisitorArrival(trx, visitor.id, request.at, request.now)
+    await recordVisitorArrival(trx, visitor.id, at, request.now)
     await putOnRunningRollCall(trx, visitor)
     return { visitor, changed: true }
   })

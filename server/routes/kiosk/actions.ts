@@ -14,7 +14,6 @@ import {
 import { currentSiteNotice } from '../../visitors/site-notice.service.js'
 import {
   findVisitorsInsideByName,
-  kioskSignInTime,
   signInVisitor,
   signOutVisitor,
   type VisitorInput,
@@ -176,15 +175,15 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     async (request, reply) => {
       const now = clock.now()
       const body = request.body
-      const at = kioskSignInTime({ at: body.at, sentAt: body.sentAt, now }, site)
       const notice = await currentSiteNotice(db)
       const { visitor, changed } = await signInVisitor(
         db,
         {
           input: { ...body, acceptNotice: body.accept },
           source: source(request),
-          at,
+          at: now,
           now,
+          saved: body.at === undefined ? undefined : { at: body.at, sentAt: body.sentAt },
           clientKey: body.key,
           timed: body.at !== undefined,
           replayed: body.action === 'visitor-sign-in',
@@ -196,7 +195,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
       )
       events.announceVisitor(visitor.id, { changed, in: true }, now)
       reply.code(changed ? 201 : 200)
-      const welcome = `Welcome, ${visitor.name}. You signed in at ${formatTime(visitor.signed_in_at ?? at, tz)}.`
+      const welcome = `Welcome, ${visitor.name}. You signed in at ${formatTime(visitor.signed_in_at ?? now, tz)}.`
       // Signed in under the kiosk this tablet was paired as before: the tablet holds the copy it sent
       // (name and time), and learns no more of another kiosk's visitor (no host, no badge).
       if (visitor.kiosk_id !== request.kiosk!.id) return { visitorId: visitor.id, message: welcome }

@@ -433,6 +433,41 @@ test('a sign-in saved on a tablet under an earlier pairing is sent as the new ki
   assert.equal((await visitors()).length, 3)
 })
 
+test('a saved copy that reaches the register more than 12 hours late, whose first try did sign the visitor in (its answer lost), is that sign-in, not refused: on the same kiosk or after re-pairing', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  await staff(ctx)
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'North door')
+  const north = (
+    await db.selectFrom('kiosk').select('id').where('name', '=', 'North door').executeTakeFirstOrThrow()
+  ).id
+  // 09:05: both sign-ins reach the register, and both answers are lost; the tablet keeps copies.
+  const at = ctx.clock.now()
+  const lena = { name: 'Lena Lostanswer', hostText: 'zoe host', key: '7f7c1c1e-lena', at, sentAt: at }
+  const omar = { name: 'Omar Onekiosk', hostText: 'zoe host', key: '3a51b0c2-omar', at, sentAt: at }
+  for (const copy of [lena, omar]) {
+    assert.equal((await tablet.api('POST', '/kiosk/api/visitors', copy)).statusCode, 201)
+  }
+  const signedIn = await db.selectFrom('visitor').select(['id', 'name']).orderBy('id').execute()
+
+  // The tablet gets the network back only the next morning, 13 hours on.
+  ctx.clock.advance(13 * 60 * 60_000)
+  const saved = { action: 'visitor-sign-in', sentAt: ctx.clock.now() }
+  const same = await tablet.api('POST', '/kiosk/api/visitors', { ...omar, ...saved })
+  assert.equal(same.statusCode, 200, same.body)
+  assert.equal(same.json().visitorId, signedIn[1]!.id)
+  await admin.get('/admin/kiosks')
+  assert.equal((await admin.post(`/admin/kiosks/${north}/unpair`)).statusCode, 303)
+  assert.equal((await tablet.pair(await createKioskCode(admin, 'Side door'))).statusCode, 303)
+  const adopted = await tablet.api('POST', '/kiosk/api/visitors', { ...lena, ...saved, savedUnder: [north] })
+  assert.equal(adopted.statusCode, 200, adopted.body)
+  assert.equal(adopted.json().visitorId, signedIn[0]!.id)
+
+  assert.equal((await db.selectFrom('visitor').select('id').execute()).length, 2, 'nobody signed in twice')
+  assert.deepEqual(await auditedAs(ctx, 'visitor.saved-sign-in-refused'), [], 'nothing refused')
+})
+
 test('removing a refused sign-in’s notice on the tablet is audited with the kiosk, when the sign-in was made and its key, never the visitor’s name', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
