@@ -59,7 +59,7 @@ export async function listAuditForPerson(db: Db, personId: number, limit = 50): 
 
 /**
  * The audit rows of one action written at or after `since`, oldest first. The action goes in as a
- * literal, as a partial index on one action spells it (audit_event_saved_sign_in_refused): a plan
+ * literal, as a partial index on one action spells it (audit_event_saved_sign_in_refused, _dismissed): a plan
  * made before the value is known (a statement prepared once) can use it too. Pass only the code's
  * own action names.
  */

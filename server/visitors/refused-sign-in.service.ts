@@ -130,8 +130,8 @@ export const refusedSavedSignInsQuery = (db: Db, since: number) =>
 
 /**
  * The audit rows of removed refused-sign-in notices since an instant, oldest first (its plan is
- * tested): by the index of audit rows' times, so it reads every audit row since then; the board asks
- * only on a day with a refusal, from the first one it shows.
+ * tested): through their own partial index (migration 202612031800); the board asks only on a day
+ * with a refusal, from the first one it shows.
  */
 export const dismissedSavedSignInsQuery = (db: Db, since: number) =>
   auditOfActionSinceQuery(db, SAVED_SIGN_IN_DISMISSED, since)

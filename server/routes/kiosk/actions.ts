@@ -227,6 +227,8 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
         savedBy: await savedByKiosk(db, request.body.savedUnder),
         context: request.auditContext,
       })
+      // Reception's boards show the refusal as dealt with at once.
+      live.emit('change', { topic: 'kiosk', id: request.kiosk!.id })
       return { dismissed: true }
     },
   )

@@ -474,6 +474,8 @@ test('removing a refused sign-in’s notice on the tablet is audited with the ki
   const admin = await kioskAdmin(ctx)
   const tablet = await pairedKiosk(ctx, admin, 'North door')
   const dismissed = () => auditedAs(ctx, 'visitor.saved-sign-in-dismissed')
+  const heard: { topic: string; id: number }[] = []
+  ctx.app.ctx.live.on('change', (change) => heard.push(change))
   const madeAt = ctx.clock.now() - 14 * 60 * 60_000
   // The tablet's clock is 5 s slow: the sign-in's age decides when it was made, not its clock.
   const removed = await tablet.api('POST', '/kiosk/api/saved-sign-ins/dismiss', {
@@ -490,6 +492,7 @@ test('removing a refused sign-in’s notice on the tablet is audited with the ki
   assert.equal(detail.madeAt, madeAt)
   assert.equal(detail.key, '1f2e3d4c-rita')
   assert.doesNotMatch(JSON.stringify(detail), /Rita/, 'never the visitor’s name')
+  assert.deepEqual(heard, [{ topic: 'kiosk', id: detail.kioskId }], 'reception’s boards are told at once')
 
   // One the tablet kept from an earlier pairing names the kiosk that saved it.
   const north = (await db.selectFrom('kiosk').select('id').executeTakeFirstOrThrow()).id
