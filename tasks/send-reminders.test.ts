@@ -312,7 +312,7 @@ test('reminder "I\'ve left" offers likely leaving times in one tap, and corrects
   await autoClose(taskCtx(ctx))
   ctx.clock.set('2026-11-24T07:40:00Z')
   const morning = await phone.get(alice.left)
-  assert.match(morning.body, /closed your visit at 23:59/)
+  assert.match(morning.body, /closed your visit automatically as of 23:59, because you had not signed out/)
   const settings = fireListSettings(ctx.config)
   const before = await fireList(ctx.app.ctx.db, ctx.clock.now(), settings)
   assert.deepEqual(
