@@ -1,7 +1,7 @@
 import { auditOfActionSinceQuery, type RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Kiosk } from '../db/database.js'
-import { auditKiosk, type SavedBy } from '../kiosk/kiosk.service.js'
+import { auditKiosk, savedByKiosk } from '../kiosk/kiosk.service.js'
 
 /** The audit action of a kiosk's saved sign-in that the register refused for good. */
 export const SAVED_SIGN_IN_REFUSED = 'visitor.saved-sign-in-refused'
@@ -40,8 +40,8 @@ export async function recordRefusedSavedSignIn(
     key: string | null
     status: number
     reason: string
-    /** The kiosk the tablet saved it under, when it was paired as another then. */
-    savedBy: SavedBy
+    /** The kiosks the tablet saved it under while paired as another, as the request sent them. */
+    savedUnder: unknown
     context: RequestContext
   },
 ): Promise<void> {
@@ -54,7 +54,7 @@ export async function recordRefusedSavedSignIn(
       key: refusal.key,
       status: refusal.status,
       reason: refusal.reason,
-      ...refusal.savedBy,
+      ...(await savedByKiosk(db, refusal.savedUnder)),
     },
   })
 }
@@ -67,13 +67,23 @@ export async function recordRefusedSavedSignIn(
 export async function recordDismissedSavedSignIn(
   db: Db,
   kiosk: Pick<Kiosk, 'id' | 'name'>,
-  dismissal: { now: number; madeAt: number | null; key: string; savedBy: SavedBy; context: RequestContext },
+  dismissal: {
+    now: number
+    madeAt: number | null
+    key: string
+    savedUnder: unknown
+    context: RequestContext
+  },
 ): Promise<void> {
   await auditKiosk(db, kiosk, {
     at: dismissal.now,
     action: SAVED_SIGN_IN_DISMISSED,
     context: dismissal.context,
-    detail: { madeAt: dismissal.madeAt, key: dismissal.key, ...dismissal.savedBy },
+    detail: {
+      madeAt: dismissal.madeAt,
+      key: dismissal.key,
+      ...(await savedByKiosk(db, dismissal.savedUnder)),
+    },
   })
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
-import { auditKiosk, savedByKiosk } from '../../kiosk/kiosk.service.js'
+import { auditKiosk } from '../../kiosk/kiosk.service.js'
 import { searchPeopleByName } from '../../kiosk/name-search.js'
 import { signInOrOutWithPin } from '../../kiosk/staff-pin.service.js'
 import { UserError } from '../../lib/errors.js'
@@ -132,7 +132,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
         key: typeof body.key === 'string' ? body.key.slice(0, 100) : null,
         status: error.statusCode ?? 400,
         reason: clientMessage(error),
-        savedBy: await savedByKiosk(db, body.savedUnder),
+        savedUnder: body.savedUnder,
         context: request.auditContext,
       })
       live.emit('change', { topic: 'kiosk', id: request.kiosk.id })
@@ -224,7 +224,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
         now,
         madeAt: madeAtOf(request.body, now),
         key: request.body.key,
-        savedBy: await savedByKiosk(db, request.body.savedUnder),
+        savedUnder: request.body.savedUnder,
         context: request.auditContext,
       })
       // Reception's boards show the refusal as dealt with at once.
