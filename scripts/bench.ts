@@ -41,7 +41,7 @@ const quick = process.argv.includes('--quick')
 const postgresOnly = process.argv.includes('--postgres')
 /** Only the home page: the baseline, rows 3 and 3b, and its CPU profile (row 12), in about a minute. */
 const homeOnly = process.argv.includes('--home')
-/** Only taps: the baseline, the floor and taps (rows 1b, 2) and the tap's CPU profile (row 11), in about two minutes. */
+/** Only taps: the baseline, the floor and taps (rows 1b, 2) and the tap's CPU profile (row 11), in about three minutes. */
 const tapOnly = process.argv.includes('--tap')
 const seconds = quick ? 3 : 10
 const connections = 50
