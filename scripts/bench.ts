@@ -105,7 +105,7 @@ function copyDatabase(fromDir: string, toDir: string): void {
 
 /** Forks one of the reference servers in scripts/bench/, which reports the address it listens on. */
 function startReference(
-  file: 'hello.mjs' | 'tap-floor.mjs' | 'tap-floor-pg.mjs' | 'same-bytes.mjs',
+  file: 'hello.mjs' | 'tap-floor.mjs' | 'home-floor.mjs' | 'tap-floor-pg.mjs' | 'same-bytes.mjs',
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(join(projectRoot, 'scripts', 'bench', file), {
@@ -445,28 +445,59 @@ async function postgresSection(
 
 /**
  * 3. Home page with the device cookie only (a phone whose session cookie expired): every request
- * starts a session for the page's CSRF token. Its devices were last used long ago. Then 3b.
+ * starts a session for the page's CSRF token. Its devices were last used long ago. 3a, its floor:
+ * the same page's SQL and session behind a bare Fastify, on its own copy of the same database
+ * (`floorFile`), in the same rounds. Then 3b.
  */
 async function homeRows(
   rows: Row[],
   url: string,
   sqliteFile: string,
+  floorFile: string,
   tokens: string[],
   base: autocannon.Result,
   hello: () => Promise<autocannon.Result>,
 ): Promise<void> {
-  // Each round finds every device last used over a minute before, as the first round did.
-  const pages = await alternating(hello, async () => {
-    await staleDevices(sqliteFile)
-    return load({ url, requests: homeRequests(tokens) })
-  })
+  const floorServer = await startReference('home-floor.mjs', { FLOOR_DATABASE: floorFile })
+  // Each round finds every device last used over a minute before, as the first round did, and
+  // measures hello, the floor and the app back to back; the round with the median ratio to hello is shown.
+  const rounds: {
+    base: autocannon.Result
+    floor: autocannon.Result
+    subject: autocannon.Result
+    ratio: number
+  }[] = []
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const b = await hello()
+      await staleDevices(floorFile)
+      const floor = await load({ url: floorServer.url, requests: homeRequests(tokens) })
+      await staleDevices(sqliteFile)
+      const subject = await load({ url, requests: homeRequests(tokens) })
+      rounds.push({ base: b, floor, subject, ratio: subject.requests.average / b.requests.average })
+    }
+  } finally {
+    floorServer.child.kill()
+  }
+  const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!
+  const pages: Paired = { base: median.base, subject: median.subject, ratios: rounds.map((r) => r.ratio) }
   const home = pages.subject
+  const toFloor = (r: (typeof rounds)[number]) =>
+    (r.subject.requests.average / r.floor.requests.average).toFixed(2)
+  record(rows, {
+    ...throughputRow(
+      '3a. Floor: a home page’s SQL and session behind bare Fastify',
+      median.floor,
+      pages.base,
+    ),
+    note: `no headers, limits, auth plugin, query builder or template engine; the app ${rounds.map(toFloor).join(', ')}× it in the rounds; ${median.floor['2xx']} ok, ${median.floor.non2xx} non-2xx`,
+  })
   record(rows, {
     ...throughputRow('3. Home page: GET / (device cookie only)', home, pages.base, {
       minRatio: 0.2,
       p99Max: 25,
     }),
-    note: `every device last used > 1 min before; ${(home.requests.average / base.requests.average).toFixed(2)}× row 1's hello; ${roundsNote(pages)}${home['2xx']} ok, ${home.non2xx} non-2xx`,
+    note: `every device last used > 1 min before; ${toFloor(median)}× its floor (3a); ${(home.requests.average / base.requests.average).toFixed(2)}× row 1's hello; ${roundsNote(pages)}${home['2xx']} ok, ${home.non2xx} non-2xx`,
   })
   const cookies = await sessionCookieCheck(url, tokens[INSIDE]!)
   record(rows, {
@@ -478,8 +509,22 @@ async function homeRows(
 }
 
 const PROFILES = {
-  tap: { row: '11', label: 'Tap', unit: 'taps/s', routeDir: '/server/routes/api/' },
-  home: { row: '12', label: 'Home page', unit: 'pages/s', routeDir: '/server/routes/register/' },
+  tap: {
+    row: '11',
+    label: 'Tap',
+    unit: 'taps/s',
+    per: 'tap',
+    routeDir: '/server/routes/api/',
+    floor: 'tap-floor',
+  },
+  home: {
+    row: '12',
+    label: 'Home page',
+    unit: 'pages/s',
+    per: 'page',
+    routeDir: '/server/routes/register/',
+    floor: 'home-floor',
+  },
 } as const
 
 /**
@@ -489,25 +534,24 @@ const PROFILES = {
  * on its own copy of the same people), and row 11 the two side by side: what 0.6× would allow.
  */
 async function profileRows(rows: Row[], name: keyof typeof PROFILES, profileDir: string): Promise<void> {
-  const { row, label, unit, routeDir } = PROFILES[name]
+  const { row, label, unit, per, routeDir, floor: floorName } = PROFILES[name]
   await section(rows, `${row}. ${label} CPU profile`, async () => {
     const database = join(profileDir, 'register.db')
     const profileSeed = await seed(database, { people: PEOPLE, inside: INSIDE })
     if (name === 'home') await staleDevices(database)
     const tappers = profileSeed.tokens.slice(INSIDE)
-    const requests = name === 'tap' ? tapRequests(tappers) : homeRequests(profileSeed.tokens)
-    let floor: Awaited<ReturnType<typeof profileLoad>> | undefined
-    if (name === 'tap') {
-      const floorDir = join(profileDir, 'floor')
-      mkdirSync(floorDir)
-      copyDatabase(profileDir, floorDir)
-      floor = await profileLoad(
-        { kind: 'floor', database: join(floorDir, 'register.db') },
-        nextPort++,
-        { name: 'tap-floor', requests: tapRequests(tappers), routeDir: '/scripts/bench/tap-floor.mjs' },
-        seconds,
-      )
-    }
+    const loadOf = () => (name === 'tap' ? tapRequests(tappers) : homeRequests(profileSeed.tokens))
+    // The floor first, under the same load, on its own copy of the same people.
+    const floorDir = join(profileDir, 'floor')
+    mkdirSync(floorDir)
+    copyDatabase(profileDir, floorDir)
+    const floor = await profileLoad(
+      { kind: 'floor', script: `${floorName}.mjs`, database: join(floorDir, 'register.db') },
+      nextPort++,
+      { name: floorName, requests: loadOf(), routeDir: `/scripts/bench/${floorName}.mjs` },
+      seconds,
+    )
+    const requests = loadOf()
     const profiled = await profileLoad(
       { kind: 'web', dataDir: profileDir },
       nextPort++,
@@ -515,23 +559,23 @@ async function profileRows(rows: Row[], name: keyof typeof PROFILES, profileDir:
       seconds,
     )
     const perRequest = profiled.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
-    const floorMicros = new Map(floor?.shares.map((s) => [s.part, s.microsPerRequest]))
-    if (floor) {
-      const floorPerRequest = floor.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
-      record(rows, {
-        name: `${row}. ${label} CPU: busy µs per tap, floor vs app`,
-        ratio: floorPerRequest / perRequest,
-        versus: 'app',
-        note: `floor ${fmt(floorPerRequest)} µs (${fmt(floor.reqPerSec)} taps/s profiled), app ${fmt(perRequest)} µs; 0.6× the floor allows the app ${fmt(floorPerRequest / 0.6)} µs`,
-      })
-    }
+    const floorMicros = new Map(floor.shares.map((s) => [s.part, s.microsPerRequest]))
+    const floorPerRequest = floor.shares.reduce((sum, s) => sum + s.microsPerRequest, 0)
+    record(rows, {
+      name: `${row}. ${label} CPU: busy µs per ${per}, floor vs app`,
+      ratio: floorPerRequest / perRequest,
+      versus: 'app',
+      note: `floor ${fmt(floorPerRequest)} µs (${fmt(floor.reqPerSec)} ${unit} profiled), app ${fmt(perRequest)} µs${
+        name === 'tap' ? `; 0.6× the floor allows the app ${fmt(floorPerRequest / 0.6)} µs` : ''
+      }`,
+    })
     for (const [i, { part, share, microsPerRequest }] of profiled.shares.entries()) {
       const inFloor = floorMicros.get(part)
       record(rows, {
         name: `${row}${String.fromCharCode(97 + i)}. ${label} CPU share: ${part}`,
         ratio: share,
         versus: 'busy CPU',
-        note: `${fmt(microsPerRequest)} µs each${floor ? ` (floor ${fmt(inFloor ?? 0)})` : ''}${
+        note: `${fmt(microsPerRequest)} µs each (floor ${fmt(inFloor ?? 0)})${
           i === 0
             ? `; profiled run: ${fmt(profiled.reqPerSec)} ${unit} under --cpu-prof, ${fmt(perRequest)} µs of busy CPU each, idle excluded`
             : ''
@@ -563,7 +607,8 @@ async function main(): Promise<void> {
       oldDaysTo: 480,
     })
     // The floor taps on a copy of the very same database (its people, tokens and history: a tap
-    // into a million past visits costs more than into none), taken before the app opens it.
+    // into a million past visits costs more than into none), taken before the app opens it. The
+    // home page's floor (3a) runs on it after the taps, which leave it as they leave the app's.
     const floorDir = tempDir()
     copyDatabase(mainDir, floorDir)
     const app = await startApp(mainDir)
@@ -585,7 +630,15 @@ async function main(): Promise<void> {
     })
 
     if (homeOnly) {
-      await homeRows(rows, app.url, join(mainDir, 'register.db'), seeded.tokens, base, hello)
+      await homeRows(
+        rows,
+        app.url,
+        join(mainDir, 'register.db'),
+        join(floorDir, 'register.db'),
+        seeded.tokens,
+        base,
+        hello,
+      )
       app.child.kill()
       await profileRows(rows, 'home', tempDir())
       return report(rows)
@@ -681,7 +734,15 @@ async function main(): Promise<void> {
     const { subject: tap } = taps
     record(rows, tapRowOf(taps, base))
 
-    await homeRows(rows, app.url, join(mainDir, 'register.db'), seeded.tokens, base, hello)
+    await homeRows(
+      rows,
+      app.url,
+      join(mainDir, 'register.db'),
+      join(floorDir, 'register.db'),
+      seeded.tokens,
+      base,
+      hello,
+    )
     baseline.child.kill()
 
     // 10. Lighthouse (mobile: 4× CPU slowdown, slow 4G) on every staff page.

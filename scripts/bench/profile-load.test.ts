@@ -40,3 +40,31 @@ test('a profile’s shares count the load’s requests, not the start-up before 
   })
   assert.equal(shares[0]!.share, 0.6)
 })
+
+test('a floor’s own code is its SQL, but for the functions named for the parts they stand for', () => {
+  const floor = 'file:///app/scripts/bench/home-floor.mjs'
+  const nodes = [
+    { id: 1, callFrame: frame('(root)', ''), children: [2] },
+    { id: 2, callFrame: frame('routeHandler', 'file:///app/node_modules/fastify/lib/route.js'), children: [3] },
+    // The floor's route: its statements run natively from here.
+    { id: 3, callFrame: frame('', floor), children: [4, 5, 7, 8] },
+    { id: 4, callFrame: frame('tokenHash', floor), children: [] },
+    { id: 5, callFrame: frame('sealSession', floor), children: [6] },
+    { id: 6, callFrame: frame('randombytes_buf', 'file:///app/node_modules/sodium-native/index.js'), children: [] },
+    // The CSRF token, made by @fastify/csrf as the app's csrf-protection makes it.
+    { id: 7, callFrame: frame('create', 'file:///app/node_modules/@fastify/csrf/index.js'), children: [] },
+    { id: 8, callFrame: frame('page', floor), children: [9] },
+    { id: 9, callFrame: frame('escapeHtml', floor), children: [10] },
+    { id: 10, callFrame: frame('escapeChar', floor), children: [] },
+  ]
+  //               SQL ×3     auth  session ×2  csrf  rendering ×3
+  const samples = [3, 3, 3, 4, 5, 6, 7, 8, 9, 10]
+  const profile = { nodes, samples, timeDeltas: samples.map(() => 100), startTime: 0, endTime: 1000 }
+  const byPart = Object.fromEntries(requestShares(profile, '/scripts/bench/home-floor.mjs').map((s) => [s.part, s.micros]))
+  assert.deepEqual(byPart, {
+    'SQL (Kysely, driver, unit of work)': 300,
+    'auth (token hash, device)': 100,
+    'session, cookies': 300,
+    'page rendering (templates)': 300,
+  })
+})

@@ -26,23 +26,35 @@ interface CpuProfile {
  * the session: an earlier version looked for these parts first anywhere up the stack, and counted
  * half of every answer's write as "session, cookies".
  */
-const FLOOR = /\/scripts\/bench\/tap-floor\.mjs$/
+const FLOOR = /\/scripts\/bench\/(tap|home)-floor\.mjs$/
+/** The floors' functions that are not their SQL, by name: each is counted in the app's part for it. */
+const FLOOR_NOT_SQL: Record<string, string> = {
+  tokenHash: 'auth (token hash, device)',
+  sealSession: 'session, cookies',
+  page: 'page rendering (templates)',
+  escapeHtml: 'page rendering (templates)',
+  escapeChar: 'page rendering (templates)',
+  pageDay: 'page rendering (templates)',
+  pageTime: 'page rendering (templates)',
+}
+/** A floor's function counted in `part` (the floors' own code is otherwise their SQL). */
+const inFloor = (url: string, name: string, part: string) => FLOOR.test(url) && FLOOR_NOT_SQL[name] === part
 
 const PARTS: { part: string; matches: (url: string, name: string) => boolean }[] = [
   {
     part: 'SQL (Kysely, driver, unit of work)',
     matches: (url, name) =>
       /\/kysely\/|\/better-sqlite3\/|\/node_modules\/pg(-[a-z]+)?\/|\/server\/db\/|\.repository\.js$/.test(url) ||
-      // The floor's own code is its SQL (its statements run natively, called from there), but
-      // for its token hashing.
-      (FLOOR.test(url) && name !== 'tokenHash'),
+      // A floor's own code is its SQL (its statements run natively, called from there), but for
+      // the functions named in FLOOR_NOT_SQL.
+      (FLOOR.test(url) && FLOOR_NOT_SQL[name] === undefined),
   },
   { part: 'rate limit', matches: (url) => /\/@fastify\/rate-limit\/|\/toad-cache\//.test(url) },
   { part: 'headers', matches: (url) => /\/server\/plugins\/security\.js$|\/helmet\//.test(url) },
   {
     part: 'auth (token hash, device)',
     matches: (url, name) =>
-      /\/server\/plugins\/auth\.js$|\/server\/identity\//.test(url) || (FLOOR.test(url) && name === 'tokenHash'),
+      /\/server\/plugins\/auth\.js$|\/server\/identity\//.test(url) || inFloor(url, name, 'auth (token hash, device)'),
   },
   { part: 'idempotency', matches: (url) => /\/server\/register\/idempotency/.test(url) },
   {
@@ -57,9 +69,16 @@ const PARTS: { part: string; matches: (url: string, name: string) => boolean }[]
   },
   {
     part: 'session, cookies',
-    matches: (url) => /\/@fastify\/(secure-session|cookie|flash|csrf-protection)\/|\/sodium-native\//.test(url),
+    matches: (url, name) =>
+      /\/@fastify\/(secure-session|cookie|flash|csrf-protection|csrf)\/|\/sodium-native\//.test(url) ||
+      inFloor(url, name, 'session, cookies'),
   },
-  { part: 'page rendering (templates)', matches: (url) => /\/eta\/|\/@fastify\/view\/|\/server\/plugins\/view\.js$/.test(url) },
+  {
+    part: 'page rendering (templates)',
+    matches: (url, name) =>
+      /\/eta\/|\/@fastify\/view\/|\/server\/plugins\/view\.js$/.test(url) ||
+      inFloor(url, name, 'page rendering (templates)'),
+  },
   { part: 'tracing, metrics', matches: (url) => /\/@opentelemetry\/|\/prom-client\/|\/server\/lib\/(tracing|monitoring)\.js$/.test(url) },
   { part: 'the route’s own code (services, routes)', matches: (url) => /\/server\/(register|routes)\//.test(url) },
 ]
@@ -128,10 +147,10 @@ export function requestShares(
     .sort((a, b) => b.share - a.share)
 }
 
-/** The server a profile is taken of: the production web process, or the tap floor. */
+/** The server a profile is taken of: the production web process, or a floor (the tap's or the home page's). */
 export type ProfiledServer =
   | { kind: 'web'; dataDir: string }
-  | { kind: 'floor'; database: string }
+  | { kind: 'floor'; script: 'tap-floor.mjs' | 'home-floor.mjs'; database: string }
 
 /** How to start a profiled server on `port`: its script (node flags first) and environment. */
 function serverCommand(server: ProfiledServer, port: number): { args: string[]; env: NodeJS.ProcessEnv } {
@@ -141,13 +160,13 @@ function serverCommand(server: ProfiledServer, port: number): { args: string[]; 
       env: benchEnv(server.dataDir, port),
     }
   return {
-    args: [join(projectRoot, 'scripts', 'bench', 'tap-floor.mjs')],
+    args: [join(projectRoot, 'scripts', 'bench', server.script)],
     env: { ...process.env, PORT: String(port), FLOOR_DATABASE: server.database },
   }
 }
 
 /**
- * Runs a server (the production web process, or the tap floor) under V8's CPU profiler while
+ * Runs a server (the production web process, or a floor) under V8's CPU profiler while
  * autocannon sends `requests` for `seconds`, and splits its busy time by part of the request
  * (`routeDir`: where the load's route lives); the profile is kept in bench/`name`.cpuprofile.
  */
