@@ -96,6 +96,11 @@ export interface VisitTable {
    * Null while open, and for visits closed before migration 202612031400.
    */
   closed_at: ColumnType<number | null, number | null | undefined, number | null>
+  /**
+   * The latest time a sign-in found the visit already open (another device, reception, a replayed
+   * tap): a tap saved offline before it is overtaken. Null until then (migration 202612031900).
+   */
+  signed_in_again_at: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /**

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import type { Db } from '../db/connect.js'
 import type { ClosedBy } from '../db/database.js'
-import { fireList, fireListSettings } from '../reception/presence.service.js'
+import { fireList, fireListSettings, tapForPerson } from '../reception/presence.service.js'
 import { rollCallView, startRollCall } from '../reception/roll-call.service.js'
 import { buildTestApp, type TestApp } from '../testing/build-test-app.js'
 import { eventually } from '../testing/eventually.js'
@@ -12,7 +12,7 @@ import { latch, racingPostgres, someoneWaitsForALock } from '../testing/races.js
 import { personWithRole, sendSavedTap, tapSignIn } from '../testing/reception.js'
 import { testDialect } from '../testing/test-database.js'
 import { replayTap } from './offline-replay.js'
-import { closeLeftOpenVisit, correctAutoClose } from './register.service.js'
+import { closeLeftOpenVisit, correctAutoClose, signIn } from './register.service.js'
 import { findVisit } from './visit.repository.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
@@ -177,6 +177,92 @@ test('a late sign-out the auto-close did not overtake, or that is not a sign-out
       `${c.name}: the register is unchanged`,
     )
   }
+})
+
+test('a sign-out saved offline arriving after a sign-in on another device that found them still in is overtaken: they stay on the fire list', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const reception = await makePerson(db, { firstName: 'Rita', lastName: 'Desk', email: 'rita@example.org' })
+  // Each signs in at 08:00, taps "Sign out" at 17:00 with no signal (the phone keeps the tap), and is
+  // back inside at 17:30, where the register still has them in: the second sign-in changes nothing.
+  const signInAgain: Record<string, (personId: number) => Promise<unknown>> = {
+    'on another device': (personId) =>
+      signIn(db, { personId, now: at('23T17:30:00'), context, via: 'page' }, site),
+    'by reception on the board': (personId) =>
+      tapForPerson(
+        db,
+        { personId: reception, at: at('23T17:30:00'), context, subjectId: personId, action: 'sign-in' },
+        site,
+      ),
+    'saved offline on another phone and sent first': (personId) =>
+      replayTap(
+        db,
+        {
+          personId,
+          action: 'sign-in',
+          at: at('23T17:30:00'),
+          sentAt: at('23T17:50:00'),
+          now: at('23T17:50:00'),
+          context,
+        },
+        site,
+      ),
+  }
+  ctx.clock.set('2026-11-23T18:00:00Z')
+  for (const [i, [how, again]] of Object.entries(signInAgain).entries()) {
+    const id = await makePerson(db, {
+      firstName: `Back${i}`,
+      lastName: 'Test',
+      email: `back${i}@example.org`,
+    })
+    await makeVisit(db, id, { in: '2026-11-23T08:00:00Z' })
+    await again(id)
+    assert.equal(await onFireList(ctx, id), 'in', `${how}: in at 17:30`)
+    // At 18:00 the first phone finds signal and sends the 17:00 tap.
+    const result = await replayTap(
+      db,
+      {
+        personId: id,
+        action: 'sign-out',
+        at: at('23T17:00:00'),
+        sentAt: at('23T18:00:00'),
+        now: at('23T18:00:00'),
+        context,
+      },
+      site,
+    )
+    assert.equal(result.applied, false, `${how}: ${result.message}`)
+    assert.equal(result.superseded, true, `${how}: overtaken by the 17:30 sign-in`)
+    assert.equal(await onFireList(ctx, id), 'in', `${how}: still on the fire list at 18:00`)
+  }
+})
+
+test('a sign-out saved offline before a sign-in on another device, sent after the auto-close, does not correct the auto-close: still Unconfirmed', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const id = await makePerson(db, { firstName: 'Late', lastName: 'Worker', email: 'late@example.org' })
+  await makeVisit(db, id, { in: '2026-11-23T08:00:00Z' })
+  // 23:50: "Sign out" with no signal on her phone; 23:55: back at her desk, she signs in on her laptop.
+  await signIn(db, { personId: id, now: at('23T23:55:00'), context, via: 'page' }, site)
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose({ ...ctx.app.ctx, log: ctx.app.log }), { closed: 1 })
+  ctx.clock.set('2026-11-24T00:10:00Z')
+  const result = await replayTap(
+    db,
+    {
+      personId: id,
+      action: 'sign-out',
+      at: at('23T23:50:00'),
+      sentAt: at('24T00:10:00'),
+      now: at('24T00:10:00'),
+      context,
+    },
+    site,
+  )
+  assert.equal(result.applied, false, result.message)
+  const [visit] = await db.selectFrom('visit').selectAll().where('person_id', '=', id).execute()
+  assert.equal(visit!.closed_by, 'auto', 'the auto-close stands: nobody saw her leave after 23:55')
+  assert.equal(await onFireList(ctx, id), 'unconfirmed (auto-closed)')
 })
 
 test('a roll call running when the late sign-out arrives keeps her line, saying she left before the alarm; Ben, who signs out during it, still counts', async (t) => {

@@ -133,7 +133,11 @@ async function applyUnlessOvertaken(
     message: `Your ${tap.action === 'sign-in' ? 'sign-in' : 'sign-out'} from ${formatTime(at, site.timeZone)} was overtaken by a later change, so it was not applied.`,
   })
   const latest = await findLatestVisit(db, tap.personId)
-  const lastChange = latest ? Math.max(latest.signed_in_at, latest.signed_out_at ?? 0) : 0
+  // A sign-in that found the visit open (another device, reception) is a change here too: the
+  // person was inside then, so a sign-out tapped before it must not close the visit.
+  const lastChange = latest
+    ? Math.max(latest.signed_in_at, latest.signed_out_at ?? 0, latest.signed_in_again_at ?? 0)
+    : 0
   if (at < lastChange) return superseded()
   if (tap.action === 'sign-out') {
     const open = await findOpenVisit(db, tap.personId)

@@ -18,6 +18,7 @@ import {
   findOpenVisit,
   findVisit,
   insertOpenVisit,
+  recordSignedInAgain,
 } from './visit.repository.js'
 
 /**
@@ -101,6 +102,9 @@ export async function signIn(db: Db, request: TapRequest, site: RegisterSite): P
   return unitOfWork(db, async (trx) => {
     const before = await presenceOf(trx, request.personId, request.now, site)
     if (before.state === 'in') {
+      // Nothing changes, but they were inside at this time: a sign-out saved offline on another
+      // phone before it, arriving later, must not close the visit (see replayTap).
+      await recordSignedInAgain(trx, before.visit.id, request.now)
       return {
         changed: false,
         presence: before,
@@ -190,7 +194,7 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
  * latest visit after it: a sign-out saved offline before the auto-close and sent after it. The
  * visit then ends when they tapped, closed by them, and they are no longer Unconfirmed. Undefined
  * (nothing changed) unless the latest visit was closed by the auto-close, began at or before the tap
- * and was closed after it. The update applies only while the auto-close's time still stands, so a
+ * and was closed after it, and no sign-in after the tap found it open (another device). The update applies only while the auto-close's time still stands, so a
  * change committed meanwhile (their own "I've left", another replay) is never overwritten. On a
  * running roll call they then left before the alarm, as for any sign-out dated before it.
  */
@@ -204,6 +208,8 @@ export async function signOutBeforeAutoClose(
     const autoClosedAt = visit?.closed_by === 'auto' ? visit.signed_out_at : null
     if (!visit || autoClosedAt === null) return undefined
     if (visit.signed_in_at > request.now || request.now >= autoClosedAt) return undefined
+    // A sign-in after the tap found them still inside (another device): the tap is overtaken.
+    if (request.now < (visit.signed_in_again_at ?? request.now)) return undefined
     refuseStalePage(request, site)
     const closed = await correctAutoClosedVisit(trx, visit.id, request.now)
     if (!closed) return undefined

@@ -41,6 +41,21 @@ export async function insertOpenVisit(db: Db, personId: number, at: number): Pro
   return (await insertOpenVisitQuery(db, { personId, at }))[0]
 }
 
+/**
+ * Records that a sign-in at `at` found the visit already open (another device, reception, a tap
+ * saved on another phone): the latest such time, while the visit is open. A tap saved offline
+ * before it is overtaken, as by any change the register recorded.
+ */
+export async function recordSignedInAgain(db: Db, visitId: number, at: number): Promise<void> {
+  await db
+    .updateTable('visit')
+    .set({ signed_in_again_at: at })
+    .where('id', '=', visitId)
+    .where('signed_out_at', 'is', null)
+    .where((eb) => eb.or([eb('signed_in_again_at', 'is', null), eb('signed_in_again_at', '<', at)]))
+    .execute()
+}
+
 const closeVisitQuery = preparedQuery(
   (db, v: { visitId: number; at: number; closedBy: ClosedBy; closedAt: number }) =>
     db
