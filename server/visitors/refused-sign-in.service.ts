@@ -1,6 +1,7 @@
 import { auditOfActionSinceQuery, type RequestContext } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
 import type { Kiosk } from '../db/database.js'
+import { unitOfWork } from '../db/unit-of-work.js'
 import { auditKiosk, savedByKiosk } from '../kiosk/kiosk.service.js'
 
 /** The audit action of a kiosk's saved sign-in that the register refused for good. */
@@ -60,9 +61,20 @@ export async function recordRefusedSavedSignIn(
 }
 
 /**
+ * What the register made of a removal at the kiosk: `recorded` now, or `already` (a removal sent
+ * again, its first answer lost: nothing new); or `no-refusal` when it holds no refusal of that key
+ * under the kiosk the sign-in was saved under (a made-up key, or one purged with the audit trail
+ * after RETENTION_DAYS): nothing is recorded. In every case the tablet may forget the notice.
+ */
+export type DismissalOutcome = 'recorded' | 'already' | 'no-refusal'
+
+/**
  * Records that a person removed a refused saved sign-in's notice from the kiosk tablet (saying
  * reception knows), before the tablet forgets it: the kiosk, when the sign-in was made and its key
- * (which the refusal's audit row holds too), never the visitor's name.
+ * (which the refusal's audit row holds too), never the visitor's name. Once per refusal: only a
+ * refusal of that key, saved under the same kiosk, not yet removed since, is recorded as removed.
+ * (Two removals of one notice in the same instant, in two processes on PostgreSQL, could both be
+ * recorded: nothing locks between the look and the write. A tablet sends one at a time.)
  */
 export async function recordDismissedSavedSignIn(
   db: Db,
@@ -74,16 +86,25 @@ export async function recordDismissedSavedSignIn(
     savedUnder: unknown
     context: RequestContext
   },
-): Promise<void> {
-  await auditKiosk(db, kiosk, {
-    at: dismissal.now,
-    action: SAVED_SIGN_IN_DISMISSED,
-    context: dismissal.context,
-    detail: {
-      madeAt: dismissal.madeAt,
-      key: dismissal.key,
-      ...(await savedByKiosk(db, dismissal.savedUnder)),
-    },
+): Promise<DismissalOutcome> {
+  const savedBy = await savedByKiosk(db, dismissal.savedUnder)
+  // The sign-in as the board pairs a removal with its refusal: its key, under the kiosk that saved it.
+  const signIn = signInOf({ kioskId: kiosk.id, ...savedBy, key: dismissal.key })
+  const same = (row: { detail: string }) => signInOf(JSON.parse(row.detail) as SavedSignInDetail) === signIn
+  return unitOfWork(db, async (trx) => {
+    // Refusals are few (each was an alarm on reception's board) and kept as long as the audit
+    // trail: all of them, through their partial index, with the key matched here.
+    const refusal = (await refusedSavedSignInsQuery(trx, 0).execute()).findLast(same)
+    if (!refusal) return 'no-refusal'
+    // A removal since the refusal removed this notice already (the board counts the first one).
+    if ((await dismissedSavedSignInsQuery(trx, refusal.at).execute()).some(same)) return 'already'
+    await auditKiosk(trx, kiosk, {
+      at: dismissal.now,
+      action: SAVED_SIGN_IN_DISMISSED,
+      context: dismissal.context,
+      detail: { madeAt: dismissal.madeAt, key: dismissal.key, ...savedBy },
+    })
+    return 'recorded'
   })
 }
 

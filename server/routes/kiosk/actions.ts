@@ -220,7 +220,7 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     },
     async (request) => {
       const now = clock.now()
-      await recordDismissedSavedSignIn(db, request.kiosk!, {
+      const outcome = await recordDismissedSavedSignIn(db, request.kiosk!, {
         now,
         madeAt: madeAtOf(request.body, now),
         key: request.body.key,
@@ -228,8 +228,14 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
         context: request.auditContext,
       })
       // Reception's boards show the refusal as dealt with at once.
-      live.emit('change', { topic: 'kiosk', id: request.kiosk!.id })
-      return { dismissed: true }
+      if (outcome === 'recorded') live.emit('change', { topic: 'kiosk', id: request.kiosk!.id })
+      if (outcome === 'no-refusal')
+        request.log.warn(
+          { kioskId: request.kiosk!.id },
+          'a kiosk removed the notice of a refusal the register does not hold',
+        )
+      // The tablet forgets the notice in every case: a notice it could never remove helps nobody.
+      return { dismissed: true, recorded: outcome !== 'no-refusal' }
     },
   )
 

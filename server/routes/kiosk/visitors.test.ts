@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { runScheduledTask } from '../../../tasks/schedules.js'
 import { buildTestApp, type TestApp } from '../../testing/build-test-app.js'
 import { makePerson } from '../../testing/factories.js'
-import { createKioskCode, kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
+import { createKioskCode, type KioskTablet, kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
 import { deskReceptionist, eventually, personWithRole } from '../../testing/reception.js'
 import { auditedAs } from '../../testing/roll-call.js'
 import { visitorLink } from '../../visitors/visitor-links.js'
@@ -468,23 +468,44 @@ test('a saved copy that reaches the register more than 12 hours late, whose firs
   assert.deepEqual(await auditedAs(ctx, 'visitor.saved-sign-in-refused'), [], 'nothing refused')
 })
 
+/** A sign-in the tablet saved `hoursAgo` hours ago, sent now: too old, refused (its audit row holds `key`). */
+async function refusedCopy(ctx: TestApp, tablet: KioskTablet, key: string, hoursAgo: number) {
+  const sent = await tablet.api('POST', '/kiosk/api/visitors', {
+    name: 'Rita Refused',
+    hostText: 'zoe host',
+    action: 'visitor-sign-in',
+    key,
+    at: ctx.clock.now() - hoursAgo * 60 * 60_000,
+    sentAt: ctx.clock.now(),
+  })
+  assert.equal(sent.statusCode, 422, sent.body)
+}
+
+const DISMISS = '/kiosk/api/saved-sign-ins/dismiss'
+
+const kioskIdNamed = async (ctx: TestApp, name: string) =>
+  (await ctx.app.ctx.db.selectFrom('kiosk').select('id').where('name', '=', name).executeTakeFirstOrThrow())
+    .id
+
 test('removing a refused sign-in’s notice on the tablet is audited with the kiosk, when the sign-in was made and its key, never the visitor’s name', async (t) => {
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
   const admin = await kioskAdmin(ctx)
   const tablet = await pairedKiosk(ctx, admin, 'North door')
   const dismissed = () => auditedAs(ctx, 'visitor.saved-sign-in-dismissed')
+  await refusedCopy(ctx, tablet, '1f2e3d4c-rita', 14)
   const heard: { topic: string; id: number }[] = []
   ctx.app.ctx.live.on('change', (change) => heard.push(change))
   const madeAt = ctx.clock.now() - 14 * 60 * 60_000
   // The tablet's clock is 5 s slow: the sign-in's age decides when it was made, not its clock.
-  const removed = await tablet.api('POST', '/kiosk/api/saved-sign-ins/dismiss', {
+  const removed = await tablet.api('POST', DISMISS, {
     key: '1f2e3d4c-rita',
     at: madeAt - 5_000,
     sentAt: ctx.clock.now() - 5_000,
     name: 'Rita Refused',
   })
   assert.equal(removed.statusCode, 200, removed.body)
+  assert.deepEqual(removed.json(), { dismissed: true, recorded: true })
   const [detail] = await dismissed()
   assert.ok(detail, 'audited')
   assert.equal(detail.kiosk, 'North door')
@@ -496,8 +517,9 @@ test('removing a refused sign-in’s notice on the tablet is audited with the ki
 
   // One the tablet kept from an earlier pairing names the kiosk that saved it.
   const north = (await db.selectFrom('kiosk').select('id').executeTakeFirstOrThrow()).id
+  await refusedCopy(ctx, tablet, '9a8b-kept', 14)
   const side = await pairedKiosk(ctx, admin, 'Side door')
-  const adopted = await side.api('POST', '/kiosk/api/saved-sign-ins/dismiss', {
+  const adopted = await side.api('POST', DISMISS, {
     key: '9a8b-kept',
     at: madeAt,
     sentAt: ctx.clock.now(),
@@ -508,11 +530,106 @@ test('removing a refused sign-in’s notice on the tablet is audited with the ki
   assert.deepEqual([kept.kiosk, kept.savedByKiosk], ['Side door', 'North door'])
 
   // Without its key there is nothing to name: refused, and nothing recorded.
-  assert.equal(
-    (await tablet.api('POST', '/kiosk/api/saved-sign-ins/dismiss', { at: madeAt })).statusCode,
-    400,
-  )
+  assert.equal((await tablet.api('POST', DISMISS, { at: madeAt })).statusCode, 400)
   assert.equal((await dismissed()).length, 2)
+})
+
+test('a removal sent again (its answer lost) records nothing new and answers as the first did: from the same kiosk, or after the tablet was paired as another', async (t) => {
+  const ctx = await buildTestApp(t)
+  const admin = await kioskAdmin(ctx)
+  const tablet = await pairedKiosk(ctx, admin, 'North door')
+  const north = await kioskIdNamed(ctx, 'North door')
+  const dismissed = () => auditedAs(ctx, 'visitor.saved-sign-in-dismissed')
+  await refusedCopy(ctx, tablet, '2c4d-rita', 14)
+  await refusedCopy(ctx, tablet, '8e1f-otto', 13)
+  const heard: { topic: string; id: number }[] = []
+  ctx.app.ctx.live.on('change', (change) => heard.push(change))
+  const rita = { key: '2c4d-rita', at: ctx.clock.now() - 14 * 60 * 60_000 }
+
+  const first = await tablet.api('POST', DISMISS, { ...rita, sentAt: ctx.clock.now() })
+  assert.equal(first.statusCode, 200, first.body)
+  ctx.clock.advance(20_000)
+  const again = await tablet.api('POST', DISMISS, { ...rita, sentAt: ctx.clock.now() })
+  assert.equal(again.statusCode, first.statusCode, again.body)
+  assert.deepEqual(again.json(), first.json(), 'the tablet forgets the notice, as it would have')
+  assert.equal((await dismissed()).length, 1, 'audited once')
+  assert.equal(heard.length, 1, 'boards told once')
+
+  // Otto's removal reaches the register and its answer is lost; the tablet is paired as the Side
+  // door before it tries again, naming the North door as the kiosk it saved Otto's sign-in under.
+  const otto = { key: '8e1f-otto', at: ctx.clock.now() - 13 * 60 * 60_000 }
+  assert.equal((await tablet.api('POST', DISMISS, { ...otto, sentAt: ctx.clock.now() })).statusCode, 200)
+  assert.equal((await dismissed()).length, 2)
+  await admin.get('/admin/kiosks')
+  assert.equal((await admin.post(`/admin/kiosks/${north}/unpair`)).statusCode, 303)
+  assert.equal((await tablet.pair(await createKioskCode(admin, 'Side door'))).statusCode, 303)
+  ctx.clock.advance(60_000)
+  const retried = await tablet.api('POST', DISMISS, { ...otto, sentAt: ctx.clock.now(), savedUnder: [north] })
+  assert.equal(retried.statusCode, 200, retried.body)
+  assert.deepEqual(retried.json(), first.json())
+  assert.deepEqual(
+    (await dismissed()).map((d) => [d.key, d.kiosk]),
+    [
+      ['2c4d-rita', 'North door'],
+      ['8e1f-otto', 'North door'],
+    ],
+    'nothing new recorded',
+  )
+  assert.equal(heard.length, 2)
+})
+
+test('removing a notice the register holds no refusal for records nothing and still lets the tablet forget it: a made-up key, another kiosk’s refusal, one purged with the audit trail; never a 500', async (t) => {
+  const ctx = await buildTestApp(t)
+  const admin = await kioskAdmin(ctx)
+  const north = await pairedKiosk(ctx, admin, 'North door')
+  const side = await pairedKiosk(ctx, admin, 'Side door')
+  const northId = await kioskIdNamed(ctx, 'North door')
+  const dismissed = () => auditedAs(ctx, 'visitor.saved-sign-in-dismissed')
+  await refusedCopy(ctx, north, '4b5c-paul', 14)
+  const heard: unknown[] = []
+  ctx.app.ctx.live.on('change', (change) => heard.push(change))
+  const forgotten = { dismissed: true, recorded: false }
+  const dismiss = async (tablet: KioskTablet, body: object) => {
+    const sent = await tablet.api('POST', DISMISS, {
+      at: ctx.clock.now() - 60_000,
+      sentAt: ctx.clock.now(),
+      ...body,
+    })
+    assert.equal(sent.statusCode, 200, sent.body)
+    return sent.json()
+  }
+
+  assert.deepEqual(await dismiss(north, { key: 'never-refused' }), forgotten, 'a made-up key')
+  assert.deepEqual(await dismiss(side, { key: '4b5c-paul' }), forgotten, 'not saved at the Side door')
+  assert.deepEqual(
+    await dismiss(side, { key: '4b5c-paul', savedUnder: [northId + 100] }),
+    forgotten,
+    'nor under a kiosk that never refused it',
+  )
+  assert.deepEqual(await dismissed(), [], 'nothing recorded')
+  assert.deepEqual(heard, [], 'no board told')
+
+  // 91 days on, the nightly purge has taken the refusal with the rest of the audit trail; the
+  // tablet still shows its notice (nothing on the tablet expires it).
+  ctx.clock.advance(91 * 24 * 60 * 60_000)
+  await runScheduledTask({ ...ctx.app.ctx, log: ctx.app.log }, 'purge')
+  assert.deepEqual(await auditedAs(ctx, 'visitor.saved-sign-in-refused'), [], 'purged')
+  assert.deepEqual(await dismiss(north, { key: '4b5c-paul' }), forgotten)
+  assert.deepEqual(await dismissed(), [])
+
+  // Whatever the key and kiosks sent: a 2xx or a 4xx, never a 500, and nothing recorded.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.string({ minLength: 1, maxLength: 100, unit: 'binary' }),
+      fc.option(fc.array(fc.integer({ min: -5, max: 2 ** 53 }), { maxLength: 21 }), { nil: undefined }),
+      async (key, savedUnder) => {
+        const sent = await north.api('POST', DISMISS, { key, savedUnder, at: 0, sentAt: ctx.clock.now() })
+        assert.ok(sent.statusCode < 500, `${sent.statusCode} ${sent.body}`)
+      },
+    ),
+    { numRuns: 60 },
+  )
+  assert.deepEqual(await dismissed(), [])
 })
 
 test('the visitor’s own link signs them out once; a forged link does nothing', async (t) => {
