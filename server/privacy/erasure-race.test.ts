@@ -13,6 +13,7 @@ import { erasePerson } from './erasure.service.js'
 const NOON = Date.parse('2026-11-23T12:00:00Z')
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
+const fireList = { timeZone: site.timeZone, stillHereHours: 2, autoClosedHours: 12 }
 
 test('a sign-in that commits while an erasure is under way refuses the erasure: they stay on the fire list, named (PostgreSQL)', {
   skip:
@@ -46,7 +47,7 @@ test('a sign-in that commits while an erasure is under way refuses the erasure: 
     await released.reached
   })
   await holding.reached
-  const erasure = erasePerson(db, { personId: bob, at: NOON + 1, context }, ada).then(
+  const erasure = erasePerson(db, { personId: bob, at: NOON + 1, context }, ada, fireList).then(
     () => undefined,
     (error: Error & { statusCode?: number }) => error,
   )

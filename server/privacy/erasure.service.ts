@@ -7,6 +7,13 @@ import { listContacts } from '../identity/contact.repository.js'
 import { updatePerson } from '../identity/person.repository.js'
 import type { AdminActor } from '../identity/roles.service.js'
 import { UserError } from '../lib/errors.js'
+import {
+  type FireListSettings,
+  fireList,
+  staffOnFireList,
+  timeAround,
+} from '../reception/presence.service.js'
+import { findActiveRollCall, lineStanding } from '../reception/roll-call.repository.js'
 import { findOpenVisit } from '../register/visit.repository.js'
 import {
   countRowsAbout,
@@ -122,7 +129,12 @@ function policyAction(erase: (typeof PERSON_TABLES)[string]['erase']): ErasureLi
   return erase === 'delete' ? 'deleted' : erase === 'keep' ? 'kept' : 'anonymised'
 }
 
-async function checkErasable(db: Db, actor: AdminActor, personId: number): Promise<Person> {
+async function checkErasable(
+  db: Db,
+  actor: AdminActor,
+  personId: number,
+  settings: FireListSettings,
+): Promise<Person> {
   const person = await requirePerson(db, personId)
   if (person.erased_at !== null) throw new UserError(409, 'This person has already been erased.')
   await refuseLastAdmin(db, person, 'Erasing the only administrator')
@@ -137,8 +149,31 @@ async function checkErasable(db: Db, actor: AdminActor, personId: number): Promi
       `${person.first_name} ${person.last_name} is signed in. Erasing them now would take them off the fire list. If they have left, close their visit below with the time they left; otherwise erase them once they have left.`,
     )
   }
+  // Closed unseen (deactivated or deprovisioned while inside, the nightly auto-close): the fire list
+  // still lists them, Unconfirmed, and would show a nameless "Erased person" with no phone to call.
+  const listed = staffOnFireList(await fireList(db, actor.at, settings)).find((p) => p.personId === personId)
+  if (listed) {
+    const until =
+      listed.reason?.kind === 'auto-closed'
+        ? ` until ${timeAround(listed.reason.at + settings.autoClosedHours * hourMs, actor.at, settings.timeZone)}`
+        : ''
+    throw new UserError(
+      409,
+      `${person.first_name} ${person.last_name} may still be in the building: nobody saw them leave, so the fire list lists them as Unconfirmed${until}. Erase them after that.`,
+    )
+  }
+  // A marshal looking for them on a running roll call needs their name too.
+  const running = await findActiveRollCall(db)
+  if (running && (await lineStanding(db, running.id, personId)) !== undefined) {
+    throw new UserError(
+      409,
+      `${person.first_name} ${person.last_name} is on the roll call running now: erasing them would take their name off it. Erase them once it has ended.`,
+    )
+  }
   return person
 }
+
+const hourMs = 60 * 60 * 1000
 
 async function plan(db: Db, person: Person, traces: Traces): Promise<ErasurePlan> {
   const lines: ErasureLine[] = []
@@ -163,23 +198,35 @@ async function plan(db: Db, person: Person, traces: Traces): Promise<ErasurePlan
 /**
  * The dry run: what erasing this person would delete, anonymise, keep and scrub, changing
  * nothing. Refused (409) like the erasure itself: the last admin, oneself, someone already erased,
- * someone signed in (the fire list needs their name).
+ * someone the fire list or a running roll call lists (they need their name).
  */
-export async function planErasure(db: Db, actor: AdminActor, personId: number): Promise<ErasurePlan> {
-  const person = await checkErasable(db, actor, personId)
+export async function planErasure(
+  db: Db,
+  actor: AdminActor,
+  personId: number,
+  fireList: FireListSettings,
+): Promise<ErasurePlan> {
+  const person = await checkErasable(db, actor, personId, fireList)
   return plan(db, person, await tracesOf(db, person))
 }
 
 /**
  * Erases a person (a data-protection request), refused while they are signed in (also when a
- * sign-in commits while the erasure runs): devices revoked, then contacts, devices, codes, messages, SSO and directory links and their audit trail
+ * sign-in commits while the erasure runs), while the fire list still lists them as Unconfirmed
+ * (closed unseen: deactivated while inside, the nightly auto-close) and while a running roll call
+ * has a line for them: devices revoked, then contacts, devices, codes, messages, SSO and directory links and their audit trail
  * deleted; their name replaced in copies (roll calls) and in free text elsewhere; visits,
  * reminders and roll-call marks kept as anonymous rows, so statistics do not change. The audit
  * trail keeps one row: that an erasure happened and who did it. One transaction.
  */
-export async function erasePerson(db: Db, actor: AdminActor, personId: number): Promise<ErasurePlan> {
+export async function erasePerson(
+  db: Db,
+  actor: AdminActor,
+  personId: number,
+  fireList: FireListSettings,
+): Promise<ErasurePlan> {
   return unitOfWork(db, async (trx) => {
-    const person = await checkErasable(trx, actor, personId)
+    const person = await checkErasable(trx, actor, personId, fireList)
     const traces = await tracesOf(trx, person)
     const { devicesRevoked, closedVisit } =
       person.deactivated_at === null

@@ -3,6 +3,8 @@ import { test } from 'node:test'
 import { sql } from 'kysely'
 import { createIntegrationToken } from '../identity/integration-token.service.js'
 import { cliContext } from '../identity/roles.service.js'
+import { fireList, fireListSettings } from '../reception/presence.service.js'
+import { endRollCall, startRollCall } from '../reception/roll-call.service.js'
 import { parseDateRange } from '../reports/date-range.js'
 import { buildStats } from '../reports/reports.service.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../testing/build-test-app.js'
@@ -222,4 +224,74 @@ test('erasure: refused while they are signed in (the fire list), for the last ad
   // Bob is now the last admin: nobody can erase him.
   await bob.browser.get('/admin/people')
   assert.equal((await bob.browser.get(`/admin/people/${bob.id}/erase`)).statusCode, 303)
+})
+
+test('erasure: refused while the fire list still lists them as Unconfirmed (deactivated while inside), or a running roll call has a line for them', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const context = { ip: '203.0.113.9', userAgent: 'test' }
+  const bob = await personWithRole(ctx, 'bob@example.org', { firstName: 'Bob', lastName: 'Boss' }, 'admin')
+  const sam = await personWithRole(ctx, 'sam@example.org', { firstName: 'Sam', lastName: 'Staff' })
+  const tia = await personWithRole(ctx, 'tia@example.org', { firstName: 'Tia', lastName: 'Staff' })
+  const onFireList = async (personId: number) => {
+    const list = await fireList(db, ctx.clock.now(), fireListSettings(ctx.config))
+    return [...list.in, ...list.unconfirmed].find((p) => p.personId === personId)
+  }
+  const erase = async (personId: number) => {
+    await bob.browser.get(`/admin/people/${personId}`)
+    const r = await bob.browser.post(`/admin/people/${personId}/erase`)
+    assert.equal(r.statusCode, 303)
+    return (await bob.browser.follow(r)).body
+  }
+  const erased = async (personId: number) =>
+    (await db.selectFrom('person').select('erased_at').where('id', '=', personId).executeTakeFirstOrThrow())
+      .erased_at !== null
+
+  // Sam is at his desk on his last day; Bob deactivates him at once (visit closed, nobody saw him go).
+  await tapSignIn(sam.browser)
+  await bob.browser.get(`/admin/people/${sam.id}`)
+  assert.equal((await bob.browser.post(`/admin/people/${sam.id}/deactivate`)).statusCode, 303)
+  assert.equal((await onFireList(sam.id))?.group, 'unconfirmed', 'deactivation leaves him Unconfirmed')
+  // Erasing him now would leave an "Erased person" with no name or phone on the fire list.
+  assert.match(await erase(sam.id), /Sam Staff may still be in the building/)
+  assert.equal(await erased(sam.id), false, 'nothing erased')
+  const dry = await bob.browser.get(`/admin/people/${sam.id}/erase`)
+  assert.match((await bob.browser.follow(dry)).body, /may still be in the building/, 'nor planned')
+  assert.equal((await onFireList(sam.id))?.firstName, 'Sam', 'still named on the fire list')
+
+  // Tia signs out during a roll call: off the fire list, but her line counts until a marshal finds her.
+  await tapSignIn(tia.browser)
+  const marshal = await personWithRole(
+    ctx,
+    'mo@example.org',
+    { firstName: 'Mo', lastName: 'Marshal' },
+    'reception',
+  )
+  const { rollCall } = await startRollCall(db, {
+    personId: marshal.id,
+    at: ctx.clock.now(),
+    context,
+    kind: 'real',
+    fireList: fireListSettings(ctx.config),
+  })
+  ctx.clock.advance(60_000)
+  await tapSignOut(tia.browser)
+  assert.equal(await onFireList(tia.id), undefined, 'off the fire list')
+  assert.match(await erase(tia.id), /Tia Staff is on the roll call running now/)
+  assert.equal(await erased(tia.id), false, 'nothing erased while the roll call runs')
+
+  // Once the roll call has ended and the fire list no longer lists Sam, both can be erased.
+  await endRollCall(db, {
+    rollCallId: rollCall.id,
+    personId: marshal.id,
+    at: ctx.clock.now(),
+    context,
+    timeZone: ctx.config.TIME_ZONE,
+  })
+  await erase(tia.id)
+  assert.equal(await erased(tia.id), true, 'Tia erased once the roll call ended')
+  ctx.clock.advance(ctx.config.FIRE_LIST_AUTO_CLOSED_HOURS * 3_600_000)
+  assert.equal(await onFireList(sam.id), undefined, 'the fire list has let Sam go')
+  await erase(sam.id)
+  assert.equal(await erased(sam.id), true, 'Sam erased once nothing lists him')
 })

@@ -4,6 +4,7 @@ import { idSchema } from '../../lib/ids.js'
 import { erasePerson, planErasure } from '../../privacy/erasure.service.js'
 import { type ExportFormat, exportPersonData } from '../../privacy/export.service.js'
 import { privacyNotice } from '../../privacy/notice.js'
+import { fireListSettings } from '../../reception/presence.service.js'
 import { adminActor } from '../admin/shared.js'
 import { idParams } from '../schemas.js'
 
@@ -83,7 +84,12 @@ export default async function privacyRoutes(app: FastifyInstance): Promise<void>
       { schema: { params: idParams } },
       async (request, reply) => {
         try {
-          const plan = await planErasure(db, adminActor(request, clock), request.params.id)
+          const plan = await planErasure(
+            db,
+            adminActor(request, clock),
+            request.params.id,
+            fireListSettings(config),
+          )
           return reply.page('admin/erase', { plan })
         } catch (error) {
           return refused(request, reply, request.params.id, error)
@@ -97,7 +103,7 @@ export default async function privacyRoutes(app: FastifyInstance): Promise<void>
       async (request, reply) => {
         const { id } = request.params
         try {
-          await erasePerson(db, adminActor(request, clock), id)
+          await erasePerson(db, adminActor(request, clock), id, fireListSettings(config))
         } catch (error) {
           return refused(request, reply, id, error)
         }
