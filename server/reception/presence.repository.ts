@@ -24,6 +24,7 @@ export interface DepartureRow {
   personId: number
   firstName: string
   lastName: string
+  visitId: number
   signedInAt: number
   signedOutAt: number
   closedBy: ClosedBy
@@ -132,6 +133,7 @@ export async function listVisitsClosedSince(db: Db, from: number): Promise<Depar
       'person.id as personId',
       'person.first_name as firstName',
       'person.last_name as lastName',
+      'visit.id as visitId',
       'visit.signed_in_at as signedInAt',
       'visit.signed_out_at as signedOutAt',
       'visit.closed_by as closedBy',

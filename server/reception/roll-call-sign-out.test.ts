@@ -4,12 +4,12 @@ import { autoClose } from '../../tasks/auto-close.task.js'
 import { sendReminders } from '../../tasks/send-reminders.task.js'
 import { adminCloseVisit } from '../admin/people.service.js'
 import { replayTap } from '../register/offline-replay.js'
-import { correctAutoClose } from '../register/register.service.js'
+import { correctAutoClose, signOut } from '../register/register.service.js'
 import { buildTestApp, type TestApp, type TestBrowser } from '../testing/build-test-app.js'
 import { personWithRole, tapSignIn, tapSignOut } from '../testing/reception.js'
 import { auditedAs, marshalEnds, marshalStarts, moMarshal, rollCallCounts } from '../testing/roll-call.js'
-import { tapForPerson } from './presence.service.js'
-import { describeSignOut, markOnRollCall, rollCallView } from './roll-call.service.js'
+import { fireListSettings, tapForPerson } from './presence.service.js'
+import { describeSignOut, markOnRollCall, rollCallView, startRollCall } from './roll-call.service.js'
 
 const context = { ip: '203.0.113.9', userAgent: 'test' }
 const site = { timeZone: 'Europe/London' }
@@ -297,5 +297,35 @@ test('an administrator closing a visit during a roll call at the time they left 
   assert.deepEqual(
     (await auditedAs(ctx, 'roll-call.left-before-alarm')).map((a) => [a.personId, a.at, a.signedOutAt]),
     [[people.Ann, at('09:40'), at('09:10')]],
+  )
+})
+
+test('a sign-out dated after the alarm that commits before the roll call reads the list (it waited for it): on the list, signed out during the alarm, still not accounted for', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  ctx.clock.set('2026-11-24T08:00:00Z')
+  const mo = await moMarshal(ctx)
+  const eve = await personWithRole(ctx, 'eve@example.org', { firstName: 'Eve', lastName: 'Test' })
+  await tapSignIn(eve.browser)
+  // The marshal taps "start" at 09:30:00.000; Eve's tap at the door, a few milliseconds later, is
+  // already being written: the start waits for it (waitForSignInsInFlight), then reads the list.
+  const alarm = at('09:30')
+  await signOut(db, { personId: eve.id, now: alarm + 5, context }, site)
+  const { rollCall } = await startRollCall(db, {
+    personId: mo.id,
+    at: alarm,
+    context,
+    kind: 'real',
+    fireList: fireListSettings(ctx.config),
+  })
+  assert.deepEqual(
+    await lines(ctx, rollCall.id),
+    [['Eve', 'Signed out at 09:30, during the alarm', 'unaccounted']],
+    'her tap is no proof she reached the assembly point',
+  )
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 1)
+  assert.deepEqual(
+    (await auditedAs(ctx, 'roll-call.signed-out-during')).map((a) => [a.personId, a.rollCallId]),
+    [[eve.id, rollCall.id]],
   )
 })

@@ -45,9 +45,16 @@ export async function insertRollCall(
     .executeTakeFirst()
 }
 
-/** Copies the fire list's staff into the roll call's snapshot, with why each was unconfirmed. */
-export async function insertSnapshot(db: Db, rollCallId: number, people: FireListPerson[]): Promise<void> {
-  // SQLite limits bound parameters per statement; 50 rows × 10 values stays well inside.
+/**
+ * Copies the fire list's staff into the roll call's snapshot, with why each was unconfirmed, and
+ * when someone signed out if they did so during the alarm before the list was read.
+ */
+export async function insertSnapshot(
+  db: Db,
+  rollCallId: number,
+  people: (FireListPerson & { signedOutAt?: number })[],
+): Promise<void> {
+  // SQLite limits bound parameters per statement; 50 rows × 11 values stays well inside.
   for (let i = 0; i < people.length; i += 50) {
     await db
       .insertInto('roll_call_person')
@@ -63,6 +70,7 @@ export async function insertSnapshot(db: Db, rollCallId: number, people: FireLis
           reason_at: p.reason?.at ?? null,
           last_activity_at: p.lastActivityAt,
           still_here_at: p.stillHereAt,
+          signed_out_at: p.signedOutAt ?? null,
         })),
       )
       .execute()

@@ -19,11 +19,12 @@ import {
   visitorRollCallLines,
 } from '../visitors/visitor-roll-call.service.js'
 import { listRecentAnswers } from './broadcast.repository.js'
-import { listPhonesOf } from './presence.repository.js'
+import { listPhonesOf, listVisitsClosedSince } from './presence.repository.js'
 import {
   byName,
   describeReason,
   describeVisitorReason,
+  type FireListPerson,
   type FireListSettings,
   fireList,
   staffOnFireList,
@@ -31,6 +32,7 @@ import {
   timeAround,
 } from './presence.service.js'
 import {
+  auditSignOutOnRollCall,
   claimMarkReceipt,
   endRollCall as closeRollCall,
   findActiveRollCall,
@@ -104,7 +106,21 @@ export async function startRollCall(
     await waitForSignInsInFlight(trx)
     const list = await fireList(trx, request.at, request.fireList)
     const inside = staffOnFireList(list)
-    await insertSnapshot(trx, rollCall.id, inside)
+    const leftDuring = await signedOutSince(trx, request.at, inside)
+    await insertSnapshot(trx, rollCall.id, [...inside, ...leftDuring])
+    for (const line of leftDuring) {
+      await auditSignOutOnRollCall(
+        trx,
+        { rollCallId: rollCall.id, startedAt: rollCall.started_at },
+        {
+          signedOutAt: line.signedOutAt,
+          at: request.at,
+          personId: line.personId,
+          context: request.context,
+          of: { visitId: line.visitId },
+        },
+      )
+    }
     await snapshotVisitors(trx, rollCall.id, list.visitors)
     // Answers to a broadcast sent just before the roll call count: people may answer first.
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
@@ -150,6 +166,41 @@ export async function startRollCall(
     })
     return { rollCall, started: true }
   })
+}
+
+/**
+ * People who signed out at or after the roll call's instant in a transaction that committed before
+ * it read the fire list (its start waits for taps in flight): not on the list, since their visit is
+ * closed, yet they were inside when the alarm rang. As for a sign-out reaching a running roll call,
+ * they are on it, signed out during the alarm, not accounted for until a marshal finds them. Only
+ * a close someone saw (the person, reception, an administrator); the fire list itself keeps those
+ * closed unseen. Each person once, by their latest visit.
+ */
+async function signedOutSince(
+  trx: Db,
+  at: number,
+  listed: readonly FireListPerson[],
+): Promise<(FireListPerson & { signedOutAt: number; visitId: number })[]> {
+  const seen = new Set(listed.map((p) => p.personId))
+  const lines: (FireListPerson & { signedOutAt: number; visitId: number })[] = []
+  for (const row of await listVisitsClosedSince(trx, at)) {
+    if (seen.has(row.personId) || (row.closedBy !== 'person' && row.closedBy !== 'admin')) continue
+    seen.add(row.personId)
+    lines.push({
+      personId: row.personId,
+      firstName: row.firstName,
+      lastName: row.lastName,
+      group: 'in',
+      signedInAt: row.signedInAt,
+      lastActivityAt: row.signedInAt,
+      stillHereAt: null,
+      reason: null,
+      tellApart: null,
+      signedOutAt: row.signedOutAt,
+      visitId: row.visitId,
+    })
+  }
+  return lines
 }
 
 async function requireRunning(db: Db, rollCallId: number): Promise<RollCall> {
