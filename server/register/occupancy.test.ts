@@ -317,3 +317,37 @@ for (const who of ['staff', 'visitor'] as const) {
     )
   })
 }
+
+test('a sign-out dated after the alarm, committing while a roll call starts on another connection, is on its list as signed out during it (PostgreSQL)', {
+  skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)',
+}, async (t) => {
+  const db = await racingPostgres(t)
+  const amy = await makePerson(db, { firstName: 'Amy', lastName: 'Clark', email: 'amy@example.com' })
+  const marshal = await makePerson(db, { firstName: 'Mo', lastName: 'Marshal', email: 'mo@example.com' })
+  await signIn(db, { personId: amy, now: NOON - 3_600_000, context }, site)
+  const fireList = { timeZone: site.timeZone, stillHereHours: 2, autoClosedHours: 12 }
+  // Amy's sign-out, a moment after the marshal's tap, has written its row but not committed.
+  const committed = latch()
+  const written = latch()
+  const tap = db.transaction().execute(async (trx) => {
+    await signOut(trx, { personId: amy, now: NOON + 5, context }, site)
+    written.open()
+    await committed.reached
+  })
+  await written.reached
+  const start = startRollCall(db, { personId: marshal, at: NOON, context, kind: 'real', fireList })
+  await eventually(() => someoneWaitsForALock(db), 'the roll call to wait for the sign-out')
+  committed.open()
+  await tap
+  const { rollCall } = await start
+  const lines = await db
+    .selectFrom('roll_call_person')
+    .select(['person_id', 'signed_out_at'])
+    .where('roll_call_id', '=', rollCall.id)
+    .execute()
+  assert.deepEqual(
+    lines.map((l) => [l.person_id, Number(l.signed_out_at)]),
+    [[amy, NOON + 5]],
+    'on the roll call, signed out during the alarm',
+  )
+})
