@@ -7,6 +7,7 @@ import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/test
 import { eventually } from '../server/testing/eventually.js'
 import { startFakePushService } from '../server/testing/fake-push-service.js'
 import { flakyChannel } from '../server/testing/flaky-channel.js'
+import { sendSavedTap } from '../server/testing/reception.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { autoClose } from './auto-close.task.js'
 import { startQueues } from './queues.js'
@@ -448,4 +449,62 @@ test('pacing leaves no abort listener behind on the signal (no MaxListenersExcee
   const result = await sendReminders(taskCtx(ctx), { signal: controller.signal })
   assert.deepEqual(result.outcomes, { sent: 5 })
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
+})
+
+/** Bob, signed in at 09:05, is reminded at 17:30 and answers "Still here" at 17:31. */
+async function bobSaysStillHere(ctx: TestApp) {
+  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  ctx.clock.set('2026-11-23T17:31:00Z')
+  const here = await formPost(
+    new TestBrowser(ctx.app),
+    links(reminders(ctx, 'bob@example.org')[0]!).stillHere,
+  )
+  assert.equal(here.statusCode, 200)
+  return { browser: bob, id: await personIdOf(ctx, 'bob@example.org') }
+}
+
+test('"Still here" overtakes a sign-out saved offline before it and sent after: the visit stays open, on the fire list', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  // 17:00: Bob taps "Sign out" in the lift with no signal; the phone keeps it (no Background Sync).
+  const bob = await bobSaysStillHere(ctx)
+  // 18:00: he opens the app, which sends the tap it kept.
+  ctx.clock.set('2026-11-23T18:00:00Z')
+  const sent = await sendSavedTap(bob.browser, {
+    action: 'sign-out',
+    at: Date.parse('2026-11-23T17:00:00Z'),
+    sentAt: ctx.clock.now(),
+    key: 'bob-1700',
+  })
+  assert.equal(sent.statusCode, 200, sent.body)
+  assert.equal(sent.json().applied, false, sent.json().message)
+  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+  assert.deepEqual(
+    list.in.map((p) => p.personId),
+    [bob.id],
+    'in: he said Still here at 17:31, after the tap',
+  )
+})
+
+test('"Still here" after a sign-out saved offline keeps the auto-close when the tap arrives after it: still Unconfirmed', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  // 17:10: "Sign out" with no signal; 17:31: "Still here"; 23:59: the auto-close; 00:10: the tap arrives.
+  const bob = await bobSaysStillHere(ctx)
+  ctx.clock.set('2026-11-23T23:59:00Z')
+  assert.deepEqual(await autoClose(taskCtx(ctx)), { closed: 1 })
+  ctx.clock.set('2026-11-24T00:10:00Z')
+  const sent = await sendSavedTap(bob.browser, {
+    action: 'sign-out',
+    at: Date.parse('2026-11-23T17:10:00Z'),
+    sentAt: ctx.clock.now(),
+    key: 'bob-1710',
+  })
+  assert.equal(sent.json().applied, false, sent.json().message)
+  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+  assert.deepEqual(
+    list.unconfirmed.map((p) => [p.personId, p.reason?.kind]),
+    [[bob.id, 'auto-closed']],
+    'nobody saw him leave after 17:31',
+  )
 })

@@ -7,6 +7,7 @@ import {
   type Presence,
   presenceOf,
   type RegisterSite,
+  seenInsideAt,
   signIn,
   signOut,
   signOutBeforeAutoClose,
@@ -142,6 +143,8 @@ async function applyUnlessOvertaken(
   if (tap.action === 'sign-out') {
     const open = await findOpenVisit(db, tap.personId)
     if (open && open.signed_in_at > at) return superseded()
+    // So is "Still here" to its reminder (read only for a sign-out: a sign-in changes no open visit).
+    if (open && at < ((await seenInsideAt(db, open)) ?? at)) return superseded()
   }
   const action = tap.action === 'sign-in' ? signIn : signOut
   try {

@@ -10,6 +10,7 @@ import {
   auditSignOutOnRollCall,
   signOutOnRunningRollCall,
 } from '../reception/roll-call.repository.js'
+import { findStillHereAt } from '../reminders/reminder.repository.js'
 import { countEveryoneInside } from './occupancy.repository.js'
 import {
   closeVisit,
@@ -190,11 +191,22 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
 }
 
 /**
+ * The latest time the register heard from the person inside during a visit after it began, other
+ * than a close: a sign-in that found it open (another device, reception), or "Still here" to its
+ * reminder. A tap saved offline before it and sent later is overtaken (the person was inside then).
+ */
+export async function seenInsideAt(db: Db, visit: Visit): Promise<number | null> {
+  const stillHere = await findStillHereAt(db, visit.id)
+  const again = visit.signed_in_again_at
+  return stillHere === null ? again : Math.max(stillHere, again ?? stillHere)
+}
+
+/**
  * Signs a person out at a tap's own time (`request.now`) when the nightly auto-close closed their
  * latest visit after it: a sign-out saved offline before the auto-close and sent after it. The
  * visit then ends when they tapped, closed by them, and they are no longer Unconfirmed. Undefined
  * (nothing changed) unless the latest visit was closed by the auto-close, began at or before the tap
- * and was closed after it, and no sign-in after the tap found it open (another device). The update applies only while the auto-close's time still stands, so a
+ * and was closed after it, and nothing after the tap showed them inside (seenInsideAt). The update applies only while the auto-close's time still stands, so a
  * change committed meanwhile (their own "I've left", another replay) is never overwritten. On a
  * running roll call they then left before the alarm, as for any sign-out dated before it.
  */
@@ -208,8 +220,9 @@ export async function signOutBeforeAutoClose(
     const autoClosedAt = visit?.closed_by === 'auto' ? visit.signed_out_at : null
     if (!visit || autoClosedAt === null) return undefined
     if (visit.signed_in_at > request.now || request.now >= autoClosedAt) return undefined
-    // A sign-in after the tap found them still inside (another device): the tap is overtaken.
-    if (request.now < (visit.signed_in_again_at ?? request.now)) return undefined
+    // A sign-in after the tap found them still inside (another device), or they said "Still here"
+    // after it: the tap is overtaken.
+    if (request.now < ((await seenInsideAt(trx, visit)) ?? request.now)) return undefined
     refuseStalePage(request, site)
     const closed = await correctAutoClosedVisit(trx, visit.id, request.now)
     if (!closed) return undefined

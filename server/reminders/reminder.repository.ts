@@ -75,6 +75,18 @@ export async function findReminder(db: Db, id: number): Promise<Reminder | undef
   return db.selectFrom('reminder').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
+/** When the person answered "Still here" to the reminder about a visit, or null if they did not. */
+export async function findStillHereAt(db: Db, visitId: number): Promise<number | null> {
+  const row = await db
+    .selectFrom('reminder')
+    .select('answered_at')
+    .where('visit_id', '=', visitId)
+    .where('answer', '=', 'still-here')
+    .orderBy('answered_at', 'desc')
+    .executeTakeFirst()
+  return row?.answered_at ?? null
+}
+
 /**
  * Records the answer if none was given yet, or "I've left" after "Still here" (the person stayed,
  * then left); false when the links were already used for that.
