@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { insertContact } from '../server/identity/contact.repository.js'
+import { reminderPushPayload } from '../server/push/push.service.js'
 import { fireList, fireListSettings } from '../server/reception/presence.service.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
@@ -451,41 +452,62 @@ test('pacing leaves no abort listener behind on the signal (no MaxListenersExcee
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
 })
 
-/** Bob, signed in at 09:05, is reminded at 17:30 and answers "Still here" at 17:31. */
-async function bobSaysStillHere(ctx: TestApp) {
+/**
+ * Bob, signed in at 09:05, is reminded at 17:30 and answers "Still here" at 17:31: with the link in
+ * the message, or with the button on a notification of the reminder.
+ */
+async function bobSaysStillHere(ctx: TestApp, via: 'link' | 'push' = 'link') {
   const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  const id = await personIdOf(ctx, 'bob@example.org')
   ctx.clock.set('2026-11-23T17:30:00Z')
   await sendReminders(taskCtx(ctx))
   ctx.clock.set('2026-11-23T17:31:00Z')
-  const here = await formPost(
-    new TestBrowser(ctx.app),
-    links(reminders(ctx, 'bob@example.org')[0]!).stillHere,
-  )
-  assert.equal(here.statusCode, 200)
-  return { browser: bob, id: await personIdOf(ctx, 'bob@example.org') }
+  const { db, keys } = ctx.app.ctx
+  const push = async () =>
+    ctx.app.inject({
+      method: 'POST',
+      url: '/push/action',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      payload: JSON.stringify({
+        token: (
+          await reminderPushPayload(db, keys.links, id, ctx.clock.now(), {
+            timeZone: ctx.config.TIME_ZONE,
+          })
+        )?.data?.token,
+        action: 'still-here',
+      }),
+    })
+  const here =
+    via === 'link'
+      ? await formPost(new TestBrowser(ctx.app), links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
+      : await push()
+  assert.equal(here.statusCode, 200, here.body)
+  return { browser: bob, id }
 }
 
-test('"Still here" overtakes a sign-out saved offline before it and sent after: the visit stays open, on the fire list', async (t) => {
-  const ctx = await buildTestApp(t, { env: fast })
-  // 17:00: Bob taps "Sign out" in the lift with no signal; the phone keeps it (no Background Sync).
-  const bob = await bobSaysStillHere(ctx)
-  // 18:00: he opens the app, which sends the tap it kept.
-  ctx.clock.set('2026-11-23T18:00:00Z')
-  const sent = await sendSavedTap(bob.browser, {
-    action: 'sign-out',
-    at: Date.parse('2026-11-23T17:00:00Z'),
-    sentAt: ctx.clock.now(),
-    key: 'bob-1700',
+for (const via of ['link', 'push'] as const) {
+  test(`"Still here" (${via}) overtakes a sign-out saved offline before it and sent after: the visit stays open, on the fire list`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    // 17:00: Bob taps "Sign out" in the lift with no signal; the phone keeps it (no Background Sync).
+    const bob = await bobSaysStillHere(ctx, via)
+    // 18:00: he opens the app, which sends the tap it kept.
+    ctx.clock.set('2026-11-23T18:00:00Z')
+    const sent = await sendSavedTap(bob.browser, {
+      action: 'sign-out',
+      at: Date.parse('2026-11-23T17:00:00Z'),
+      sentAt: ctx.clock.now(),
+      key: 'bob-1700',
+    })
+    assert.equal(sent.statusCode, 200, sent.body)
+    assert.equal(sent.json().applied, false, sent.json().message)
+    const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+    assert.deepEqual(
+      list.in.map((p) => p.personId),
+      [bob.id],
+      'in: he said Still here at 17:31, after the tap',
+    )
   })
-  assert.equal(sent.statusCode, 200, sent.body)
-  assert.equal(sent.json().applied, false, sent.json().message)
-  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
-  assert.deepEqual(
-    list.in.map((p) => p.personId),
-    [bob.id],
-    'in: he said Still here at 17:31, after the tap',
-  )
-})
+}
 
 test('"Still here" after a sign-out saved offline keeps the auto-close when the tap arrives after it: still Unconfirmed', async (t) => {
   const ctx = await buildTestApp(t, { env: fast })

@@ -7,6 +7,7 @@ import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
 import { findOpenVisit } from '../register/visit.repository.js'
+import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
 import {
   deletePushSubscription,
   deletePushSubscriptionById,
@@ -245,8 +246,8 @@ export async function reminderPushPayload(
 
 /**
  * Answers a notification button. "I've left" signs the person out of the visit the reminder was
- * about (if it is still open) at the click time; "Still here" is recorded. Clicking twice changes
- * nothing the second time.
+ * about (if it is still open) at the click time; "Still here" is recorded, as the reminder's answer
+ * (as its link would) and in the audit trail. Clicking twice changes nothing the second time.
  */
 export async function answerPushAction(
   db: Db,
@@ -264,12 +265,18 @@ export async function answerPushAction(
     }
   }
   if (request.action === 'still-here') {
-    await recordAudit(db, {
-      at: request.now,
-      personId: claims.p,
-      action: 'reminder.still-here',
-      context: request.context,
-      detail: { visitId: open.id, via: 'push' },
+    await unitOfWork(db, async (trx) => {
+      // The reminder's answer, as its link records it: the fire list counts them In for a while, and
+      // a sign-out saved offline before it (sent when the app next opens) no longer closes the visit.
+      const reminder = await findReminderOfVisit(trx, open.id)
+      if (reminder) await answerReminder(trx, reminder.id, 'still-here', request.now)
+      await recordAudit(trx, {
+        at: request.now,
+        personId: claims.p,
+        action: 'reminder.still-here',
+        context: request.context,
+        detail: { visitId: open.id, via: 'push' },
+      })
     })
     return {
       personId: claims.p,

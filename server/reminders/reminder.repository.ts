@@ -75,6 +75,11 @@ export async function findReminder(db: Db, id: number): Promise<Reminder | undef
   return db.selectFrom('reminder').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
+/** The reminder about a visit, if one was made. */
+export async function findReminderOfVisit(db: Db, visitId: number): Promise<Reminder | undefined> {
+  return db.selectFrom('reminder').selectAll().where('visit_id', '=', visitId).executeTakeFirst()
+}
+
 /** When the person answered "Still here" to the reminder about a visit, or null if they did not. */
 export async function findStillHereAt(db: Db, visitId: number): Promise<number | null> {
   const row = await db
