@@ -116,6 +116,10 @@
     return { ok: response.ok, status: response.status, data }
   }
 
+  // What the offline queue keeps and sends again rather than takes as refused (queue.js): the
+  // register is busy or away (409, 429, 5xx), not saying no to what was sent.
+  const keptByQueue = (status) => status === 409 || status === 429 || status >= 500
+
   // A second press while the first is on its way (gloves, a double Enter) is ignored: a PIN sent
   // twice would sign someone in and straight back out, a visitor's form would sign them in twice.
   function oneAtATime(handler) {
@@ -378,9 +382,17 @@
       try {
         result = await call('POST', '/kiosk/api/visitors', { ...body, sentAt: Date.now() })
       } catch {
-        // No network: the host could not be picked from a list, so the typed name goes with it.
-        // The saved copy keeps this sign-in's key and time: the request may have reached the server
-        // and only its answer been lost, and the same key makes the server apply it once.
+        result = undefined
+      }
+      // No network, or the register could not take it just now (restarting, overloaded, a proxy's
+      // 502/504: what the queue keeps and sends again). The visitor is at the door either way, and
+      // "check the details" would send them in unsigned: it is saved like an offline sign-in.
+      const offline = result === undefined
+      if (offline || keptByQueue(result.status)) {
+        // The host could not be picked from a list offline, so the typed name goes with it. The
+        // saved copy keeps this sign-in's key and time: the request may have reached the server
+        // and only its answer been lost (or replaced by a proxy's), and the same key makes the
+        // server apply it once.
         if (!fields.hostId && !form.hostSearch.value.trim()) {
           error.textContent = 'Type the name of the person you are visiting.'
           return
@@ -393,15 +405,16 @@
           keepIfRefused: true,
           body: { ...fields, hostText: fields.hostId ? undefined : form.hostSearch.value.trim() },
         }).catch(() => undefined)
+        // The bar shows the saved sign-ins waiting; the next replay hides it again if the network is up.
         setOnline(false)
+        const why = offline ? 'This kiosk is offline' : 'The register is not answering just now'
         // Nothing could be saved here (no storage): nobody may be told they are signed in.
         if (!saved) {
-          error.textContent =
-            'This kiosk is offline and could not save your sign-in. Please tell reception you have arrived.'
+          error.textContent = `${why} and this kiosk could not save your sign-in. Please tell reception you have arrived.`
           return
         }
         done(
-          `Welcome, ${fields.name.trim()}. This kiosk is offline: your sign-in is saved here with the time ${new Date(body.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })} and is sent as soon as the network is back. Please tell reception you have arrived.`,
+          `Welcome, ${fields.name.trim()}. ${why}: your sign-in is saved here with the time ${new Date(body.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })} and is sent as soon as ${offline ? 'the network is back' : 'it answers'}. Please tell reception you have arrived.`,
           null,
         )
         return
