@@ -10,6 +10,7 @@ import { formatTime } from '../lib/site-time.js'
 import { REPLAY_WINDOW_MS } from '../register/offline-replay.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
+import { putAnsweringVisitorOnRunningRollCall } from '../visitors/visitor.service.js'
 import { visitorLineStanding } from '../visitors/visitor-roll-call.repository.js'
 import {
   markVisitorOnRollCall,
@@ -126,7 +127,7 @@ export async function startRollCall(
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
       const visitor = answer.personId === null
       const carried = visitor
-        ? await markVisitorSelf(trx, {
+        ? await markVisitorAnswer(trx, {
             rollCallId: rollCall.id,
             visitorId: answer.visitorId!,
             status: answer.answer,
@@ -410,7 +411,7 @@ export async function recordVisitorSelfAnswer(
 ): Promise<number | null> {
   const running = await findActiveRollCall(db)
   if (!running || !answersBelongTo(request.broadcast, running)) return null
-  const marked = await markVisitorSelf(db, {
+  const marked = await markVisitorAnswer(db, {
     rollCallId: running.id,
     visitorId: request.visitorId,
     status: request.answer,
@@ -425,6 +426,19 @@ export async function recordVisitorSelfAnswer(
     detail: { rollCallId: running.id, visitorId: request.visitorId, status: request.answer },
   })
   return running.id
+}
+
+/**
+ * A visitor's own answer on the running roll call (`rollCallId`): one not on it (signed out before
+ * it started) is put on it first, as `markSelf` adds a member of staff, so that an "I need help"
+ * is never dropped. False when a later mark stands.
+ */
+async function markVisitorAnswer(
+  trx: Db,
+  request: { rollCallId: number; visitorId: number; status: 'safe' | 'help'; at: number },
+): Promise<boolean> {
+  await putAnsweringVisitorOnRunningRollCall(trx, request.visitorId)
+  return markVisitorSelf(trx, request)
 }
 
 /** A person's own mark on a roll call ("self"), audited with what they did. */

@@ -308,9 +308,15 @@ export async function signInVisitor(
 /**
  * Adds a visitor who just signed in to the running roll call, if any: one signed in at a kiosk
  * that was offline when the alarm rang, or arriving during the roll call, is inside like the rest.
+ * With `answered`, one who is signed out too: they answered the evacuation message ("I need help",
+ * "I'm safe") while off the list, and their answer must be on it, as a member of staff's is.
  */
-export async function putOnRunningRollCall(db: Db, visitor: Visitor): Promise<void> {
-  if (visitor.signed_in_at === null || visitor.signed_out_at !== null) return
+export async function putOnRunningRollCall(
+  db: Db,
+  visitor: Visitor,
+  options: { answered?: boolean } = {},
+): Promise<void> {
+  if (visitor.signed_in_at === null || (visitor.signed_out_at !== null && !options.answered)) return
   const host = visitor.host_person_id === null ? undefined : await findPersonById(db, visitor.host_person_id)
   await addVisitorToRunningRollCall(db, {
     visitorId: visitor.id,
@@ -324,6 +330,16 @@ export async function putOnRunningRollCall(db: Db, visitor: Visitor): Promise<vo
     phone: visitor.phone,
     signedInAt: visitor.signed_in_at,
   })
+}
+
+/**
+ * Puts a visitor who answered the evacuation message on the running roll call if they are not on
+ * it (signed out before it started: on their way out, or by a wrong tap), so that their answer has
+ * a line to land on. A line of their own, as if they had signed in during it: counted until safe.
+ */
+export async function putAnsweringVisitorOnRunningRollCall(db: Db, visitorId: number): Promise<void> {
+  const visitor = await findVisitor(db, visitorId)
+  if (visitor) await putOnRunningRollCall(db, visitor, { answered: true })
 }
 
 /**

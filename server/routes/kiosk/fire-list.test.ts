@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { rollCallView } from '../../reception/roll-call.service.js'
 import { buildTestApp, TestBrowser } from '../../testing/build-test-app.js'
 import { makePerson } from '../../testing/factories.js'
 import { kioskAdmin, pairedKiosk } from '../../testing/kiosk.js'
@@ -203,6 +204,19 @@ test('the drill report counts visitors: nobody is "everyone accounted for" while
   assert.match(everyone, /Rita Desk \(2\)/, 'both marks counted for the marshal')
 })
 
+/** Reception sends the evacuation message to everyone inside, asking for answers; its delivery board. */
+async function sendEvacuation(browser: TestBrowser): Promise<string> {
+  await browser.get('/reception/broadcasts/new?template=evacuation')
+  const sent = await browser.post('/reception/broadcasts', {
+    template: 'evacuation',
+    audience: 'inside',
+    message: 'Leave the building now.',
+    askSafety: 'yes',
+  })
+  assert.equal(sent.statusCode, 303, sent.body)
+  return String(sent.headers.location)
+}
+
 test('an evacuation message reaches visitors inside too: by text or email, on the delivery board, and their answer lands on the roll call', async (t) => {
   const { ctx, host, desk, tablet } = await hostDeskAndKiosk(t)
   const { db } = ctx.app.ctx
@@ -223,14 +237,7 @@ test('an evacuation message reaches visitors inside too: by text or email, on th
   const rollCall = String(
     (await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
   )
-  await desk.browser.get('/reception/broadcasts/new?template=evacuation')
-  const sent = await desk.browser.post('/reception/broadcasts', {
-    template: 'evacuation',
-    audience: 'inside',
-    message: 'Leave the building now.',
-    askSafety: 'yes',
-  })
-  const board = String(sent.headers.location)
+  const board = await sendEvacuation(desk.browser)
   await deliveriesFinished(ctx)
   const recipients = await db
     .selectFrom('broadcast_recipient')
@@ -272,4 +279,70 @@ test('an evacuation message reaches visitors inside too: by text or email, on th
   const onRollCall = (await desk.browser.get(rollCall)).body
   const veraLine = onRollCall.slice(onRollCall.indexOf(`id="v-${vera}"`))
   assert.match(veraLine.slice(0, veraLine.indexOf('</li>')), /needs help[\s\S]*said so themselves/)
+})
+
+test('a visitor who was off the list when the roll call started (signed out after the evacuation message) and answers it is on the roll call with their answer, as staff are: "I need help" sent before the start or during it is never lost', async (t) => {
+  const { ctx, host, desk, tablet } = await hostDeskAndKiosk(t)
+  const { db } = ctx.app.ctx
+  await tapSignIn(desk.browser)
+  const arrive = async (name: string, phone: string) => {
+    const r = await tablet.api('POST', '/kiosk/api/visitors', { hostId: host, name, phone })
+    assert.equal(r.statusCode, 201, r.body)
+    return r.json().visitorId as number
+  }
+  const hal = await arrive('Hal Helpbefore', '07400 111111')
+  const gus = await arrive('Gus Helpduring', '07400 222222')
+  await arrive('Sal Safe', '07400 333333')
+
+  // The evacuation message reaches all three; Hal and Gus are signed out at the desk on their way
+  // out (or by a wrong tap: either way the register has them out) before the roll call starts.
+  await sendEvacuation(desk.browser)
+  await deliveriesFinished(ctx)
+  ctx.clock.advance(60_000)
+  await desk.browser.get('/reception')
+  for (const id of [hal, gus]) await desk.browser.post(`/reception/visitors/${id}/sign-out`, {})
+  ctx.clock.advance(60_000)
+  const helpLink = (phone: string) => {
+    const text =
+      ctx.outbox.find((l) => l.startsWith(`message to ${phone} (broadcast)`)) ??
+      assert.fail(`no text to ${phone}`)
+    return /I need help: http:\/\/register\.test(\/b\/\S+)/.exec(text)![1]!
+  }
+  const answerHelp = async (phone: string) => {
+    const browser = new TestBrowser(ctx.app, '198.51.100.7')
+    await browser.get(helpLink(phone))
+    assert.match((await browser.post(helpLink(phone), {}, false)).body, /Reception knows you need help/)
+  }
+  // Hal asks for help before anyone starts the roll call; Gus once it runs.
+  await answerHelp('+447400111111')
+  ctx.clock.advance(60_000)
+  await desk.browser.get('/reception/roll-calls')
+  const rollCall = String(
+    (await desk.browser.post('/reception/roll-calls', { kind: 'real', confirm: 'yes' })).headers.location,
+  )
+  const rollCallId = Number(/\/(\d+)$/.exec(rollCall)![1])
+  ctx.clock.advance(60_000)
+  await answerHelp('+447400222222')
+
+  const view = await rollCallView(db, rollCallId)
+  assert.deepEqual(
+    view.visitors.map((l) => [l.name, l.status, l.via]),
+    [
+      ['Gus Helpduring', 'help', 'self'],
+      ['Hal Helpbefore', 'help', 'self'],
+      ['Sal Safe', 'unaccounted', null],
+    ],
+    'both calls for help are on the roll call',
+  )
+  assert.equal(view.counts.help, 2)
+  assert.equal(
+    view.counts.unaccounted,
+    4,
+    'the receptionist, Sal, and the two who asked for help are still to be found',
+  )
+  const page = (await desk.browser.get(rollCall)).body
+  for (const id of [hal, gus]) {
+    const line = page.slice(page.indexOf(`id="v-${id}"`))
+    assert.match(line.slice(0, line.indexOf('</li>')), /needs help[\s\S]*said so themselves/)
+  }
 })
