@@ -86,6 +86,8 @@
     presented = undefined
     $('invite-find').hidden = false
     $('invite-confirm').hidden = true
+    leaving = undefined
+    $('out-confirm').hidden = true
     photo = ''
     $('photo-preview').hidden = true
   }
@@ -589,9 +591,33 @@
   })
 
   // ---- visitor sign-out: by name, or by the QR code on the badge ----
-  searcher($('out-search'), '/kiosk/api/visitors/inside', $('out-results'), (m) =>
-    visitorSignOut(`/kiosk/api/visitors/${m.id}/sign-out`, {}),
-  )
+  // A tap on a name only asks: the name next to yours, or someone else of the same name, signed
+  // out by mistake would be a person inside taken off the fire list. The time tells namesakes apart.
+  let leaving
+  function askLeaving(m) {
+    leaving = m
+    $('out-who').textContent = `${m.name}${m.company ? `, ${m.company}` : ''} — signed in at ${m.since}`
+    $('out-results').replaceChildren()
+    $('out-confirm').hidden = false
+    $('out-yes').focus()
+  }
+  function stopLeaving() {
+    leaving = undefined
+    $('out-confirm').hidden = true
+  }
+  searcher($('out-search'), '/kiosk/api/visitors/inside', $('out-results'), askLeaving)
+  $('out-search').addEventListener('input', stopLeaving)
+  $('out-no').addEventListener('click', () => {
+    stopLeaving()
+    $('out-search').value = ''
+    $('out-search').focus()
+  })
+  $('out-yes').addEventListener('click', async () => {
+    const m = leaving
+    if (!m) return
+    stopLeaving()
+    await visitorSignOut(`/kiosk/api/visitors/${m.id}/sign-out`, {})
+  })
   $('out-scan').addEventListener('click', () =>
     scanQr($('out-video'), $('out-error'), 'The camera is not available. Type your name instead.', (link) =>
       visitorSignOut('/kiosk/api/visitors/sign-out-by-badge', { link }),

@@ -443,19 +443,25 @@ export const byVisitorName = (
   b: { name: string; visitorId: number },
 ) => compareNames(a.name, b.name) || a.visitorId - b.visitorId
 
-/** Visitors inside whose name matches a search (3+ letters), at most a few, for signing out at the kiosk. */
+/**
+ * Visitors inside whose name matches a search (3+ letters), at most a few, for signing out at the
+ * kiosk, with when they signed in (what tells namesakes apart).
+ */
 export async function findVisitorsInsideByName(
   db: Db,
   typed: string,
   now: number,
   timeZone: string,
-): Promise<{ matches: { visitorId: number; name: string; company: string }[]; more: boolean }> {
+): Promise<{
+  matches: { visitorId: number; name: string; company: string; since: number }[]
+  more: boolean
+}> {
   const words = searchWords(typed)
   const found = (await visitorsInside(db, now, timeZone)).filter((v) => nameMatches(words, v.name, ''))
   return {
     matches: found
       .slice(0, MAX_MATCHES)
-      .map((v) => ({ visitorId: v.visitorId, name: v.name, company: v.company })),
+      .map((v) => ({ visitorId: v.visitorId, name: v.name, company: v.company, since: v.since })),
     more: found.length > MAX_MATCHES,
   }
 }

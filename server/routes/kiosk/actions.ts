@@ -6,6 +6,7 @@ import { UserError } from '../../lib/errors.js'
 import { clientMessage } from '../../lib/http-errors.js'
 import { idSchema } from '../../lib/ids.js'
 import { formatDay, formatTime } from '../../lib/site-time.js'
+import { timeAround } from '../../reception/presence.service.js'
 import { replayedAt } from '../../register/offline-replay.js'
 import {
   recordDismissedSavedSignIn,
@@ -239,13 +240,24 @@ export default async function kioskActionRoutes(app: FastifyInstance): Promise<v
     },
   )
 
-  // Visitors find their own name to sign out: a few matches after 3 letters, names and companies only.
+  // Visitors find their own name to sign out: a few matches after 3 letters, names, companies and
+  // when they signed in only.
   app.get<{ Querystring: { q: string } }>(
     '/kiosk/api/visitors/inside',
     { schema: { querystring: searchQuery } },
     async (request) => {
-      const { matches, more } = await findVisitorsInsideByName(db, request.query.q, clock.now(), tz)
-      return { matches: matches.map((m) => ({ id: m.visitorId, name: m.name, company: m.company })), more }
+      const now = clock.now()
+      const { matches, more } = await findVisitorsInsideByName(db, request.query.q, now, tz)
+      return {
+        // When they signed in tells two visitors of the same name apart before one signs out.
+        matches: matches.map((m) => ({
+          id: m.visitorId,
+          name: m.name,
+          company: m.company,
+          since: timeAround(m.since, now, tz),
+        })),
+        more,
+      }
     },
   )
 

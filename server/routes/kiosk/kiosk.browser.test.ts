@@ -412,10 +412,32 @@ test('the kiosk in a real browser on a 1024×768 tablet: pair, visitors in (with
     await page.locator('#door-qr:not([hidden])').waitFor()
   })
 
-  await t.test('a visitor signs out by finding their name', async () => {
+  await t.test('a visitor signs out by finding their name, and confirming it is them', async () => {
     await page.getByRole('button', { name: /I’m visiting — sign out/ }).click()
     await page.getByRole('textbox', { name: 'Your name' }).fill('oll')
+    // A tap on a name (perhaps the one next to yours) only asks: signing someone else out would
+    // take a person still inside off the fire list.
     await page.getByRole('button', { name: /Olly Offline/ }).click()
+    const confirm = page.locator('#out-confirm')
+    await confirm.waitFor()
+    const signedIn = new Date(Number((await visitors())[1]!.signed_in_at)).toLocaleTimeString('en-GB', {
+      timeZone: live.app.ctx.config.TIME_ZONE,
+      hour: '2-digit',
+      minute: '2-digit',
+    })
+    assert.match(
+      (await page.locator('#out-who').textContent()) ?? '',
+      new RegExp(`Olly Offline, Nettless plc — signed in at ${signedIn}`),
+      'what tells two visitors of the same name apart',
+    )
+    await expectAccessible(page, 'visitor sign-out confirmation')
+    assert.equal((await visitors())[1]!.signed_out_at, null, 'nothing changes until confirmed')
+    await confirm.getByRole('button', { name: 'That is not me' }).click()
+    await confirm.waitFor({ state: 'hidden' })
+    assert.equal((await visitors())[1]!.signed_out_at, null, 'still signed in')
+    await page.getByRole('textbox', { name: 'Your name' }).fill('olly')
+    await page.getByRole('button', { name: /Olly Offline/ }).click()
+    await confirm.getByRole('button', { name: 'That’s me — sign out' }).click()
     await page.locator('#result-text', { hasText: 'Goodbye, Olly Offline' }).waitFor()
     const olly = (await visitors())[1]!
     assert.ok(olly.signed_out_at !== null)

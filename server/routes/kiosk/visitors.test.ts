@@ -109,7 +109,7 @@ test('a visitor signs in at the kiosk: host found by 3+ letters ignoring accents
   ctx.clock.advance(2 * 60 * 60_000)
   const search = await tablet.api('GET', '/kiosk/api/visitors/inside?q=ver')
   assert.deepEqual(search.json(), {
-    matches: [{ id: row.id, name: 'Vera Visitor', company: 'Acme Ltd' }],
+    matches: [{ id: row.id, name: 'Vera Visitor', company: 'Acme Ltd', since: '09:05' }],
     more: false,
   })
   const out = await tablet.api('POST', `/kiosk/api/visitors/${row.id}/sign-out`, {})
