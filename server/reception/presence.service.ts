@@ -7,7 +7,12 @@ import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { formatDay, formatTime, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { type RegisterSite, signIn, signOut } from '../register/register.service.js'
-import { byVisitorName, visitorsAutoClosedSince, visitorsInside } from '../visitors/visitor.service.js'
+import {
+  byVisitorName,
+  type VisitorInside,
+  visitorsAutoClosedSince,
+  visitorsInside,
+} from '../visitors/visitor.service.js'
 import {
   type AutoClosedRow,
   type InsideRow,
@@ -201,18 +206,21 @@ export async function visitorsOnFireList(
     ...(await visitorsInside(db, now, settings.timeZone)),
     ...(await visitorsAutoClosedSince(db, now - settings.autoClosedHours * hourMs)),
   ].sort(byVisitorName)
-  return visitors.map((v) => ({
-    visitorId: v.visitorId,
-    name: v.name,
-    company: v.company,
-    hostName: v.hostName || null,
-    hostPersonId: v.hostPersonId,
-    phone: v.phone,
-    signedInAt: v.since,
-    confirmed: v.confirmed,
-    autoClosedAt: v.autoClosedAt,
-  }))
+  return visitors.map(asFireListVisitor)
 }
+
+/** A visitor as the fire list shows them (see `visitorsOnFireList`). */
+export const asFireListVisitor = (v: VisitorInside): FireListVisitor => ({
+  visitorId: v.visitorId,
+  name: v.name,
+  company: v.company,
+  hostName: v.hostName || null,
+  hostPersonId: v.hostPersonId,
+  phone: v.phone,
+  signedInAt: v.since,
+  confirmed: v.confirmed,
+  autoClosedAt: v.autoClosedAt,
+})
 
 /**
  * The fire list at an instant — the one answer the board, the presence API, the roll call and its

@@ -19,8 +19,11 @@ async function visitorLines(ctx: TestApp, rollCallId: number) {
   return view.visitors.map((l) => [l.name, describeSignOut(l, view.rollCall, site.timeZone), l.status])
 }
 
-test("a visitor's sign-out that reaches the server during a roll call shows on their line: dated before the alarm they no longer count, during it they still do until a marshal confirms", async (t) => {
-  const ctx = await buildTestApp(t)
+/**
+ * Mo the marshal, and Zoë's visitors at 08:00: `arrive` signs one in at the kiosk now, `leave` signs
+ * one out (made `when`, reaching the server now), at the kiosk or by reception.
+ */
+async function zoesVisitors(ctx: TestApp) {
   const { db } = ctx.app.ctx
   ctx.clock.set('2026-11-24T08:00:00Z')
   const mo = await moMarshal(ctx)
@@ -48,6 +51,13 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
       closedBy: source.via === 'reception' ? 'reception' : 'visitor',
       source,
     })
+  return { mo, visitorId, arrive, leave }
+}
+
+test("a visitor's sign-out that reaches the server during a roll call shows on their line: dated before the alarm they no longer count, during it they still do until a marshal confirms", async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx.app.ctx
+  const { mo, visitorId, arrive, leave } = await zoesVisitors(ctx)
   for (const name of ['Val Early', 'Vic During', 'Viv Stays', 'Wes Missing']) await arrive(name)
 
   ctx.clock.set('2026-11-24T09:30:00Z')
@@ -171,4 +181,40 @@ test("a visitor's sign-out that reaches the server during a roll call shows on t
   await leave('Pat After', ctx.clock.now())
   assert.deepEqual((await visitorLines(ctx, rollCall.id))[1], ['Pat After', null, 'unaccounted'])
   assert.equal((await auditedAs(ctx, 'roll-call.signed-out-during')).length, 2, 'Vic and Ada only')
+})
+
+test("a visitor's sign-out dated after the alarm that commits before the roll call reads the list (it waited for it): on the list, signed out during the alarm, still not accounted for", async (t) => {
+  const ctx = await buildTestApp(t)
+  const { mo, visitorId, arrive, leave } = await zoesVisitors(ctx)
+  for (const name of ['Ken Kiosk', 'Rex Reception', 'Val Before', 'Viv Stays']) await arrive(name)
+  // The marshal taps "start" at 09:30:00.000. Val left at 09:29. Ken's sign-out at the kiosk and
+  // reception's of Rex, a few milliseconds after the tap, are already being written: the start
+  // waits for them (waitForSignInsInFlight), then reads the list.
+  const alarm = at('09:30')
+  ctx.clock.set('2026-11-24T09:30:00Z')
+  await leave('Val Before', alarm - 60_000)
+  await leave('Ken Kiosk', alarm + 5)
+  await leave('Rex Reception', alarm + 7, { via: 'reception', kiosk: null, personId: mo.id, context })
+  const rollCall = await marshalStarts(ctx, mo.id)
+  assert.deepEqual(
+    await visitorLines(ctx, rollCall.id),
+    [
+      ['Ken Kiosk', 'Signed out at 09:30, during the alarm', 'unaccounted'],
+      ['Rex Reception', 'Signed out at 09:30, during the alarm', 'unaccounted'],
+      ['Viv Stays', null, 'unaccounted'],
+    ],
+    'leaving the kiosk is no proof of reaching the assembly point; Val had gone before the alarm',
+  )
+  assert.equal((await rollCallCounts(ctx, rollCall.id)).unaccounted, 3)
+  assert.deepEqual(
+    (await auditedAs(ctx, 'roll-call.signed-out-during')).map((a) => [
+      a.rollCallId,
+      a.visitorId,
+      a.signedOutAt,
+    ]),
+    [
+      [rollCall.id, visitorId['Ken Kiosk'], alarm + 5],
+      [rollCall.id, visitorId['Rex Reception'], alarm + 7],
+    ],
+  )
 })

@@ -10,7 +10,7 @@ import { formatTime } from '../lib/site-time.js'
 import { REPLAY_WINDOW_MS } from '../register/offline-replay.js'
 import { waitForSignInsInFlight } from '../register/visit.repository.js'
 import { csvOptions } from '../reports/export.js'
-import { putAnsweringVisitorOnRunningRollCall } from '../visitors/visitor.service.js'
+import { putAnsweringVisitorOnRunningRollCall, visitorsSignedOutSince } from '../visitors/visitor.service.js'
 import { visitorLineStanding } from '../visitors/visitor-roll-call.repository.js'
 import {
   markVisitorOnRollCall,
@@ -22,11 +22,13 @@ import {
 import { listRecentAnswers } from './broadcast.repository.js'
 import { listPhonesOf, listVisitsClosedSince } from './presence.repository.js'
 import {
+  asFireListVisitor,
   byName,
   describeReason,
   describeVisitorReason,
   type FireListPerson,
   type FireListSettings,
+  type FireListVisitor,
   fireList,
   staffOnFireList,
   tellApart,
@@ -109,20 +111,28 @@ export async function startRollCall(
     const inside = staffOnFireList(list)
     const leftDuring = await signedOutSince(trx, request.at, inside)
     await insertSnapshot(trx, rollCall.id, [...inside, ...leftDuring])
-    for (const line of leftDuring) {
+    const visitorsLeftDuring = await visitorsSignedOutDuring(trx, request.at, list.visitors)
+    await snapshotVisitors(trx, rollCall.id, [...list.visitors, ...visitorsLeftDuring])
+    // Audited as a sign-out reaching a running roll call is: signed out during the alarm.
+    const signedOutDuring = [
+      ...leftDuring.map((l) => ({
+        signedOutAt: l.signedOutAt,
+        personId: l.personId,
+        of: { visitId: l.visitId },
+      })),
+      ...visitorsLeftDuring.map((v) => ({
+        signedOutAt: v.signedOutAt,
+        personId: null,
+        of: { visitorId: v.visitorId },
+      })),
+    ]
+    for (const signOut of signedOutDuring) {
       await auditSignOutOnRollCall(
         trx,
         { rollCallId: rollCall.id, startedAt: rollCall.started_at },
-        {
-          signedOutAt: line.signedOutAt,
-          at: request.at,
-          personId: line.personId,
-          context: request.context,
-          of: { visitId: line.visitId },
-        },
+        { ...signOut, at: request.at, context: request.context },
       )
     }
-    await snapshotVisitors(trx, rollCall.id, list.visitors)
     // Answers to a broadcast sent just before the roll call count: people may answer first.
     for (const answer of await listRecentAnswers(trx, request.at - answerWindowMs)) {
       const visitor = answer.personId === null
@@ -202,6 +212,22 @@ async function signedOutSince(
     })
   }
   return lines
+}
+
+/**
+ * Visitors who signed out at or after the roll call's instant in a transaction that committed before
+ * it read the fire list, as `signedOutSince` finds staff: not on the list, yet inside when the alarm
+ * rang, so on it, signed out during the alarm, not accounted for until a marshal finds them.
+ */
+async function visitorsSignedOutDuring(
+  trx: Db,
+  at: number,
+  listed: readonly FireListVisitor[],
+): Promise<(FireListVisitor & { signedOutAt: number })[]> {
+  const seen = new Set(listed.map((v) => v.visitorId))
+  return (await visitorsSignedOutSince(trx, at))
+    .filter((v) => !seen.has(v.visitorId))
+    .map((v) => ({ ...asFireListVisitor(v), signedOutAt: v.signedOutAt }))
 }
 
 async function requireRunning(db: Db, rollCallId: number): Promise<RollCall> {

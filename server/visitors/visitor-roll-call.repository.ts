@@ -26,7 +26,10 @@ export interface VisitorRollCallLine {
   leftBeforeAlarm: boolean
 }
 
-/** Copies the visitors inside into a roll call's snapshot. */
+/**
+ * Copies the visitors inside into a roll call's snapshot, with when a visitor signed out if they did
+ * so during the alarm before the list was read.
+ */
 export async function insertVisitorSnapshot(
   db: Db,
   rollCallId: number,
@@ -39,6 +42,7 @@ export async function insertVisitorSnapshot(
     signedInAt: number
     confirmed: boolean
     autoClosedAt: number | null
+    signedOutAt?: number
   }[],
 ): Promise<void> {
   for (let i = 0; i < visitors.length; i += 100) {
@@ -61,6 +65,7 @@ export async function insertVisitorSnapshot(
               ? ('auto-closed' as const)
               : ('earlier-day' as const),
           reason_at: v.confirmed ? null : v.autoClosedAt,
+          signed_out_at: v.signedOutAt ?? null,
         })),
       )
       .execute()

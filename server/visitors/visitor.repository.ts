@@ -111,6 +111,28 @@ export const visitorsAutoClosedSinceQuery = (db: Db, from: number) =>
     .orderBy('visitor.id')
 
 /**
+ * Visits that the visitor or reception ended (not the auto-close) at or after an instant, oldest
+ * first, with their end: what a roll call starting reads for visitors who left during the alarm.
+ */
+export async function listVisitorsSignedOutSince(
+  db: Db,
+  from: number,
+): Promise<(VisitorInsideRow & { signedOutAt: number })[]> {
+  const rows = await visitorWithHost(db)
+    .select('visitor.signed_out_at as signedOutAt')
+    .where('visitor.signed_out_at', '>=', from)
+    .where('visitor.closed_by', 'in', ['visitor', 'reception'])
+    .orderBy('visitor.signed_out_at')
+    .orderBy('visitor.id')
+    .execute()
+  return rows.map(({ signedOutAt, ...r }) => ({
+    ...r,
+    signedInAt: Number(r.signedInAt),
+    signedOutAt: Number(signedOutAt),
+  }))
+}
+
+/**
  * Ends a visitor's visit if it is open: it ended `at`, and the register closed it at `closedAt` (the
  * server's clock now, as `closeVisit`); undefined if it was not open.
  */

@@ -24,6 +24,7 @@ import {
   insertVisitor,
   listVisitorsAutoClosedSince,
   listVisitorsInside,
+  listVisitorsSignedOutSince,
   type VisitorInsideRow,
 } from './visitor.repository.js'
 import { addVisitorToRunningRollCall } from './visitor-roll-call.repository.js'
@@ -418,6 +419,20 @@ export async function visitorsAutoClosedSince(db: Db, from: number): Promise<Vis
   return (await listVisitorsAutoClosedSince(db, from))
     .map((r) => visitorInside(r, false, r.closedAt))
     .sort(byVisitorName)
+}
+
+/**
+ * Visitors who signed out (at the kiosk, with their link, or by reception) at or after `from`,
+ * oldest first, with when: the auto-close is no sign-out (the fire list keeps those it closed).
+ */
+export async function visitorsSignedOutSince(
+  db: Db,
+  from: number,
+): Promise<(VisitorInside & { signedOutAt: number })[]> {
+  return (await listVisitorsSignedOutSince(db, from)).map((r) => ({
+    ...visitorInside(r, true, null),
+    signedOutAt: r.signedOutAt,
+  }))
 }
 
 const visitorInside = (
