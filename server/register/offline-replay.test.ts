@@ -432,3 +432,52 @@ test(
     assert.deepEqual(audited, [], 'no correction is recorded that did not happen')
   },
 )
+
+/** Ann, in since 08:55, taps "Sign out" at 17:00 with no signal; at 18:00 she is at her laptop. */
+async function annBackAtHerDesk(db: Db) {
+  const { ann, visitId } = await annOnRacingPostgres(db)
+  const now = at('23T18:00:00')
+  const tap = { personId: ann, action: 'sign-out' as const, at: at('23T17:00:00'), sentAt: now, now, context }
+  const signInAgain = (on: Db) => signIn(on, { personId: ann, now, context, via: 'page' }, site)
+  return { ann, visitId, tap, now, signInAgain }
+}
+
+test(
+  'a sign-in on another device committing while a sign-out saved before it waits for the visit: the sign-out is overtaken, she stays inside (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { visitId, tap, now, signInAgain } = await annBackAtHerDesk(db)
+    // 18:00: she signs in on her laptop ("already signed in") as her phone finds signal and sends the 17:00 tap.
+    const result = await commitsWhileTheReplayWaits(db, signInAgain, () => replayTap(db, tap, site))
+    assert.equal((result as { applied: boolean }).applied, false, (result as { message: string }).message)
+    const visit = await findVisit(db, visitId)
+    assert.deepEqual([visit!.signed_out_at, visit!.signed_in_again_at], [null, now], 'still inside')
+  },
+)
+
+test(
+  'a sign-out saved before a sign-in on another device, committing while that sign-in waits for the visit: the sign-in opens a visit, she is not told she is in while out (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { ann, tap, now, signInAgain } = await annBackAtHerDesk(db)
+    const result = (await commitsWhileTheReplayWaits(
+      db,
+      (trx) => replayTap(trx, tap, site),
+      () => signInAgain(db),
+    )) as Awaited<ReturnType<typeof signIn>>
+    assert.equal(result.changed, true, result.message)
+    const open = await db
+      .selectFrom('visit')
+      .select('signed_in_at')
+      .where('person_id', '=', ann)
+      .where('signed_out_at', 'is', null)
+      .execute()
+    assert.deepEqual(
+      open.map((v) => Number(v.signed_in_at)),
+      [now],
+      'inside from 18:00, on the fire list',
+    )
+  },
+)

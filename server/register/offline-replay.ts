@@ -110,6 +110,7 @@ export async function replayTap(db: Db, tap: ReplayedTap, site: RegisterSite): P
     via: live ? 'page' : 'offline-replay',
     pageDay: live ? tap.pageDay : undefined,
     receivedAt: tap.now,
+    savedOnDevice: true,
   }
   const result = await applyUnlessOvertaken(db, tap, request, site)
   if (result.applied || tap.action !== 'sign-out') return result
@@ -149,6 +150,8 @@ async function applyUnlessOvertaken(
   const action = tap.action === 'sign-in' ? signIn : signOut
   try {
     const result = await action(db, request, site)
+    // A sign-out that left the visit open: a sign-in after the tap committed while it waited.
+    if (tap.action === 'sign-out' && !result.changed && result.presence.state === 'in') return superseded()
     return { applied: result.changed, presence: result.presence, message: result.message }
   } catch (error) {
     // A concurrent tap can move the visit between our check and the write; the CHECK constraint

@@ -14,6 +14,7 @@ import { findStillHereAt } from '../reminders/reminder.repository.js'
 import { countEveryoneInside } from './occupancy.repository.js'
 import {
   closeVisit,
+  closeVisitUnlessSignedInAgain,
   correctAutoClosedVisit,
   findLatestVisit,
   findOpenVisit,
@@ -63,6 +64,8 @@ interface TapRequest {
   via?: string
   /** When the server received a tap saved on a device (`now` is when it was made); `now` if absent. */
   receivedAt?: number
+  /** A tap saved on a device (replayTap): a sign-in after it that found the visit open overtakes it. */
+  savedOnDevice?: boolean
 }
 
 /** When the server got the tap: `now`, unless it was made earlier on a device (`receivedAt`). */
@@ -101,11 +104,14 @@ export async function closeLeftOpenVisit(
 export async function signIn(db: Db, request: TapRequest, site: RegisterSite): Promise<TapResult> {
   refuseStalePage(request, site)
   return unitOfWork(db, async (trx) => {
-    const before = await presenceOf(trx, request.personId, request.now, site)
+    let before = await presenceOf(trx, request.personId, request.now, site)
+    // Nothing changes, but they were inside at this time: a sign-out saved offline on another
+    // phone before it, arriving later, must not close the visit (see replayTap). Recorded on the
+    // visit unless it was closed meanwhile (another process): then they are out, and this signs them in.
+    if (before.state === 'in' && !(await recordSignedInAgain(trx, before.visit.id, request.now))) {
+      before = await presenceOf(trx, request.personId, request.now, site)
+    }
     if (before.state === 'in') {
-      // Nothing changes, but they were inside at this time: a sign-out saved offline on another
-      // phone before it, arriving later, must not close the visit (see replayTap).
-      await recordSignedInAgain(trx, before.visit.id, request.now)
       return {
         changed: false,
         presence: before,
@@ -170,8 +176,21 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
         message: `You are not signed in today. Your visit from ${formatDay(before.visit.signed_in_at, site.timeZone)} is still open: tell us when you left.`,
       }
     }
-    const closed = await closeVisit(trx, before.visit.id, request.now, 'person', serverTime(request))
-    if (!closed) return { changed: false, presence: { state: 'out' }, message: 'You are already signed out.' }
+    const closed = request.savedOnDevice
+      ? await closeVisitUnlessSignedInAgain(trx, before.visit.id, request.now, serverTime(request))
+      : await closeVisit(trx, before.visit.id, request.now, 'person', serverTime(request))
+    if (!closed) {
+      const after = await presenceOf(trx, request.personId, request.now, site)
+      // Still open: a sign-in after the tap found them inside (another device), so it stays open.
+      if (after.state === 'in') {
+        return {
+          changed: false,
+          presence: after,
+          message: 'You signed in again after that, so nothing changed.',
+        }
+      }
+      return { changed: false, presence: { state: 'out' }, message: 'You are already signed out.' }
+    }
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,

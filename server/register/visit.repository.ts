@@ -44,16 +44,18 @@ export async function insertOpenVisit(db: Db, personId: number, at: number): Pro
 /**
  * Records that a sign-in at `at` found the visit already open (another device, reception, a tap
  * saved on another phone): the latest such time, while the visit is open. A tap saved offline
- * before it is overtaken, as by any change the register recorded.
+ * before it is overtaken, as by any change the register recorded. False when the visit is no longer
+ * open (closed meanwhile by another process), or a later such time is recorded already.
  */
-export async function recordSignedInAgain(db: Db, visitId: number, at: number): Promise<void> {
-  await db
+export async function recordSignedInAgain(db: Db, visitId: number, at: number): Promise<boolean> {
+  const result = await db
     .updateTable('visit')
     .set({ signed_in_again_at: at })
     .where('id', '=', visitId)
     .where('signed_out_at', 'is', null)
     .where((eb) => eb.or([eb('signed_in_again_at', 'is', null), eb('signed_in_again_at', '<', at)]))
-    .execute()
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
 }
 
 const closeVisitQuery = preparedQuery(
@@ -79,6 +81,27 @@ export async function closeVisit(
   closedAt: number,
 ): Promise<Visit | undefined> {
   return (await closeVisitQuery(db, { visitId, at, closedBy, closedAt }))[0]
+}
+
+/**
+ * Closes a visit as its owner's sign-out made `at` on a device and sent later, if it is still open
+ * and no sign-in after `at` found it open (`signed_in_again_at`): in the update itself, so such a
+ * sign-in committing while this waits for the row (another process) still overtakes the tap.
+ */
+export async function closeVisitUnlessSignedInAgain(
+  db: Db,
+  visitId: number,
+  at: number,
+  closedAt: number,
+): Promise<Visit | undefined> {
+  return db
+    .updateTable('visit')
+    .set({ signed_out_at: at, closed_by: 'person', closed_at: closedAt })
+    .where('id', '=', visitId)
+    .where('signed_out_at', 'is', null)
+    .where((eb) => eb.or([eb('signed_in_again_at', 'is', null), eb('signed_in_again_at', '<=', at)]))
+    .returningAll()
+    .executeTakeFirst()
 }
 
 /** A person's visits that started within [from, to), newest first. */
