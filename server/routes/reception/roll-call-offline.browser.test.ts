@@ -27,7 +27,11 @@ async function signedInContext(
 
 const safeCount = (page: Page) => page.textContent('.tally .accounted .count')
 
-test('a marshal with no signal works the roll call: kept on the phone when it started, marks saved there and sent once with their time when back', async (t) => {
+// A step that never ends fails the test in bounded time rather than holding up the whole suite
+// (a CI rehearsal once sat here for 13 minutes, machine idle; the step is not yet known).
+test('a marshal with no signal works the roll call: kept on the phone when it started, marks saved there and sent once with their time when back', {
+  timeout: 180_000,
+}, async (t) => {
   await buildServiceWorker()
   const ctx = await buildTestApp(t)
   const { db } = ctx.app.ctx
@@ -70,7 +74,14 @@ test('a marshal with no signal works the roll call: kept on the phone when it st
   const page = await annaContext.newPage()
   watch(page)
   await page.goto(`${origin}/reception`)
-  await page.evaluate('navigator.serviceWorker.ready')
+  // Bounded: a service worker that never becomes ready would otherwise wait for ever.
+  assert.equal(
+    await page.evaluate(
+      'Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 30000))])',
+    ),
+    true,
+    'the service worker is ready within 30 s',
+  )
   await page.reload()
   assert.equal(await page.evaluate('Boolean(navigator.serviceWorker.controller)'), true)
   await page.waitForFunction(() =>
