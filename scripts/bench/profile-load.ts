@@ -26,7 +26,7 @@ interface CpuProfile {
  * the session: an earlier version looked for these parts first anywhere up the stack, and counted
  * half of every answer's write as "session, cookies".
  */
-const FLOOR = /\/scripts\/bench\/(tap|home)-floor\.mjs$/
+const FLOOR = /\/scripts\/bench\/(tap-floor|home-floor|floor-sqlite)\.mjs$/
 /** The floors' functions that are not their SQL, by name: each is counted in the app's part for it. */
 const FLOOR_NOT_SQL: Record<string, string> = {
   tokenHash: 'auth (token hash, device)',

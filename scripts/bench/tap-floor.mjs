@@ -2,17 +2,10 @@
 // prepared statements — no security headers, rate limit, session, auth plugin or query builder.
 // No real server can tap faster than this on the same machine; the app's taps are compared to it.
 import { createHash } from 'node:crypto'
-import SQLite from 'better-sqlite3'
 import Fastify from 'fastify'
-// Checkpoints off the event loop, as the app's own (npm run bench builds dist first).
-import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from '../../dist/server/db/checkpointer.js'
+import { openFloorDatabase } from './floor-sqlite.mjs'
 
-const sqlite = new SQLite(process.env.FLOOR_DATABASE)
-sqlite.pragma('journal_mode = WAL')
-sqlite.pragma('synchronous = NORMAL')
-sqlite.pragma('foreign_keys = ON')
-sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
-const checkpointer = new Checkpointer(process.env.FLOOR_DATABASE)
+const { sqlite, shared } = openFloorDatabase(process.env.FLOOR_DATABASE)
 const sql = {
   device: sqlite.prepare(
     'select d.id, d.person_id from device d join person p on p.id = d.person_id where d.token_hash = ? and d.revoked_at is null and p.deactivated_at is null',
@@ -42,25 +35,6 @@ const sql = {
     'select (select sum(inside) from occupancy_slot) + (select count(*) from visitor where signed_out_at is null and signed_in_at is not null) as inside',
   ),
   outbox: sqlite.prepare("insert into outbox (topic, payload, created_at) values ('presence', ?, ?)"),
-  begin: sqlite.prepare('begin immediate'),
-  commit: sqlite.prepare('commit'),
-}
-
-// Taps in the same event-loop turn share one commit, as the app's unit of work does.
-let pending = []
-function shared(work) {
-  return new Promise((resolve) => {
-    if (pending.length === 0)
-      setImmediate(() => {
-        const batch = pending
-        pending = []
-        sql.begin.run()
-        for (const run of batch) run()
-        sql.commit.run()
-        checkpointer.wrote()
-      })
-    pending.push(() => resolve(work()))
-  })
 }
 
 // Named: the bench's profile of the floor counts this as auth, as the app's token hashing is.
