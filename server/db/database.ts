@@ -516,6 +516,11 @@ export interface RollCallVisitorTable {
    * (before its start: they were not inside); null when none has.
    */
   signed_out_at: ColumnType<number | null, number | null | undefined, number | null>
+  /**
+   * When they were put on it after its start read the list (they answered the evacuation message
+   * while off it): "Not on the list when it started", as staff with only a mark; null when on it.
+   */
+  added_after_start_at: ColumnType<number | null, number | null | undefined, never>
 }
 
 /** The whole database, as Kysely sees it. */

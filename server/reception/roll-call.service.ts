@@ -85,7 +85,10 @@ export interface RollCallView {
   startedByName: string | null
   endedByName: string | null
   lines: RollCallViewLine[]
-  /** Visitors inside when it started (server/visitors/), with their host and phone. */
+  /**
+   * Visitors inside when it started or signing in since (server/visitors/), with their host and
+   * phone, and those put on it by their own answer after the start (not `onSnapshot`).
+   */
   visitors: VisitorRollCallLine[]
   /** Everyone on the list, staff and visitors. */
   counts: RollCallCounts
@@ -142,6 +145,8 @@ export async function startRollCall(
             visitorId: answer.visitorId!,
             status: answer.answer,
             at: answer.answeredAt,
+            // One off the list is put on it by this answer, once the start has read the list.
+            putOnAt: request.at,
           })
         : await upsertMark(trx, {
             rollCallId: rollCall.id,
@@ -442,6 +447,7 @@ export async function recordVisitorSelfAnswer(
     visitorId: request.visitorId,
     status: request.answer,
     at: request.at,
+    putOnAt: request.at,
   })
   if (!marked) return null
   await recordAudit(db, {
@@ -456,15 +462,16 @@ export async function recordVisitorSelfAnswer(
 
 /**
  * A visitor's own answer on the running roll call (`rollCallId`): one not on it (signed out before
- * it started) is put on it first, as `markSelf` adds a member of staff, so that an "I need help"
- * is never dropped. False when a later mark stands.
+ * it started) is put on it first (at `putOnAt`), not on the list when it started, as `markSelf`
+ * adds a member of staff, so that an "I need help" is never dropped. False when a later mark stands.
  */
 async function markVisitorAnswer(
   trx: Db,
-  request: { rollCallId: number; visitorId: number; status: 'safe' | 'help'; at: number },
+  request: { rollCallId: number; visitorId: number; status: 'safe' | 'help'; at: number; putOnAt: number },
 ): Promise<boolean> {
-  await putAnsweringVisitorOnRunningRollCall(trx, request.visitorId)
-  return markVisitorSelf(trx, request)
+  const { putOnAt, ...answer } = request
+  await putAnsweringVisitorOnRunningRollCall(trx, answer.visitorId, putOnAt)
+  return markVisitorSelf(trx, answer)
 }
 
 /** A person's own mark on a roll call ("self"), audited with what they did. */
@@ -557,11 +564,12 @@ export async function rollCallView(db: Db, rollCallId: number): Promise<RollCall
 }
 
 /**
- * Adds the visitors to a roll call's tally: they are on the fire list like everyone else (all on
- * the list, copied at the start or added as they signed in), counted by the same rule as staff.
+ * Adds the visitors to a roll call's tally: they are on the fire list like everyone else (on the
+ * list when copied at the start or added as they signed in; off it when put on it by their own
+ * answer after the start), counted by the same rule as staff.
  */
 function withVisitors(counts: RollCallCounts, visitors: VisitorRollCallLine[]): RollCallCounts {
-  const v = countLines(visitors.map((l) => ({ ...l, onSnapshot: true })))
+  const v = countLines(visitors)
   return {
     total: counts.total + v.total,
     accounted: counts.accounted + v.accounted,
@@ -658,6 +666,7 @@ export async function endRollCall(
           markedAt: v.markedAt,
           signedOutAt: v.signedOutAt,
           leftBeforeAlarm: v.leftBeforeAlarm,
+          onSnapshot: v.onSnapshot,
         })),
       },
     })
@@ -718,7 +727,7 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
           '',
           v.confirmed ? 'yes' : 'no',
           describeVisitorReason(v, view.rollCall.started_at, timeZone) ?? '',
-          'yes',
+          v.onSnapshot ? 'yes' : 'no',
           localIso(v.signedOutAt, timeZone),
           v.leftBeforeAlarm ? 'yes' : 'no',
         ]),
@@ -772,7 +781,7 @@ export interface DrillReport {
   leftBeforeAlarm: RollCallViewLine[]
   /** Visitors on it whose sign-out from before the alarm reached the server later (a kiosk's). */
   visitorsLeftBeforeAlarm: VisitorRollCallLine[]
-  /** Visitors on the list never marked safe. */
+  /** Visitors on the list never marked safe, and those off it still needing help or missing. */
   visitorsNeverAccounted: VisitorRollCallLine[]
   /** Who marked people, with how many each ("self" for people's own answers). */
   markers: { name: string; count: number }[]
@@ -827,16 +836,14 @@ function lastAccountedAt(
  */
 export function drillReportOf(view: RollCallView, timeZone: string, made: MarkMade[]): DrillReport {
   const listed = view.lines.filter(countsOnList)
-  // Visitors on a roll call are all on its list (copied at the start, or added as they signed in),
-  // less those who left before the alarm.
-  const visitorsListed = view.visitors.filter((l) => !l.leftBeforeAlarm)
+  const visitorsListed = view.visitors.filter(countsOnList)
   // Never accounted for: whoever on the list was not marked safe, and whoever off it (never signed
-  // in, or left before the alarm) still needs help or is missing at the end, as the counts have it.
-  const toFind = (l: { status: RollCallStatus }) => l.status === 'help' || l.status === 'missing'
-  const neverAccounted = view.lines.filter((l) => (countsOnList(l) ? l.status !== 'safe' : toFind(l)))
-  const visitorsNeverAccounted = view.visitors.filter((l) =>
-    l.leftBeforeAlarm ? toFind(l) : l.status !== 'safe',
-  )
+  // in, left before the alarm, or a visitor put on it by their own answer after the start) still
+  // needs help or is missing at the end, as the counts have it.
+  const neverFound = (l: Countable) =>
+    countsOnList(l) ? l.status !== 'safe' : l.status === 'help' || l.status === 'missing'
+  const neverAccounted = view.lines.filter(neverFound)
+  const visitorsNeverAccounted = view.visitors.filter(neverFound)
   const madeOn = new Map<string, MarkMade[]>()
   for (const mark of made) {
     const key = 'person' in mark.subject ? `p${mark.subject.person}` : `v${mark.subject.visitor}`
@@ -846,7 +853,7 @@ export function drillReportOf(view: RollCallView, timeZone: string, made: MarkMa
   }
   const found = [
     ...view.lines.map((l) => lastAccountedAt(countsOnList(l), l, madeOn.get(`p${l.personId}`) ?? [])),
-    ...view.visitors.map((l) => lastAccountedAt(!l.leftBeforeAlarm, l, madeOn.get(`v${l.visitorId}`) ?? [])),
+    ...view.visitors.map((l) => lastAccountedAt(countsOnList(l), l, madeOn.get(`v${l.visitorId}`) ?? [])),
   ]
   const allAccountedAt =
     neverAccounted.length + visitorsNeverAccounted.length === 0
@@ -890,7 +897,7 @@ export function drillReportOf(view: RollCallView, timeZone: string, made: MarkMa
         resolution: resolvedBy(line),
       })),
     visitorsUnconfirmed: view.visitors
-      .filter((l) => !l.confirmed)
+      .filter((l) => l.onSnapshot && !l.confirmed)
       .map((line) => ({
         line,
         reason: describeVisitorReason(line, view.rollCall.started_at, timeZone) ?? 'unconfirmed',

@@ -24,6 +24,11 @@ export interface VisitorRollCallLine {
   signedOutAt: number | null
   /** Signed out before the roll call started (a kiosk's sign-out sent late): not inside. */
   leftBeforeAlarm: boolean
+  /**
+   * False when they were put on it after its start read the list (they answered the evacuation
+   * message while off it): "Not on the list when it started", as staff with only a mark.
+   */
+  onSnapshot: boolean
 }
 
 /**
@@ -75,14 +80,30 @@ export async function insertVisitorSnapshot(
 /**
  * Puts a visitor who signed in on the running roll call, if one runs and they are not on it yet: a
  * kiosk's sign-in queued before the alarm, or anyone arriving during it, is inside like the rest.
+ * With `addedAfterStartAt`, one who was not on it when it started (they answered the evacuation
+ * message while off it) is put there as such.
  */
 export async function addVisitorToRunningRollCall(
   db: Db,
-  visitor: Pick<VisitorRollCallLine, 'visitorId' | 'name' | 'company' | 'hostName' | 'phone' | 'signedInAt'>,
+  visitor: Pick<
+    VisitorRollCallLine,
+    'visitorId' | 'name' | 'company' | 'hostName' | 'phone' | 'signedInAt'
+  > & {
+    addedAfterStartAt?: number
+  },
 ): Promise<void> {
   await db
     .insertInto('roll_call_visitor')
-    .columns(['roll_call_id', 'visitor_id', 'name', 'company', 'host_name', 'phone', 'signed_in_at'])
+    .columns([
+      'roll_call_id',
+      'visitor_id',
+      'name',
+      'company',
+      'host_name',
+      'phone',
+      'signed_in_at',
+      'added_after_start_at',
+    ])
     .expression((eb) =>
       eb
         .selectFrom('roll_call')
@@ -94,6 +115,9 @@ export async function addVisitorToRunningRollCall(
           eb.cast<string>(eb.val(visitor.hostName), 'text').as('host_name'),
           eb.cast<string | null>(eb.val(visitor.phone), 'text').as('phone'),
           eb.cast<number>(eb.val(visitor.signedInAt), 'bigint').as('signed_in_at'),
+          eb
+            .cast<number | null>(eb.val(visitor.addedAfterStartAt ?? null), 'bigint')
+            .as('added_after_start_at'),
         ])
         .where('roll_call.ended_at', 'is', null),
     )
@@ -129,7 +153,8 @@ export async function signOutVisitorOnRunningRollCall(
 
 /**
  * How a visitor stands on a roll call: `on-list`, `off-list` (their sign-out from before the alarm
- * reached it late: not inside when it rang), or undefined when they are not on it.
+ * reached it late: not inside when it rang; or put on it after the start by their own answer, as a
+ * member of staff with only a mark), or undefined when they are not on it.
  */
 export async function visitorLineStanding(
   db: Db,
@@ -139,11 +164,15 @@ export async function visitorLineStanding(
   const row = await db
     .selectFrom('roll_call_visitor as v')
     .innerJoin('roll_call as r', 'r.id', 'v.roll_call_id')
-    .select(['v.signed_out_at as signedOutAt', 'r.started_at as startedAt'])
+    .select([
+      'v.signed_out_at as signedOutAt',
+      'r.started_at as startedAt',
+      'v.added_after_start_at as addedAfterStartAt',
+    ])
     .where('v.roll_call_id', '=', rollCallId)
     .where('v.visitor_id', '=', visitorId)
     .executeTakeFirst()
-  return row && standingOf(row)
+  return row && (row.addedAfterStartAt !== null ? 'off-list' : standingOf(row))
 }
 
 /** A roll call's visitors with their marks, by name order left to the caller. */
@@ -167,10 +196,11 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
       'v.reason as reason',
       'v.reason_at as reasonAt',
       'v.via as via',
+      'v.added_after_start_at as addedAfterStartAt',
     ])
     .where('v.roll_call_id', '=', rollCallId)
     .execute()
-  return rows.map(({ reason, reasonAt, startedAt, signedOutAt, ...r }) => ({
+  return rows.map(({ reason, reasonAt, startedAt, signedOutAt, addedAfterStartAt, ...r }) => ({
     ...r,
     signedInAt: Number(r.signedInAt),
     markedAt: r.markedAt === null ? null : Number(r.markedAt),
@@ -178,6 +208,7 @@ export async function listVisitorRollCallLines(db: Db, rollCallId: number): Prom
     leftBeforeAlarm: leftBeforeStart(signedOutAt === null ? null : Number(signedOutAt), Number(startedAt)),
     confirmed: reason === null,
     autoClosedAt: reason === 'auto-closed' && reasonAt !== null ? Number(reasonAt) : null,
+    onSnapshot: addedAfterStartAt === null,
   }))
 }
 

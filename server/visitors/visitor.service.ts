@@ -309,15 +309,18 @@ export async function signInVisitor(
 /**
  * Adds a visitor who just signed in to the running roll call, if any: one signed in at a kiosk
  * that was offline when the alarm rang, or arriving during the roll call, is inside like the rest.
- * With `answered`, one who is signed out too: they answered the evacuation message ("I need help",
- * "I'm safe") while off the list, and their answer must be on it, as a member of staff's is.
+ * With `answeredAt`, one who is signed out too: they answered the evacuation message ("I need
+ * help", "I'm safe") while off the list, and their answer must be on it, as a member of staff's is;
+ * put there as not on the list when it started (from `answeredAt`, or the start for an answer
+ * carried onto it), as such a member of staff is.
  */
 export async function putOnRunningRollCall(
   db: Db,
   visitor: Visitor,
-  options: { answered?: boolean } = {},
+  options: { answeredAt?: number } = {},
 ): Promise<void> {
-  if (visitor.signed_in_at === null || (visitor.signed_out_at !== null && !options.answered)) return
+  if (visitor.signed_in_at === null || (visitor.signed_out_at !== null && options.answeredAt === undefined))
+    return
   const host = visitor.host_person_id === null ? undefined : await findPersonById(db, visitor.host_person_id)
   await addVisitorToRunningRollCall(db, {
     visitorId: visitor.id,
@@ -330,17 +333,24 @@ export async function putOnRunningRollCall(
     }),
     phone: visitor.phone,
     signedInAt: visitor.signed_in_at,
+    addedAfterStartAt: options.answeredAt,
   })
 }
 
 /**
  * Puts a visitor who answered the evacuation message on the running roll call if they are not on
  * it (signed out before it started: on their way out, or by a wrong tap), so that their answer has
- * a line to land on. A line of their own, as if they had signed in during it: counted until safe.
+ * a line to land on: under "Not on the list when it started", as a member of staff with only a
+ * mark, counted as such (not on the list; still to be found while they need help or are missing).
+ * `at` is when they were put on it: the answer's time, or the start for one carried onto it.
  */
-export async function putAnsweringVisitorOnRunningRollCall(db: Db, visitorId: number): Promise<void> {
+export async function putAnsweringVisitorOnRunningRollCall(
+  db: Db,
+  visitorId: number,
+  at: number,
+): Promise<void> {
   const visitor = await findVisitor(db, visitorId)
-  if (visitor) await putOnRunningRollCall(db, visitor, { answered: true })
+  if (visitor) await putOnRunningRollCall(db, visitor, { answeredAt: at })
 }
 
 /**

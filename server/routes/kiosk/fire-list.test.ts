@@ -283,9 +283,13 @@ test('an evacuation message reaches visitors inside too: by text or email, on th
   assert.match(veraLine.slice(0, veraLine.indexOf('</li>')), /needs help[\s\S]*said so themselves/)
 })
 
-test('a visitor who was off the list when the roll call started (signed out after the evacuation message) and answers it is on the roll call with their answer, as staff are: "I need help" sent before the start or during it is never lost', async (t) => {
+/**
+ * Hal, Gus and Sal visit; the evacuation message reaches all three; Hal and Gus are signed out at
+ * the desk on their way out (or by a wrong tap: either way the register has them out) before the
+ * roll call starts. Hal asks for help before anyone starts it; Gus once it runs.
+ */
+async function visitorsAnsweringOffTheList(t: TestContext) {
   const { ctx, host, desk, tablet } = await hostDeskAndKiosk(t)
-  const { db } = ctx.app.ctx
   await tapSignIn(desk.browser)
   const arrive = async (name: string, phone: string) => {
     const r = await tablet.api('POST', '/kiosk/api/visitors', { hostId: host, name, phone })
@@ -294,10 +298,8 @@ test('a visitor who was off the list when the roll call started (signed out afte
   }
   const hal = await arrive('Hal Helpbefore', '07400 111111')
   const gus = await arrive('Gus Helpduring', '07400 222222')
-  await arrive('Sal Safe', '07400 333333')
+  const sal = await arrive('Sal Safe', '07400 333333')
 
-  // The evacuation message reaches all three; Hal and Gus are signed out at the desk on their way
-  // out (or by a wrong tap: either way the register has them out) before the roll call starts.
   await sendEvacuation(desk.browser)
   await deliveriesFinished(ctx)
   ctx.clock.advance(60_000)
@@ -315,7 +317,6 @@ test('a visitor who was off the list when the roll call started (signed out afte
     await browser.get(helpLink(phone))
     assert.match((await browser.post(helpLink(phone), {}, false)).body, /Reception knows you need help/)
   }
-  // Hal asks for help before anyone starts the roll call; Gus once it runs.
   await answerHelp('+447400111111')
   ctx.clock.advance(60_000)
   await desk.browser.get('/reception/roll-calls')
@@ -325,7 +326,12 @@ test('a visitor who was off the list when the roll call started (signed out afte
   const rollCallId = Number(/\/(\d+)$/.exec(rollCall)![1])
   ctx.clock.advance(60_000)
   await answerHelp('+447400222222')
+  return { ctx, desk, tablet, host, hal, gus, sal, rollCall, rollCallId }
+}
 
+test('a visitor who was off the list when the roll call started (signed out after the evacuation message) and answers it is on the roll call with their answer, as staff are: "I need help" sent before the start or during it is never lost', async (t) => {
+  const { ctx, desk, hal, gus, rollCall, rollCallId } = await visitorsAnsweringOffTheList(t)
+  const { db } = ctx.app.ctx
   const view = await rollCallView(db, rollCallId)
   assert.deepEqual(
     view.visitors.map((l) => [l.name, l.status, l.via]),
@@ -347,4 +353,111 @@ test('a visitor who was off the list when the roll call started (signed out afte
     const line = page.slice(page.indexOf(`id="v-${id}"`))
     assert.match(line.slice(0, line.indexOf('</li>')), /needs help[\s\S]*said so themselves/)
   }
+})
+
+/** A group of the roll call page, from its heading to the end of its list. */
+function rollCallGroup(page: string, id: string): string {
+  const from = page.indexOf(`<h2 id="${id}">`)
+  assert.ok(from >= 0, `the page has the group "${id}"`)
+  const group = page.slice(from)
+  return group.slice(0, group.indexOf('</ul>'))
+}
+
+test('a visitor put on the running roll call by their own answer is under "Not on the list when it started" and counted as staff off the list are, on the page, in print, in the report and the CSV; a visitor signing in during it is an ordinary visitor line, as staff signing in are', async (t) => {
+  const { ctx, desk, tablet, host, hal, gus, sal, rollCall, rollCallId } =
+    await visitorsAnsweringOffTheList(t)
+  const { db } = ctx.app.ctx
+  // Ivy arrives during the alarm: inside like the rest, as a member of staff tapping in is.
+  const arrived = await tablet.api('POST', '/kiosk/api/visitors', {
+    hostId: host,
+    name: 'Ivy Inlate',
+    phone: '07400 444444',
+  })
+  assert.equal(arrived.statusCode, 201, arrived.body)
+  const ivy = arrived.json().visitorId as number
+
+  const page = (await desk.browser.get(rollCall)).body
+  const extra = rollCallGroup(page, 'extra')
+  assert.match(extra, /Not on the list when it started \(2\)/)
+  for (const [name, id] of [
+    ['Hal', hal],
+    ['Gus', gus],
+  ] as const)
+    assert.ok(
+      extra.includes(`id="v-${id}"`),
+      `${name} (answered while off the list) is not on the list when it started`,
+    )
+  const visitors = rollCallGroup(page, 'visitors')
+  assert.match(visitors, /Visitors \(2\)/)
+  for (const [name, id] of [
+    ['Sal', sal],
+    ['Ivy', ivy],
+  ] as const)
+    assert.ok(visitors.includes(`id="v-${id}"`), `${name} is an ordinary visitor line`)
+  // Counted as staff off the list are: not on the list, still to be found while they need help.
+  assert.match(
+    page,
+    /3 on the list: <a href="#in">1 in<\/a> · <a href="#unconfirmed">0 unconfirmed<\/a> · <a href="#visitors">2 visitors<\/a>/,
+  )
+  assert.deepEqual(
+    (await rollCallView(db, rollCallId)).counts,
+    { total: 3, accounted: 0, unaccounted: 3 + 2, missing: 0, help: 2, unmarked: 3 },
+    'Rita, Sal and Ivy on the list; Hal and Gus to be found as they asked for help',
+  )
+
+  // A marshal finds Gus: no longer sought, and not counted safe on a list he was not on; as for
+  // staff off the list, "Undo" would drop the search for him, so it is not offered and is refused.
+  ctx.clock.advance(60_000)
+  assert.equal(
+    (await desk.browser.post(`${rollCall}/marks`, { person: `v${gus}`, status: 'safe' })).statusCode,
+    303,
+  )
+  const found = (await desk.browser.get(rollCall)).body
+  assert.match(found, /<span class="count">0<\/span> safe/)
+  assert.match(found, /<span class="count">4<\/span> not accounted for/)
+  const gusLine = found.slice(found.indexOf(`id="v-${gus}"`))
+  assert.doesNotMatch(gusLine.slice(0, gusLine.indexOf('</li>')), /value="unaccounted"/)
+  const undo = await desk.browser.post(`${rollCall}/marks`, { person: `v${gus}`, status: 'unaccounted' })
+  assert.match((await desk.browser.follow(undo)).body, /They were not on the list when the alarm rang/)
+
+  // The printed list says so too.
+  const printed = (await desk.browser.get(`${rollCall}/print`)).body
+  for (const name of ['Hal Helpbefore', 'Gus Helpduring']) {
+    const row = printed.slice(printed.indexOf(`<td>${name} (visitor`))
+    assert.match(row.slice(0, row.indexOf('</tr>')), /not on the list when it started/, name)
+  }
+  for (const name of ['Sal Safe', 'Ivy Inlate']) {
+    const row = printed.slice(printed.indexOf(`<td>${name} (visitor`))
+    assert.doesNotMatch(row.slice(0, row.indexOf('</tr>')), /not on the list when it started/, name)
+  }
+
+  await desk.browser.get(rollCall)
+  await desk.browser.post(`${rollCall}/end`, {})
+  const report = (await desk.browser.get(`${rollCall}/report`)).body
+  assert.match(report, /On the list<\/dt><dd>3 \(1 in, 0 unconfirmed, 2 visitors\)<\/dd>/)
+  assert.match(report, /no: 4 never accounted for/, 'Rita, Sal, Ivy, and Hal who asked for help')
+  const csv = (await desk.browser.get(`${rollCall}/report.csv`)).body
+  // The "On list" column (the 11th), as for staff off the list.
+  const onList = (name: string) =>
+    csv
+      .split('\n')
+      .find((l) => l.startsWith(`${name},`))
+      ?.split(',')[10]
+  assert.deepEqual(['Hal Helpbefore', 'Gus Helpduring', 'Sal Safe', 'Ivy Inlate'].map(onList), [
+    'no',
+    'no',
+    'yes',
+    'yes',
+  ])
+  const ended = await db
+    .selectFrom('audit_event')
+    .select('detail')
+    .where('action', '=', 'roll-call.ended')
+    .executeTakeFirstOrThrow()
+  const kept = JSON.parse(ended.detail).visitors as { visitorId: number; onSnapshot: boolean }[]
+  assert.deepEqual(
+    [hal, gus, sal, ivy].map((id) => kept.find((v) => v.visitorId === id)?.onSnapshot),
+    [false, false, true, true],
+    'the report kept in the audit trail says who was not on the list when it started',
+  )
 })

@@ -93,6 +93,12 @@ test('scanning the poster during a roll call marks the person safe on every mars
   const list = (await anna.browser.get(url)).body
   assert.match(list, /<span class="count">1<\/span> safe/)
   assert.match(list, /Not on the list when it started \(1\)/)
+  // The printed list says so on Bob's row, where the others have when they signed in.
+  const printed = (await anna.browser.get(`${url}/print`)).body
+  const bobRow = printed.slice(printed.indexOf('<td>Bob Stone</td>'))
+  assert.match(bobRow.slice(0, bobRow.indexOf('</tr>')), /<td>not on the list when it started<\/td>/)
+  const amyRow = printed.slice(printed.indexOf('<td>Amy Clark</td>'))
+  assert.doesNotMatch(amyRow.slice(0, amyRow.indexOf('</tr>')), /not on the list when it started/)
   assert.match(list, new RegExp(`id="p-${amy.id}"[^]*?said so themselves`))
 
   // Without the page's token, nothing happens.
