@@ -6,7 +6,7 @@ import { unitOfWork } from '../db/unit-of-work.js'
 import { UserError } from '../lib/errors.js'
 import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
-import { findOpenVisit } from '../register/visit.repository.js'
+import { findOpenVisit, lockVisit } from '../register/visit.repository.js'
 import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
 import {
   deletePushSubscription,
@@ -255,17 +255,20 @@ export async function answerPushAction(
   site: RegisterSite,
 ): Promise<TapResult & { personId: number }> {
   const claims = verifyPushActionToken(request.key, request.token, request.now)
+  const alreadyClosed = async () => ({
+    personId: claims.p,
+    changed: false,
+    presence: await presenceOf(db, claims.p, request.now, site),
+    message: 'That visit is already closed.',
+  })
   const open = await findOpenVisit(db, claims.p)
-  if (!open || open.id !== claims.v) {
-    return {
-      personId: claims.p,
-      changed: false,
-      presence: await presenceOf(db, claims.p, request.now, site),
-      message: 'That visit is already closed.',
-    }
-  }
+  if (!open || open.id !== claims.v) return alreadyClosed()
   if (request.action === 'still-here') {
-    await unitOfWork(db, async (trx) => {
+    const recorded = await unitOfWork(db, async (trx) => {
+      // The visit first (PostgreSQL: its row, held to the commit): a sign-out saved offline before
+      // this and arriving now either waits and then sees the answer, or closed the visit first.
+      const visit = await lockVisit(trx, open.id)
+      if (!visit || visit.signed_out_at !== null) return false
       // The reminder's answer, as its link records it: the fire list counts them In for a while, and
       // a sign-out saved offline before it (sent when the app next opens) no longer closes the visit.
       const reminder = await findReminderOfVisit(trx, open.id)
@@ -277,7 +280,9 @@ export async function answerPushAction(
         context: request.context,
         detail: { visitId: open.id, via: 'push' },
       })
+      return true
     })
+    if (!recorded) return alreadyClosed()
     return {
       personId: claims.p,
       changed: false,

@@ -3,8 +3,12 @@ import { test } from 'node:test'
 import { autoClose } from '../../tasks/auto-close.task.js'
 import type { Db } from '../db/connect.js'
 import type { ClosedBy } from '../db/database.js'
+import { answerPushAction, signPushActionToken } from '../push/push.service.js'
 import { fireList, fireListSettings, tapForPerson } from '../reception/presence.service.js'
 import { rollCallView, startRollCall } from '../reception/roll-call.service.js'
+import { claimReminder, finishReminder } from '../reminders/reminder.repository.js'
+import { answerReminderLink } from '../reminders/reminder.service.js'
+import { reminderToken } from '../reminders/reminder-links.js'
 import { buildTestApp, type TestApp } from '../testing/build-test-app.js'
 import { eventually } from '../testing/eventually.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
@@ -339,6 +343,8 @@ async function commitsWhileTheReplayWaits(
   db: Db,
   change: (trx: Db) => Promise<unknown>,
   replay: () => Promise<unknown>,
+  /** The replay may also finish without waiting (nothing held it back): the test then sees what it did. */
+  options: { orFinishes?: boolean } = {},
 ) {
   const holding = latch()
   const released = latch()
@@ -348,8 +354,14 @@ async function commitsWhileTheReplayWaits(
     await released.reached
   })
   await holding.reached
-  const replayed = replay()
-  await eventually(() => someoneWaitsForALock(db), 'the replay to wait for the visit')
+  let finished = false
+  const replayed = replay().finally(() => {
+    finished = true
+  })
+  await eventually(
+    async () => (options.orFinishes === true && finished) || (await someoneWaitsForALock(db)),
+    'the replay to wait for the visit',
+  )
   released.open()
   await holder
   return replayed
@@ -479,5 +491,108 @@ test(
       [now],
       'inside from 18:00, on the fire list',
     )
+  },
+)
+
+/**
+ * Ann, in since 08:55 and reminded at 17:30, taps "Sign out" at 17:40 with no signal (no Background
+ * Sync); at 18:00 she answers "Still here" (the notification's button, or the message's link) as her
+ * phone finds signal and sends the 17:40 tap.
+ */
+async function annSaysStillHere(db: Db, via: 'push' | 'link') {
+  const { ann, visitId } = await annOnRacingPostgres(db)
+  const remindedAt = at('23T17:30:00')
+  const reminder = await claimReminder(db, { personId: ann, day: '2026-11-23', visitId, at: remindedAt })
+  await finishReminder(db, reminder!.id, { status: 'sent', channel: via, at: remindedAt })
+  const now = at('23T18:00:00')
+  const tap = { personId: ann, action: 'sign-out' as const, at: at('23T17:40:00'), sentAt: now, now, context }
+  const stillHere = (on: Db, when = now) =>
+    via === 'push'
+      ? answerPushAction(
+          on,
+          {
+            key: linkKey,
+            token: signPushActionToken(linkKey, { personId: ann, visitId, expiresAt: when + 3_600_000 }),
+            action: 'still-here',
+            now: when,
+            context,
+          },
+          site,
+        )
+      : answerReminderLink(
+          on,
+          { key: linkKey, token: reminderToken(linkKey, reminder!.id, 'still-here'), now: when, context },
+          site,
+        )
+  const answer = () =>
+    db
+      .selectFrom('reminder')
+      .select(['answer', 'answered_at'])
+      .where('id', '=', reminder!.id)
+      .executeTakeFirst()
+  return { visitId, tap, now, stillHere, answer }
+}
+
+const linkKey = Buffer.alloc(32, 7)
+
+for (const via of ['push', 'link'] as const) {
+  test(
+    `"Still here" (${via}) committing while a sign-out saved before it is replayed: the sign-out is overtaken, she stays inside (PostgreSQL)`,
+    postgresOnly,
+    async (t) => {
+      const db = await racingPostgres(t)
+      const { visitId, tap, now, stillHere, answer } = await annSaysStillHere(db, via)
+      const result = (await commitsWhileTheReplayWaits(db, stillHere, () => replayTap(db, tap, site), {
+        orFinishes: true,
+      })) as Awaited<ReturnType<typeof replayTap>>
+      assert.deepEqual(await answer(), { answer: 'still-here', answered_at: now })
+      const visit = await findVisit(db, visitId)
+      assert.equal(visit!.signed_out_at, null, 'she said Still here at 18:00, after the 17:40 tap: inside')
+      assert.equal(result.applied, false, result.message)
+    },
+  )
+}
+
+test(
+  'a sign-out saved before "Still here" (push), committing while the answer waits for the visit: she is told she is signed out, not that she is still signed in (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { visitId, tap, stillHere } = await annSaysStillHere(db, 'push')
+    const result = (await commitsWhileTheReplayWaits(
+      db,
+      (trx) => replayTap(trx, tap, site),
+      () => stillHere(db),
+      {
+        orFinishes: true,
+      },
+    )) as Awaited<ReturnType<typeof answerPushAction>>
+    assert.equal((await findVisit(db, visitId))!.signed_out_at, tap.at, 'the 17:40 tap came first')
+    assert.deepEqual([result.presence.state, result.message], ['out', 'That visit is already closed.'])
+  },
+)
+
+test(
+  '"Still here" (link) after the auto-close, committing while a sign-out saved before it is replayed: the auto-close stands, still Unconfirmed (PostgreSQL)',
+  postgresOnly,
+  async (t) => {
+    const db = await racingPostgres(t)
+    const { visitId, tap, stillHere } = await annSaysStillHere(db, 'link')
+    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, autoCloseAt, site)
+    // 00:10: she answers the link as her phone sends the 17:40 tap.
+    const now = at('24T00:10:00')
+    const result = (await commitsWhileTheReplayWaits(
+      db,
+      (trx) => stillHere(trx, now),
+      () => replayTap(db, { ...tap, sentAt: now, now }, site),
+      { orFinishes: true },
+    )) as Awaited<ReturnType<typeof replayTap>>
+    const visit = await findVisit(db, visitId)
+    assert.deepEqual(
+      [visit!.signed_out_at, visit!.closed_by],
+      [autoCloseAt.notAfter, 'auto'],
+      'she said Still here after the tap: nobody saw her leave',
+    )
+    assert.equal(result.applied, false, result.message)
   },
 )

@@ -7,7 +7,6 @@ import {
   type Presence,
   presenceOf,
   type RegisterSite,
-  seenInsideAt,
   signIn,
   signOut,
   signOutBeforeAutoClose,
@@ -144,13 +143,13 @@ async function applyUnlessOvertaken(
   if (tap.action === 'sign-out') {
     const open = await findOpenVisit(db, tap.personId)
     if (open && open.signed_in_at > at) return superseded()
-    // So is "Still here" to its reminder (read only for a sign-out: a sign-in changes no open visit).
-    if (open && at < ((await seenInsideAt(db, open)) ?? at)) return superseded()
+    // "Still here" after the tap overtakes it too: signOut's update checks that (and a later sign-in
+    // again), so one committing while it waits for the visit (PostgreSQL) still counts.
   }
   const action = tap.action === 'sign-in' ? signIn : signOut
   try {
     const result = await action(db, request, site)
-    // A sign-out that left the visit open: a sign-in after the tap committed while it waited.
+    // A sign-out that left the visit open: a sign-in or "Still here" after the tap overtook it.
     if (tap.action === 'sign-out' && !result.changed && result.presence.state === 'in') return superseded()
     return { applied: result.changed, presence: result.presence, message: result.message }
   } catch (error) {

@@ -10,11 +10,10 @@ import {
   auditSignOutOnRollCall,
   signOutOnRunningRollCall,
 } from '../reception/roll-call.repository.js'
-import { findStillHereAt } from '../reminders/reminder.repository.js'
 import { countEveryoneInside } from './occupancy.repository.js'
 import {
   closeVisit,
-  closeVisitUnlessSignedInAgain,
+  closeVisitUnlessSeenInside,
   correctAutoClosedVisit,
   findLatestVisit,
   findOpenVisit,
@@ -64,7 +63,7 @@ interface TapRequest {
   via?: string
   /** When the server received a tap saved on a device (`now` is when it was made); `now` if absent. */
   receivedAt?: number
-  /** A tap saved on a device (replayTap): a sign-in after it that found the visit open overtakes it. */
+  /** A tap saved on a device (replayTap): overtaken by a later sign-in that found the visit open, or "Still here". */
   savedOnDevice?: boolean
 }
 
@@ -177,16 +176,17 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
       }
     }
     const closed = request.savedOnDevice
-      ? await closeVisitUnlessSignedInAgain(trx, before.visit.id, request.now, serverTime(request))
+      ? await closeVisitUnlessSeenInside(trx, before.visit.id, request.now, serverTime(request))
       : await closeVisit(trx, before.visit.id, request.now, 'person', serverTime(request))
     if (!closed) {
       const after = await presenceOf(trx, request.personId, request.now, site)
-      // Still open: a sign-in after the tap found them inside (another device), so it stays open.
+      // Still open: after the tap a sign-in found them inside (another device) or they said
+      // "Still here", so it stays open.
       if (after.state === 'in') {
         return {
           changed: false,
           presence: after,
-          message: 'You signed in again after that, so nothing changed.',
+          message: 'You were still here after that, so nothing changed.',
         }
       }
       return { changed: false, presence: { state: 'out' }, message: 'You are already signed out.' }
@@ -210,24 +210,15 @@ export async function signOut(db: Db, request: TapRequest, site: RegisterSite): 
 }
 
 /**
- * The latest time the register heard from the person inside during a visit after it began, other
- * than a close: a sign-in that found it open (another device, reception), or "Still here" to its
- * reminder. A tap saved offline before it and sent later is overtaken (the person was inside then).
- */
-export async function seenInsideAt(db: Db, visit: Visit): Promise<number | null> {
-  const stillHere = await findStillHereAt(db, visit.id)
-  const again = visit.signed_in_again_at
-  return stillHere === null ? again : Math.max(stillHere, again ?? stillHere)
-}
-
-/**
  * Signs a person out at a tap's own time (`request.now`) when the nightly auto-close closed their
  * latest visit after it: a sign-out saved offline before the auto-close and sent after it. The
  * visit then ends when they tapped, closed by them, and they are no longer Unconfirmed. Undefined
  * (nothing changed) unless the latest visit was closed by the auto-close, began at or before the tap
- * and was closed after it, and nothing after the tap showed them inside (seenInsideAt). The update applies only while the auto-close's time still stands, so a
- * change committed meanwhile (their own "I've left", another replay) is never overwritten. On a
- * running roll call they then left before the alarm, as for any sign-out dated before it.
+ * and was closed after it, and nothing after the tap showed them inside (a sign-in that found the
+ * visit open, "Still here"; checked in the update). The update applies only while the auto-close's
+ * time still stands, so a change committed meanwhile (their own "I've left", another replay) is
+ * never overwritten. On a running roll call they then left before the alarm, as for any sign-out
+ * dated before it.
  */
 export async function signOutBeforeAutoClose(
   db: Db,
@@ -240,11 +231,11 @@ export async function signOutBeforeAutoClose(
     if (!visit || autoClosedAt === null) return undefined
     if (visit.signed_in_at > request.now || request.now >= autoClosedAt) return undefined
     // A sign-in after the tap found them still inside (another device), or they said "Still here"
-    // after it: the tap is overtaken.
-    if (request.now < ((await seenInsideAt(trx, visit)) ?? request.now)) return undefined
-    refuseStalePage(request, site)
-    const closed = await correctAutoClosedVisit(trx, visit.id, request.now)
+    // after it: the tap is overtaken (the update checks it).
+    const closed = await correctAutoClosedVisit(trx, visit.id, request.now, { unlessSeenInside: true })
     if (!closed) return undefined
+    // Thrown after the update, so the unit undoes it: refused only what would have been applied.
+    refuseStalePage(request, site)
     await recordAudit(trx, {
       at: request.now,
       personId: request.personId,

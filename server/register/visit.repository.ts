@@ -1,6 +1,6 @@
-import { sql } from 'kysely'
+import { type ExpressionBuilder, sql } from 'kysely'
 import { type Db, dialectOf } from '../db/connect.js'
-import type { ClosedBy, Visit } from '../db/database.js'
+import type { ClosedBy, DB, Visit } from '../db/database.js'
 import { preparedQuery } from '../db/prepared-query.js'
 
 // The queries of a tap are built once (see preparedQuery).
@@ -84,22 +84,58 @@ export async function closeVisit(
 }
 
 /**
- * Closes a visit as its owner's sign-out made `at` on a device and sent later, if it is still open
- * and no sign-in after `at` found it open (`signed_in_again_at`): in the update itself, so such a
- * sign-in committing while this waits for the row (another process) still overtakes the tap.
+ * Reads a visit and, on PostgreSQL, locks its row until the transaction ends: whoever changes the
+ * visit or what overtakes a tap saved on a device ("Still here") takes it first, so the other
+ * waits, and its next statement sees what the first committed. SQLite has one writer at a time.
  */
-export async function closeVisitUnlessSignedInAgain(
+export async function lockVisit(db: Db, visitId: number): Promise<Visit | undefined> {
+  return db
+    .selectFrom('visit')
+    .selectAll()
+    .where('id', '=', visitId)
+    .$if(dialectOf(db) === 'postgres', (qb) => qb.forNoKeyUpdate())
+    .executeTakeFirst()
+}
+
+/**
+ * Nothing recorded after `at` showed the person inside during the visit: no sign-in that found it
+ * open (`signed_in_again_at`), no "Still here" to its reminder (the latest such answer's time).
+ */
+const notSeenInsideAfter = (at: number) => (eb: ExpressionBuilder<DB, 'visit'>) =>
+  eb.and([
+    eb.or([eb('visit.signed_in_again_at', 'is', null), eb('visit.signed_in_again_at', '<=', at)]),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('reminder')
+          .select('reminder.id')
+          .whereRef('reminder.visit_id', '=', 'visit.id')
+          .where('reminder.answer', '=', 'still-here')
+          .where('reminder.answered_at', '>', at),
+      ),
+    ),
+  ])
+
+/**
+ * Closes a visit as its owner's sign-out made `at` on a device and sent later, if it is still open
+ * and nothing after `at` showed them inside (a sign-in that found it open, "Still here"): checked in
+ * the update itself, after taking the visit's row (lockVisit), so such a change committing while
+ * this waits for the row (another process) still overtakes the tap. The lock comes first because
+ * an update that waits re-reads only its own row: "Still here" lives in `reminder`.
+ */
+export async function closeVisitUnlessSeenInside(
   db: Db,
   visitId: number,
   at: number,
   closedAt: number,
 ): Promise<Visit | undefined> {
+  await lockVisit(db, visitId)
   return db
     .updateTable('visit')
     .set({ signed_out_at: at, closed_by: 'person', closed_at: closedAt })
     .where('id', '=', visitId)
     .where('signed_out_at', 'is', null)
-    .where((eb) => eb.or([eb('signed_in_again_at', 'is', null), eb('signed_in_again_at', '<=', at)]))
+    .where(notSeenInsideAfter(at))
     .returningAll()
     .executeTakeFirst()
 }
@@ -169,17 +205,22 @@ export async function listOpenVisitsBefore(db: Db, before: number, limit: number
 /**
  * The person corrects a visit the system auto-closed: it ends when they say, closed by them. Its
  * `closed_at` stays when the register closed it: a correction changes when it ended, not that.
+ * `unlessSeenInside` (a sign-out saved on a device before the auto-close): only if nothing after
+ * `at` showed them inside, checked in the update as in closeVisitUnlessSeenInside.
  */
 export async function correctAutoClosedVisit(
   db: Db,
   visitId: number,
   at: number,
+  { unlessSeenInside = false } = {},
 ): Promise<Visit | undefined> {
+  if (unlessSeenInside) await lockVisit(db, visitId)
   return db
     .updateTable('visit')
     .set({ signed_out_at: at, closed_by: 'person' })
     .where('id', '=', visitId)
     .where('closed_by', '=', 'auto')
+    .$if(unlessSeenInside, (qb) => qb.where(notSeenInsideAfter(at)))
     .returningAll()
     .executeTakeFirst()
 }

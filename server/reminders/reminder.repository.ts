@@ -80,18 +80,6 @@ export async function findReminderOfVisit(db: Db, visitId: number): Promise<Remi
   return db.selectFrom('reminder').selectAll().where('visit_id', '=', visitId).executeTakeFirst()
 }
 
-/** When the person answered "Still here" to the reminder about a visit, or null if they did not. */
-export async function findStillHereAt(db: Db, visitId: number): Promise<number | null> {
-  const row = await db
-    .selectFrom('reminder')
-    .select('answered_at')
-    .where('visit_id', '=', visitId)
-    .where('answer', '=', 'still-here')
-    .orderBy('answered_at', 'desc')
-    .executeTakeFirst()
-  return row?.answered_at ?? null
-}
-
 /**
  * Records the answer if none was given yet, or "I've left" after "Still here" (the person stayed,
  * then left); false when the links were already used for that.

@@ -1,12 +1,12 @@
 import { type RequestContext, recordAudit } from '../audit/audit.repository.js'
 import type { Db } from '../db/connect.js'
-import type { Reminder } from '../db/database.js'
+import type { Reminder, Visit } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
 import { localDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { closeStaleVisit, correctAutoClose, type RegisterSite } from '../register/register.service.js'
-import { findOpenVisit, findVisit } from '../register/visit.repository.js'
+import { findOpenVisit, findVisit, lockVisit } from '../register/visit.repository.js'
 import {
   answerReminder,
   claimReminder,
@@ -122,12 +122,14 @@ const usedLink = () =>
 /**
  * Reads a link's token; a 404 for anything forged or purged, a 410 once it has been used. The two
  * links do not die as a pair: after "Still here", "I've left" still works (people stay, then leave).
+ * `readVisit` reads the reminded visit (lockVisit when answering).
  */
 export async function openReminderLink(
   db: Db,
   key: Buffer,
   token: string,
   now: number,
+  readVisit: (db: Db, visitId: number) => Promise<Visit | undefined> = findVisit,
 ): Promise<ReminderLink> {
   const parsed = readReminderToken(key, token)
   const reminder = parsed && (await findReminder(db, parsed.reminderId))
@@ -137,7 +139,7 @@ export async function openReminderLink(
   const stillHere = reminder.answer === 'still-here'
   if (reminder.answered_at !== null && !(stillHere && parsed.action === 'left')) throw usedLink()
   const person = await findPersonById(db, reminder.person_id)
-  const visit = await findVisit(db, reminder.visit_id)
+  const visit = await readVisit(db, reminder.visit_id)
   const open = visit && visit.signed_out_at === null ? visit : undefined
   const autoClosed =
     visit && visit.closed_by === 'auto' && visit.signed_out_at !== null
@@ -180,7 +182,9 @@ async function answerLink(
   request: { key: Buffer; token: string; time?: string; now: number; context: RequestContext },
   site: RegisterSite,
 ): Promise<{ signedOut: boolean; message: string; personId: number }> {
-  const link = await openReminderLink(trx, request.key, request.token, request.now)
+  // The visit first (PostgreSQL: its row, held to the commit), as every change to it does: a
+  // sign-out saved offline before "Still here" and arriving now waits, then sees the answer.
+  const link = await openReminderLink(trx, request.key, request.token, request.now, lockVisit)
   const { reminder, action } = link
   const visitStart = link.signedInAt ?? link.autoClosed?.signedInAt
   let leftAt: number | null | undefined
