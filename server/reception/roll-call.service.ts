@@ -621,6 +621,10 @@ export interface ReportRow {
   markedAt: number | null
 }
 
+/** Who marked a line for the report and the CSV: "self" for a person's own answer, else the marshal. */
+const markedBy = (l: { via?: RollCallViewLine['via']; markedByName: string | null }) =>
+  l.via === 'self' ? 'self' : l.markedByName
+
 function reportRows(lines: RollCallLine[], rollCall: RollCall, timeZone: string): ReportRow[] {
   return lines.map((l) => ({
     personId: l.personId,
@@ -632,7 +636,7 @@ function reportRows(lines: RollCallLine[], rollCall: RollCall, timeZone: string)
     reason: lineReason(l, rollCall, timeZone),
     signedOutAt: l.signedOutAt,
     leftBeforeAlarm: l.leftBeforeAlarm,
-    markedBy: l.via === 'self' ? 'self' : l.markedByName,
+    markedBy: markedBy(l),
     markedAt: l.markedAt,
   }))
 }
@@ -662,7 +666,7 @@ export async function endRollCall(
         visitors: visitors.map((v) => ({
           visitorId: v.visitorId,
           status: v.status,
-          markedBy: v.markedByName,
+          markedBy: markedBy(v),
           markedAt: v.markedAt,
           signedOutAt: v.signedOutAt,
           leftBeforeAlarm: v.leftBeforeAlarm,
@@ -721,7 +725,7 @@ export function rollCallCsv(view: RollCallView, timeZone: string): string {
             .filter(Boolean)
             .join(' · '),
           statusLabel[v.status],
-          v.markedByName ?? '',
+          markedBy(v) ?? '',
           localIso(v.markedAt, timeZone),
           localIso(v.signedInAt, timeZone),
           '',
@@ -859,8 +863,7 @@ export function drillReportOf(view: RollCallView, timeZone: string, made: MarkMa
     neverAccounted.length + visitorsNeverAccounted.length === 0
       ? Math.max(view.rollCall.started_at, ...found.map((at) => at ?? 0))
       : null
-  const markerOf = (l: { via?: RollCallViewLine['via']; markedByName: string | null }) =>
-    l.via === 'self' ? 'self' : (l.markedByName ?? 'a former marshal')
+  const markerOf = (l: Parameters<typeof markedBy>[0]) => markedBy(l) ?? 'a former marshal'
   const tally = new Map<string, number>()
   for (const l of [...view.lines, ...view.visitors]) {
     if (l.markedAt === null || l.status === 'unaccounted') continue

@@ -355,6 +355,14 @@ test('a visitor who was off the list when the roll call started (signed out afte
   }
 })
 
+/** One cell of the roll-call CSV's row that starts with `name` (cells without commas in them). */
+function csvCell(csv: string, name: string, column: number): string | undefined {
+  return csv
+    .split('\n')
+    .find((l) => l.startsWith(`${name},`))
+    ?.split(',')[column]
+}
+
 /** A group of the roll call page, from its heading to the end of its list. */
 function rollCallGroup(page: string, id: string): string {
   const from = page.indexOf(`<h2 id="${id}">`)
@@ -438,11 +446,7 @@ test('a visitor put on the running roll call by their own answer is under "Not o
   assert.match(report, /no: 4 never accounted for/, 'Rita, Sal, Ivy, and Hal who asked for help')
   const csv = (await desk.browser.get(`${rollCall}/report.csv`)).body
   // The "On list" column (the 11th), as for staff off the list.
-  const onList = (name: string) =>
-    csv
-      .split('\n')
-      .find((l) => l.startsWith(`${name},`))
-      ?.split(',')[10]
+  const onList = (name: string) => csvCell(csv, name, 10)
   assert.deepEqual(['Hal Helpbefore', 'Gus Helpduring', 'Sal Safe', 'Ivy Inlate'].map(onList), [
     'no',
     'no',
@@ -459,5 +463,36 @@ test('a visitor put on the running roll call by their own answer is under "Not o
     [hal, gus, sal, ivy].map((id) => kept.find((v) => v.visitorId === id)?.onSnapshot),
     [false, false, true, true],
     'the report kept in the audit trail says who was not on the list when it started',
+  )
+})
+
+test('a visitor’s own answer on the roll call is marked by "self" in print, in the CSV and in the report kept at the end, as a member of staff’s is (it was blank)', async (t) => {
+  const { ctx, desk, rollCall } = await visitorsAnsweringOffTheList(t)
+  const { db } = ctx.app.ctx
+  const printed = (await desk.browser.get(`${rollCall}/print`)).body
+  for (const name of ['Hal Helpbefore', 'Gus Helpduring']) {
+    const row = printed.slice(printed.indexOf(`<td>${name} (visitor`))
+    const cells = row.slice(0, row.indexOf('</tr>')).split('<td>')
+    assert.match(cells[3] ?? '', /^self \d\d:\d\d<\/td>/, `${name}: ${cells[3]}`)
+  }
+  await desk.browser.get(rollCall)
+  await desk.browser.post(`${rollCall}/end`, {})
+  const csv = (await desk.browser.get(`${rollCall}/report.csv`)).body
+  // The "Marked by" column (the 5th).
+  const markedBy = (name: string) => csvCell(csv, name, 4)
+  assert.deepEqual(['Hal Helpbefore', 'Gus Helpduring', 'Sal Safe'].map(markedBy), ['self', 'self', ''])
+  const ended = await db
+    .selectFrom('audit_event')
+    .select('detail')
+    .where('action', '=', 'roll-call.ended')
+    .executeTakeFirstOrThrow()
+  const kept = JSON.parse(ended.detail).visitors as { status: string; markedBy: string | null }[]
+  assert.deepEqual(
+    kept.map((v) => [v.status, v.markedBy]),
+    [
+      ['help', 'self'],
+      ['help', 'self'],
+      ['unaccounted', null],
+    ],
   )
 })
