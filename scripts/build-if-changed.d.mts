@@ -4,6 +4,8 @@ export function stampPath(root: string): string
 export function inputsFingerprint(root: string): string
 /** True when dist/ was built from exactly the inputs on disk now. */
 export function isBuildCurrent(root: string): boolean
+/** Records that dist/ was built from the inputs on disk now (`npm run build` ends with this). */
+export function recordBuild(root: string): void
 /** True when the tools `npm run build` needs are installed (not on a production install). */
 export function buildToolsInstalled(root: string): boolean
 /**

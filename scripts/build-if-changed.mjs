@@ -48,6 +48,11 @@ export function isBuildCurrent(root) {
   return readFileSync(stamp, 'utf8').trim() === inputsFingerprint(root)
 }
 
+/** Records that dist/ was built from the inputs on disk now (`npm run build` ends with this). */
+export function recordBuild(root) {
+  writeFileSync(stampPath(root), `${inputsFingerprint(root)}\n`)
+}
+
 /** True when the tools `npm run build` needs are installed (not on a production install). */
 export const buildToolsInstalled = (root) => existsSync(join(root, 'node_modules', 'typescript'))
 
@@ -80,7 +85,9 @@ export function buildIfChanged(
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = join(fileURLToPath(import.meta.url), '..', '..')
   try {
-    if (!buildIfChanged(root)) console.error('Build is up to date.')
+    // `npm run build` ends with `--record`: a start right after it has nothing to build again.
+    if (process.argv[2] === '--record') recordBuild(root)
+    else if (!buildIfChanged(root)) console.error('Build is up to date.')
   } catch (error) {
     console.error(error instanceof Error ? error.message : error)
     process.exit(process.exitCode || 1)

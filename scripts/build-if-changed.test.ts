@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildIfChanged, isBuildCurrent } from './build-if-changed.mjs'
+import { buildIfChanged, isBuildCurrent, recordBuild } from './build-if-changed.mjs'
 
 /** A project folder with one source file and a build that writes what `npm run build` writes. */
 function project(t: import('node:test').TestContext) {
@@ -63,7 +63,7 @@ test('a failed build records nothing, so the next start builds again', (t) => {
 
 test('a production install (no build tools, as on Heroku after its build) runs the build it has', (t) => {
   const { root, builds, run } = project(t)
-  // Built by the platform's `npm run build`, which records no fingerprint; dev dependencies gone.
+  // A build whose fingerprint is missing (or stale), and the dev dependencies gone.
   mkdirSync(join(root, 'dist', 'server'), { recursive: true })
   writeFileSync(join(root, 'dist', 'server', 'server.js'), '// built\n')
   assert.equal(isBuildCurrent(root), false)
@@ -73,6 +73,20 @@ test('a production install (no build tools, as on Heroku after its build) runs t
   rmSync(join(root, 'dist'), { recursive: true, force: true })
   assert.throws(() => buildIfChanged(root, run, { canBuild: false }), /npm install --include=dev/)
   process.exitCode = 0
+})
+
+test('`npm run build` records what it built from, so the next `npm start` does not build it all again', (t) => {
+  const build: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts
+    .build
+  assert.match(build, /&& node scripts\/build-if-changed\.mjs --record$/, `npm run build: ${build}`)
+  // What that last step does: the build on disk is then current, until an input changes.
+  const { root, run } = project(t)
+  run('npm', ['run', 'build'])
+  assert.equal(isBuildCurrent(root), false, 'a build that recorded nothing')
+  recordBuild(root)
+  assert.equal(isBuildCurrent(root), true)
+  writeFileSync(join(root, 'server', 'app.ts'), 'export const a = 2\n')
+  assert.equal(isBuildCurrent(root), false)
 })
 
 test('the operations commands run the compiled scripts, so they work where dev dependencies are not installed', () => {
