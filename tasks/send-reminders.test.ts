@@ -238,7 +238,7 @@ test('reminder links: "I left at" takes a time, refuses an impossible one, and "
     .where('signed_out_at', 'is', null)
     .execute()
   assert.equal(open.length, 1)
-  assert.equal((await post(bob.stillHere)).statusCode, 410, '"Still here" once is enough')
+  assert.equal((await post(bob.stillHere)).statusCode, 200, '"Still here" again is taken: the latest counts')
 
   // The links do not die as a pair: Bob stays, then leaves at 18:10 and says so.
   ctx.clock.set('2026-11-23T18:10:00Z')
@@ -452,16 +452,8 @@ test('pacing leaves no abort listener behind on the signal (no MaxListenersExcee
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
 })
 
-/**
- * Bob, signed in at 09:05, is reminded at 17:30 and answers "Still here" at 17:31: with the link in
- * the message, or with the button on a notification of the reminder.
- */
-async function bobSaysStillHere(ctx: TestApp, via: 'link' | 'push' = 'link') {
-  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
-  const id = await personIdOf(ctx, 'bob@example.org')
-  ctx.clock.set('2026-11-23T17:30:00Z')
-  await sendReminders(taskCtx(ctx))
-  ctx.clock.set('2026-11-23T17:31:00Z')
+/** Answers "Still here" now: with the link in the reminder's message, or the notification's button. */
+async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
   const { db, keys } = ctx.app.ctx
   const push = async () =>
     ctx.app.inject({
@@ -482,7 +474,33 @@ async function bobSaysStillHere(ctx: TestApp, via: 'link' | 'push' = 'link') {
       ? await formPost(new TestBrowser(ctx.app), links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
       : await push()
   assert.equal(here.statusCode, 200, here.body)
+}
+
+/**
+ * Bob, signed in at 09:05, is reminded at 17:30 and answers "Still here" at 17:31: with the link in
+ * the message, or with the button on a notification of the reminder.
+ */
+async function bobSaysStillHere(ctx: TestApp, via: 'link' | 'push' = 'link') {
+  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  const id = await personIdOf(ctx, 'bob@example.org')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  ctx.clock.set('2026-11-23T17:31:00Z')
+  await sayStillHere(ctx, id, via)
   return { browser: bob, id }
+}
+
+/** Bob's phone sends now the sign-out he tapped at `tappedAt` (ISO): overtaken. The fire list then. */
+async function bobsSavedSignOutIsOvertaken(ctx: TestApp, bob: { browser: TestBrowser }, tappedAt: string) {
+  const sent = await sendSavedTap(bob.browser, {
+    action: 'sign-out',
+    at: Date.parse(tappedAt),
+    sentAt: ctx.clock.now(),
+    key: `bob-${tappedAt}`,
+  })
+  assert.equal(sent.statusCode, 200, sent.body)
+  assert.equal(sent.json().applied, false, sent.json().message)
+  return fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
 }
 
 for (const via of ['link', 'push'] as const) {
@@ -492,15 +510,7 @@ for (const via of ['link', 'push'] as const) {
     const bob = await bobSaysStillHere(ctx, via)
     // 18:00: he opens the app, which sends the tap it kept.
     ctx.clock.set('2026-11-23T18:00:00Z')
-    const sent = await sendSavedTap(bob.browser, {
-      action: 'sign-out',
-      at: Date.parse('2026-11-23T17:00:00Z'),
-      sentAt: ctx.clock.now(),
-      key: 'bob-1700',
-    })
-    assert.equal(sent.statusCode, 200, sent.body)
-    assert.equal(sent.json().applied, false, sent.json().message)
-    const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+    const list = await bobsSavedSignOutIsOvertaken(ctx, bob, '2026-11-23T17:00:00Z')
     assert.deepEqual(
       list.in.map((p) => p.personId),
       [bob.id],
@@ -516,17 +526,42 @@ test('"Still here" after a sign-out saved offline keeps the auto-close when the 
   ctx.clock.set('2026-11-23T23:59:00Z')
   assert.deepEqual(await autoClose(taskCtx(ctx)), { closed: 1 })
   ctx.clock.set('2026-11-24T00:10:00Z')
-  const sent = await sendSavedTap(bob.browser, {
-    action: 'sign-out',
-    at: Date.parse('2026-11-23T17:10:00Z'),
-    sentAt: ctx.clock.now(),
-    key: 'bob-1710',
-  })
-  assert.equal(sent.json().applied, false, sent.json().message)
-  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+  const list = await bobsSavedSignOutIsOvertaken(ctx, bob, '2026-11-23T17:10:00Z')
   assert.deepEqual(
     list.unconfirmed.map((p) => [p.personId, p.reason?.kind]),
     [[bob.id, 'auto-closed']],
     'nobody saw him leave after 17:31',
   )
 })
+
+for (const [first, second] of [
+  ['push', 'link'],
+  ['link', 'push'],
+] as const) {
+  test(`a second "Still here" (${first}, then ${second}) counts from its own time: a sign-out saved offline between the two answers does not close the visit`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const bob = await bobSaysStillHere(ctx, first)
+    // 17:45: "Sign out" in the lift with no signal; he goes back to his desk, and at 18:15 says it again.
+    ctx.clock.set('2026-11-23T18:15:00Z')
+    await sayStillHere(ctx, bob.id, second)
+    ctx.clock.set('2026-11-23T18:30:00Z')
+    const list = await bobsSavedSignOutIsOvertaken(ctx, bob, '2026-11-23T17:45:00Z')
+    assert.deepEqual(
+      list.in.map((p) => [p.personId, p.stillHereAt]),
+      [[bob.id, Date.parse('2026-11-23T18:15:00Z')]],
+      'in: he said Still here at 18:15, after the tap',
+    )
+    // Both answers stay in the audit trail, the first with its own time.
+    const answers = await ctx.app.ctx.db
+      .selectFrom('audit_event')
+      .select('at')
+      .where('person_id', '=', bob.id)
+      .where('action', 'in', ['reminder.answered', 'reminder.still-here'])
+      .orderBy('at')
+      .execute()
+    assert.deepEqual(
+      answers.map((a) => new Date(Number(a.at)).toISOString()),
+      ['2026-11-23T17:31:00.000Z', '2026-11-23T18:15:00.000Z'],
+    )
+  })
+}

@@ -81,8 +81,10 @@ export async function findReminderOfVisit(db: Db, visitId: number): Promise<Remi
 }
 
 /**
- * Records the answer if none was given yet, or "I've left" after "Still here" (the person stayed,
- * then left); false when the links were already used for that.
+ * Records the answer if none was given yet, "I've left" after "Still here" (the person stayed, then
+ * left), or "Still here" again after "Still here" (the push's button, then the link): the latest
+ * time counts, since a sign-out saved offline before it is overtaken (the audit trail keeps each
+ * answer with its own time). False when the links were already used for that.
  */
 export async function answerReminder(
   db: Db,
@@ -97,7 +99,10 @@ export async function answerReminder(
     .where((eb) =>
       answer === 'left'
         ? eb.or([eb('answered_at', 'is', null), eb('answer', '=', 'still-here')])
-        : eb('answered_at', 'is', null),
+        : eb.or([
+            eb('answered_at', 'is', null),
+            eb.and([eb('answer', '=', 'still-here'), eb('answered_at', '<=', at)]),
+          ]),
     )
     .executeTakeFirst()
   return Number(result.numUpdatedRows) === 1

@@ -121,7 +121,8 @@ const usedLink = () =>
 
 /**
  * Reads a link's token; a 404 for anything forged or purged, a 410 once it has been used. The two
- * links do not die as a pair: after "Still here", "I've left" still works (people stay, then leave).
+ * links do not die as a pair: after "Still here", "I've left" still works (people stay, then leave),
+ * and so does "Still here" again (the latest counts: answerReminder).
  * `readVisit` reads the reminded visit (lockVisit when answering).
  */
 export async function openReminderLink(
@@ -137,7 +138,7 @@ export async function openReminderLink(
     throw new UserError(404, 'This reminder link is not valid. Open the register to sign in or out.')
   }
   const stillHere = reminder.answer === 'still-here'
-  if (reminder.answered_at !== null && !(stillHere && parsed.action === 'left')) throw usedLink()
+  if (reminder.answered_at !== null && !stillHere) throw usedLink()
   const person = await findPersonById(db, reminder.person_id)
   const visit = await readVisit(db, reminder.visit_id)
   const open = visit && visit.signed_out_at === null ? visit : undefined
@@ -164,8 +165,8 @@ export async function openReminderLink(
  * Answers a reminder through its link. "I've left" closes the reminded visit at the time given
  * (HH:mm on the visit's day; default: now, the moment of the tap) — or, if the nightly auto-close
  * already closed it, corrects it to that time (default: the auto-close), so the fire list stops
- * listing the person as possibly inside. "Still here" only records the answer; "I've left" can
- * follow it later.
+ * listing the person as possibly inside. "Still here" only records the answer (again later: the
+ * latest time counts); "I've left" can follow it later.
  */
 export async function answerReminderLink(
   db: Db,

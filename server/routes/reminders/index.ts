@@ -11,8 +11,9 @@ const tokenParams = {
 
 /**
  * The reminder's one-tap links, /r/<token>. The token itself is the credential (signed; used once,
- * except that "I've left" still works after "Still here"), so no sign-in or CSRF token is needed. Opening the link shows one button: mail scanners
- * that fetch links must not sign anyone out, so only the POST changes anything.
+ * except that both still work after "Still here"), so no sign-in or CSRF token is needed. Opening
+ * the link shows one button: mail scanners that fetch links must not sign anyone out, so only the
+ * POST changes anything.
  */
 export default async function reminderRoutes(app: FastifyInstance): Promise<void> {
   const { db, clock, config, keys, events } = app.ctx
