@@ -102,6 +102,34 @@ test('DATABASE_PREPARED_STATEMENTS: named statements on PostgreSQL unless a pool
   )
 })
 
+test('an sslmode PostgreSQL does not know (PGSSLMODE, or in a database URL) stops the app instead of connecting without TLS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-cfg-'))
+  const url = 'postgres://app@db.example.org/register'
+  for (const mode of ['disable', 'allow', 'prefer', 'require', 'no-verify', 'verify-ca', 'verify-full', ''])
+    assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: url, PGSSLMODE: mode }), mode)
+  assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: `${url}?sslmode=verify-full` }))
+  const problems = (env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfig({ DATA_DIR: dir, ...env })
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems.join('\n')
+      throw e
+    }
+    return ''
+  }
+  // A typo used to mean no TLS at all: refused by Heroku Postgres with a puzzling pg_hba error,
+  // or quietly unencrypted elsewhere.
+  assert.match(problems({ DATABASE_URL: url, PGSSLMODE: 'required' }), /^PGSSLMODE: .*no-verify/m)
+  assert.match(
+    problems({ DATABASE_URL: `${url}?sslmode=requre` }),
+    /^DATABASE_URL: sslmode=requre .*verify-full/m,
+  )
+  assert.match(
+    problems({ DATABASE_URL: url, MIGRATION_DATABASE_URL: `${url}?sslmode=on` }),
+    /^MIGRATION_DATABASE_URL: sslmode=on /m,
+  )
+})
+
 test('invalid settings are all listed with how to fix them', () => {
   assert.throws(
     () =>

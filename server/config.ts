@@ -75,6 +75,10 @@ const urlList = z
   .transform((v) => (v === '' ? [] : v.split(/\s+/)))
   .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each must be an http(s) webhook URL' })))
 
+/** PostgreSQL's sslmode values (libpq's, and pg's no-verify); server/db/connect.ts maps them to TLS. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'no-verify', 'verify-ca', 'verify-full'] as const
+const sslModeHint = `must be one of ${SSL_MODES.join(', ')} (Heroku Postgres: no-verify)`
+
 /** Every environment variable the web process and the worker read, with defaults and checks. */
 /** The longest a visit the auto-close closed may stay on the fire list (the purge keeps it as long). */
 export const FIRE_LIST_AUTO_CLOSED_MAX_HOURS = 72
@@ -103,6 +107,8 @@ export const configSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** Named (prepared) statements on PostgreSQL; false behind a transaction-pooling proxy that cannot keep them. */
   DATABASE_PREPARED_STATEMENTS: booleanish.default(true),
+  /** TLS for a database URL naming no sslmode; read by server/db/connect.ts, checked here. */
+  PGSSLMODE: z.preprocess((v) => (v === '' ? undefined : v), z.enum(SSL_MODES, sslModeHint).optional()),
   SESSION_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters (try: openssl rand -base64 48)')
@@ -493,6 +499,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: required in production with REDIS_URL or DATABASE_URL, where several processes run (generate once: npx web-push generate-vapid-keys)',
       )
     }
+  }
+  // A mistyped sslmode would mean no TLS at all (server/db/connect.ts): stop and say so instead.
+  for (const name of ['DATABASE_URL', 'MIGRATION_DATABASE_URL'] as const) {
+    const mode = raw[name] && new URL(raw[name]).searchParams.get('sslmode')
+    if (mode && !(SSL_MODES as readonly string[]).includes(mode))
+      problems.push(`${name}: sslmode=${mode} ${sslModeHint}`)
   }
   if (raw.MIGRATION_DATABASE_URL && !raw.DATABASE_URL)
     problems.push('MIGRATION_DATABASE_URL: set DATABASE_URL too (the role the app runs as)')
