@@ -41,6 +41,24 @@ async function cli(script: string, args: string[], dataDir: string, database: Re
   }
 }
 
+test('migrate and the report commands explain a bad setting as the web process does, with no stack trace', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'register-cli-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  for (const [script, args] of [
+    ['migrate.ts', []],
+    ['roles.ts', ['list']],
+  ] as const) {
+    const result = await cli(script, [...args], dir, { DEFAULT_PHONE_REGION: 'XX' })
+    assert.equal(result.code, 1, script)
+    assert.match(
+      result.stderr,
+      /^Invalid configuration:\n {2}- DEFAULT_PHONE_REGION: must be a two-letter country code/,
+      script,
+    )
+    assert.doesNotMatch(result.stderr, /\n\s+at /, `${script}: no stack trace`)
+  }
+})
+
 test('roles grant works on a fresh install, and the new admin signs in as admin', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'register-cli-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))

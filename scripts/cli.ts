@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs'
 import { PassThrough, type Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { type Config, loadConfig } from '../server/config.js'
+import { type Config, loadConfigOrExit } from '../server/config.js'
 import type { Db } from '../server/db/connect.js'
 import { openMigratedDatabase, SchemaBehindError } from '../server/db/migrate.js'
 import { UserError } from '../server/lib/errors.js'
@@ -10,7 +10,7 @@ import { UserError } from '../server/lib/errors.js'
 export async function runCli(main: (ctx: { config: Config; db: Db }) => Promise<void>): Promise<void> {
   let db: Db | undefined
   try {
-    const config = loadConfig()
+    const config = loadConfigOrExit('See README.md, "Configuration", for every setting.')
     db = await openMigratedDatabase(config)
     await main({ config, db })
   } catch (error) {

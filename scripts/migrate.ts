@@ -1,4 +1,4 @@
-import { loadConfig } from '../server/config.js'
+import { loadConfigOrExit } from '../server/config.js'
 import { openDatabase } from '../server/db/connect.js'
 import { migrateToLatest, migrator } from '../server/db/migrate.js'
 
@@ -7,7 +7,7 @@ import { migrateToLatest, migrator } from '../server/db/migrate.js'
  * Heroku runs it as the release phase. On PostgreSQL it connects as MIGRATION_DATABASE_URL (the
  * owner role) when set, else as DATABASE_URL.
  */
-const config = loadConfig()
+const config = loadConfigOrExit('See README.md, "Configuration", for every setting.')
 const db = openDatabase({ ...config, DATABASE_URL: config.MIGRATION_DATABASE_URL ?? config.DATABASE_URL })
 try {
   if (process.argv[2] === 'down') {
