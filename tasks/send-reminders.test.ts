@@ -565,3 +565,30 @@ for (const [first, second] of [
     )
   })
 }
+
+test('"Still here" (link) after a sign-out saved before it closed the visit: he is told the register has him out, not that he is still signed in', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  // 17:40: "Sign out" in the lift with no signal; 18:00 the phone sends it; 18:01, back at his desk,
+  // he answers the reminder "Still here".
+  ctx.clock.set('2026-11-23T18:00:00Z')
+  const sent = await sendSavedTap(bob, {
+    action: 'sign-out',
+    at: Date.parse('2026-11-23T17:40:00Z'),
+    sentAt: ctx.clock.now(),
+    key: 'bob-1740',
+  })
+  assert.equal(sent.json().applied, true, sent.json().message)
+  ctx.clock.set('2026-11-23T18:01:00Z')
+  const phone = new TestBrowser(ctx.app)
+  const { stillHere } = links(reminders(ctx, 'bob@example.org')[0]!)
+  const page = await phone.get(stillHere)
+  assert.doesNotMatch(page.body, /We will keep you signed in/)
+  assert.match(page.body, /The register has you signed out/)
+  const done = await formPost(phone, stillHere)
+  assert.equal(done.statusCode, 200)
+  assert.doesNotMatch(done.body, /You are still signed in/)
+  assert.match(done.body, /The register has you signed out.*sign in again/)
+})

@@ -211,8 +211,12 @@ async function answerLink(
   if (action === 'still-here') {
     return {
       signedOut: false,
+      // Not open (a sign-out saved on their phone before this came first, the auto-close): saying
+      // "still signed in" would leave someone inside off the fire list, believing they are on it.
       message:
-        'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).',
+        link.signedInAt === null
+          ? 'Thanks. The register has you signed out, though: if you are still in the building, open the register and sign in again, so you are on the fire list.'
+          : 'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).',
       personId: reminder.person_id,
     }
   }
