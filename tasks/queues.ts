@@ -35,6 +35,45 @@ export const jobDefaults: JobsOptions = {
 /** How often the worker looks for outbox events to queue. */
 export const RELAY_INTERVAL_MS = 1000
 
+/** How often one kind of Redis error is logged while it keeps happening. */
+const REDIS_ERROR_LOG_MS = 60_000
+
+/**
+ * The log of the worker's Redis errors: each kind (its message) at most once a minute, with how
+ * often it happened since, and once when Redis is back. During an outage every connection, queue
+ * and worker reports every reconnect attempt, dozens a second; and BullMQ prints the errors of a
+ * queue nobody listens to on stderr, as stack traces, so every queue gets a listener.
+ */
+function redisErrorLog(log: TaskContext['log']) {
+  const last = new Map<string, { at: number; since: number }>()
+  let failing = false
+  return {
+    listener:
+      (source: string) =>
+      (err: Error): void => {
+        failing = true
+        const now = Date.now()
+        const seen = last.get(err.message)
+        if (seen && now - seen.at < REDIS_ERROR_LOG_MS) {
+          seen.since++
+          return
+        }
+        if (last.size > 100) last.clear()
+        last.set(err.message, { at: now, since: 0 })
+        log.warn(
+          { err: err.message, source, ...(seen?.since ? { repeated: seen.since } : {}) },
+          'Redis error (each kind is logged at most once a minute)',
+        )
+      },
+    ready(): void {
+      if (!failing) return
+      failing = false
+      last.clear()
+      log.info('Redis is back; jobs run again')
+    },
+  }
+}
+
 /** The running worker: its queues (for inspection) and a graceful close. */
 export interface RunningQueues {
   tasks: Queue
@@ -64,8 +103,10 @@ export async function startQueues(
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
   })
+  const redisErrors = redisErrorLog(ctx.log)
   for (const c of [workerConnection, producerConnection]) {
-    c.on('error', (err) => ctx.log.warn({ err: err.message }, 'Redis connection error'))
+    c.on('error', redisErrors.listener('connection'))
+    c.on('ready', redisErrors.ready)
   }
   const tasks = new Queue(TASKS_QUEUE, { connection: workerConnection, defaultJobOptions: jobDefaults })
   const reminders = new Queue(REMINDERS_QUEUE, {
@@ -87,6 +128,9 @@ export async function startQueues(
       new Queue(slackQueueName(target), { connection: producerConnection, defaultJobOptions: jobDefaults }),
     )
   }
+
+  for (const queue of [tasks, reminders, broadcasts, hostNotices, ...slack.values()])
+    queue.on('error', redisErrors.listener(queue.name))
 
   // The timetable in Redis mirrors schedules.ts exactly: stale schedulers are removed.
   const wanted = schedules(ctx.config)
@@ -186,7 +230,7 @@ export async function startQueues(
       if (err instanceof UnrecoverableError || attempts >= (job?.opts.attempts ?? 1))
         ctx.monitor?.captureJob(err, { queue: worker.name, task: job?.name ?? 'unknown', attempts })
     })
-    worker.on('error', (err) => ctx.log.warn({ err: err.message, queue: worker.name }, 'worker error'))
+    worker.on('error', redisErrors.listener(worker.name))
   }
 
   const handOn = async (event: OutboxEvent, targets: string[]) => {
