@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import { insertContact } from '../server/identity/contact.repository.js'
 import { reminderPushPayload } from '../server/push/push.service.js'
 import { fireList, fireListSettings } from '../server/reception/presence.service.js'
+import { answerReminder } from '../server/reminders/reminder.repository.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
 import { startFakePushService } from '../server/testing/fake-push-service.js'
@@ -591,4 +592,30 @@ test('"Still here" (link) after a sign-out saved before it closed the visit: he 
   assert.equal(done.statusCode, 200)
   assert.doesNotMatch(done.body, /You are still signed in/)
   assert.match(done.body, /The register has you signed out.*sign in again/)
+})
+
+test('"Still here" handled a moment late (another process) never moves the answer back; none after "I’ve left"', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  await signedIn(ctx, 'bob@example.org', 'Bob')
+  ctx.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders(taskCtx(ctx))
+  const { db } = ctx.app.ctx
+  const reminder = () =>
+    db.selectFrom('reminder').select(['id', 'answer', 'answered_at']).executeTakeFirstOrThrow()
+  const { id } = await reminder()
+  const time = (hhmm: string) => Date.parse(`2026-11-23T${hhmm}:00Z`)
+  assert.equal(await answerReminder(db, id, 'still-here', time('18:15')), true)
+  assert.equal(await answerReminder(db, id, 'still-here', time('18:14')), true, 'taken')
+  assert.deepEqual(
+    await reminder(),
+    { id, answer: 'still-here', answered_at: time('18:15') },
+    'the later time stays',
+  )
+  assert.equal(await answerReminder(db, id, 'left', time('18:40')), true)
+  assert.equal(
+    await answerReminder(db, id, 'still-here', time('18:50')),
+    false,
+    'the links were used to leave',
+  )
+  assert.deepEqual(await reminder(), { id, answer: 'left', answered_at: time('18:40') })
 })

@@ -84,7 +84,7 @@ export async function findReminderOfVisit(db: Db, visitId: number): Promise<Remi
  * Records the answer if none was given yet, "I've left" after "Still here" (the person stayed, then
  * left), or "Still here" again after "Still here" (the push's button, then the link): the latest
  * time counts, since a sign-out saved offline before it is overtaken (the audit trail keeps each
- * answer with its own time). False when the links were already used for that.
+ * answer with its own time). False after "I've left": the links were used for that.
  */
 export async function answerReminder(
   db: Db,
@@ -94,16 +94,16 @@ export async function answerReminder(
 ): Promise<boolean> {
   const result = await db
     .updateTable('reminder')
-    .set({ answer, answered_at: at })
+    .set((eb) => ({
+      answer,
+      // Never back: "Still here" handled a moment late (another process) keeps the later time.
+      answered_at:
+        answer === 'left'
+          ? at
+          : eb.case().when('answered_at', '>', at).then(eb.ref('answered_at')).else(at).end(),
+    }))
     .where('id', '=', id)
-    .where((eb) =>
-      answer === 'left'
-        ? eb.or([eb('answered_at', 'is', null), eb('answer', '=', 'still-here')])
-        : eb.or([
-            eb('answered_at', 'is', null),
-            eb.and([eb('answer', '=', 'still-here'), eb('answered_at', '<=', at)]),
-          ]),
-    )
+    .where((eb) => eb.or([eb('answered_at', 'is', null), eb('answer', '=', 'still-here')]))
     .executeTakeFirst()
   return Number(result.numUpdatedRows) === 1
 }
