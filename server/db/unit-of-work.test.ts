@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
 import { sql } from 'kysely'
 import { UserError } from '../lib/errors.js'
-import { testDb, testDialect } from '../testing/test-database.js'
-import { connect } from './connect.js'
+import { latch } from '../testing/races.js'
+import { freshPostgresDatabase, testDb, testDialect } from '../testing/test-database.js'
+import { connect, connectPostgres } from './connect.js'
 import { migrateToLatest } from './migrate.js'
 import { MAX_SHARED_COMMIT, unitOfWork } from './unit-of-work.js'
 
@@ -188,6 +189,50 @@ test('more units than one commit takes are all committed, in order', async (t) =
     names(other),
     Array.from({ length: count }, (_, i) => `P${i}`),
   )
+})
+
+test('a unit PostgreSQL rolls back to break a deadlock (another process took the same rows in the other order) runs again, and both commit', {
+  skip:
+    testDialect !== 'postgres' && 'deadlocks between processes: PostgreSQL (SQLite has one writer at a time)',
+}, async (t) => {
+  // Two web processes: each its own pool, so their units are two transactions.
+  const database = await freshPostgresDatabase()
+  const one = connectPostgres(database.url, { poolSize: 2 }).db
+  const two = connectPostgres(database.url, { poolSize: 2 }).db
+  t.after(async () => {
+    await one.destroy()
+    await two.destroy()
+    await database.drop()
+  })
+  const added = async (name: string) =>
+    (await one.insertInto('person').values(person(name)).returning('id').executeTakeFirstOrThrow()).id
+  const ann = await added('Ann')
+  const ben = await added('Ben')
+  const oneHoldsAnn = latch()
+  const twoHoldsBen = latch()
+  const runs = { one: 0, two: 0 }
+  // Each takes one row, waits (the first time) until the other holds the other row, then asks for it.
+  const rename = (db: typeof one, side: 'one' | 'two', first: number, second: number) =>
+    unitOfWork(db, async (trx) => {
+      runs[side]++
+      await trx.updateTable('person').set({ last_name: side }).where('id', '=', first).execute()
+      if (runs[side] === 1) {
+        ;(side === 'one' ? oneHoldsAnn : twoHoldsBen).open()
+        await (side === 'one' ? twoHoldsBen : oneHoldsAnn).reached
+      }
+      await trx.updateTable('person').set({ last_name: side }).where('id', '=', second).execute()
+      return side
+    })
+  const results = await Promise.allSettled([rename(one, 'one', ann, ben), rename(two, 'two', ben, ann)])
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : String((r.reason as Error).message))),
+    ['one', 'two'],
+    'neither tap is lost to the deadlock',
+  )
+  assert.equal(runs.one + runs.two, 3, 'the side PostgreSQL rolled back ran once more')
+  const names = await one.selectFrom('person').select('last_name').orderBy('id').execute()
+  const last = names.map((r) => r.last_name)
+  assert.ok(last[0] === last[1], `both rows were renamed by the unit that committed last: ${last}`)
 })
 
 test('inside a transaction, a unit of work is simply part of it', async (t) => {

@@ -5,6 +5,8 @@ interface Job {
   work: (trx: Db) => Promise<unknown>
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
+  /** How many times it ran into a transaction PostgreSQL rolled back (a deadlock, a serialization failure). */
+  retries: number
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
@@ -15,6 +17,16 @@ const ROLLBACK = CompiledQuery.raw('rollback to unit_of_work')
 
 /** The most units of work that share one commit. */
 export const MAX_SHARED_COMMIT = 100
+
+/**
+ * How many times a unit runs again after PostgreSQL rolled its transaction back to let another go
+ * first: deadlock_detected (40P01: two processes took the same rows in opposite orders, which a
+ * shared commit makes possible) and serialization_failure (40001). Nothing of it was saved, and the
+ * other side has its locks now, so running it again succeeds; past this, the error goes to the
+ * caller (a "busy, try again" answer).
+ */
+const MAX_RETRIES = 3
+const ROLLED_BACK_TO_RETRY = new Set(['40P01', '40001'])
 
 const pending = new WeakMap<Db, Job[]>()
 
@@ -37,20 +49,39 @@ const pending = new WeakMap<Db, Job[]>()
  * run again, each inside its own savepoint. A savepoint per unit always would cost two statements
  * per unit — two round trips on PostgreSQL — to guard against what seldom happens.
  *
- * So `work` must only use `trx`, must not wait for anything but the database, and may run twice:
- * anything it does besides the database (sending, announcing, counting) belongs after it resolves.
+ * A unit PostgreSQL rolls back to let another transaction go first (a deadlock, a serialization
+ * failure) is queued again, up to MAX_RETRIES times, before its caller sees the error.
+ *
+ * So `work` must only use `trx`, must not wait for anything but the database, and may run more than
+ * once: anything it does besides the database (sending, announcing, counting) belongs after it
+ * resolves.
  */
 export function unitOfWork<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (db.isTransaction) return work(db)
   return new Promise<T>((resolve, reject) => {
-    let queue = pending.get(db)
-    if (!queue) {
-      queue = []
-      pending.set(db, queue)
-    }
-    queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
-    if (queue.length === 1) setImmediate(commitPending, db)
+    enqueue(db, { work, resolve: resolve as (value: unknown) => void, reject, retries: 0 })
   })
+}
+
+function enqueue(db: Db, job: Job): void {
+  let queue = pending.get(db)
+  if (!queue) {
+    queue = []
+    pending.set(db, queue)
+  }
+  queue.push(job)
+  if (queue.length === 1) setImmediate(commitPending, db)
+}
+
+/** Rejects a unit with `error`, or queues it to run again when PostgreSQL rolled it back to retry. */
+function fail(db: Db, job: Job, error: unknown): void {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && ROLLED_BACK_TO_RETRY.has(code) && job.retries < MAX_RETRIES) {
+    job.retries++
+    enqueue(db, job)
+  } else {
+    job.reject(error)
+  }
 }
 
 async function commitPending(db: Db): Promise<void> {
@@ -64,7 +95,7 @@ async function commitPending(db: Db): Promise<void> {
     try {
       job.resolve(await db.transaction().execute(job.work))
     } catch (error) {
-      job.reject(error)
+      fail(db, job, error)
     }
     return
   }
@@ -94,7 +125,7 @@ async function runTogether(db: Db, batch: Job[]): Promise<boolean> {
   } catch (error) {
     if (error instanceof UnitThrew) return false
     // The commit (or the transaction's start) failed: nothing in this batch was saved.
-    for (const job of batch) job.reject(error)
+    for (const job of batch) fail(db, job, error)
     return true
   }
   batch.forEach((job, i) => {
@@ -123,12 +154,12 @@ async function runEachInSavepoint(db: Db, batch: Job[]): Promise<void> {
     })
   } catch (error) {
     // The commit (or a rollback) failed: nothing in this batch was saved.
-    for (const job of batch) job.reject(error)
+    for (const job of batch) fail(db, job, error)
     return
   }
   batch.forEach((job, i) => {
     const outcome = outcomes[i]!
     if (outcome.ok) job.resolve(outcome.value)
-    else job.reject(outcome.error)
+    else fail(db, job, outcome.error)
   })
 }
