@@ -21,7 +21,11 @@ export async function runCli(work: (ctx: TaskContext, progress: Progress) => Pro
   const { context, close } = await createContext(config, log, {
     // With no provider configured, messages go to the console channel: print them on stdout, or
     // `npm run send-reminders` would say "sent: 9" and show none of the nine.
-    channels: () => channelsFromConfig(config, { info: (line: string) => process.stdout.write(`${line}\n`) }),
+    channels: () =>
+      channelsFromConfig(config, {
+        info: (line: string) => process.stdout.write(`${line}\n`),
+        warn: (line: string) => process.stderr.write(`${line}\n`),
+      }),
   })
   const progress = new Progress()
   try {

@@ -11,7 +11,7 @@ import { TWILIO_STATUS_PATH } from './twilio-status-path.js'
  */
 export async function channelsFromConfig(
   config: Config,
-  log: Pick<FastifyBaseLogger, 'info'>,
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>,
 ): Promise<Channel[]> {
   const channels: Channel[] = []
   if (config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN) {
@@ -40,5 +40,11 @@ export async function channelsFromConfig(
       }),
     )
   }
-  return channels.length > 0 ? channels : [consoleChannel(log)]
+  if (channels.length > 0) return channels
+  // Fine for a first run, but in production nobody could get a code, and codes would be in the log.
+  if (config.NODE_ENV === 'production')
+    log.warn(
+      'No SMS or email provider is configured: every message, login codes included, is written to this log instead of sent. Set TWILIO_* and/or GRAPH_* (README, "Configuration").',
+    )
+  return [consoleChannel(log)]
 }

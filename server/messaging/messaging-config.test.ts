@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { ConfigError, loadConfig } from '../config.js'
 import { FAKE_GRAPH } from '../testing/fake-graph.js'
 import { FAKE_TWILIO } from '../testing/fake-twilio.js'
+import { channelsFromConfig } from './channels.js'
 
 const base = { NODE_ENV: 'test', SESSION_SECRET: 'x'.repeat(40), DATABASE_PATH: ':memory:' }
 
@@ -83,4 +84,29 @@ test('half a Graph configuration is refused at start with what is missing', () =
     partial.join('\n'),
   )
   assert.ok(problems({ GRAPH_SENDER: 'not an address' }).some((p) => p.startsWith('GRAPH_SENDER: must be')))
+})
+
+test('in production with no SMS or email provider, start-up warns that messages, login codes included, go to the log', async () => {
+  const warnings: string[] = []
+  const log = { info: () => {}, warn: (message: string) => warnings.push(message) }
+  const production = loadConfig({ ...base, NODE_ENV: 'production', PUBLIC_URL: 'https://r.example.org' })
+  await channelsFromConfig(production, log)
+  assert.equal(warnings.length, 1, 'one warning')
+  assert.match(warnings[0]!, /login codes.*log.*TWILIO_.*GRAPH_/)
+  warnings.length = 0
+  // The first run (`npm install && npm start`) reads its codes from the log: no warning there.
+  await channelsFromConfig(loadConfig({ ...base, NODE_ENV: 'development' }), log)
+  assert.deepEqual(warnings, [])
+  await channelsFromConfig(
+    loadConfig({
+      ...base,
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://r.example.org',
+      TWILIO_ACCOUNT_SID: FAKE_TWILIO.accountSid,
+      TWILIO_AUTH_TOKEN: FAKE_TWILIO.authToken,
+      TWILIO_FROM: '+447700900123',
+    }),
+    log,
+  )
+  assert.deepEqual(warnings, [], 'a provider: nothing to warn about')
 })
