@@ -168,7 +168,7 @@ test('visits and stats export a range as CSV or XLSX to stdout or a file; bad da
     'date,visitors,not_signed_out,average_stay_minutes\n2026-10-25,1,0,120\n2026-10-26,1,1,\n2026-10-27,1,1,',
   )
   const table = await cli('stats.ts', ['--from', '2026-10-25', '--to', '2026-10-27'], dir, database)
-  assert.match(table.stdout, /1 people, 3 visits from 2026-10-25 to 2026-10-27; average stay 120 min\./)
+  assert.match(table.stdout, /1 person, 3 visits from 2026-10-25 to 2026-10-27; average stay 120 min\./)
 
   const bad = await cli('visits.ts', ['--from', '2026-02-30'], dir, database)
   assert.equal(bad.code, 1)

@@ -52,7 +52,7 @@ await runCli(async ({ config, db }) => {
     const avg = stats.totals.averageStayMinutes
     lines.push(
       '',
-      `${stats.totals.visitors} people, ${stats.totals.visits} visits from ${range.from} to ${range.to}; average stay ${avg === null ? '—' : `${avg} min`}.`,
+      `${stats.totals.visitors} ${stats.totals.visitors === 1 ? 'person' : 'people'}, ${stats.totals.visits} ${stats.totals.visits === 1 ? 'visit' : 'visits'} from ${range.from} to ${range.to}; average stay ${avg === null ? '—' : `${avg} min`}.`,
     )
     out.stream.end(`${lines.join('\n')}\n`)
   } else {

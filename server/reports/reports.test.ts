@@ -406,3 +406,15 @@ test('a visit the directory closed is reported as closed by it, and not as a kno
   assert.equal(stats.days[0]!.notSignedOut, 1, 'a leaver did not sign out')
   assert.equal(stats.days[0]!.averageStayMinutes, null, 'nobody knows when they left')
 })
+
+test('the statistics page says one person and one visit in the singular', async (t) => {
+  const ctx = await buildTestApp(t, { env: { ADMIN_CONTACTS: 'admin@example.org' } })
+  const ann = await makePerson(ctx.app.ctx.db, {
+    firstName: 'Ann',
+    lastName: 'Archer',
+    email: 'ann@example.org',
+  })
+  await makeVisit(ctx.app.ctx.db, ann, { in: '2026-03-26T09:00:00Z', out: '2026-03-26T10:00:00Z' })
+  const page = await (await adminBrowser(ctx)).get(`/admin/stats?${range}`)
+  assert.match(page.body, /<strong>1<\/strong> person made <strong>1<\/strong> visit from/)
+})

@@ -1047,3 +1047,20 @@ test('presence requests that find the answer out of date together get one answer
   await Promise.all([get(), tapSignOut(amy.browser), get()])
   assert.equal((await get()).json().count, 1)
 })
+
+test('with one person inside, the roll call and the broadcast count them in the singular', async (t) => {
+  const ctx = await buildTestApp(t)
+  const staff = await personWithRole(ctx, 'staff@example.org', { firstName: 'Sam', lastName: 'Staff' })
+  const desk = await deskReceptionist(ctx)
+  await tapSignIn(staff.browser)
+  await desk.browser.get('/reception')
+  const started = await desk.browser.post('/reception/roll-calls', { kind: 'drill' })
+  assert.match((await desk.browser.follow(started)).body, /Roll call started with 1 person on the list\./)
+  await desk.browser.get('/reception/broadcasts/new')
+  const sent = await desk.browser.post('/reception/broadcasts', {
+    template: 'drill',
+    audience: 'inside',
+    message: 'Drill now.',
+  })
+  assert.match((await desk.browser.follow(sent)).body, /<p class="small">1 recipient[ <]/)
+})

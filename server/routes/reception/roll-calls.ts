@@ -84,10 +84,11 @@ export default async function rollCallRoutes(
         fireList,
       })
       if (started) live.emit('change', { topic: 'roll-call', id: rollCall.id })
+      const listed = started ? (await rollCallView(db, rollCall.id)).counts.total : 0
       request.flash(
         'info',
         started
-          ? `Roll call started with ${(await rollCallView(db, rollCall.id)).counts.total} people on the list.`
+          ? `Roll call started with ${listed} ${listed === 1 ? 'person' : 'people'} on the list.`
           : 'A roll call is already running: here it is.',
       )
       return reply.redirect(`/reception/roll-calls/${rollCall.id}`, 303)
