@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { insertContact } from '../server/identity/contact.repository.js'
-import { reminderPushPayload } from '../server/push/push.service.js'
+import { signPushActionToken } from '../server/push/push.service.js'
 import { fireList, fireListSettings } from '../server/reception/presence.service.js'
 import { answerReminder } from '../server/reminders/reminder.repository.js'
 import { buildTestApp, loginAs, type TestApp, TestBrowser } from '../server/testing/build-test-app.js'
@@ -457,28 +457,37 @@ test('pacing leaves no abort listener behind on the signal (no MaxListenersExcee
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
 })
 
-/** Answers "Still here" now: with the link in the reminder's message, or the notification's button. */
+/**
+ * Answers "Still here" now: with the link in the reminder's message, or the button on the reminder's
+ * notification (its token names the reminded visit and was signed when the reminder went out).
+ * Returns the answer: the page, or the JSON whose message the service worker shows.
+ */
 async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
   const { db, keys } = ctx.app.ctx
-  const push = async () =>
-    ctx.app.inject({
+  const push = async () => {
+    const reminder = await db
+      .selectFrom('reminder')
+      .select(['visit_id', 'sent_at'])
+      .where('person_id', '=', id)
+      .executeTakeFirstOrThrow()
+    const token = signPushActionToken(keys.links, {
+      personId: id,
+      visitId: reminder.visit_id,
+      expiresAt: Number(reminder.sent_at) + 12 * 60 * 60 * 1000,
+    })
+    return ctx.app.inject({
       method: 'POST',
       url: '/push/action',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      payload: JSON.stringify({
-        token: (
-          await reminderPushPayload(db, keys.links, id, ctx.clock.now(), {
-            timeZone: ctx.config.TIME_ZONE,
-          })
-        )?.data?.token,
-        action: 'still-here',
-      }),
+      payload: JSON.stringify({ token, action: 'still-here' }),
     })
+  }
   const here =
     via === 'link'
       ? await formPost(new TestBrowser(ctx.app), links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
       : await push()
   assert.equal(here.statusCode, 200, here.body)
+  return via === 'link' ? here.body : (here.json() as { message: string }).message
 }
 
 /**
@@ -486,13 +495,19 @@ async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
  * the message, or with the button on a notification of the reminder.
  */
 async function bobSaysStillHere(ctx: TestApp, via: 'link' | 'push' = 'link') {
-  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
+  const bob = await bobReminded(ctx)
+  ctx.clock.set('2026-11-23T17:31:00Z')
+  await sayStillHere(ctx, bob.id, via)
+  return bob
+}
+
+/** Bob, signed in at 09:05, reminded at 17:30 (by email: no notifications on his phone). */
+async function bobReminded(ctx: TestApp) {
+  const browser = await signedIn(ctx, 'bob@example.org', 'Bob')
   const id = await personIdOf(ctx, 'bob@example.org')
   ctx.clock.set('2026-11-23T17:30:00Z')
   await sendReminders(taskCtx(ctx))
-  ctx.clock.set('2026-11-23T17:31:00Z')
-  await sayStillHere(ctx, id, via)
-  return { browser: bob, id }
+  return { browser, id }
 }
 
 /** Bob's phone sends now the sign-out he tapped at `tappedAt` (ISO): overtaken. The fire list then. */
@@ -571,31 +586,76 @@ for (const [first, second] of [
   })
 }
 
-test('"Still here" (link) after a sign-out saved before it closed the visit: he is told the register has him out, not that he is still signed in', async (t) => {
-  const ctx = await buildTestApp(t, { env: fast })
-  const bob = await signedIn(ctx, 'bob@example.org', 'Bob')
-  ctx.clock.set('2026-11-23T17:30:00Z')
-  await sendReminders(taskCtx(ctx))
-  // 17:40: "Sign out" in the lift with no signal; 18:00 the phone sends it; 18:01, back at his desk,
-  // he answers the reminder "Still here".
-  ctx.clock.set('2026-11-23T18:00:00Z')
-  const sent = await sendSavedTap(bob, {
-    action: 'sign-out',
-    at: Date.parse('2026-11-23T17:40:00Z'),
-    sentAt: ctx.clock.now(),
-    key: 'bob-1740',
+/** What the register tells someone who says "Still here" once it has them out. */
+const toldSignedOut = /The register has you signed out.*if you are still in the building.*sign in again/
+
+for (const via of ['link', 'push'] as const) {
+  test(`"Still here" (${via}) after a sign-out saved before it closed the visit: he is told the register has him out, not that he is still signed in`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { browser: bob, id } = await bobReminded(ctx)
+    // 17:40: "Sign out" in the lift with no signal; 18:00 the phone sends it; 18:01, back at his desk,
+    // he answers the reminder "Still here".
+    ctx.clock.set('2026-11-23T18:00:00Z')
+    const sent = await sendSavedTap(bob, {
+      action: 'sign-out',
+      at: Date.parse('2026-11-23T17:40:00Z'),
+      sentAt: ctx.clock.now(),
+      key: 'bob-1740',
+    })
+    assert.equal(sent.json().applied, true, sent.json().message)
+    ctx.clock.set('2026-11-23T18:01:00Z')
+    if (via === 'link') {
+      const page = await new TestBrowser(ctx.app).get(links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
+      assert.doesNotMatch(page.body, /We will keep you signed in/)
+      assert.match(page.body, /The register has you signed out/)
+    }
+    const told = await sayStillHere(ctx, id, via)
+    assert.doesNotMatch(told, /You are still signed in|already closed/)
+    assert.match(told, toldSignedOut)
+    // Recorded as an answer all the same, whichever way it came.
+    const answer = await ctx.app.ctx.db
+      .selectFrom('reminder')
+      .select(['answer', 'answered_at'])
+      .executeTakeFirstOrThrow()
+    assert.deepEqual(answer, { answer: 'still-here', answered_at: Date.parse('2026-11-23T18:01:00Z') })
   })
-  assert.equal(sent.json().applied, true, sent.json().message)
-  ctx.clock.set('2026-11-23T18:01:00Z')
-  const phone = new TestBrowser(ctx.app)
-  const { stillHere } = links(reminders(ctx, 'bob@example.org')[0]!)
-  const page = await phone.get(stillHere)
-  assert.doesNotMatch(page.body, /We will keep you signed in/)
-  assert.match(page.body, /The register has you signed out/)
-  const done = await formPost(phone, stillHere)
-  assert.equal(done.statusCode, 200)
-  assert.doesNotMatch(done.body, /You are still signed in/)
-  assert.match(done.body, /The register has you signed out.*sign in again/)
+
+  test(`"Still here" (${via}) after the nightly auto-close is recorded: a sign-out saved before it, sent later, does not take him off the fire list`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    // 17:40: "Sign out" in the lift with no signal (kept on the phone); 23:59: the auto-close; 00:10,
+    // still at his desk, he answers the reminder "Still here"; 00:20: the phone sends the 17:40 tap.
+    const { browser: bob, id } = await bobReminded(ctx)
+    ctx.clock.set('2026-11-23T23:59:00Z')
+    assert.deepEqual(await autoClose(taskCtx(ctx)), { closed: 1 })
+    ctx.clock.set('2026-11-24T00:10:00Z')
+    const told = await sayStillHere(ctx, id, via)
+    ctx.clock.set('2026-11-24T00:20:00Z')
+    const list = await bobsSavedSignOutIsOvertaken(ctx, { browser: bob }, '2026-11-23T17:40:00Z')
+    assert.deepEqual(
+      list.unconfirmed.map((p) => [p.personId, p.reason?.kind, p.stillHereAt]),
+      [[id, 'auto-closed', Date.parse('2026-11-24T00:10:00Z')]],
+      'nobody saw him leave after 00:10: Unconfirmed, "said Still here at 00:10"',
+    )
+    assert.match(told, toldSignedOut, 'the auto-close has him out: he is asked to sign in again')
+  })
+}
+
+test('"Still here" (push) from the notification of a visit closed since, once signed in again: he is told he is signed in, not asked to sign in again', async (t) => {
+  const ctx = await buildTestApp(t, { env: fast })
+  const { browser: bob, id } = await bobReminded(ctx)
+  // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:05: "Still here" on the
+  // notification of the first visit.
+  ctx.clock.set('2026-11-23T17:40:00Z')
+  await bob.post('/sign-out', { day: '2026-11-23' })
+  ctx.clock.set('2026-11-23T18:00:00Z')
+  await bob.post('/sign-in', { day: '2026-11-23' })
+  ctx.clock.set('2026-11-23T18:05:00Z')
+  assert.equal(await sayStillHere(ctx, id, 'push'), 'Thanks. You are signed in.')
+  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+  assert.deepEqual(
+    list.in.map((p) => p.personId),
+    [id],
+  )
 })
 
 test('"Still here" handled a moment late (another process) never moves the answer back; none after "I’ve left"', async (t) => {

@@ -8,6 +8,7 @@ import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
 import { findOpenVisit, lockVisit } from '../register/visit.repository.js'
 import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
+import { stillHereButSignedOut } from '../reminders/reminder.service.js'
 import {
   deletePushSubscription,
   deletePushSubscriptionById,
@@ -246,8 +247,8 @@ export async function reminderPushPayload(
 
 /**
  * Answers a notification button. "I've left" signs the person out of the visit the reminder was
- * about (if it is still open) at the click time; "Still here" is recorded, as the reminder's answer
- * (as its link would) and in the audit trail. Clicking twice changes nothing the second time.
+ * about (if it is still open) at the click time; "Still here" is recorded as the reminder's link
+ * records it (answerStillHere). Clicking twice changes nothing the second time.
  */
 export async function answerPushAction(
   db: Db,
@@ -255,39 +256,14 @@ export async function answerPushAction(
   site: RegisterSite,
 ): Promise<TapResult & { personId: number }> {
   const claims = verifyPushActionToken(request.key, request.token, request.now)
-  const alreadyClosed = async () => ({
-    personId: claims.p,
-    changed: false,
-    presence: await presenceOf(db, claims.p, request.now, site),
-    message: 'That visit is already closed.',
-  })
+  if (request.action === 'still-here') return answerStillHere(db, claims, request, site)
   const open = await findOpenVisit(db, claims.p)
-  if (!open || open.id !== claims.v) return alreadyClosed()
-  if (request.action === 'still-here') {
-    const recorded = await unitOfWork(db, async (trx) => {
-      // The visit first (PostgreSQL: its row, held to the commit): a sign-out saved offline before
-      // this and arriving now either waits and then sees the answer, or closed the visit first.
-      const visit = await lockVisit(trx, open.id)
-      if (!visit || visit.signed_out_at !== null) return false
-      // The reminder's answer, as its link records it: the fire list counts them In for a while, and
-      // a sign-out saved offline before it (sent when the app next opens) no longer closes the visit.
-      const reminder = await findReminderOfVisit(trx, open.id)
-      if (reminder) await answerReminder(trx, reminder.id, 'still-here', request.now)
-      await recordAudit(trx, {
-        at: request.now,
-        personId: claims.p,
-        action: 'reminder.still-here',
-        context: request.context,
-        detail: { visitId: open.id, via: 'push' },
-      })
-      return true
-    })
-    if (!recorded) return alreadyClosed()
+  if (!open || open.id !== claims.v) {
     return {
       personId: claims.p,
       changed: false,
-      presence: { state: 'in', visit: open },
-      message: 'Thanks. You are still signed in.',
+      presence: await presenceOf(db, claims.p, request.now, site),
+      message: 'That visit is already closed.',
     }
   }
   const result = await signOut(
@@ -296,4 +272,54 @@ export async function answerPushAction(
     site,
   )
   return { ...result, personId: claims.p }
+}
+
+/**
+ * "Still here" from the notification, recorded as the reminder's answer (the latest time counts)
+ * and in the audit trail, as the link records it, also when the register already has the person
+ * out: a sign-out saved on their phone before it, arriving later, then does not undo a visit the
+ * auto-close closed (the fire list keeps them Unconfirmed, "said Still here at …"). Once out they are
+ * told so and asked to sign in again, as the link tells them.
+ */
+async function answerStillHere(
+  db: Db,
+  claims: ActionClaims,
+  request: { now: number; context: RequestContext },
+  site: RegisterSite,
+): Promise<TapResult & { personId: number }> {
+  const visit = await unitOfWork(db, async (trx) => {
+    // The visit first (PostgreSQL: its row, held to the commit): a sign-out saved offline before
+    // this and arriving now either waits and then sees the answer, or closed the visit first.
+    const visit = await lockVisit(trx, claims.v)
+    if (!visit || visit.person_id !== claims.p) return undefined
+    const reminder = await findReminderOfVisit(trx, visit.id)
+    // False once the reminder was answered "I've left": nothing to record, as the link would refuse.
+    const answered = reminder ? await answerReminder(trx, reminder.id, 'still-here', request.now) : true
+    if (answered) {
+      await recordAudit(trx, {
+        at: request.now,
+        personId: claims.p,
+        action: 'reminder.still-here',
+        context: request.context,
+        detail: { visitId: visit.id, via: 'push' },
+      })
+    }
+    return visit
+  })
+  if (visit && visit.signed_out_at === null) {
+    return {
+      personId: claims.p,
+      changed: false,
+      presence: { state: 'in', visit },
+      message: 'Thanks. You are still signed in.',
+    }
+  }
+  // Out of the reminded visit; signed in again since (another visit open), or not.
+  const presence = await presenceOf(db, claims.p, request.now, site)
+  return {
+    personId: claims.p,
+    changed: false,
+    presence,
+    message: presence.state === 'out' ? stillHereButSignedOut : 'Thanks. You are signed in.',
+  }
 }

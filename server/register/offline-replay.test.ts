@@ -553,10 +553,7 @@ for (const via of ['push', 'link'] as const) {
   )
 }
 
-for (const [via, told] of [
-  ['push', /^That visit is already closed\.$/],
-  ['link', /The register has you signed out/],
-] as const) {
+for (const via of ['push', 'link'] as const) {
   test(
     `a sign-out saved before "Still here" (${via}), committing while the answer waits for the visit: she is told the register has her out, not that she is still signed in (PostgreSQL)`,
     postgresOnly,
@@ -572,32 +569,34 @@ for (const [via, told] of [
         },
       )) as { message: string }
       assert.equal((await findVisit(db, visitId))!.signed_out_at, tap.at, 'the 17:40 tap came first')
-      assert.match(result.message, told)
+      assert.match(result.message, /The register has you signed out.*sign in again/)
     },
   )
 }
 
-test(
-  '"Still here" (link) after the auto-close, committing while a sign-out saved before it is replayed: the auto-close stands, still Unconfirmed (PostgreSQL)',
-  postgresOnly,
-  async (t) => {
-    const db = await racingPostgres(t)
-    const { visitId, tap, stillHere } = await annSaysStillHere(db, 'link')
-    await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, autoCloseAt, site)
-    // 00:10: she answers the link as her phone sends the 17:40 tap.
-    const now = at('24T00:10:00')
-    const result = (await commitsWhileTheReplayWaits(
-      db,
-      (trx) => stillHere(trx, now),
-      () => replayTap(db, { ...tap, sentAt: now, now }, site),
-      { orFinishes: true },
-    )) as Awaited<ReturnType<typeof replayTap>>
-    const visit = await findVisit(db, visitId)
-    assert.deepEqual(
-      [visit!.signed_out_at, visit!.closed_by],
-      [autoCloseAt.notAfter, 'auto'],
-      'she said Still here after the tap: nobody saw her leave',
-    )
-    assert.equal(result.applied, false, result.message)
-  },
-)
+for (const via of ['push', 'link'] as const) {
+  test(
+    `"Still here" (${via}) after the auto-close, committing while a sign-out saved before it is replayed: the auto-close stands, still Unconfirmed (PostgreSQL)`,
+    postgresOnly,
+    async (t) => {
+      const db = await racingPostgres(t)
+      const { visitId, tap, stillHere } = await annSaysStillHere(db, via)
+      await closeLeftOpenVisit(db, (await findVisit(db, visitId))!, autoCloseAt, site)
+      // 00:10: she answers "Still here" as her phone sends the 17:40 tap.
+      const now = at('24T00:10:00')
+      const result = (await commitsWhileTheReplayWaits(
+        db,
+        (trx) => stillHere(trx, now),
+        () => replayTap(db, { ...tap, sentAt: now, now }, site),
+        { orFinishes: true },
+      )) as Awaited<ReturnType<typeof replayTap>>
+      const visit = await findVisit(db, visitId)
+      assert.deepEqual(
+        [visit!.signed_out_at, visit!.closed_by],
+        [autoCloseAt.notAfter, 'auto'],
+        'she said Still here after the tap: nobody saw her leave',
+      )
+      assert.equal(result.applied, false, result.message)
+    },
+  )
+}

@@ -116,6 +116,14 @@ export function likelyLeavingTimes(signedInAt: number, until: number, remindedAt
   return [...times].sort((a, b) => b - a).slice(0, 4)
 }
 
+/**
+ * What "Still here" tells someone the register has out (a sign-out saved on their phone came first,
+ * the nightly auto-close): saying "still signed in" would leave someone inside off the fire list,
+ * believing they are on it. The link and the notification's button say the same.
+ */
+export const stillHereButSignedOut =
+  'Thanks. The register has you signed out, though: if you are still in the building, open the register and sign in again, so you are on the fire list.'
+
 const usedLink = () =>
   new UserError(410, 'This reminder link has already been used. Open the register to sign in or out.')
 
@@ -211,11 +219,9 @@ async function answerLink(
   if (action === 'still-here') {
     return {
       signedOut: false,
-      // Not open (a sign-out saved on their phone before this came first, the auto-close): saying
-      // "still signed in" would leave someone inside off the fire list, believing they are on it.
       message:
         link.signedInAt === null
-          ? 'Thanks. The register has you signed out, though: if you are still in the building, open the register and sign in again, so you are on the fire list.'
+          ? stillHereButSignedOut
           : 'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).',
       personId: reminder.person_id,
     }
