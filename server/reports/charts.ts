@@ -7,7 +7,7 @@ const escapeXml = (s: string) =>
 export const weekdayNames = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
 
 /**
- * A bar chart of visitors per day as an accessible SVG: role="img" with a <title> and <desc>
+ * A bar chart of staff in the building per day (each counted once a day) as an accessible SVG: role="img" with a <title> and <desc>
  * (`titleId` names it for aria-labelledby); the page shows the same numbers as a table.
  */
 export function dailyVisitorsSvg(days: DayStats[], titleId: string): string {
@@ -24,7 +24,7 @@ export function dailyVisitorsSvg(days: DayStats[], titleId: string): string {
     undefined,
   )
   const desc = busiest
-    ? `${days.length} days from ${days[0]!.day} to ${days[days.length - 1]!.day}; at most ${max} visitors, on ${busiest.day}.`
+    ? `${days.length} days from ${days[0]!.day} to ${days[days.length - 1]!.day}; at most ${max} staff in, on ${busiest.day}.`
     : 'No days in this range.'
   // One path for all the bars (a month is 30 elements fewer); the table under the chart has the numbers.
   const bars = `<path class="chart-col" d="${days
@@ -49,7 +49,7 @@ export function dailyVisitorsSvg(days: DayStats[], titleId: string): string {
         : '',
     )
     .join('')
-  return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="${titleId} ${titleId}-desc" xmlns="http://www.w3.org/2000/svg"><title id="${titleId}">Visitors per day</title><desc id="${titleId}-desc">${escapeXml(desc)}</desc>${ticks}${bars}${labels}</svg>`
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="${titleId} ${titleId}-desc" xmlns="http://www.w3.org/2000/svg"><title id="${titleId}">Staff in the building per day</title><desc id="${titleId}-desc">${escapeXml(desc)}</desc>${ticks}${bars}${labels}</svg>`
 }
 
 /**

@@ -198,9 +198,12 @@ test('the statistics page renders accessible SVG charts with table alternatives'
     page.body,
     /<svg class="chart"[^>]*role="img"[^>]*aria-labelledby="chart-daily chart-daily-desc"/,
   )
-  assert.match(page.body, /<title id="chart-daily">Visitors per day<\/title>/)
+  // Staff, counted once a day each: "Visitors" is what the kiosk signs in, and they are not in it.
+  assert.match(page.body, /<title id="chart-daily">Staff in the building per day<\/title>/)
   assert.match(page.body, /<title id="chart-heatmap">Busiest days and hours<\/title>/)
-  assert.match(page.body, /<summary>Visitors per day as a table<\/summary>/)
+  assert.match(page.body, /<summary>Staff in the building per day as a table<\/summary>/)
+  assert.match(page.body, /<th scope="col">Staff in<\/th>/)
+  assert.doesNotMatch(page.body, /Visitors per day/)
   assert.match(page.body, /<strong>3<\/strong> people made <strong>7<\/strong> visits/)
   assert.match(page.body, /Baker<\/a><\/td><td[^>]*>2<\/td><td[^>]*>2<\/td><td[^>]*>100<\/td>/)
 })
