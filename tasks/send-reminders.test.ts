@@ -458,11 +458,16 @@ test('pacing leaves no abort listener behind on the signal (no MaxListenersExcee
 })
 
 /**
- * Answers "Still here" now: with the link in the reminder's message, or the button on the reminder's
+ * Answers Bob's reminder now: with a link in the reminder's message, or a button on the reminder's
  * notification (its token names the reminded visit and was signed when the reminder went out).
- * Returns the answer: the page, or the JSON whose message the service worker shows.
+ * Returns the status and what he is told: the page, or the message the service worker shows.
  */
-async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
+async function answerBobsReminder(
+  ctx: TestApp,
+  id: number,
+  via: 'link' | 'push',
+  action: 'left' | 'still-here',
+): Promise<{ status: number; told: string }> {
   const { db, keys } = ctx.app.ctx
   const push = async () => {
     const reminder = await db
@@ -479,15 +484,24 @@ async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
       method: 'POST',
       url: '/push/action',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      payload: JSON.stringify({ token, action: 'still-here' }),
+      payload: JSON.stringify({ token, action }),
     })
   }
-  const here =
+  const link = links(reminders(ctx, 'bob@example.org')[0]!)
+  const answer =
     via === 'link'
-      ? await formPost(new TestBrowser(ctx.app), links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
+      ? await formPost(new TestBrowser(ctx.app), action === 'left' ? link.left : link.stillHere)
       : await push()
-  assert.equal(here.statusCode, 200, here.body)
-  return via === 'link' ? here.body : (here.json() as { message: string }).message
+  const told =
+    via === 'link' ? answer.body : ((answer.json() as { message?: string; error?: string }).message ?? '')
+  return { status: answer.statusCode, told }
+}
+
+/** Answers "Still here" now (answerBobsReminder); what he is told. */
+async function sayStillHere(ctx: TestApp, id: number, via: 'link' | 'push') {
+  const { status, told } = await answerBobsReminder(ctx, id, via, 'still-here')
+  assert.equal(status, 200, told)
+  return told
 }
 
 /**
@@ -657,6 +671,110 @@ test('"Still here" (push) from the notification of a visit closed since, once si
     [id],
   )
 })
+
+/** Bob's reminded visit (his first) and his reminder's answer. */
+async function bobsVisitAndAnswer(ctx: TestApp, id: number) {
+  const { db } = ctx.app.ctx
+  const visit = await db
+    .selectFrom('visit')
+    .select(['signed_out_at', 'closed_by'])
+    .where('person_id', '=', id)
+    .orderBy('id')
+    .executeTakeFirstOrThrow()
+  const reminder = await db
+    .selectFrom('reminder')
+    .select(['answer', 'answered_at'])
+    .where('person_id', '=', id)
+    .executeTakeFirstOrThrow()
+  return { ...visit, ...reminder }
+}
+
+const nov = (iso: string) => Date.parse(`2026-11-${iso}:00Z`)
+
+for (const via of ['link', 'push'] as const) {
+  test(`"I’ve left" (${via}) while the reminded visit is open signs him out at the tap, and "left" is the reminder's answer`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { id } = await bobReminded(ctx)
+    ctx.clock.set('2026-11-23T17:41:00Z')
+    const { status, told } = await answerBobsReminder(ctx, id, via, 'left')
+    assert.equal(status, 200, told)
+    assert.match(told, /closed at 17:41/)
+    assert.deepEqual(await bobsVisitAndAnswer(ctx, id), {
+      signed_out_at: nov('23T17:41'),
+      closed_by: 'person',
+      answer: 'left',
+      answered_at: nov('23T17:41'),
+    })
+  })
+
+  test(`"I’ve left" (${via}) after the nightly auto-close corrects the visit, closed by him: no longer Unconfirmed on the fire list`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { id } = await bobReminded(ctx)
+    ctx.clock.set('2026-11-23T23:59:00Z')
+    assert.deepEqual(await autoClose(taskCtx(ctx)), { closed: 1 })
+    // 00:10, still within the notification's 12 hours.
+    ctx.clock.set('2026-11-24T00:10:00Z')
+    const settings = fireListSettings(ctx.config)
+    const before = await fireList(ctx.app.ctx.db, ctx.clock.now(), settings)
+    assert.deepEqual(
+      before.unconfirmed.map((p) => [p.personId, p.reason?.kind]),
+      [[id, 'auto-closed']],
+    )
+    const { status, told } = await answerBobsReminder(ctx, id, via, 'left')
+    assert.equal(status, 200, told)
+    assert.doesNotMatch(told, /already closed/)
+    assert.match(told, /closed at 23:59/)
+    assert.deepEqual(await bobsVisitAndAnswer(ctx, id), {
+      signed_out_at: nov('23T23:59'),
+      closed_by: 'person',
+      answer: 'left',
+      answered_at: nov('24T00:10'),
+    })
+    const after = await fireList(ctx.app.ctx.db, ctx.clock.now(), settings)
+    assert.equal(after.counts.total, 0, 'he said he left: off the fire list')
+  })
+
+  test(`"I’ve left" (${via}) after a sign-out saved on his phone closed the visit changes nothing, and is the reminder's answer`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { browser: bob, id } = await bobReminded(ctx)
+    ctx.clock.set('2026-11-23T18:00:00Z')
+    const sent = await sendSavedTap(bob, {
+      action: 'sign-out',
+      at: nov('23T17:40'),
+      sentAt: ctx.clock.now(),
+      key: 'bob-1740',
+    })
+    assert.equal(sent.json().applied, true, sent.json().message)
+    ctx.clock.set('2026-11-23T18:01:00Z')
+    const { status, told } = await answerBobsReminder(ctx, id, via, 'left')
+    assert.equal(status, 200, told)
+    assert.match(told, /You were already signed out, so nothing changed/)
+    assert.deepEqual(await bobsVisitAndAnswer(ctx, id), {
+      signed_out_at: nov('23T17:40'),
+      closed_by: 'person',
+      answer: 'left',
+      answered_at: nov('23T18:01'),
+    })
+  })
+
+  test(`"I’ve left" (${via}) once the reminder was answered "I’ve left" changes nothing`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { id } = await bobReminded(ctx)
+    ctx.clock.set('2026-11-23T17:41:00Z')
+    assert.equal((await answerBobsReminder(ctx, id, via, 'left')).status, 200)
+    ctx.clock.set('2026-11-23T17:50:00Z')
+    const again = await answerBobsReminder(ctx, id, via, 'left')
+    // The link's page is a 410 ("already been used"); the notification shows its message.
+    assert.equal(again.status, via === 'link' ? 410 : 200, again.told)
+    assert.match(again.told, /already/)
+    assert.deepEqual(await bobsVisitAndAnswer(ctx, id), {
+      signed_out_at: nov('23T17:41'),
+      closed_by: 'person',
+      answer: 'left',
+      answered_at: nov('23T17:41'),
+    })
+  })
+}
 
 test('"Still here" handled a moment late (another process) never moves the answer back; none after "I’ve left"', async (t) => {
   const ctx = await buildTestApp(t, { env: fast })

@@ -8,7 +8,7 @@ import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
 import { findOpenVisit, lockVisit } from '../register/visit.repository.js'
 import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
-import { stillHereButSignedOut } from '../reminders/reminder.service.js'
+import { answerReminderOfVisit, stillHereButSignedOut } from '../reminders/reminder.service.js'
 import {
   deletePushSubscription,
   deletePushSubscriptionById,
@@ -246,9 +246,12 @@ export async function reminderPushPayload(
 }
 
 /**
- * Answers a notification button. "I've left" signs the person out of the visit the reminder was
- * about (if it is still open) at the click time; "Still here" is recorded as the reminder's link
- * records it (answerStillHere). Clicking twice changes nothing the second time.
+ * Answers a notification button. "I've left" does what the reminder's "I've left" link does with no
+ * time given (answerReminderOfVisit): it signs the person out of the reminded visit at the click
+ * time if it is still open, corrects it if the nightly auto-close closed it (ends when that closed
+ * it, closed by them: no longer Unconfirmed), and records "left" as the reminder's answer, also when
+ * a sign-out came first. "Still here" is recorded as the link records it (answerStillHere). Clicking
+ * twice changes nothing the second time.
  */
 export async function answerPushAction(
   db: Db,
@@ -257,15 +260,47 @@ export async function answerPushAction(
 ): Promise<TapResult & { personId: number }> {
   const claims = verifyPushActionToken(request.key, request.token, request.now)
   if (request.action === 'still-here') return answerStillHere(db, claims, request, site)
-  const open = await findOpenVisit(db, claims.p)
-  if (!open || open.id !== claims.v) {
+  const unchanged = async (message: string) => ({
+    personId: claims.p,
+    changed: false,
+    presence: await presenceOf(db, claims.p, request.now, site),
+    message,
+  })
+  let answered: Awaited<ReturnType<typeof answerReminderOfVisit>>
+  try {
+    answered = await answerReminderOfVisit(
+      db,
+      {
+        personId: claims.p,
+        visitId: claims.v,
+        action: 'left',
+        now: request.now,
+        context: request.context,
+        via: 'push',
+      },
+      site,
+    )
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error
+    // The link's 410: its "I've left" was used already (nothing recorded, nothing changed).
+    if (error.statusCode === 410) return unchanged('You already answered “I’ve left”, so nothing changed.')
+    // The link's 422 asks for a time: the visit, left open on an earlier day, ends when they say.
+    if (error.statusCode === 422) {
+      return unchanged('Your visit is from an earlier day: open the register and tell us when you left.')
+    }
+    throw error
+  }
+  if (answered) {
     return {
       personId: claims.p,
-      changed: false,
+      changed: answered.signedOut,
       presence: await presenceOf(db, claims.p, request.now, site),
-      message: 'That visit is already closed.',
+      message: answered.message,
     }
   }
+  // A notification about a visit no reminder was made for (none go out so): its visit only.
+  const open = await findOpenVisit(db, claims.p)
+  if (!open || open.id !== claims.v) return unchanged('That visit is already closed.')
   const result = await signOut(
     db,
     { personId: claims.p, now: request.now, context: request.context, via: 'push' },

@@ -11,6 +11,7 @@ import {
   answerReminder,
   claimReminder,
   findReminder,
+  findReminderOfVisit,
   finishReminder,
   listDueReminders,
   releaseReminder,
@@ -145,6 +146,17 @@ export async function openReminderLink(
   if (!parsed || !reminder) {
     throw new UserError(404, 'This reminder link is not valid. Open the register to sign in or out.')
   }
+  return readReminderLink(db, reminder, parsed.action, now, readVisit)
+}
+
+/** A reminder as its link shows it (openReminderLink); a 410 once it was answered "I've left". */
+async function readReminderLink(
+  db: Db,
+  reminder: Reminder,
+  action: ReminderAction,
+  now: number,
+  readVisit: (db: Db, visitId: number) => Promise<Visit | undefined>,
+): Promise<ReminderLink> {
   const stillHere = reminder.answer === 'still-here'
   if (reminder.answered_at !== null && !stillHere) throw usedLink()
   const person = await findPersonById(db, reminder.person_id)
@@ -157,7 +169,7 @@ export async function openReminderLink(
   const from = open?.signed_in_at ?? autoClosed?.signedInAt
   return {
     reminder,
-    action: parsed.action,
+    action,
     firstName: person?.first_name ?? '',
     signedInAt: open ? open.signed_in_at : null,
     autoClosed,
@@ -180,20 +192,56 @@ export async function answerReminderLink(
   db: Db,
   request: { key: Buffer; token: string; time?: string; now: number; context: RequestContext },
   site: RegisterSite,
-): Promise<{ signedOut: boolean; message: string; personId: number }> {
+): Promise<ReminderAnswerResult> {
   // One unit: an impossible time (a 422 from the close) undoes the answer and its audit row too,
   // so the link stays usable and the trail shows only what happened.
-  return unitOfWork(db, (trx) => answerLink(trx, request, site))
+  return unitOfWork(db, async (trx) => {
+    // The visit first (PostgreSQL: its row, held to the commit), as every change to it does: a
+    // sign-out saved offline before "Still here" and arriving now waits, then sees the answer.
+    const link = await openReminderLink(trx, request.key, request.token, request.now, lockVisit)
+    return answerLink(trx, link, request, site)
+  })
+}
+
+/** What answering a reminder did: whether it signed the person out, and what to tell them. */
+export interface ReminderAnswerResult {
+  signedOut: boolean
+  message: string
+  personId: number
+}
+
+/**
+ * Answers the reminder about a visit as its link answers it with no time given (answerReminderLink):
+ * the notification's "I've left" signs out of an open visit at the tap, corrects one the nightly
+ * auto-close closed, and is recorded as the answer also when a sign-out came first. Undefined when
+ * no reminder was made about that visit for that person.
+ */
+export async function answerReminderOfVisit(
+  db: Db,
+  request: {
+    personId: number
+    visitId: number
+    action: ReminderAction
+    now: number
+    context: RequestContext
+    via: string
+  },
+  site: RegisterSite,
+): Promise<ReminderAnswerResult | undefined> {
+  return unitOfWork(db, async (trx) => {
+    const reminder = await findReminderOfVisit(trx, request.visitId)
+    if (!reminder || reminder.person_id !== request.personId) return undefined
+    const link = await readReminderLink(trx, reminder, request.action, request.now, lockVisit)
+    return answerLink(trx, link, request, site)
+  })
 }
 
 async function answerLink(
   trx: Db,
-  request: { key: Buffer; token: string; time?: string; now: number; context: RequestContext },
+  link: ReminderLink,
+  request: { time?: string; now: number; context: RequestContext; via?: string },
   site: RegisterSite,
-): Promise<{ signedOut: boolean; message: string; personId: number }> {
-  // The visit first (PostgreSQL: its row, held to the commit), as every change to it does: a
-  // sign-out saved offline before "Still here" and arriving now waits, then sees the answer.
-  const link = await openReminderLink(trx, request.key, request.token, request.now, lockVisit)
+): Promise<ReminderAnswerResult> {
   const { reminder, action } = link
   const visitStart = link.signedInAt ?? link.autoClosed?.signedInAt
   let leftAt: number | null | undefined
@@ -214,7 +262,7 @@ async function answerLink(
     personId: reminder.person_id,
     action: 'reminder.answered',
     context: request.context,
-    detail: { reminderId: reminder.id, answer: action },
+    detail: { reminderId: reminder.id, answer: action, ...(request.via ? { via: request.via } : {}) },
   })
   if (action === 'still-here') {
     return {
