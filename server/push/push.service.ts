@@ -245,6 +245,9 @@ export async function reminderPushPayload(
   }
 }
 
+/** What a notification button did; `stillHere`: a "Still here" was recorded (announce it). */
+export type PushActionResult = TapResult & { personId: number; stillHere: boolean }
+
 /**
  * Answers a notification button. "I've left" does what the reminder's "I've left" link does with no
  * time given (answerReminderOfVisit): it signs the person out of the reminded visit at the click
@@ -257,12 +260,13 @@ export async function answerPushAction(
   db: Db,
   request: { key: Buffer; token: string; action: PushAction; now: number; context: RequestContext },
   site: RegisterSite,
-): Promise<TapResult & { personId: number }> {
+): Promise<PushActionResult> {
   const claims = verifyPushActionToken(request.key, request.token, request.now)
   if (request.action === 'still-here') return answerStillHere(db, claims, request, site)
   const unchanged = async (message: string) => ({
     personId: claims.p,
     changed: false,
+    stillHere: false,
     presence: await presenceOf(db, claims.p, request.now, site),
     message,
   })
@@ -294,6 +298,7 @@ export async function answerPushAction(
     return {
       personId: claims.p,
       changed: answered.signedOut,
+      stillHere: false,
       presence: await presenceOf(db, claims.p, request.now, site),
       message: answered.message,
     }
@@ -306,7 +311,7 @@ export async function answerPushAction(
     { personId: claims.p, now: request.now, context: request.context, via: 'push' },
     site,
   )
-  return { ...result, personId: claims.p }
+  return { ...result, personId: claims.p, stillHere: false }
 }
 
 /**
@@ -321,12 +326,12 @@ async function answerStillHere(
   claims: ActionClaims,
   request: { now: number; context: RequestContext },
   site: RegisterSite,
-): Promise<TapResult & { personId: number }> {
-  const visit = await unitOfWork(db, async (trx) => {
+): Promise<PushActionResult> {
+  const recorded = await unitOfWork(db, async (trx) => {
     // The visit first (PostgreSQL: its row, held to the commit): a sign-out saved offline before
     // this and arriving now either waits and then sees the answer, or closed the visit first.
     const visit = await lockVisit(trx, claims.v)
-    if (!visit || visit.person_id !== claims.p) return undefined
+    if (!visit || visit.person_id !== claims.p) return { visit: undefined, answered: false }
     const reminder = await findReminderOfVisit(trx, visit.id)
     // False once the reminder was answered "I've left": nothing to record, as the link would refuse.
     const answered = reminder ? await answerReminder(trx, reminder.id, 'still-here', request.now) : true
@@ -339,12 +344,14 @@ async function answerStillHere(
         detail: { visitId: visit.id, via: 'push' },
       })
     }
-    return visit
+    return { visit, answered }
   })
+  const { visit } = recorded
   if (visit && visit.signed_out_at === null) {
     return {
       personId: claims.p,
       changed: false,
+      stillHere: recorded.answered,
       presence: { state: 'in', visit },
       message: 'Thanks. You are still signed in.',
     }
@@ -354,6 +361,7 @@ async function answerStillHere(
   return {
     personId: claims.p,
     changed: false,
+    stillHere: recorded.answered,
     presence,
     message: presence.state === 'out' ? stillHereButSignedOut : 'Thanks. You are signed in.',
   }

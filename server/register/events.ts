@@ -5,7 +5,8 @@ export interface PresenceChange {
   /** The member of staff, or null for a visitor (then visitorId says who). */
   personId: number | null
   visitorId?: number
-  action: 'signed-in' | 'signed-out' | 'closed'
+  /** `still-here`: a reminder answered "Still here", which moves the person's line on the fire list. */
+  action: 'signed-in' | 'signed-out' | 'closed' | 'still-here'
   at: number
 }
 
@@ -22,6 +23,14 @@ export class RegisterEvents extends LiveTopic<PresenceChange> {
   /** Announces a tap that changed something: in (signed in) or out (signed out). */
   announceTap(personId: number, tap: { changed: boolean; in: boolean }, at: number): void {
     if (tap.changed) this.emit('change', { personId, action: tap.in ? 'signed-in' : 'signed-out', at })
+  }
+
+  /**
+   * Announces a recorded "Still here" (the reminder's link or notification): no one came or went,
+   * but the fire list counts the person In from then on, or says when they said it (Unconfirmed).
+   */
+  announceStillHere(personId: number, at: number): void {
+    this.emit('change', { personId, action: 'still-here', at })
   }
 
   /** Announces a visitor's arrival or departure that changed something. */

@@ -206,6 +206,8 @@ export async function answerReminderLink(
 /** What answering a reminder did: whether it signed the person out, and what to tell them. */
 export interface ReminderAnswerResult {
   signedOut: boolean
+  /** A "Still here" was recorded (the fire list's line for the person changes: announce it). */
+  stillHere: boolean
   message: string
   personId: number
 }
@@ -252,6 +254,7 @@ async function answerLink(
     await answerReminder(trx, reminder.id, 'left', request.now)
     return {
       signedOut: false,
+      stillHere: false,
       message: 'You were already signed out, so nothing changed.',
       personId: reminder.person_id,
     }
@@ -267,6 +270,7 @@ async function answerLink(
   if (action === 'still-here') {
     return {
       signedOut: false,
+      stillHere: true,
       message:
         link.signedInAt === null
           ? stillHereButSignedOut
@@ -297,5 +301,10 @@ async function answerLink(
         },
         site,
       )
-  return { signedOut: result.changed, message: result.message, personId: reminder.person_id }
+  return {
+    signedOut: result.changed,
+    stillHere: false,
+    message: result.message,
+    personId: reminder.person_id,
+  }
 }

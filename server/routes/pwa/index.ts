@@ -111,7 +111,9 @@ export default async function pwaRoutes(app: FastifyInstance): Promise<void> {
         },
         site,
       )
+      // After the commit, to every process's boards (as taps are announced).
       if (result.changed) events.emit('change', { personId: result.personId, action: 'signed-out', at: now })
+      if (result.stillHere) events.announceStillHere(result.personId, now)
       return { ...presenceJson(result.presence), changed: result.changed, message: result.message }
     },
   )

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { buildTestApp, type TestApp } from '../../testing/build-test-app.js'
-import { type EventStream, openEventStream } from '../../testing/event-stream.js'
+import { sendReminders } from '../../../tasks/send-reminders.task.js'
+import { signPushActionToken } from '../../push/push.service.js'
+import { reminderToken } from '../../reminders/reminder-links.js'
+import { buildTestApp, loginAs, type TestApp } from '../../testing/build-test-app.js'
+import { type EventStream, openEventStream, type StreamEvent } from '../../testing/event-stream.js'
 import { eventually } from '../../testing/eventually.js'
 import { deskReceptionist } from '../../testing/reception.js'
 import { TestRedis } from '../../testing/redis-server.js'
@@ -147,5 +150,59 @@ test('a message on a live channel that is not a change (another version mid-depl
   assert.ok(
     names(stream, from).includes('refresh'),
     `a message it could not read may have been a change: the board refreshes (got ${names(stream, from)})`,
+  )
+})
+
+/**
+ * Bob, signed in on B at 09:05 and reminded at 17:30, answers "Still here" on B at 17:31 (the link)
+ * and 17:32 (the notification's button): each moves his line on the fire list (Unconfirmed to In,
+ * or "said Still here at …"), so the board open on A hears of each, as it hears of taps.
+ */
+test('"Still here" answered on another web process, by the link or the notification, reaches the boards open on this one', async (t) => {
+  const redis = await TestRedis.start(t)
+  const a = await webProcess(t, redis)
+  const b = await webProcess(t, redis)
+  const stream = await boardStream(t, a)
+  const bob = await loginAs(b, 'bob@example.org', { firstName: 'Bob', lastName: 'Test' })
+  await bob.post('/sign-in', { day: '2026-11-23' })
+  assert.ok(await stream.next((e) => e.event === 'presence'), 'his sign-in reaches A (the channel works)')
+  b.clock.set('2026-11-23T17:30:00Z')
+  await sendReminders({ ...b.app.ctx, log: b.app.log })
+  const { db, keys } = b.app.ctx
+  const reminder = await db.selectFrom('reminder').selectAll().executeTakeFirstOrThrow()
+  const heard = (at: string) => (e: StreamEvent) =>
+    e.event === 'presence' && e.data === JSON.stringify({ at: Date.parse(at) })
+
+  let from = stream.events.length
+  b.clock.set('2026-11-23T17:31:00Z')
+  const link = await b.app.inject({
+    method: 'POST',
+    url: `/r/${reminderToken(keys.links, reminder.id, 'still-here')}`,
+    payload: '',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  assert.equal(link.statusCode, 200, link.body)
+  assert.ok(
+    await stream.next(heard('2026-11-23T17:31:00Z'), from),
+    `the link's "Still here" reaches A's board (got ${names(stream, from)})`,
+  )
+
+  from = stream.events.length
+  b.clock.set('2026-11-23T17:32:00Z')
+  const token = signPushActionToken(keys.links, {
+    personId: reminder.person_id,
+    visitId: reminder.visit_id,
+    expiresAt: b.clock.now() + 3_600_000,
+  })
+  const push = await b.app.inject({
+    method: 'POST',
+    url: '/push/action',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    payload: JSON.stringify({ token, action: 'still-here' }),
+  })
+  assert.equal(push.statusCode, 200, push.body)
+  assert.ok(
+    await stream.next(heard('2026-11-23T17:32:00Z'), from),
+    `the notification's "Still here" reaches A's board (got ${names(stream, from)})`,
   )
 })

@@ -54,8 +54,10 @@ export default async function reminderRoutes(app: FastifyInstance): Promise<void
           },
           site,
         )
+        // After the commit, to every process's boards (as taps are announced).
         if (result.signedOut)
           events.emit('change', { personId: result.personId, action: 'signed-out', at: now })
+        if (result.stillHere) events.announceStillHere(result.personId, now)
         reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer')
         return reply.page('reminders/done', { message: result.message })
       } catch (error) {
