@@ -654,23 +654,32 @@ for (const via of ['link', 'push'] as const) {
   })
 }
 
-test('"Still here" (push) from the notification of a visit closed since, once signed in again: he is told he is signed in, not asked to sign in again', async (t) => {
-  const ctx = await buildTestApp(t, { env: fast })
-  const { browser: bob, id } = await bobReminded(ctx)
-  // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:05: "Still here" on the
-  // notification of the first visit.
-  ctx.clock.set('2026-11-23T17:40:00Z')
-  await bob.post('/sign-out', { day: '2026-11-23' })
-  ctx.clock.set('2026-11-23T18:00:00Z')
-  await bob.post('/sign-in', { day: '2026-11-23' })
-  ctx.clock.set('2026-11-23T18:05:00Z')
-  assert.equal(await sayStillHere(ctx, id, 'push'), 'Thanks. You are signed in.')
-  const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
-  assert.deepEqual(
-    list.in.map((p) => p.personId),
-    [id],
-  )
-})
+for (const via of ['link', 'push'] as const) {
+  test(`"Still here" (${via}) about a visit closed since, once signed in again: he is told he is signed in, not asked to sign in again`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { browser: bob, id } = await bobReminded(ctx)
+    // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:05: "Still here" from the
+    // reminder of the first visit.
+    ctx.clock.set('2026-11-23T17:40:00Z')
+    await bob.post('/sign-out', { day: '2026-11-23' })
+    ctx.clock.set('2026-11-23T18:00:00Z')
+    await bob.post('/sign-in', { day: '2026-11-23' })
+    ctx.clock.set('2026-11-23T18:05:00Z')
+    if (via === 'link') {
+      const page = await new TestBrowser(ctx.app).get(links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
+      assert.doesNotMatch(page.body, /has you signed out|sign in again/)
+      assert.match(page.body, /You are signed in/)
+    }
+    const told = await sayStillHere(ctx, id, via)
+    assert.doesNotMatch(told, /sign in again/)
+    assert.match(told, /Thanks\. You are signed in\./)
+    const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+    assert.deepEqual(
+      list.in.map((p) => p.personId),
+      [id],
+    )
+  })
+}
 
 /** Bob's reminded visit (his first) and his reminder's answer. */
 async function bobsVisitAndAnswer(ctx: TestApp, id: number) {

@@ -8,7 +8,11 @@ import { formatTime } from '../lib/site-time.js'
 import { presenceOf, type RegisterSite, signOut, type TapResult } from '../register/register.service.js'
 import { findOpenVisit, lockVisit } from '../register/visit.repository.js'
 import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
-import { answerReminderOfVisit, stillHereButSignedOut } from '../reminders/reminder.service.js'
+import {
+  answerReminderOfVisit,
+  stillHereButSignedOut,
+  stillHereSignedInAgain,
+} from '../reminders/reminder.service.js'
 import {
   deletePushSubscription,
   deletePushSubscriptionById,
@@ -363,6 +367,6 @@ async function answerStillHere(
     changed: false,
     stillHere: recorded.answered,
     presence,
-    message: presence.state === 'out' ? stillHereButSignedOut : 'Thanks. You are signed in.',
+    message: presence.state === 'out' ? stillHereButSignedOut : stillHereSignedInAgain,
   }
 }

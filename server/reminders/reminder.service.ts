@@ -89,6 +89,8 @@ export interface ReminderLink {
   firstName: string
   /** The reminded visit's sign-in while it is still open; null once closed. */
   signedInAt: number | null
+  /** Once the reminded visit is closed: the sign-in of the person's visit open now, if any. */
+  signedInAgainAt: number | null
   /** The reminded visit, when the nightly auto-close closed it: "I've left" corrects it. */
   autoClosed: { signedInAt: number; closedAt: number } | null
   /** When the person said "Still here", if they did. */
@@ -124,6 +126,9 @@ export function likelyLeavingTimes(signedInAt: number, until: number, remindedAt
  */
 export const stillHereButSignedOut =
   'Thanks. The register has you signed out, though: if you are still in the building, open the register and sign in again, so you are on the fire list.'
+
+/** What "Still here" tells someone out of the reminded visit who has signed in again since. */
+export const stillHereSignedInAgain = 'Thanks. You are signed in.'
 
 const usedLink = () =>
   new UserError(410, 'This reminder link has already been used. Open the register to sign in or out.')
@@ -162,6 +167,7 @@ async function readReminderLink(
   const person = await findPersonById(db, reminder.person_id)
   const visit = await readVisit(db, reminder.visit_id)
   const open = visit && visit.signed_out_at === null ? visit : undefined
+  const again = open ? undefined : await findOpenVisit(db, reminder.person_id)
   const autoClosed =
     visit && visit.closed_by === 'auto' && visit.signed_out_at !== null
       ? { signedInAt: visit.signed_in_at, closedAt: visit.signed_out_at }
@@ -172,6 +178,7 @@ async function readReminderLink(
     action,
     firstName: person?.first_name ?? '',
     signedInAt: open ? open.signed_in_at : null,
+    signedInAgainAt: again ? again.signed_in_at : null,
     autoClosed,
     stillHereAt: stillHere ? reminder.answered_at : null,
     leavingTimes:
@@ -272,9 +279,11 @@ async function answerLink(
       signedOut: false,
       stillHere: true,
       message:
-        link.signedInAt === null
-          ? stillHereButSignedOut
-          : 'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).',
+        link.signedInAt !== null
+          ? 'Thanks. You are still signed in: remember to sign out when you leave (the “I’ve left” link in the reminder still works).'
+          : link.signedInAgainAt !== null
+            ? stillHereSignedInAgain
+            : stillHereButSignedOut,
       personId: reminder.person_id,
     }
   }
