@@ -743,6 +743,36 @@ for (const via of ['link', 'push'] as const) {
     assert.equal(after.counts.total, 0, 'he said he left: off the fire list')
   })
 
+  test(`"I’ve left" (${via}) about a visit he ended, once he has signed in again: he is told he is signed in (since when) and where to sign out, not that he is signed out`, async (t) => {
+    const ctx = await buildTestApp(t, { env: fast })
+    const { browser: bob, id } = await bobReminded(ctx)
+    // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:30, leaving, he taps
+    // "I’ve left" in the reminder about the first visit.
+    ctx.clock.set('2026-11-23T17:40:00Z')
+    await bob.post('/sign-out', { day: '2026-11-23' })
+    ctx.clock.set('2026-11-23T18:00:00Z')
+    await bob.post('/sign-in', { day: '2026-11-23' })
+    ctx.clock.set('2026-11-23T18:30:00Z')
+    if (via === 'link') {
+      const page = await new TestBrowser(ctx.app).get(links(reminders(ctx, 'bob@example.org')[0]!).left)
+      assert.doesNotMatch(page.body, /already signed out/)
+      assert.match(page.body, /You signed in again at 18:00/)
+    }
+    const { status, told } = await answerBobsReminder(ctx, id, via, 'left')
+    assert.equal(status, 200, told)
+    assert.doesNotMatch(told, /already signed out/)
+    assert.match(
+      told,
+      /You signed in again at 18:00 and are still signed in: open the register to sign out\./,
+    )
+    // The link is about the first visit: the second stays open (he is on the fire list until he signs out).
+    const list = await fireList(ctx.app.ctx.db, ctx.clock.now(), fireListSettings(ctx.config))
+    assert.deepEqual(
+      list.in.map((p) => p.personId),
+      [id],
+    )
+  })
+
   test(`"I’ve left" (${via}) after a sign-out saved on his phone closed the visit changes nothing, and is the reminder's answer`, async (t) => {
     const ctx = await buildTestApp(t, { env: fast })
     const { browser: bob, id } = await bobReminded(ctx)

@@ -4,7 +4,7 @@ import type { Reminder, Visit } from '../db/database.js'
 import { unitOfWork } from '../db/unit-of-work.js'
 import { findPersonById } from '../identity/person.repository.js'
 import { UserError } from '../lib/errors.js'
-import { localDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
+import { formatTime, localDateTime, localDay, startOfLocalDay } from '../lib/site-time.js'
 import { closeStaleVisit, correctAutoClose, type RegisterSite } from '../register/register.service.js'
 import { findOpenVisit, findVisit, lockVisit } from '../register/visit.repository.js'
 import {
@@ -262,7 +262,12 @@ async function answerLink(
     return {
       signedOut: false,
       stillHere: false,
-      message: 'You were already signed out, so nothing changed.',
+      // Signed in again since: the link is about the visit they ended, so the new one stays open
+      // (a link tapped late must not end a visit it was not about); say where to sign out.
+      message:
+        link.signedInAgainAt !== null
+          ? `You signed in again at ${formatTime(link.signedInAgainAt, site.timeZone)} and are still signed in: open the register to sign out.`
+          : 'You were already signed out, so nothing changed.',
       personId: reminder.person_id,
     }
   }
