@@ -654,16 +654,21 @@ for (const via of ['link', 'push'] as const) {
   })
 }
 
+/** Bob, reminded at 17:30, signs out at 17:40 (sent at once) and, back at 18:00, in again: his id. */
+async function bobOutAndInAgain(ctx: TestApp): Promise<number> {
+  const { browser: bob, id } = await bobReminded(ctx)
+  ctx.clock.set('2026-11-23T17:40:00Z')
+  await bob.post('/sign-out', { day: '2026-11-23' })
+  ctx.clock.set('2026-11-23T18:00:00Z')
+  await bob.post('/sign-in', { day: '2026-11-23' })
+  return id
+}
+
 for (const via of ['link', 'push'] as const) {
   test(`"Still here" (${via}) about a visit closed since, once signed in again: he is told he is signed in, not asked to sign in again`, async (t) => {
     const ctx = await buildTestApp(t, { env: fast })
-    const { browser: bob, id } = await bobReminded(ctx)
-    // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:05: "Still here" from the
-    // reminder of the first visit.
-    ctx.clock.set('2026-11-23T17:40:00Z')
-    await bob.post('/sign-out', { day: '2026-11-23' })
-    ctx.clock.set('2026-11-23T18:00:00Z')
-    await bob.post('/sign-in', { day: '2026-11-23' })
+    const id = await bobOutAndInAgain(ctx)
+    // 18:05: "Still here" from the reminder of the first visit.
     ctx.clock.set('2026-11-23T18:05:00Z')
     if (via === 'link') {
       const page = await new TestBrowser(ctx.app).get(links(reminders(ctx, 'bob@example.org')[0]!).stillHere)
@@ -745,13 +750,8 @@ for (const via of ['link', 'push'] as const) {
 
   test(`"I’ve left" (${via}) about a visit he ended, once he has signed in again: he is told he is signed in (since when) and where to sign out, not that he is signed out`, async (t) => {
     const ctx = await buildTestApp(t, { env: fast })
-    const { browser: bob, id } = await bobReminded(ctx)
-    // 17:40: "Sign out" (sent at once); 18:00: back, he signs in again; 18:30, leaving, he taps
-    // "I’ve left" in the reminder about the first visit.
-    ctx.clock.set('2026-11-23T17:40:00Z')
-    await bob.post('/sign-out', { day: '2026-11-23' })
-    ctx.clock.set('2026-11-23T18:00:00Z')
-    await bob.post('/sign-in', { day: '2026-11-23' })
+    const id = await bobOutAndInAgain(ctx)
+    // 18:30, leaving, he taps "I’ve left" in the reminder about the first visit.
     ctx.clock.set('2026-11-23T18:30:00Z')
     if (via === 'link') {
       const page = await new TestBrowser(ctx.app).get(links(reminders(ctx, 'bob@example.org')[0]!).left)
