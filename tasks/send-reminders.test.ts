@@ -171,7 +171,7 @@ test('reminder links: opening does nothing, "I’ve left" signs out at the tap, 
   const { left, stillHere } = links(message)
   // "Still here" may be answered again (a second answer's time counts), so not "each link works once".
   assert.doesNotMatch(message, /Each link works once/)
-  assert.match(message, /Once you have signed out, both links stop working\./)
+  assert.match(message, /Once you have used the first link, both links stop working\./)
   const phone = new TestBrowser(ctx.app, '198.51.100.7')
   // What a browser sends when the one button of the form is tapped.
   const tap = (url: string) =>
@@ -367,15 +367,19 @@ test('worker: the reminder queue is rate limited, so a burst never exceeds REMIN
   assert.equal((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0), 1)
 })
 
-test('reminder links: "I’ve left" after signing out some other way changes nothing', async (t) => {
+test('reminder links: "I’ve left" after signing out some other way changes nothing; the links still work until the first is used, as the message says', async (t) => {
   const ctx = await buildTestApp(t, { env: fast })
   const alice = await signedIn(ctx, 'alice@example.org', 'Alice')
   ctx.clock.set('2026-11-23T17:30:00Z')
   await sendReminders(taskCtx(ctx))
   await alice.get('/')
   await alice.post('/sign-out', { day: '2026-11-23' })
-  const { left } = links(reminders(ctx, 'alice@example.org')[0]!)
+  const message = reminders(ctx, 'alice@example.org')[0]!
+  const { left, stillHere } = links(message)
   const phone = new TestBrowser(ctx.app)
+  // Signing out at the door does not end the links ("Still here" then says the register has them out).
+  assert.doesNotMatch(message, /Once you have signed out, both links stop working/)
+  assert.equal((await phone.get(stillHere)).statusCode, 200)
   const page = await phone.get(left)
   assert.equal(page.statusCode, 200)
   assert.match(page.body, /You are already signed out/)
@@ -390,6 +394,7 @@ test('reminder links: "I’ve left" after signing out some other way changes not
   const visit = await ctx.app.ctx.db.selectFrom('visit').selectAll().executeTakeFirstOrThrow()
   assert.equal(visit.closed_by, 'person')
   assert.equal(visit.signed_out_at, Date.parse('2026-11-23T17:30:00Z'))
+  assert.equal((await phone.get(stillHere)).statusCode, 410, 'the first link used: both stop working')
 })
 
 test('the reminder goes by Web Push first; SMS or email only when push is off or gone', async (t) => {
