@@ -48,8 +48,13 @@ function redisErrorLog(log: TaskContext['log']) {
   const last = new Map<string, { at: number; since: number }>()
   let failing = false
   return {
+    /**
+     * `kind` names what reported it: a worker's 'error' events are mostly not about Redis (BullMQ
+     * leaves connection errors out of them; e.g. it could not schedule a job's next run), so they
+     * are told as the worker's, throttled alike, since its failed reconnects come as often.
+     */
     listener:
-      (source: string) =>
+      (source: string, kind: 'Redis error' | 'Worker error' = 'Redis error') =>
       (err: Error): void => {
         failing = true
         const now = Date.now()
@@ -62,7 +67,7 @@ function redisErrorLog(log: TaskContext['log']) {
         last.set(err.message, { at: now, since: 0 })
         log.warn(
           { err: err.message, source, ...(seen?.since ? { repeated: seen.since } : {}) },
-          'Redis error (each kind is logged at most once a minute)',
+          `${kind} (each kind is logged at most once a minute)`,
         )
       },
     ready(): void {
@@ -81,6 +86,8 @@ export interface RunningQueues {
   broadcasts: Queue
   hostNotices: Queue
   slack: Map<string, Queue>
+  /** The workers, one per queue (for inspection). */
+  workers: readonly Worker[]
   /** Queues outbox events and waiting broadcasts now (also runs every RELAY_INTERVAL_MS). */
   relayNow(): Promise<number>
   close(): Promise<void>
@@ -230,7 +237,7 @@ export async function startQueues(
       if (err instanceof UnrecoverableError || attempts >= (job?.opts.attempts ?? 1))
         ctx.monitor?.captureJob(err, { queue: worker.name, task: job?.name ?? 'unknown', attempts })
     })
-    worker.on('error', redisErrors.listener(worker.name))
+    worker.on('error', redisErrors.listener(worker.name, 'Worker error'))
   }
 
   const handOn = async (event: OutboxEvent, targets: string[]) => {
@@ -302,6 +309,7 @@ export async function startQueues(
     broadcasts,
     hostNotices,
     slack,
+    workers,
     relayNow,
     async close() {
       clearInterval(timer)

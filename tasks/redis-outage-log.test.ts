@@ -1,20 +1,26 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildTestApp } from '../server/testing/build-test-app.js'
+import { buildTestApp, type TestApp } from '../server/testing/build-test-app.js'
 import { eventually } from '../server/testing/eventually.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { startQueues } from './queues.js'
 
-test('while Redis is down the worker logs each kind of error once, not every reconnect attempt of every queue, and nothing on stderr; then that it is back', async (t) => {
-  const redis = await TestRedis.start(t)
-  const ctx = await buildTestApp(t)
-  const lines: { level: string; msg: string; err?: string }[] = []
+/** A log that keeps its lines (a warning's `err` and `source` too). */
+function recordingLog(ctx: TestApp) {
+  const lines: { level: string; msg: string; err?: string; source?: string }[] = []
   const log = {
     info: (obj: object | string, msg?: string) => lines.push({ level: 'info', msg: msg ?? String(obj) }),
     warn: (obj: object | string, msg?: string) =>
-      lines.push({ level: 'warn', msg: msg ?? String(obj), err: (obj as { err?: string }).err }),
+      lines.push({ level: 'warn', msg: msg ?? String(obj), ...(obj as { err?: string; source?: string }) }),
     error: (obj: object | string, msg?: string) => lines.push({ level: 'error', msg: msg ?? String(obj) }),
   } as unknown as typeof ctx.app.log
+  return { lines, log }
+}
+
+test('while Redis is down the worker logs each kind of error once, not every reconnect attempt of every queue, and nothing on stderr; then that it is back', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t)
+  const { lines, log } = recordingLog(ctx)
   const stderr = t.mock.method(console, 'error', () => {})
   const running = redis.closeAtEnd(await startQueues({ ...ctx.app.ctx, log }, { redisUrl: redis.url }))
 
@@ -37,4 +43,23 @@ test('while Redis is down the worker logs each kind of error once, not every rec
     'the worker to say Redis is back',
     30_000,
   )
+})
+
+test('a worker error that is not about Redis (BullMQ could not schedule the next run of a job) is logged as the worker’s, not as a Redis error', async (t) => {
+  const redis = await TestRedis.start(t)
+  const ctx = await buildTestApp(t)
+  const { lines, log } = recordingLog(ctx)
+  const running = redis.closeAtEnd(await startQueues({ ...ctx.app.ctx, log }, { redisUrl: redis.url }))
+
+  // What BullMQ's worker emits when it cannot add a job scheduler's next run (connection errors
+  // it filters out of its 'error' events): the nightly auto-close or the reminders would stop.
+  const worker = running.workers.find((w) => w.name === running.tasks.name)!
+  worker.emit('error', new Error('Failed to add repeatable job for next iteration: boom'))
+
+  const line = lines.find((l) => l.err === 'Failed to add repeatable job for next iteration: boom')
+  assert.ok(line, `logged: ${JSON.stringify(lines)}`)
+  assert.equal(line.level, 'warn')
+  assert.equal(line.source, running.tasks.name)
+  assert.doesNotMatch(line.msg, /Redis/, 'not told as a Redis error (an operator would wait for Redis)')
+  assert.match(line.msg, /Worker error/)
 })
