@@ -6,6 +6,7 @@ import { type TestContext, test } from 'node:test'
 import fc from 'fast-check'
 import webPush from 'web-push'
 import { buildTestApp, loginAs, TestBrowser } from './testing/build-test-app.js'
+import { heldAcrossClose } from './testing/races.js'
 import { apiTokenFor, giveRole, scimTokenFor } from './testing/roles.js'
 import {
   appRoutes,
@@ -541,4 +542,19 @@ test('closing the app does not wait for a connection that never sent a request (
   const closed = once(quiet, 'close')
   await ctx.app.close()
   await closed
+})
+
+test('closing the app does not wait for a connection whose request was answered during the close (it idles after: keep-alive)', async (t) => {
+  // Before, the close waited for that connection's 75 s idle timeout.
+  const held = heldAcrossClose('/healthz')
+  const ctx = await buildTestApp(t, { instrument: held.instrument })
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  // fetch keeps the connection open for the next request, as browsers do.
+  const client = new AbortController()
+  const answered = fetch(`http://127.0.0.1:${port}/healthz`, { signal: client.signal }).then((r) => r.text())
+  assert.ok(
+    await held.closeThenRelease(ctx.app, answered, client),
+    'the close waited for a connection that had nothing left to answer',
+  )
 })

@@ -63,6 +63,8 @@ export async function buildTestApp(
     timeouts?: AppDeps['timeouts']
     /** How organisation sign-in reaches providers (e.g. a fake Entra's fetch). */
     sso?: SsoNetwork
+    /** Adds hooks before the routes load (e.g. one that holds a request at a known point). */
+    instrument?: AppDeps['instrument']
   } = {},
 ): Promise<TestApp> {
   const clock = new TestClock()
@@ -81,6 +83,7 @@ export async function buildTestApp(
     sso: options.sso,
     instrument: (app) => {
       exchanges = recordApiExchanges(app)
+      options.instrument?.(app)
     },
   })
   // Every answer the API gave in this test must match the OpenAPI document (server/testing/openapi-check.ts).

@@ -6,8 +6,12 @@ import type { ReceptionOptions } from './shared.js'
 export default async function eventRoutes(app: FastifyInstance, { live }: ReceptionOptions): Promise<void> {
   const { events } = app.ctx
   const streams = new Set<PassThrough>()
-  // Open event streams would keep the server from closing.
+  // Open event streams would keep the server from closing. A stream whose request was still in its
+  // checks when the close began (a page reconnecting as the process is told to stop) opens after
+  // this hook ran: it is ended at once, or the close would wait for it as long as the page stays.
+  let closing = false
   app.addHook('preClose', async () => {
+    closing = true
     for (const stream of streams) stream.end()
   })
 
@@ -60,7 +64,11 @@ export default async function eventRoutes(app: FastifyInstance, { live }: Recept
     reply.raw.on('close', cleanup)
     stream.on('close', cleanup)
     stream.write('retry: 5000\n: connected\n\n')
-    if (!hearing) send('paused', {})
+    if (closing) {
+      // Nothing keeps its connection either: once idle it would hold the close until it timed out.
+      stream.end()
+      reply.header('connection', 'close')
+    } else if (!hearing) send('paused', {})
     reply
       .header('content-type', 'text/event-stream; charset=utf-8')
       .header('cache-control', 'no-store')

@@ -8,6 +8,7 @@ import { reminderToken } from '../../reminders/reminder-links.js'
 import { buildTestApp, loginAs, type TestApp } from '../../testing/build-test-app.js'
 import { type EventStream, openEventStream, type StreamEvent } from '../../testing/event-stream.js'
 import { eventually } from '../../testing/eventually.js'
+import { heldAcrossClose } from '../../testing/races.js'
 import { deskReceptionist } from '../../testing/reception.js'
 import { TestRedis } from '../../testing/redis-server.js'
 
@@ -204,5 +205,28 @@ test('"Still here" answered on another web process, by the link or the notificat
   assert.ok(
     await stream.next(heard('2026-11-23T17:32:00Z'), from),
     `the notification's "Still here" reaches A's board (got ${names(stream, from)})`,
+  )
+})
+
+test('a board whose stream is still being checked when the server starts closing is ended too: closing does not wait for it for ever', async (t) => {
+  // Before, the close waited for the stream as long as the page kept it open.
+  const held = heldAcrossClose('/reception/events')
+  const ctx = await buildTestApp(t, { instrument: held.instrument })
+  const desk = await deskReceptionist(ctx)
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = ctx.app.server.address() as AddressInfo
+  const cookie = [...desk.browser.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
+  const page = new AbortController()
+  const opened = fetch(`http://127.0.0.1:${port}/reception/events`, {
+    headers: { cookie, accept: 'text/event-stream' },
+    signal: page.signal,
+  })
+  assert.ok(
+    await held.closeThenRelease(
+      ctx.app,
+      opened.then((r) => r.text()),
+      page,
+    ),
+    'the close did not wait for the stream that opened during it',
   )
 })

@@ -27,8 +27,12 @@ async function signedInContext(
 
 const safeCount = (page: Page) => page.textContent('.tally .accounted .count')
 
-// A step that never ends fails the test in bounded time rather than holding up the whole suite
-// (a CI rehearsal once sat here for 13 minutes, machine idle; the step is not yet known).
+// A step that never ends fails the test in bounded time rather than holding up the whole suite.
+// Two CI rehearsals sat in this file for 13 and 19 minutes, machine idle: the page reconnects its
+// event stream when the network comes back (the last step), and a stream whose request was still
+// in its checks when the app began to close kept the close waiting for as long as Chromium held it
+// open, so the teardown never reached Chromium's close. Fixed in the app (events.ts, app.ts), with
+// tests of their own in live-stream.test.ts and app.test.ts.
 test('a marshal with no signal works the roll call: kept on the phone when it started, marks saved there and sent once with their time when back', {
   timeout: 180_000,
 }, async (t) => {
