@@ -799,6 +799,17 @@ for (const via of ['link', 'push'] as const) {
       answer: 'left',
       answered_at: nov('23T18:01'),
     })
+    // Audited as every answer is, with the channel it came by.
+    const audited = await ctx.app.ctx.db
+      .selectFrom('audit_event')
+      .select(['at', 'detail'])
+      .where('person_id', '=', id)
+      .where('action', '=', 'reminder.answered')
+      .execute()
+    assert.deepEqual(
+      audited.map((a) => [Number(a.at), JSON.parse(a.detail).answer, JSON.parse(a.detail).via]),
+      [[nov('23T18:01'), 'left', via === 'push' ? 'push' : undefined]],
+    )
   })
 
   test(`"I’ve left" (${via}) once the reminder was answered "I’ve left" changes nothing`, async (t) => {

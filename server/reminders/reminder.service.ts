@@ -245,6 +245,21 @@ export async function answerReminderOfVisit(
   })
 }
 
+/** Every answer to a reminder is audited, with the channel it came by (`via`, the notification's). */
+function auditAnswer(
+  trx: Db,
+  { reminder, action }: ReminderLink,
+  request: { now: number; context: RequestContext; via?: string },
+): Promise<void> {
+  return recordAudit(trx, {
+    at: request.now,
+    personId: reminder.person_id,
+    action: 'reminder.answered',
+    context: request.context,
+    detail: { reminderId: reminder.id, answer: action, ...(request.via ? { via: request.via } : {}) },
+  })
+}
+
 async function answerLink(
   trx: Db,
   link: ReminderLink,
@@ -258,7 +273,7 @@ async function answerLink(
     leftAt = localDateTime(localDay(visitStart, site.timeZone), request.time, site.timeZone)
   }
   if (action === 'left' && visitStart === undefined) {
-    await answerReminder(trx, reminder.id, 'left', request.now)
+    if (await answerReminder(trx, reminder.id, 'left', request.now)) await auditAnswer(trx, link, request)
     return {
       signedOut: false,
       stillHere: false,
@@ -272,13 +287,7 @@ async function answerLink(
     }
   }
   if (!(await answerReminder(trx, reminder.id, action, request.now))) throw usedLink()
-  await recordAudit(trx, {
-    at: request.now,
-    personId: reminder.person_id,
-    action: 'reminder.answered',
-    context: request.context,
-    detail: { reminderId: reminder.id, answer: action, ...(request.via ? { via: request.via } : {}) },
-  })
+  await auditAnswer(trx, link, request)
   if (action === 'still-here') {
     return {
       signedOut: false,
