@@ -48,6 +48,12 @@ parentPort.on('message', (message) => {
  * request in flight (measured at 50 connections: 6,572–7,757 taps/s with p99 18 ms before,
  * 7,711–9,221 with p99 14–18 ms with this thread).
  * The thread starts once writes keep coming and stops after a quiet minute.
+ *
+ * What stays on the event loop: a checkpoint that empties the WAL makes the next commit start it
+ * again from the beginning, and with synchronous=NORMAL SQLite syncs the WAL's header in that commit.
+ * Under a burst that is a few commits a second, each waiting for the disk: the taps' p99 at 50
+ * connections (docs/performance.md, "The tap's tail"). Short of synchronous=OFF, which risks the file on
+ * a power cut, SQLite offers no way to take it off the commit.
  */
 export class Checkpointer {
   private worker: Worker | undefined
