@@ -4,7 +4,9 @@ export function stampPath(root: string): string
 export function inputsFingerprint(root: string): string
 /** True when dist/ was built from exactly the inputs on disk now. */
 export function isBuildCurrent(root: string): boolean
-/** Records that dist/ was built from the inputs on disk now (`npm run build` ends with this). */
+/** Notes the inputs on disk as the ones a build starting now builds from (`npm run build` starts with this). */
+export function beginBuild(root: string): void
+/** Records that dist/ was built from the inputs noted by beginBuild, or else those on disk now (`npm run build` ends with this). */
 export function recordBuild(root: string): void
 /** True when the tools `npm run build` needs are installed (not on a production install). */
 export function buildToolsInstalled(root: string): boolean

@@ -4,7 +4,7 @@
 // Plain JavaScript on purpose: it runs before anything is compiled, and without dev dependencies.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -48,9 +48,27 @@ export function isBuildCurrent(root) {
   return readFileSync(stamp, 'utf8').trim() === inputsFingerprint(root)
 }
 
-/** Records that dist/ was built from the inputs on disk now (`npm run build` ends with this). */
+/** Where `npm run build` notes, as it starts, the fingerprint of the inputs it builds from. */
+const pendingPath = (root) => join(root, 'dist', '.inputs-fingerprint.building')
+
+/**
+ * Notes the inputs on disk as those a build starting now builds from (`npm run build` starts with
+ * this, once dist/ is emptied): a file saved while the build runs (~45 s) may or may not be in it,
+ * so it must leave the build out of date.
+ */
+export function beginBuild(root) {
+  mkdirSync(join(root, 'dist'), { recursive: true })
+  writeFileSync(pendingPath(root), `${inputsFingerprint(root)}\n`)
+}
+
+/**
+ * Records that dist/ was built from the inputs beginBuild noted, or from those on disk now when the
+ * build did not note any (`npm run build` ends with this).
+ */
 export function recordBuild(root) {
-  writeFileSync(stampPath(root), `${inputsFingerprint(root)}\n`)
+  const pending = pendingPath(root)
+  if (existsSync(pending)) renameSync(pending, stampPath(root))
+  else writeFileSync(stampPath(root), `${inputsFingerprint(root)}\n`)
 }
 
 /** True when the tools `npm run build` needs are installed (not on a production install). */
@@ -85,8 +103,10 @@ export function buildIfChanged(
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = join(fileURLToPath(import.meta.url), '..', '..')
   try {
-    // `npm run build` ends with `--record`: a start right after it has nothing to build again.
-    if (process.argv[2] === '--record') recordBuild(root)
+    // `npm run build` starts with `--begin` and ends with `--record`: a start right after it has
+    // nothing to build again, unless an input changed while it ran.
+    if (process.argv[2] === '--begin') beginBuild(root)
+    else if (process.argv[2] === '--record') recordBuild(root)
     else if (!buildIfChanged(root)) console.error('Build is up to date.')
   } catch (error) {
     console.error(error instanceof Error ? error.message : error)

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildIfChanged, isBuildCurrent, recordBuild } from './build-if-changed.mjs'
+import { beginBuild, buildIfChanged, isBuildCurrent, recordBuild } from './build-if-changed.mjs'
 
 /** A project folder with one source file and a build that writes what `npm run build` writes. */
 function project(t: import('node:test').TestContext) {
@@ -87,6 +87,26 @@ test('`npm run build` records what it built from, so the next `npm start` does n
   assert.equal(isBuildCurrent(root), true)
   writeFileSync(join(root, 'server', 'app.ts'), 'export const a = 2\n')
   assert.equal(isBuildCurrent(root), false)
+})
+
+test('an input edited while `npm run build` runs makes the next `npm start` build again', (t) => {
+  const build: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts
+    .build
+  // The inputs are fingerprinted once dist/ is emptied, before anything is compiled from them.
+  assert.match(
+    build,
+    /^node -e "require\('fs'\)\.rmSync\('dist'[^"]*" && node scripts\/build-if-changed\.mjs --begin && tsc /,
+    `npm run build: ${build}`,
+  )
+  const { root, run } = project(t)
+  run('npm', ['run', 'build'])
+  beginBuild(root)
+  // Saved in the editor during the ~45 s the build takes: the build may have read it before or after.
+  writeFileSync(join(root, 'server', 'app.ts'), 'export const a = 2\n')
+  recordBuild(root)
+  assert.equal(isBuildCurrent(root), false)
+  assert.equal(buildIfChanged(root, run), true)
+  assert.equal(isBuildCurrent(root), true)
 })
 
 test('the operations commands run the compiled scripts, so they work where dev dependencies are not installed', () => {
