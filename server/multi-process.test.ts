@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect as connectTcp } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -337,4 +338,55 @@ test('two web processes and two workers on one database and one Redis behave as 
 
   // `after` hooks run in the order they were added: stop the processes before their database goes.
   await Promise.all([a.child, b.child, ...workers].map((child) => child.stop()))
+})
+
+test('a web process told twice to stop, while a request holds its close, says so as JSON like every log line', async (t) => {
+  const { env: databaseEnv } = await sharedDatabase(t)
+  const { child, base } = await startWeb(t, 'web', {
+    ...databaseEnv,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    SESSION_SECRET: 'multi-process-secret-multi-process-secret-0123',
+    PUBLIC_URL: 'http://register.test',
+    REMINDER_TIME: 'off',
+    AUTO_CLOSE_TIME: 'off',
+    PURGE_TIME: 'off',
+  })
+  // A request whose body is still coming (a phone on a bad signal): the close waits for it. The
+  // server's "100 Continue" says it has the request.
+  const { hostname, port } = new URL(base)
+  const socket = connectTcp(Number(port), hostname)
+  t.after(() => socket.destroy())
+  let answered = ''
+  socket.on('data', (chunk: Buffer) => {
+    answered += chunk.toString()
+  })
+  socket.write(
+    'POST /api/v1/sign-in HTTP/1.1\r\nHost: register.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
+  )
+  await until('the request to be taken', () => answered.includes('100 Continue'))
+
+  child.process.kill('SIGTERM')
+  // The close has begun once the server takes no more requests.
+  await until('the close to begin', () =>
+    fetch(`${base}/healthz`).then(
+      (r) => r.status === 503,
+      () => true,
+    ),
+  )
+  child.process.kill('SIGTERM')
+  await child.exited
+
+  const lines = child.output.split('\n').filter((line) => line.trim() !== '')
+  const parsed = lines.map((line) => {
+    try {
+      return JSON.parse(line) as { msg?: string }
+    } catch {
+      assert.fail(`a log line that is not JSON: ${line}\n${child.output}`)
+    }
+  })
+  assert.ok(
+    parsed.some((line) => /second SIGTERM/.test(line.msg ?? '')),
+    `the second signal is logged:\n${child.output}`,
+  )
 })

@@ -7,7 +7,8 @@ import { exitIfSchemaBehind } from './db/migrate.js'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('See README.md, "Configuration", for every setting.')
   const app = await buildApp(config, { embeddedJobs: true }).catch(exitIfSchemaBehind)
-  closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+  // Its own messages ("second SIGTERM", "killed by timeout") as JSON log lines, like the app's.
+  closeWithGrace({ delay: 10_000, logger: app.log }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     await app.close()
   })

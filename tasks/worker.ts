@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   const queues = await startQueues({ ...context, log }, { redisUrl: config.REDIS_URL })
   // Outgoing webhooks are delivered from their database outbox by a loop here (leases make several workers safe).
   const webhooks = startWebhookDelivery({ ...context, log })
-  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+  // Its own messages ("second SIGTERM", "killed by timeout") as JSON log lines, like the worker's.
+  closeWithGrace({ delay: 30_000, logger: log }, async ({ err, signal }) => {
     if (err) log.error({ err }, 'worker stopping after an error')
     else log.info(`worker stopping (${signal ?? 'exit'})`)
     await webhooks.stop()
