@@ -382,7 +382,7 @@ test('a web process told twice to stop, while a request holds its close, says so
     try {
       return JSON.parse(line) as { msg?: string }
     } catch {
-      assert.fail(`a log line that is not JSON: ${line}\n${child.output}`)
+      return assert.fail(`a log line that is not JSON: ${line}\n${child.output}`)
     }
   })
   assert.ok(
