@@ -40,13 +40,15 @@ const REDIS_ERROR_LOG_MS = 60_000
 
 /**
  * The log of the worker's Redis errors: each kind (its message) at most once a minute, with how
- * often it happened since, and once when Redis is back. During an outage every connection, queue
+ * often it happened since, and once when Redis is back, with how long it was down and how many
+ * errors the log left out. During an outage every connection, queue
  * and worker reports every reconnect attempt, dozens a second; and BullMQ prints the errors of a
  * queue nobody listens to on stderr, as stack traces, so every queue gets a listener.
  */
 function redisErrorLog(log: TaskContext['log']) {
   const last = new Map<string, { at: number; since: number }>()
-  let failing = false
+  /** Since when Redis has been failing, and how many of its errors were left out of the log. */
+  let failing: { since: number; unlogged: number } | undefined
   return {
     /**
      * `kind` names what reported it: a worker's 'error' events are mostly not about Redis (BullMQ
@@ -56,11 +58,12 @@ function redisErrorLog(log: TaskContext['log']) {
     listener:
       (source: string, kind: 'Redis error' | 'Worker error' = 'Redis error') =>
       (err: Error): void => {
-        failing = true
         const now = Date.now()
+        failing ??= { since: now, unlogged: 0 }
         const seen = last.get(err.message)
         if (seen && now - seen.at < REDIS_ERROR_LOG_MS) {
           seen.since++
+          failing.unlogged++
           return
         }
         if (last.size > 100) last.clear()
@@ -72,9 +75,13 @@ function redisErrorLog(log: TaskContext['log']) {
       },
     ready(): void {
       if (!failing) return
-      failing = false
+      const { since, unlogged } = failing
+      failing = undefined
       last.clear()
-      log.info('Redis is back; jobs run again')
+      log.info(
+        { downSeconds: Math.round((Date.now() - since) / 1000), unlogged },
+        'Redis is back; jobs run again',
+      )
     },
   }
 }

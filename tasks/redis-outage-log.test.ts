@@ -7,9 +7,17 @@ import { startQueues } from './queues.js'
 
 /** A log that keeps its lines (a warning's `err` and `source` too). */
 function recordingLog(ctx: TestApp) {
-  const lines: { level: string; msg: string; err?: string; source?: string }[] = []
+  const lines: {
+    level: string
+    msg: string
+    err?: string
+    source?: string
+    unlogged?: number
+    downSeconds?: number
+  }[] = []
   const log = {
-    info: (obj: object | string, msg?: string) => lines.push({ level: 'info', msg: msg ?? String(obj) }),
+    info: (obj: object | string, msg?: string) =>
+      lines.push({ level: 'info', msg: msg ?? String(obj), ...(typeof obj === 'object' ? obj : {}) }),
     warn: (obj: object | string, msg?: string) =>
       lines.push({ level: 'warn', msg: msg ?? String(obj), ...(obj as { err?: string; source?: string }) }),
     error: (obj: object | string, msg?: string) => lines.push({ level: 'error', msg: msg ?? String(obj) }),
@@ -42,6 +50,20 @@ test('while Redis is down the worker logs each kind of error once, not every rec
     () => lines.some((l) => l.level === 'info' && /Redis .*back/.test(l.msg)),
     'the worker to say Redis is back',
     30_000,
+  )
+  // And what the throttled lines left out: how long it was down, how many errors went unlogged.
+  const backAt = lines.findIndex((l) => l.level === 'info' && /Redis .*back/.test(l.msg))
+  const back = lines[backAt]!
+  // Every error reached the log's listener (the reminders queue's `reported` among them); each
+  // warning logged one of them.
+  const logged = lines.slice(0, backAt).filter((l) => l.level === 'warn').length
+  assert.ok(
+    (back.unlogged ?? 0) >= reported - logged && (back.unlogged ?? 0) > 0,
+    `errors left out of the log: ${JSON.stringify(back)}`,
+  )
+  assert.ok(
+    typeof back.downSeconds === 'number' && back.downSeconds >= 0,
+    `how long: ${JSON.stringify(back)}`,
   )
 })
 
