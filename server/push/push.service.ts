@@ -340,12 +340,19 @@ async function answerStillHere(
     // False once the reminder was answered "I've left": nothing to record, as the link would refuse.
     const answered = reminder ? await answerReminder(trx, reminder.id, 'still-here', request.now) : true
     if (answered) {
+      // As the link's answers are audited (reminder.answered, which integrations hear of), with
+      // the channel it came by.
       await recordAudit(trx, {
         at: request.now,
         personId: claims.p,
-        action: 'reminder.still-here',
+        action: 'reminder.answered',
         context: request.context,
-        detail: { visitId: visit.id, via: 'push' },
+        detail: {
+          ...(reminder ? { reminderId: reminder.id } : {}),
+          visitId: visit.id,
+          answer: 'still-here',
+          via: 'push',
+        },
       })
     }
     return { visit, answered }

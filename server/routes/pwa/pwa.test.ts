@@ -213,12 +213,22 @@ test('a push goes encrypted and VAPID-signed to the push service; 410 removes th
   })
   assert.equal(stillHere.statusCode, 200)
   assert.equal(stillHere.json().state, 'in')
+  // Audited as the link's answers are, so integrations hear of it too (reminder.answered).
   const noted = await db
     .selectFrom('audit_event')
-    .select('action')
-    .where('action', '=', 'reminder.still-here')
+    .select(['action', 'detail'])
+    .where('action', 'like', 'reminder.%')
     .execute()
-  assert.equal(noted.length, 1)
+  assert.deepEqual(
+    noted.map((n) => [n.action, JSON.parse(n.detail ?? '{}').answer, JSON.parse(n.detail ?? '{}').via]),
+    [['reminder.answered', 'still-here', 'push']],
+  )
+  const events = await db.selectFrom('webhook_event').select(['type', 'data']).execute()
+  assert.deepEqual(
+    events.filter((e) => e.type === 'reminder.answered').map((e) => JSON.parse(e.data).answer),
+    ['still-here'],
+    'an endpoint subscribed to reminder.answered hears of it',
+  )
 
   // "I've left" from the lock screen: no cookie, just the signed token from the payload.
   const left = await ctx.app.inject({
