@@ -14,6 +14,8 @@ import { loginAs, TestClock, testConfig } from '../testing/build-test-app.js'
 import { makePerson, makeVisit } from '../testing/factories.js'
 import { freshPostgresDatabase, testDialect } from '../testing/test-database.js'
 import { connect, connectPostgres, type Db } from './connect.js'
+import { copyDatabase } from './copy.js'
+import { migrateToLatest } from './migrate.js'
 
 const run = promisify(execFile)
 
@@ -108,4 +110,51 @@ test('db:copy moves a used SQLite register into an empty PostgreSQL one: every r
   assert.equal((again as { code?: number }).code, 1)
   assert.match(again.stderr, /The target database is not empty \(rows in .*person/)
   assert.equal((await everyRow(copy, ['person'])).person!.length, 704)
+})
+
+test('a copy PostgreSQL rolls back to let another transaction go first runs again, its progress counted from the start, never past the total', {
+  skip: testDialect !== 'postgres' && 'needs PostgreSQL (TEST_DATABASE=postgres)',
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'br-copy-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const source = connect(join(dir, 'register.db')).db
+  await migrateToLatest(source)
+  for (let i = 0; i < 30; i++)
+    await makePerson(source, { firstName: `P${i}`, lastName: 'Retry', email: `r${i}@example.org` })
+  const target = await freshPostgresDatabase()
+  t.after(() => target.drop())
+  const copy = connectPostgres(target.url, { poolSize: 2 }).db
+  t.after(async () => {
+    await source.destroy()
+    await copy.destroy()
+  })
+  // The first attempt loses a deadlock, as PostgreSQL reports it (40P01), once the people are in:
+  // the contacts' first row fails it (a sequence, which a rollback does not undo, counts the tries).
+  await sql`create sequence copy_tries`.execute(copy)
+  await sql`create function lose_first_try() returns trigger language plpgsql as $$
+    begin
+      if nextval('copy_tries') = 1 then
+        raise exception 'deadlock detected' using errcode = '40P01';
+      end if;
+      return new;
+    end $$`.execute(copy)
+  await sql`create trigger lose_first_try before insert on contact for each row execute function lose_first_try()`.execute(
+    copy,
+  )
+
+  const reports: [number, number][] = []
+  await copyDatabase(source, copy, {
+    batchSize: 10,
+    onProgress: (done, total) => reports.push([done, total]),
+  })
+
+  const { rows } = await sql<{ tries: number }>`select last_value as tries from copy_tries`.execute(copy)
+  assert.ok(Number(rows[0]!.tries) > 1, 'the copy ran again after the rollback')
+  const total = reports[0]![1]
+  assert.ok(
+    reports.every(([done]) => done <= total),
+    `never past the total (${total}): ${JSON.stringify(reports)}`,
+  )
+  assert.deepEqual(reports.at(-1), [total, total])
+  assert.equal((await everyRow(copy, ['person'])).person!.length, 30)
 })

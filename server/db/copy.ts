@@ -57,9 +57,10 @@ export async function copyDatabase(
   const tables = dependencyOrder(await postgresTables(to))
   const total = await refuseNonEmpty(from, to, tables)
   const batchSize = options.batchSize ?? 500
-  let done = 0
-  options.onProgress?.(0, total)
   return unitOfWork(to, async (trx) => {
+    // Counted from here: a unit of work PostgreSQL rolled back (a deadlock) runs again from the start.
+    let done = 0
+    options.onProgress?.(0, total)
     for (const table of tables) {
       if (DERIVED_TABLES.has(table.name)) continue
       for await (const rows of readInBatches(from, table, batchSize)) {
