@@ -89,7 +89,10 @@
         const again = row?.querySelector(`button[value="${focusedValue}"]`) ?? row?.querySelector('button')
         again?.focus()
       }
-      status(live() ? `Live · updated ${lastFresh}` : `Updated ${lastFresh}`)
+      // Still paused (the server hears no other process for now): a fresher list, but not a live one.
+      if (live()) status(`Live · updated ${lastFresh}`)
+      else if (paused) stale()
+      else status(`Updated ${lastFresh}`)
     } catch (error) {
       // The server (or a proxy before it) answered with an error: the network is fine.
       status(

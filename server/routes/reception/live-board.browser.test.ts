@@ -107,6 +107,45 @@ test('on Redis, a board whose process stops hearing the others says so, and show
   await statusIs(page, 'Live')
 })
 
+test('on Redis, a refresh answered after the process stopped hearing the others still says the board is not live', async (t) => {
+  const redis = await TestRedis.start(t)
+  const { ctx, desk, amy, origin } = await setUp(t, { REDIS_URL: redis.url })
+  await eventually(
+    async () => (await ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
+    'the process to be subscribed',
+  )
+  const page = await pageAs(t, desk.browser, origin)
+  await openBoard(page, `${origin}/reception`)
+
+  // Amy's sign-in asks the board to refresh; the answer reaches the phone only once Redis is gone.
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let asked = false
+  await page.route(
+    (url) => url.pathname === '/reception',
+    async (route) => {
+      if (!route.request().headers()['x-live-refresh']) return route.continue()
+      asked = true
+      const response = await route.fetch()
+      await held
+      await route.fulfill({ response })
+    },
+  )
+  await tapSignIn(amy.browser)
+  await eventually(() => asked, 'the refresh for Amy’s sign-in')
+  await redis.stop()
+  await statusIs(page, 'Reconnecting… showing the list as of')
+  release()
+  await amyShown(page)
+  // A fresher list, but changes made on other processes are still not heard: not "Updated 10:02".
+  assert.match(
+    (await page.locator('[data-live-status]').first().textContent()) ?? '',
+    /^Reconnecting… showing the list as of \d/,
+  )
+})
+
 test('an answer to an earlier refresh that comes back late never replaces a newer list', async (t) => {
   const { ctx, desk, amy, origin } = await setUp(t)
   const ben = await personWithRole(ctx, 'ben@example.org', { firstName: 'Ben', lastName: 'Hughes' })
