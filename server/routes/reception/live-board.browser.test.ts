@@ -78,15 +78,21 @@ async function openBoard(page: Page, url: string): Promise<void> {
 
 const amyShown = (page: Page) => page.waitForSelector('text=Amy Clark', { timeout: 20_000 })
 
-test('on Redis, a board whose process stops hearing the others says so, and shows the sign-in it missed once the process hears again', async (t) => {
+/** The app on a real redis-server, subscribed, and the desk's board open and live on it. */
+async function boardOnRedis(t: TestContext) {
   const redis = await TestRedis.start(t)
-  const { ctx, desk, amy, origin } = await setUp(t, { REDIS_URL: redis.url })
+  const set = await setUp(t, { REDIS_URL: redis.url })
   await eventually(
-    async () => (await ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
+    async () => (await set.ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
     'the process to be subscribed',
   )
-  const page = await pageAs(t, desk.browser, origin)
-  await openBoard(page, `${origin}/reception`)
+  const page = await pageAs(t, set.desk.browser, set.origin)
+  await openBoard(page, `${set.origin}/reception`)
+  return { ...set, redis, page }
+}
+
+test('on Redis, a board whose process stops hearing the others says so, and shows the sign-in it missed once the process hears again', async (t) => {
+  const { redis, ctx, desk, amy, page } = await boardOnRedis(t)
 
   await redis.stop()
   await statusIs(page, 'Reconnecting… showing the list as of')
@@ -108,14 +114,7 @@ test('on Redis, a board whose process stops hearing the others says so, and show
 })
 
 test('on Redis, a refresh answered after the process stopped hearing the others still says the board is not live', async (t) => {
-  const redis = await TestRedis.start(t)
-  const { ctx, desk, amy, origin } = await setUp(t, { REDIS_URL: redis.url })
-  await eventually(
-    async () => (await ctx.app.inject({ method: 'GET', url: '/healthz' })).json().redis === 'ok',
-    'the process to be subscribed',
-  )
-  const page = await pageAs(t, desk.browser, origin)
-  await openBoard(page, `${origin}/reception`)
+  const { redis, amy, page } = await boardOnRedis(t)
 
   // Amy's sign-in asks the board to refresh; the answer reaches the phone only once Redis is gone.
   let release = () => {}
