@@ -10,6 +10,7 @@ import { findOpenVisit, lockVisit } from '../register/visit.repository.js'
 import { answerReminder, findReminderOfVisit } from '../reminders/reminder.repository.js'
 import {
   answerReminderOfVisit,
+  auditReminderAnswer,
   stillHereButSignedOut,
   stillHereSignedInAgain,
 } from '../reminders/reminder.service.js'
@@ -340,20 +341,11 @@ async function answerStillHere(
     // False once the reminder was answered "I've left": nothing to record, as the link would refuse.
     const answered = reminder ? await answerReminder(trx, reminder.id, 'still-here', request.now) : true
     if (answered) {
-      // As the link's answers are audited (reminder.answered, which integrations hear of), with
-      // the channel it came by.
-      await recordAudit(trx, {
-        at: request.now,
-        personId: claims.p,
-        action: 'reminder.answered',
-        context: request.context,
-        detail: {
-          ...(reminder ? { reminderId: reminder.id } : {}),
-          visitId: visit.id,
-          answer: 'still-here',
-          via: 'push',
-        },
-      })
+      await auditReminderAnswer(
+        trx,
+        { personId: claims.p, reminderId: reminder?.id, visitId: visit.id, answer: 'still-here' },
+        { ...request, via: 'push' },
+      )
     }
     return { visit, answered }
   })

@@ -245,20 +245,36 @@ export async function answerReminderOfVisit(
   })
 }
 
-/** Every answer to a reminder is audited, with the channel it came by (`via`, the notification's). */
-function auditAnswer(
+/**
+ * Every answer to a reminder is audited as `reminder.answered` (which webhooks announce), with the
+ * channel it came by (`via`, the notification's), from the link or the notification alike.
+ */
+export function auditReminderAnswer(
   trx: Db,
-  { reminder, action }: ReminderLink,
+  answer: { personId: number; reminderId?: number; visitId?: number; answer: ReminderAction },
   request: { now: number; context: RequestContext; via?: string },
 ): Promise<void> {
   return recordAudit(trx, {
     at: request.now,
-    personId: reminder.person_id,
+    personId: answer.personId,
     action: 'reminder.answered',
     context: request.context,
-    detail: { reminderId: reminder.id, answer: action, ...(request.via ? { via: request.via } : {}) },
+    detail: {
+      ...(answer.reminderId !== undefined ? { reminderId: answer.reminderId } : {}),
+      ...(answer.visitId !== undefined ? { visitId: answer.visitId } : {}),
+      answer: answer.answer,
+      ...(request.via ? { via: request.via } : {}),
+    },
   })
 }
+
+/** The audit row of an answer by the link (or the notification's "I've left", which runs the link's code). */
+const auditAnswer = (
+  trx: Db,
+  { reminder, action }: ReminderLink,
+  request: { now: number; context: RequestContext; via?: string },
+) =>
+  auditReminderAnswer(trx, { personId: reminder.person_id, reminderId: reminder.id, answer: action }, request)
 
 async function answerLink(
   trx: Db,
