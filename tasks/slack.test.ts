@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Queue } from 'bullmq'
 import { buildTestApp, loginAs, type TestApp, type TestBrowser } from '../server/testing/build-test-app.js'
+import { burst, outboxRows } from '../server/testing/door-burst.js'
 import { eventually } from '../server/testing/eventually.js'
 import { makePerson } from '../server/testing/factories.js'
 import { FakeSlack } from '../server/testing/fake-slack.js'
@@ -10,7 +11,6 @@ import { kioskAdmin, pairedKiosk } from '../server/testing/kiosk.js'
 import { deskReceptionist } from '../server/testing/reception.js'
 import { TestRedis } from '../server/testing/redis-server.js'
 import { addVisitors } from '../server/testing/visitors.js'
-import { EMBEDDED_RELAY_DEBOUNCE_MS } from './embedded.js'
 import { type RunningQueues, startQueues } from './queues.js'
 import { runScheduledTask } from './schedules.js'
 
@@ -24,8 +24,6 @@ async function tap(browser: TestBrowser, action: 'sign-in' | 'sign-out'): Promis
   assert.match(browser.lastHtml, action === 'sign-in' ? /You have signed in/ : /You have signed out/)
   return response.statusCode
 }
-
-const outboxRows = (ctx: TestApp) => ctx.app.ctx.db.selectFrom('outbox').selectAll().execute()
 
 /** Whether a queue has nothing left to run: no job waiting, running, delayed or rate limited. */
 async function idle(queue: Queue): Promise<boolean> {
@@ -227,20 +225,6 @@ test('the occupancy digest goes to the digest webhooks only (or to every webhook
   )
 })
 
-async function burst(ctx: TestApp, size: number): Promise<{ names: string[]; people: TestBrowser[] }> {
-  const names = ['Ann', 'Ben', 'Cat', 'Dan', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jon'].slice(0, size)
-  const people: TestBrowser[] = []
-  for (const name of names) {
-    const browser = await loginAs(ctx, `${name.toLowerCase()}@example.org`, {
-      firstName: name,
-      lastName: 'Burst',
-    })
-    await browser.get('/')
-    people.push(browser)
-  }
-  return { names, people }
-}
-
 test('embedded default: everyone at the door at once (08:55) is posted, each exactly once', async (t) => {
   const slack = await FakeSlack.start(t)
   const ctx = await buildTestApp(t, {
@@ -259,33 +243,6 @@ test('embedded default: everyone at the door at once (08:55) is posted, each exa
   await ctx.app.embeddedJobs!.relayNow()
   assert.ok((await outboxRows(ctx)).every((r) => r.relayed_at !== null))
   assert.equal(slack.postsTo(HOOK).length, 4, 'each event posted once')
-})
-
-test('embedded default: taps in quick succession are handed on in one pass a moment later, not one write per tap', async (t) => {
-  // The app's timers are the test's: the pass after a burst runs when the test moves the clock,
-  // never early or late because the machine is busy.
-  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] })
-  const ctx = await buildTestApp(t, { env: noSchedules, embeddedJobs: true })
-  const { people } = await burst(ctx, 10)
-  for (const browser of people) await browser.post('/sign-in', { day: '2026-11-23' })
-  const before = await outboxRows(ctx)
-  assert.equal(before.length, 10)
-  assert.deepEqual(
-    before.filter((r) => r.relayed_at !== null).map((r) => r.id),
-    [],
-    'nothing is handed on tap by tap',
-  )
-  t.mock.timers.tick(EMBEDDED_RELAY_DEBOUNCE_MS)
-  // Waits for the pass the debounce started.
-  await ctx.app.embeddedJobs!.relayNow()
-  t.mock.timers.reset()
-  const rows = await outboxRows(ctx)
-  assert.ok(
-    rows.every((r) => r.relayed_at !== null),
-    'all handed on without being asked',
-  )
-  const passes = new Set(rows.map((r) => r.relayed_at)).size
-  assert.equal(passes, 1, `handed on in ${passes} passes, not one per tap`)
 })
 
 /** Zoë, a host, and a kiosk at the North door. */
