@@ -75,7 +75,7 @@ export function recordBuild(root) {
 export const buildToolsInstalled = (root) => existsSync(join(root, 'node_modules', 'typescript'))
 
 /**
- * Builds when out of date and records the inputs it built from; returns whether it built. Where the
+ * Builds when out of date (the build records the inputs it built from); returns whether it built. Where the
  * build tools are not installed (a production install, e.g. a Heroku dyno after the platform's own
  * `npm run build`), it cannot build, and the build that is there is the one to run.
  */
@@ -90,13 +90,12 @@ export function buildIfChanged(
     if (existsSync(join(root, 'dist', 'server', 'server.js'))) return false
     throw new Error('No build in dist/ and nothing to build it with: run `npm install --include=dev` first.')
   }
-  const fingerprint = inputsFingerprint(root)
+  // `npm run build` records the inputs it built from itself (--begin, --record).
   const result = run('npm', ['run', 'build', '--silent'])
   if (result.status !== 0) {
     process.exitCode = result.status ?? 1
     throw new Error('npm run build failed')
   }
-  writeFileSync(stampPath(root), `${fingerprint}\n`)
   return true
 }
 

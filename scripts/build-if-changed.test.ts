@@ -5,7 +5,10 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { beginBuild, buildIfChanged, isBuildCurrent, recordBuild } from './build-if-changed.mjs'
 
-/** A project folder with one source file and a build that writes what `npm run build` writes. */
+/**
+ * A project folder with one source file; `writeBuild` writes what `npm run build` writes and records
+ * nothing, `run` runs it as package.json's `build` script does, between `--begin` and `--record`.
+ */
 function project(t: import('node:test').TestContext) {
   const root = mkdtempSync(join(tmpdir(), 'br-build-'))
   t.after(() => rmSync(root, { recursive: true, force: true }))
@@ -15,15 +18,20 @@ function project(t: import('node:test').TestContext) {
   // A development install: the build tools are there.
   mkdirSync(join(root, 'node_modules', 'typescript'), { recursive: true })
   const builds: string[][] = []
-  const run = (cmd: string, args: string[]) => {
-    builds.push([cmd, ...args])
+  const writeBuild = () => {
     rmSync(join(root, 'dist'), { recursive: true, force: true })
     mkdirSync(join(root, 'dist'))
     mkdirSync(join(root, 'web', 'dist'), { recursive: true })
     writeFileSync(join(root, 'web', 'dist', 'sw.js'), '// sw\n')
+  }
+  const run = (cmd: string, args: string[]) => {
+    builds.push([cmd, ...args])
+    writeBuild()
+    beginBuild(root)
+    recordBuild(root)
     return { status: 0 }
   }
-  return { root, builds, run }
+  return { root, builds, writeBuild, run }
 }
 
 test('builds the first time, then not again until an input changes', (t) => {
@@ -80,8 +88,8 @@ test('`npm run build` records what it built from, so the next `npm start` does n
     .build
   assert.match(build, /&& node scripts\/build-if-changed\.mjs --record$/, `npm run build: ${build}`)
   // What that last step does: the build on disk is then current, until an input changes.
-  const { root, run } = project(t)
-  run('npm', ['run', 'build'])
+  const { root, writeBuild } = project(t)
+  writeBuild()
   assert.equal(isBuildCurrent(root), false, 'a build that recorded nothing')
   recordBuild(root)
   assert.equal(isBuildCurrent(root), true)
@@ -98,8 +106,8 @@ test('an input edited while `npm run build` runs makes the next `npm start` buil
     /^node -e "require\('fs'\)\.rmSync\('dist'[^"]*" && node scripts\/build-if-changed\.mjs --begin && tsc /,
     `npm run build: ${build}`,
   )
-  const { root, run } = project(t)
-  run('npm', ['run', 'build'])
+  const { root, writeBuild, run } = project(t)
+  writeBuild()
   beginBuild(root)
   // Saved in the editor during the ~45 s the build takes: the build may have read it before or after.
   writeFileSync(join(root, 'server', 'app.ts'), 'export const a = 2\n')
