@@ -4,11 +4,9 @@
 // collected and throw in the middle of the run (undici#4755; a CI failure of slack.test.ts).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildTestApp } from '../server/testing/build-test-app.js'
+import { buildTestApp, noSchedules } from '../server/testing/build-test-app.js'
 import { burst, outboxRows } from '../server/testing/door-burst.js'
 import { EMBEDDED_RELAY_DEBOUNCE_MS } from './embedded.js'
-
-const noSchedules = { REMINDER_TIME: 'off', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
 
 test('embedded default: taps in quick succession are handed on in one pass a moment later, not one write per tap', async (t) => {
   // The app's timers are the test's: the pass after a burst runs when the test moves the clock,

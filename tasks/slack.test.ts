@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Queue } from 'bullmq'
-import { buildTestApp, loginAs, type TestApp, type TestBrowser } from '../server/testing/build-test-app.js'
+import {
+  buildTestApp,
+  loginAs,
+  noSchedules,
+  type TestApp,
+  type TestBrowser,
+} from '../server/testing/build-test-app.js'
 import { burst, outboxRows } from '../server/testing/door-burst.js'
 import { eventually } from '../server/testing/eventually.js'
 import { makePerson } from '../server/testing/factories.js'
@@ -15,7 +21,6 @@ import { type RunningQueues, startQueues } from './queues.js'
 import { runScheduledTask } from './schedules.js'
 
 const HOOK = '/services/T1/B1/one'
-const noSchedules = { REMINDER_TIME: 'off', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
 
 async function tap(browser: TestBrowser, action: 'sign-in' | 'sign-out'): Promise<number> {
   await browser.get('/')

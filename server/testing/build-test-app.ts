@@ -23,6 +23,9 @@ export class TestClock implements Clock {
   }
 }
 
+/** Settings that turn every daily job off, for a test that runs its jobs itself (or none). */
+export const noSchedules = { REMINDER_TIME: 'off', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
+
 /** Test configuration: in-memory database, fixed secret, silent logs; override anything. */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({

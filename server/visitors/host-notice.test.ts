@@ -6,7 +6,7 @@ import { inProcessSlackDelivery } from '../../tasks/deliver-slack.task.js'
 import { startQueues } from '../../tasks/queues.js'
 import { relayOutbox } from '../../tasks/relay-outbox.task.js'
 import type { TaskContext } from '../../tasks/task-context.js'
-import { buildTestApp, loginAs, type TestApp } from '../testing/build-test-app.js'
+import { buildTestApp, loginAs, noSchedules, type TestApp } from '../testing/build-test-app.js'
 import { eventually } from '../testing/eventually.js'
 import { makePerson } from '../testing/factories.js'
 import { FakeGraph } from '../testing/fake-graph.js'
@@ -17,7 +17,6 @@ import { personIdOf } from '../testing/roles.js'
 import { deliverHostNotice, HostNoticeBusyError, hostNoticeDeps } from './host-notice.service.js'
 import { signInVisitor } from './visitor.service.js'
 
-const noSchedules = { REMINDER_TIME: 'off', AUTO_CLOSE_TIME: 'off', PURGE_TIME: 'off' }
 const ZOE = 'zoe.host@example.org'
 const taskCtx = (ctx: TestApp): TaskContext => ({ ...ctx.app.ctx, log: ctx.app.log })
 const toZoe = (ctx: TestApp) =>
