@@ -10,6 +10,7 @@ import { DateTime } from 'luxon'
 import type { Db } from './db/connect.js'
 import { insertDevice } from './identity/device.repository.js'
 import { hashToken, newToken } from './identity/secrets.js'
+import { noSchedules } from './testing/build-test-app.js'
 import { openEventStream } from './testing/event-stream.js'
 import { eventually } from './testing/eventually.js'
 import { makePerson } from './testing/factories.js'
@@ -82,6 +83,16 @@ const until = (what: string | (() => string), check: () => Promise<boolean> | bo
   eventually(check, what, ms)
 
 /** A web process on a free port, ready (database and Redis reachable, live channel subscribed). */
+/** A child process's settings: the shared database, every daily job off unless `extra` turns it on. */
+const processEnv = (databaseEnv: Record<string, string>, extra: Record<string, string>) => ({
+  ...databaseEnv,
+  NODE_ENV: 'test',
+  SESSION_SECRET: 'multi-process-secret-multi-process-secret-0123',
+  PUBLIC_URL: 'http://register.test',
+  ...noSchedules,
+  ...extra,
+})
+
 async function startWeb(t: TestContext, name: string, env: Record<string, string>) {
   const port = await freePort()
   const child = Child.start(t, name, 'server/server.ts', { ...env, PORT: String(port), HOST: '127.0.0.1' })
@@ -177,20 +188,13 @@ test('two web processes and two workers on one database and one Redis behave as 
   const reception = await personWithToken(db, 100, 'reception')
 
   const zone = 'UTC'
-  const env = {
-    ...databaseEnv,
-    NODE_ENV: 'test',
+  const env = processEnv(databaseEnv, {
     LOG_LEVEL: 'warn',
-    SESSION_SECRET: 'multi-process-secret-multi-process-secret-0123',
-    PUBLIC_URL: 'http://register.test',
     REDIS_URL: redis.url,
     TIME_ZONE: zone,
-    REMINDER_TIME: 'off',
-    AUTO_CLOSE_TIME: 'off',
-    PURGE_TIME: 'off',
     RATE_LIMIT_PER_MINUTE: '1000',
     REMINDER_MAX_PER_MINUTE: '600',
-  }
+  })
   const [a, b] = await Promise.all([startWeb(t, 'web A', env), startWeb(t, 'web B', env)])
   // The workers (two: the run must still happen once) remind at a whole minute that leaves them
   // time to start while the web processes are tested.
@@ -342,16 +346,7 @@ test('two web processes and two workers on one database and one Redis behave as 
 
 test('a web process told twice to stop, while a request holds its close, says so as JSON like every log line', async (t) => {
   const { env: databaseEnv } = await sharedDatabase(t)
-  const { child, base } = await startWeb(t, 'web', {
-    ...databaseEnv,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    SESSION_SECRET: 'multi-process-secret-multi-process-secret-0123',
-    PUBLIC_URL: 'http://register.test',
-    REMINDER_TIME: 'off',
-    AUTO_CLOSE_TIME: 'off',
-    PURGE_TIME: 'off',
-  })
+  const { child, base } = await startWeb(t, 'web', processEnv(databaseEnv, { LOG_LEVEL: 'info' }))
   // A request whose body is still coming (a phone on a bad signal): the close waits for it. The
   // server's "100 Continue" says it has the request.
   const { hostname, port } = new URL(base)
